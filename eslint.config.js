@@ -1,0 +1,40 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'examples/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      'no-restricted-imports': ['error', {
+        paths: [
+          { name: 'child_process', message: 'spawn through src/adapters/exec.ts' },
+          { name: 'node:child_process', message: 'spawn through src/adapters/exec.ts' },
+          { name: 'execa', message: 'spawn through src/adapters/exec.ts' },
+        ],
+      }],
+    },
+  },
+  {
+    // The one place that spawns processes.
+    files: ['src/adapters/exec.ts'],
+    rules: { 'no-restricted-imports': 'off' },
+  },
+  {
+    // src/core is pure: data in, data out.
+    files: ['src/core/**/*.ts'],
+    ignores: ['src/core/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['fs', 'node:fs', 'fs/*', 'node:fs/*', 'net', 'node:net', 'http', 'node:http', 'https', 'node:https',
+            'child_process', 'node:child_process', 'execa', 'ioredis', 'bullmq', 'ssh2', 'os', 'node:os', 'dgram', 'node:dgram'],
+          message: 'src/core is pure: no file system, network, processes or Redis' },
+          { group: ['../adapters/*', '../../adapters/*', '../config/load*', '../../config/load*'], message: 'src/core does not import adapters' },
+        ],
+      }],
+    },
+  },
+);

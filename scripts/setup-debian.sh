@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Magrathea's tests, lab and demo need, when missing.
+# Idempotent and fast when everything is present (one dpkg-query call).
+# Services are NOT started by the install: a temporary policy-rc.d refuses every
+# start (exit 101) and is put back as it was afterwards, so that no daemon grabs
+# 0.0.0.0:22 or :80 and keeps lab hosts from binding their own addresses.
+set -euo pipefail
+
+packages=(
+  apache2 php8.2-fpm varnish haproxy
+  openssh-server openssh-client redis-server rsync curl git
+  util-linux iproute2 procps psmisc mawk
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$status" = installed ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup: missing Debian packages: ${missing[*]}" >&2
+  echo "setup: run as root (or: sudo apt-get install -y ${missing[*]})" >&2
+  exit 1
+fi
+
+echo "setup: installing ${missing[*]}" >&2
+policy=/usr/sbin/policy-rc.d
+backup=""
+if [ -e "$policy" ]; then backup=$(mktemp); cp -p "$policy" "$backup"; fi
+restore() {
+  if [ -n "$backup" ]; then mv -f "$backup" "$policy"; else rm -f "$policy"; fi
+}
+trap restore EXIT
+printf '#!/bin/sh\nexit 101\n' > "$policy"
+chmod 755 "$policy"
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done" >&2

@@ -1,0 +1,87 @@
+import { execa, type Options as ExecaOptions, type ResultPromise } from 'execa';
+import { MagratheaError } from '../core/errors.js';
+
+/**
+ * The one place that starts processes. Always an argv array, never a shell
+ * string: arguments reach the program exactly as given.
+ */
+export interface RunOptions {
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  /** Replace the environment instead of extending it. Default false. */
+  extendEnv?: boolean;
+  input?: string | Buffer;
+  /** Milliseconds before the process is killed. Default: none. */
+  timeout?: number;
+  /** Return the result instead of throwing when the exit code is not 0. Default false. */
+  reject?: boolean;
+}
+
+export interface RunResult {
+  command: string;
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A process that failed: names the command, its exit code and the tail of its stderr. */
+export class CommandError extends MagratheaError {
+  constructor(
+    readonly command: string,
+    readonly exitCode: number,
+    readonly stdout: string,
+    readonly stderr: string,
+    cause?: unknown,
+  ) {
+    super(`${command} exited with ${exitCode}${tail(stderr || stdout) ? `: ${tail(stderr || stdout)}` : ''}`, 'command-failed', 1, false, { cause });
+    this.name = 'CommandError';
+  }
+}
+
+export async function run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  const command = [file, ...args].map(quoteForDisplay).join(' ');
+  const result = await execa(file, args, {
+    cwd: options.cwd,
+    env: options.env,
+    extendEnv: options.extendEnv ?? true,
+    input: options.input,
+    timeout: options.timeout,
+    reject: false,
+    stripFinalNewline: false,
+  } satisfies ExecaOptions);
+  // No exit code: the program could not start (ENOENT) or was killed (timeout, signal).
+  const exitCode = result.exitCode ?? 127;
+  const stderr = result.exitCode === undefined ? `${String(result.stderr ?? '')}\n${result.shortMessage ?? ''}` : String(result.stderr ?? '');
+  const out = { command, exitCode, stdout: String(result.stdout ?? ''), stderr };
+  if (exitCode !== 0 && options.reject !== false) throw new CommandError(command, exitCode, out.stdout, out.stderr, result);
+  return out;
+}
+
+/** A long-running child (daemons of the lab, `ssh` sessions); the caller owns its lifetime. */
+export function start(file: string, args: readonly string[], options: RunOptions & { detached?: boolean; stdio?: 'ignore' | 'pipe' } = {}): ResultPromise {
+  return execa(file, args, {
+    cwd: options.cwd,
+    env: options.env,
+    extendEnv: options.extendEnv ?? true,
+    detached: options.detached ?? false,
+    stdio: options.stdio ?? 'pipe',
+    reject: false,
+    buffer: false,
+  });
+}
+
+/** The last lines of a command's output, short enough for one line a human reads. */
+export function tail(text: string, maxLength = 300): string {
+  const lines = text.trim().split('\n').filter((l) => l.trim() !== '');
+  let out = '';
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const next = out ? `${lines[i]!.trim()} | ${out}` : lines[i]!.trim();
+    if (next.length > maxLength) break;
+    out = next;
+  }
+  return out || (lines.at(-1) ?? '').slice(-maxLength);
+}
+
+function quoteForDisplay(arg: string): string {
+  return /^[A-Za-z0-9_./:=@,+-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,86 @@
+/** The gateway configuration: a directory of YAML files, static, written by hand or by Puppet. */
+export interface GatewayConfig {
+  /** The directory it was read from (absolute). */
+  dir: string;
+  gateway: GatewaySettings;
+  clusters: Record<string, ClusterConfig>;
+  users: Record<string, UserConfig>;
+}
+
+export interface GatewaySettings {
+  /** Where the gateway keeps repositories, keys, Redis data. Default `/var/lib/magrathea`. */
+  stateDir: string;
+  /** The branch whose environment is the default one (`app` = `app@<env of this branch>`). Default `master`. */
+  defaultBranch: string;
+  /** Releases kept on each host, the current one included. Default 5. */
+  keepReleases: number;
+  listen: { ssh: string; http: string };
+}
+
+export type Role = 'web' | 'cache' | 'balancer';
+export const ROLES: readonly Role[] = ['web', 'cache', 'balancer'];
+
+export interface HostConfig {
+  name: string;
+  /** Where SSH, and the other hosts of the cluster, reach it. */
+  address: string;
+  ssh: { user: string; port: number };
+  roles: Role[];
+}
+
+export interface ClusterPorts {
+  /** Apache on web hosts. Default 80. */
+  web: number;
+  /** Varnish on cache hosts. Default 6081. */
+  cache: number;
+  /** HAProxy on balancer hosts: the cluster's front door. Default 80. */
+  balancer: number;
+}
+
+export interface ClusterPaths {
+  apps: string;
+  logs: string;
+  apache: string;
+  /** May contain `{php}`, replaced by the instance's PHP version. */
+  fpm: string;
+  fpmSockets: string;
+  varnish: string;
+  haproxy: string;
+}
+
+/**
+ * How each service is checked and reloaded on the hosts, as argv templates
+ * (never shell strings). Placeholders: `{php}` PHP version, `{file}` a file
+ * to check, `{dir}` a directory to check, `{tmp}` a fresh temporary name.
+ */
+export interface ClusterCommands {
+  apache: { check: string[]; reload: string[] };
+  fpm: { check: string[]; reload: string[] };
+  /** `admin` is the varnishadm prefix used for vcl.load / vcl.use / vcl.discard / ban. */
+  varnish: { check: string[]; admin: string[] };
+  haproxy: { check: string[]; reload: string[] };
+}
+
+export interface ClusterConfig {
+  name: string;
+  /** The URL users are shown for the cluster's front door. */
+  edge: string;
+  ports: ClusterPorts;
+  hosts: HostConfig[];
+  paths: ClusterPaths;
+  commands: ClusterCommands;
+}
+
+export type UserRole = 'admin' | 'member';
+export const VERBS = ['deploy', 'config', 'logs', 'shell', 'rollback'] as const;
+export type Verb = (typeof VERBS)[number];
+
+export interface UserConfig {
+  name: string;
+  role: UserRole;
+  /** OpenSSH public keys, one line each (`ssh-ed25519 AAAA... comment`). */
+  keys: string[];
+  /** Globs of app names a member may touch (`shop-*`); admins may touch all. */
+  apps: string[];
+  verbs: Verb[];
+}

@@ -1,0 +1,270 @@
+import { Reader } from '../core/reader.js';
+import { YamlSource, type Problem } from '../core/source.js';
+import { checkBranch, checkName, show, type Check } from '../core/values.js';
+import {
+  ROLES,
+  VERBS,
+  type ClusterCommands,
+  type ClusterConfig,
+  type ClusterPaths,
+  type GatewayConfig,
+  type GatewaySettings,
+  type HostConfig,
+  type UserConfig,
+} from './types.js';
+
+/** The files of a gateway configuration directory, by name, as text. Absent files are absent keys. */
+export interface GatewayConfigFiles {
+  'gateway.yml'?: string;
+  'clusters.yml'?: string;
+  'users.yml'?: string;
+}
+
+export const DEFAULT_PATHS: ClusterPaths = {
+  apps: '/var/www/magrathea',
+  logs: '/var/log/magrathea',
+  apache: '/etc/apache2/magrathea.d',
+  fpm: '/etc/php/{php}/fpm/pool.d',
+  fpmSockets: '/run/php',
+  varnish: '/etc/varnish/magrathea',
+  haproxy: '/etc/haproxy/magrathea.d',
+};
+
+/** Commands for a Debian/Ubuntu host run by systemd. The lab's configuration replaces them. */
+export const DEFAULT_COMMANDS: ClusterCommands = {
+  apache: { check: ['apache2ctl', '-t'], reload: ['apache2ctl', 'graceful'] },
+  fpm: { check: ['php-fpm{php}', '-t'], reload: ['systemctl', 'reload', 'php{php}-fpm'] },
+  varnish: { check: ['varnishd', '-C', '-n', '{tmp}', '-f', '{file}'], admin: ['varnishadm'] },
+  haproxy: { check: ['haproxy', '-c', '-f', '/etc/haproxy/haproxy.cfg', '-f', '{dir}'], reload: ['systemctl', 'reload', 'haproxy'] },
+};
+
+const PLACEHOLDERS = ['{php}', '{file}', '{dir}', '{tmp}'];
+
+/**
+ * Validates the text of every file of a gateway configuration directory.
+ * Pure: the loader reads the files, this reads the text. Returns the config,
+ * or every problem found, each as `file:line:col`.
+ */
+export function validateGatewayConfig(dir: string, files: GatewayConfigFiles): { config: GatewayConfig } | { problems: Problem[] } {
+  const problems: Problem[] = [];
+  const parse = (name: keyof GatewayConfigFiles, required: boolean): Reader | undefined => {
+    const text = files[name];
+    const file = `${dir}/${name}`;
+    if (text === undefined) {
+      if (required) problems.push({ file, line: 1, col: 1, path: '', message: `missing: the gateway configuration needs ${name}` });
+      return undefined;
+    }
+    const parsed = YamlSource.parse(file, text);
+    if ('problems' in parsed) {
+      problems.push(...parsed.problems);
+      return undefined;
+    }
+    return new Reader(parsed.source);
+  };
+
+  const gatewayReader = parse('gateway.yml', false);
+  const clustersReader = parse('clusters.yml', true);
+  const usersReader = parse('users.yml', false);
+
+  const gateway = readGateway(gatewayReader);
+  const clusters = clustersReader ? readClusters(clustersReader) : {};
+  const users = usersReader ? readUsers(usersReader) : {};
+  for (const reader of [gatewayReader, clustersReader, usersReader]) if (reader) problems.push(...reader.problems);
+
+  if (problems.length > 0) return { problems };
+  return { config: { dir, gateway, clusters, users } };
+}
+
+function readGateway(r: Reader | undefined): GatewaySettings {
+  const settings: GatewaySettings = {
+    stateDir: '/var/lib/magrathea',
+    defaultBranch: 'master',
+    keepReleases: 5,
+    listen: { ssh: '0.0.0.0:2222', http: '127.0.0.1:5000' },
+  };
+  if (!r || r.at([]) === '' || r.at([]) === undefined) return settings;
+  r.map([], ['state_dir', 'default_branch', 'keep_releases', 'listen']);
+  settings.stateDir = r.string(['state_dir'], checkAbsolutePath) ?? settings.stateDir;
+  settings.defaultBranch = r.string(['default_branch'], checkBranch) ?? settings.defaultBranch;
+  settings.keepReleases = r.integer(['keep_releases'], 2, 100) ?? settings.keepReleases;
+  r.map(['listen'], ['ssh', 'http']);
+  settings.listen.ssh = r.string(['listen', 'ssh'], checkListen) ?? settings.listen.ssh;
+  settings.listen.http = r.string(['listen', 'http'], checkListen) ?? settings.listen.http;
+  return settings;
+}
+
+function readClusters(r: Reader): Record<string, ClusterConfig> {
+  const clusters: Record<string, ClusterConfig> = {};
+  if (r.at([]) === '' || r.at([]) === undefined) {
+    r.fail([], 'no clusters: declare at least one cluster with its hosts');
+    return clusters;
+  }
+  for (const name of r.dict([], checkName, 'a map of cluster names to clusters')) {
+    const cluster = readCluster(r, name);
+    if (cluster) clusters[name] = cluster;
+  }
+  return clusters;
+}
+
+function readCluster(r: Reader, name: string): ClusterConfig | undefined {
+  const at = [name];
+  if (!r.map(at, ['edge', 'ports', 'ssh', 'hosts', 'paths', 'commands'], 'a cluster (hosts, ports, paths, commands)')) {
+    if (!r.has(at)) r.fail(at, 'a cluster needs hosts');
+    return undefined;
+  }
+  r.map([...at, 'ports'], ['web', 'cache', 'balancer']);
+  const ports = {
+    web: r.integer([...at, 'ports', 'web'], 1, 65535) ?? 80,
+    cache: r.integer([...at, 'ports', 'cache'], 1, 65535) ?? 6081,
+    balancer: r.integer([...at, 'ports', 'balancer'], 1, 65535) ?? 80,
+  };
+  r.map([...at, 'ssh'], ['user', 'port']);
+  const ssh = {
+    user: r.string([...at, 'ssh', 'user'], checkUnixUser) ?? 'root',
+    port: r.integer([...at, 'ssh', 'port'], 1, 65535) ?? 22,
+  };
+
+  const hosts: HostConfig[] = [];
+  if (!r.has([...at, 'hosts'])) r.fail(at, 'missing required key "hosts"');
+  const seenAddresses = new Map<string, string>();
+  for (const hostName of r.dict([...at, 'hosts'], checkName, 'a map of host names to hosts')) {
+    const h = [...at, 'hosts', hostName];
+    if (!r.map(h, ['address', 'roles', 'ssh'], 'a host (address, roles)')) {
+      r.fail(h, 'a host needs an address and roles');
+      continue;
+    }
+    const address = r.required([...h, 'address'], checkIpv4);
+    const roles = r.list([...h, 'roles'], (v) => (ROLES.includes(v as never) ? undefined : `${show(v)} is not a role; roles are: ${ROLES.join(', ')}`), 3);
+    if (!r.has([...h, 'roles'])) r.fail(h, 'missing required key "roles" (web, cache, balancer)');
+    r.map([...h, 'ssh'], ['user', 'port']);
+    const hostSsh = {
+      user: r.string([...h, 'ssh', 'user'], checkUnixUser) ?? ssh.user,
+      port: r.integer([...h, 'ssh', 'port'], 1, 65535) ?? ssh.port,
+    };
+    if (address === undefined || roles === undefined) continue;
+    const other = seenAddresses.get(`${address}:${hostSsh.port}`);
+    if (other) r.fail([...h, 'address'], `${address} is also the address of host ${show(other)}`);
+    seenAddresses.set(`${address}:${hostSsh.port}`, hostName);
+    hosts.push({ name: hostName, address, ssh: hostSsh, roles: [...new Set(roles)] as HostConfig['roles'] });
+  }
+  for (const role of ROLES) {
+    if (hosts.length > 0 && !hosts.some((host) => host.roles.includes(role))) {
+      r.fail([...at, 'hosts'], `cluster ${show(name)} has no host with the role ${show(role)}; every cluster needs web, cache and balancer hosts (one host may have several roles)`);
+    }
+  }
+
+  r.map([...at, 'paths'], ['apps', 'logs', 'apache', 'fpm', 'fpm_sockets', 'varnish', 'haproxy']);
+  const p = (key: string): string | undefined => r.string([...at, 'paths', key], checkAbsolutePath);
+  const paths: ClusterPaths = {
+    apps: p('apps') ?? DEFAULT_PATHS.apps,
+    logs: p('logs') ?? DEFAULT_PATHS.logs,
+    apache: p('apache') ?? DEFAULT_PATHS.apache,
+    fpm: p('fpm') ?? DEFAULT_PATHS.fpm,
+    fpmSockets: p('fpm_sockets') ?? DEFAULT_PATHS.fpmSockets,
+    varnish: p('varnish') ?? DEFAULT_PATHS.varnish,
+    haproxy: p('haproxy') ?? DEFAULT_PATHS.haproxy,
+  };
+
+  r.map([...at, 'commands'], ['apache', 'fpm', 'varnish', 'haproxy']);
+  const c = at.concat('commands');
+  const argv = (service: string, key: string, fallback: string[]): string[] => {
+    r.map([...c, service], service === 'varnish' ? ['check', 'admin'] : ['check', 'reload']);
+    const value = r.list([...c, service, key], checkArgvItem, 50);
+    if (value !== undefined && value.length === 0) return r.fail([...c, service, key], 'a command needs at least the program name') ?? fallback;
+    return value ?? fallback;
+  };
+  const commands: ClusterCommands = {
+    apache: { check: argv('apache', 'check', DEFAULT_COMMANDS.apache.check), reload: argv('apache', 'reload', DEFAULT_COMMANDS.apache.reload) },
+    fpm: { check: argv('fpm', 'check', DEFAULT_COMMANDS.fpm.check), reload: argv('fpm', 'reload', DEFAULT_COMMANDS.fpm.reload) },
+    varnish: { check: argv('varnish', 'check', DEFAULT_COMMANDS.varnish.check), admin: argv('varnish', 'admin', DEFAULT_COMMANDS.varnish.admin) },
+    haproxy: { check: argv('haproxy', 'check', DEFAULT_COMMANDS.haproxy.check), reload: argv('haproxy', 'reload', DEFAULT_COMMANDS.haproxy.reload) },
+  };
+
+  const balancer = hosts.find((host) => host.roles.includes('balancer'));
+  const defaultEdge = balancer ? `http://${balancer.address}${ports.balancer === 80 ? '' : `:${ports.balancer}`}` : '';
+  const edge = r.string([...at, 'edge'], checkHttpUrl) ?? defaultEdge;
+  return { name, edge, ports, hosts, paths, commands };
+}
+
+function readUsers(r: Reader): Record<string, UserConfig> {
+  const users: Record<string, UserConfig> = {};
+  const keyOwners = new Map<string, string>();
+  for (const name of r.dict([], checkName, 'a map of user names to users')) {
+    const at = [name];
+    if (!r.map(at, ['role', 'keys', 'apps', 'verbs'], 'a user (role, keys, apps, verbs)')) {
+      r.fail(at, 'a user needs a role and keys');
+      continue;
+    }
+    const role = r.oneOf([...at, 'role'], ['admin', 'member'] as const);
+    if (!r.has([...at, 'role'])) r.fail(at, 'missing required key "role" (admin or member)');
+    const keys = r.list([...at, 'keys'], checkPublicKey, 50) ?? [];
+    if (!r.has([...at, 'keys'])) r.fail(at, 'missing required key "keys" (OpenSSH public keys)');
+    keys.forEach((key, i) => {
+      const blob = key.split(' ')[1]!;
+      const owner = keyOwners.get(blob);
+      if (owner) r.fail([...at, 'keys', i], `this key is already the key of user ${show(owner)}; a key identifies one user`);
+      keyOwners.set(blob, name);
+    });
+    const apps = r.list([...at, 'apps'], checkAppGlob, 200) ?? [];
+    const verbs = (r.list([...at, 'verbs'], (v) => (VERBS.includes(v as never) ? undefined : `${show(v)} is not a verb; verbs are: ${VERBS.join(', ')}`), 10) ??
+      (role === 'admin' ? [...VERBS] : [])) as UserConfig['verbs'];
+    if (role === undefined) continue;
+    users[name] = { name, role, keys, apps: role === 'admin' ? ['*'] : apps, verbs: role === 'admin' ? [...VERBS] : verbs };
+  }
+  return users;
+}
+
+const checkAbsolutePath: Check = (v) =>
+  /^(\/[A-Za-z0-9._{}-]+)+\/?$/.test(v) && !v.split('/').some((s) => s === '..' || s === '.')
+    ? undefined
+    : `${show(v)} is not an absolute path of safe characters (a-z, A-Z, 0-9, . _ - /)`;
+
+const checkUnixUser: Check = (v) => (/^[a-z_][a-z0-9_-]{0,31}$/.test(v) ? undefined : `${show(v)} is not a valid unix user name`);
+
+export const checkIpv4: Check = (v) => {
+  const parts = v.split('.');
+  const ok = parts.length === 4 && parts.every((p) => /^(0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 255);
+  return ok ? undefined : `${show(v)} is not an IPv4 address; hosts are named by address (it is written into Varnish, HAProxy and Apache configs, where a DNS name would be resolved only at start)`;
+};
+
+const checkListen: Check = (v) => {
+  const match = /^(.+):([0-9]{1,5})$/.exec(v);
+  if (!match || checkIpv4(match[1]!) !== undefined || Number(match[2]) > 65535) return `${show(v)} is not an address:port like 127.0.0.1:2222`;
+  return undefined;
+};
+
+const checkHttpUrl: Check = (v) => (/^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?\/?$/.test(v) ? undefined : `${show(v)} is not a URL like http://cluster-a.example.net`);
+
+const checkArgvItem: Check = (v) => {
+  if (v.length === 0 || v.length > 500) return 'a command argument must be 1 to 500 characters';
+  if (/[\u0000-\u001f\u007f]/.test(v)) return `${show(v)}: a command argument may not contain control characters`;
+  for (const placeholder of v.match(/\{[^}]*\}/g) ?? []) {
+    if (!PLACEHOLDERS.includes(placeholder)) return `${show(placeholder)} is not a placeholder; known ones: ${PLACEHOLDERS.join(', ')}`;
+  }
+  return undefined;
+};
+
+const checkAppGlob: Check = (v) =>
+  /^[a-z0-9*?-]{1,40}$/.test(v) ? undefined : `${show(v)} is not an app name or glob (a-z, 0-9, -, * and ?)`;
+
+const KEY_TYPES = [
+  'ssh-ed25519',
+  'ssh-rsa',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'sk-ssh-ed25519@openssh.com',
+  'sk-ecdsa-sha2-nistp256@openssh.com',
+];
+
+/** An OpenSSH public key line whose base64 blob really holds a key of the type it claims. */
+export const checkPublicKey: Check = (v) => {
+  const match = /^([a-z0-9@.-]+) ([A-Za-z0-9+/]+={0,2})(?: [^\u0000-\u001f]*)?$/.exec(v);
+  if (!match) return 'not an OpenSSH public key line ("ssh-ed25519 AAAA... comment")';
+  const [, type, blob] = match;
+  if (!KEY_TYPES.includes(type!)) return `${show(type!)} is not a supported key type; use one of: ${KEY_TYPES.join(', ')}`;
+  const bytes = Buffer.from(blob!, 'base64');
+  const length = bytes.length >= 4 ? bytes.readUInt32BE(0) : -1;
+  if (length < 0 || bytes.subarray(4, 4 + length).toString('latin1') !== type) return `the key's data does not match its type ${show(type!)}: the line is damaged`;
+  return undefined;
+};

@@ -1,0 +1,35 @@
+import { formatProblem, type Problem } from './source.js';
+
+/**
+ * An error a user can act on. `code` is stable for scripts, `exitStatus` is
+ * what the command line exits with, `retryable` says whether trying again
+ * (a job retry, a second push) can help.
+ */
+export class MagratheaError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly exitStatus = 1,
+    readonly retryable = false,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'MagratheaError';
+  }
+}
+
+/** Input that does not validate: one `file:line:col: message` line per problem. */
+export class InvalidInputError extends MagratheaError {
+  constructor(readonly problems: Problem[]) {
+    super(problems.map(formatProblem).join('\n'), 'invalid-input', 1, false);
+    this.name = 'InvalidInputError';
+  }
+}
+
+/** The command line was wrong: unknown command, missing argument, bad flag. */
+export class UsageError extends MagratheaError {
+  constructor(message: string) {
+    super(message, 'usage', 2, false);
+    this.name = 'UsageError';
+  }
+}
