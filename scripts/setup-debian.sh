@@ -9,7 +9,7 @@ set -euo pipefail
 packages=(
   apache2 php8.2-fpm varnish haproxy
   openssh-server openssh-client redis-server rsync curl git
-  util-linux iproute2 procps psmisc mawk
+  php8.2-cli util-linux iproute2 procps psmisc mawk
 )
 
 missing=()

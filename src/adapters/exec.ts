@@ -1,3 +1,4 @@
+import { readFile, stat } from 'node:fs/promises';
 import { execa, type Options as ExecaOptions, type ResultPromise } from 'execa';
 import { MagratheaError } from '../core/errors.js';
 
@@ -68,6 +69,59 @@ export function start(file: string, args: readonly string[], options: RunOptions
     reject: false,
     buffer: false,
   });
+}
+
+export interface DaemonOptions {
+  /** File the launcher's and the daemon's stdout and stderr are appended to. */
+  log: string;
+  env?: Record<string, string | undefined>;
+  /** Replace the environment instead of extending it. Default false. */
+  extendEnv?: boolean;
+  /** Milliseconds before the launcher is killed. Default 30 000. */
+  timeout?: number;
+}
+
+/**
+ * Runs a program that detaches itself (sshd, apache2ctl start, varnishd,
+ * haproxy -D, php-fpm) and waits for the launcher to exit, not for the
+ * daemon. Its stdout and stderr are appended to `log` instead of pipes: a
+ * daemon that keeps its inherited pipes open would otherwise hold `run`
+ * until it dies. On a non-zero exit, the error carries what the launcher
+ * wrote to the log.
+ */
+export async function runDaemon(file: string, args: readonly string[], options: DaemonOptions): Promise<RunResult> {
+  const command = [file, ...args].map(quoteForDisplay).join(' ');
+  const before = await fileSize(options.log);
+  const result = await execa(file, args, {
+    env: options.env,
+    extendEnv: options.extendEnv ?? true,
+    timeout: options.timeout ?? 30_000,
+    stdin: 'ignore',
+    stdout: { file: options.log, append: true },
+    stderr: { file: options.log, append: true },
+    reject: false,
+  });
+  const exitCode = result.exitCode ?? 127;
+  const written = await readFrom(options.log, before);
+  const stderr = result.exitCode === undefined ? `${written}\n${result.shortMessage ?? ''}` : written;
+  if (exitCode !== 0) throw new CommandError(command, exitCode, '', stderr, result);
+  return { command, exitCode, stdout: '', stderr };
+}
+
+async function fileSize(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch {
+    return 0;
+  }
+}
+
+async function readFrom(path: string, offset: number): Promise<string> {
+  try {
+    return (await readFile(path)).subarray(offset).toString('utf8');
+  } catch {
+    return '';
+  }
 }
 
 /** The last lines of a command's output, short enough for one line a human reads. */

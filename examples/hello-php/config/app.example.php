@@ -1,0 +1,2 @@
+<?php
+return ['name' => 'hello-php'];

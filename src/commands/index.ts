@@ -1,0 +1,8 @@
+import { explainCommand } from './explain.js';
+import { labCommands } from './lab/index.js';
+import { renderCommand } from './render.js';
+import type { Command } from './types.js';
+import { validateCommand } from './validate.js';
+
+/** Every `magrathea` command, in the order `help` lists them. */
+export const commands: Command[] = [validateCommand, renderCommand, explainCommand, ...labCommands];

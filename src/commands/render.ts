@@ -1,0 +1,48 @@
+import { resolve } from 'node:path';
+import { configDir, loadGatewayConfig } from '../config/load.js';
+import { MagratheaError, UsageError } from '../core/errors.js';
+import { checkHost, formatFailure, type CheckFailure } from '../render/check.js';
+import { readApp } from '../render/read-app.js';
+import { renderApps } from '../render/render-apps.js';
+import { hostTree, writeRendered } from '../render/write.js';
+import { parseArgs } from './args.js';
+import type { Command } from './types.js';
+
+const usage = 'APP_DIR [APP_DIR...] --out OUT_DIR [--config DIR] [--env ENV] [--app NAME] [--check]';
+
+/**
+ * `magrathea render`: every file that a deploy would ship, per cluster and
+ * host, for the apps given (several apps share a cluster's VCL and HAProxy
+ * files); with --check, the real validators run on the result.
+ */
+export const renderCommand: Command = {
+  name: 'render',
+  summary: 'write the config files a deploy would ship to OUT_DIR/<cluster>/<host>/<path>; --check runs the real validators',
+  usage,
+  async run(args, io) {
+    const parsed = parseArgs('render', usage, args, { values: ['out', 'config', 'env', 'app'], booleans: ['check'], positionals: [1, 100] });
+    const out = parsed.values.out;
+    if (!out) throw new UsageError(`render: --out is required\nusage: magrathea render ${usage}`);
+    if (parsed.values.app && parsed.positionals.length > 1) throw new UsageError('render: --app names one app; with several APP_DIRs each app is named by its directory');
+    const config = await loadGatewayConfig(configDir(parsed.values.config));
+    const apps = await Promise.all(parsed.positionals.map((dir) => readApp(resolve(io.cwd, dir), parsed.values.app)));
+    const renders = renderApps(config, apps, parsed.values.env);
+    const outDir = resolve(io.cwd, out);
+
+    const failures: CheckFailure[] = [];
+    for (const { cluster, instances, files } of renders) {
+      await writeRendered(outDir, cluster.name, files);
+      io.stdout.write(`${cluster.name}: ${files.length} files for ${cluster.hosts.length} hosts (${instances.map((i) => `${i.app}@${i.env}`).join(', ')})\n`);
+      if (!parsed.flags.has('check')) continue;
+      for (const host of cluster.hosts) {
+        const found = await checkHost(cluster, host, instances, files, hostTree(outDir, cluster.name, host.name));
+        failures.push(...found);
+        io.stdout.write(`  ${host.name}: ${found.length === 0 ? 'ok' : 'FAILED'} (${[...new Set(files.filter((f) => f.host === host.name).map((f) => f.service))].join(', ')})\n`);
+      }
+    }
+    io.stdout.write(`written under ${outDir}\n`);
+    if (failures.length > 0) {
+      throw new MagratheaError(failures.map(formatFailure).join('\n'), 'check-failed');
+    }
+  },
+};

@@ -1,0 +1,67 @@
+import { interpolate } from '../interpolate.js';
+import type { InstanceConfig } from './types.js';
+
+export interface ExplainedValue {
+  path: string;
+  value: string | string[];
+  layer: string;
+  /** `file:line:col` of the value, for layers written in a file. */
+  source?: string;
+}
+
+export interface Explanation {
+  instance: string;
+  branch: string;
+  strategy: string;
+  values: ExplainedValue[];
+  text: string;
+}
+
+/**
+ * The effective configuration of an instance, value by value, each with the
+ * layer that set it. Config vars are masked unless `reveal`.
+ */
+export function explainInstance(instance: InstanceConfig, reveal = false): Explanation {
+  const values: ExplainedValue[] = Object.entries(instance.origins)
+    .map(([path, origin]) => {
+      const secret = origin.layer.startsWith('config vars') && !reveal;
+      const value = secret ? '********' : valueAt(instance, path);
+      const row: ExplainedValue = { path, value, layer: origin.layer };
+      if (origin.position) row.source = `${origin.position.file}:${origin.position.line}:${origin.position.col}`;
+      return row;
+    })
+    .sort((a, b) => order(a.path) - order(b.path) || a.path.localeCompare(b.path));
+
+  const cells = values.map((v) => [v.path, Array.isArray(v.value) ? `[${v.value.map((x) => JSON.stringify(x)).join(', ')}]` : JSON.stringify(v.value), v.layer, v.source ?? '']);
+  const widths = [0, 1, 2].map((c) => Math.max(...cells.map((row) => row[c]!.length), 5));
+  const head = `${instance.app}@${instance.cluster} in ${instance.env} (branch ${instance.branch}, strategy ${instance.strategy})\n\n`;
+  const rows = [['KEY', 'VALUE', 'LAYER', 'SOURCE'], ...cells].map((row) => row.map((cell, c) => (c < 3 ? cell.padEnd(widths[c]!) : cell)).join('  ').trimEnd());
+  return { instance: `${instance.app}@${instance.cluster}`, branch: instance.branch, strategy: instance.strategy, values, text: `${head}${rows.join('\n')}\n` };
+}
+
+const ORDER = ['stack', 'domains', 'env', 'shared', 'build', 'hooks', 'cache', 'health'];
+function order(path: string): number {
+  return ORDER.indexOf(path.split('.')[0]!);
+}
+
+function valueAt(instance: InstanceConfig, path: string): string | string[] {
+  const [head, tail] = [path.split('.')[0]!, path.slice(path.indexOf('.') + 1)];
+  switch (head) {
+    case 'stack':
+      return tail === 'php' ? instance.php : instance.docroot;
+    case 'env': {
+      // ${host} stays visible: it differs per host. $$ is shown as the $ it stands for.
+      const template = instance.envTemplates[tail]!;
+      const result = interpolate(template, {}, false);
+      return 'value' in result ? result.value.replaceAll('$$', '$') : template;
+    }
+    case 'hooks':
+      return instance.hooks.release ?? '';
+    case 'cache':
+      return tail === 'ttl' ? instance.cache.ttl : instance.cache.pass;
+    case 'health':
+      return tail === 'path' ? instance.health.path : String(instance.health.status);
+    default:
+      return instance[head as 'domains' | 'shared' | 'build'];
+  }
+}

@@ -1,0 +1,142 @@
+import { escapeTemplate, interpolate } from '../interpolate.js';
+import { sortProblems, type Problem, type SourcePosition } from '../source.js';
+import { checkEnvKey, checkEnvValue, show } from '../values.js';
+import type { ConfigVars, EnvironmentDef, InstanceConfig, Layer, LayerName, Manifest, Origin } from './types.js';
+import { checkTemplate, leafSpec } from './validate.js';
+
+/** Values used where no layer says anything. */
+export const DEFAULTS: Record<string, string | string[]> = {
+  'stack.php': '8.2',
+  'stack.docroot': '.',
+  domains: [],
+  shared: [],
+  build: [],
+  // Only what the app marks cacheable (Cache-Control, Expires) is cached:
+  // a PHP page that says nothing is usually dynamic.
+  'cache.ttl': '0s',
+  'cache.pass': [],
+  'health.path': '/',
+  'health.status': '200',
+};
+
+interface Leaf {
+  value: string | string[];
+  origin: Origin;
+}
+
+export interface InstanceRef {
+  app: string;
+  env: string;
+  cluster: string;
+}
+
+/** The environment fed by `branch`, if any. */
+export function environmentForBranch(manifest: Manifest, branch: string): EnvironmentDef | undefined {
+  return manifest.environments.find((e) => e.branch === branch);
+}
+
+/**
+ * The effective configuration of one instance: base < environment < cluster
+ * < config vars (app-wide, then for the cluster), placeholders replaced,
+ * every value checked again with the real names, and the layer of each leaf
+ * recorded. Problems point at the line that brought the bad value in.
+ */
+export function resolveInstance(manifest: Manifest, ref: InstanceRef, vars?: ConfigVars): { instance: InstanceConfig } | { problems: Problem[] } {
+  const environment = manifest.environments.find((e) => e.name === ref.env);
+  const here: SourcePosition = { file: manifest.file, line: 1, col: 1 };
+  if (!environment) {
+    const known = manifest.environments.map((e) => e.name).join(', ');
+    return { problems: [{ ...here, path: 'environments', message: `no environment ${show(ref.env)}; the manifest has: ${known}` }] };
+  }
+  if (!environment.clusters.includes(ref.cluster)) {
+    return {
+      problems: [{ ...environment.position, path: `environments.${ref.env}.clusters`, message: `environment ${show(ref.env)} does not deploy to cluster ${show(ref.cluster)}; its clusters are: ${environment.clusters.join(', ')}` }],
+    };
+  }
+
+  const leaves = new Map<string, Leaf>();
+  for (const [path, value] of Object.entries(DEFAULTS)) leaves.set(path, { value, origin: { layer: 'default' } });
+  const apply = (layer: Layer | undefined, name: LayerName): void => {
+    for (const [path, { value, position }] of layer ?? []) leaves.set(path, { value, origin: { layer: name, position } });
+  };
+  apply(manifest.base, 'base');
+  apply(environment.layer, `environments.${ref.env}`);
+  apply(manifest.clusters.get(ref.cluster)?.layer, `clusters.${ref.cluster}`);
+
+  const problems: Problem[] = [];
+  const applyVars = (values: Record<string, string> | undefined, name: LayerName): void => {
+    for (const [key, value] of Object.entries(values ?? {})) {
+      const problem = checkEnvKey(key) ?? checkEnvValue(value);
+      if (problem) problems.push({ file: `config vars of ${ref.app}`, line: 1, col: 1, path: `env.${key}`, message: problem });
+      // Config vars are secrets typed by a person: taken literally, never interpolated.
+      else leaves.set(`env.${key}`, { value: escapeTemplate(value), origin: { layer: name } });
+    }
+  };
+  applyVars(vars?.app, 'config vars');
+  applyVars(vars?.clusters[ref.cluster], `config vars @${ref.cluster}`);
+
+  const names = { app: ref.app, env: ref.env, cluster: ref.cluster };
+  const resolved = new Map<string, string | string[]>();
+  for (const [path, leaf] of leaves) {
+    const spec = leafSpec(path)!;
+    const fail = (message: string, index?: number): void => {
+      const position = leaf.origin.position ?? here;
+      problems.push({ ...position, path: index === undefined ? path : `${path}.${index}`, message: `${message} (for ${ref.app}@${ref.cluster} in ${ref.env})` });
+    };
+    const one = (template: string, index?: number): string => {
+      const problem = checkTemplate(spec, template, { ...names, host: 'host' });
+      if (problem) fail(problem, index);
+      // Per-host values keep ${host} (and $$) for the renderer; the rest are final.
+      const result = interpolate(template, names, !spec.perHost);
+      return 'value' in result ? result.value : template;
+    };
+    resolved.set(path, Array.isArray(leaf.value) ? leaf.value.map(one) : one(leaf.value));
+  }
+
+  const domains = resolved.get('domains') as string[];
+  domains.forEach((d, i) => {
+    if (domains.indexOf(d) !== i) problems.push({ ...(leaves.get('domains')!.origin.position ?? here), path: `domains.${i}`, message: `domain ${show(d)} is listed twice` });
+  });
+  if (problems.length > 0) return { problems: sortProblems(problems) };
+
+  const get = (path: string): string => resolved.get(path) as string;
+  const envTemplates: Record<string, string> = {};
+  for (const [path, value] of resolved) if (path.startsWith('env.')) envTemplates[path.slice(4)] = value as string;
+  const hooks: InstanceConfig['hooks'] = {};
+  if (resolved.has('hooks.release')) hooks.release = get('hooks.release');
+  const origins: Record<string, Origin> = {};
+  for (const [path, leaf] of leaves) origins[path] = leaf.origin;
+
+  return {
+    instance: {
+      ...names,
+      branch: environment.branch,
+      strategy: environment.strategy,
+      php: get('stack.php'),
+      docroot: get('stack.docroot'),
+      domains,
+      envTemplates,
+      shared: resolved.get('shared') as string[],
+      build: resolved.get('build') as string[],
+      hooks,
+      cache: { ttl: get('cache.ttl'), pass: resolved.get('cache.pass') as string[] },
+      health: { path: get('health.path'), status: Number(get('health.status')) },
+      origins,
+    },
+  };
+}
+
+/**
+ * Every instance of an app that the manifest can produce, resolved with the
+ * app's name: what `magrathea validate` checks beyond the file's own shape.
+ */
+export function checkAllInstances(manifest: Manifest, app: string, vars?: ConfigVars): Problem[] {
+  const problems: Problem[] = [];
+  for (const environment of manifest.environments) {
+    for (const cluster of environment.clusters) {
+      const result = resolveInstance(manifest, { app, env: environment.name, cluster }, vars);
+      if ('problems' in result) problems.push(...result.problems);
+    }
+  }
+  return sortProblems(problems);
+}

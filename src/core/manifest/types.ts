@@ -1,0 +1,71 @@
+import type { SourcePosition } from '../source.js';
+
+/** A value of one layer: a string or a list of strings, and where it was written. */
+export interface LayerValue {
+  value: string | string[];
+  position: SourcePosition;
+}
+
+/**
+ * One layer of configuration, flattened to leaf paths: `stack.php`,
+ * `env.APP_ENV`, `domains`. Merging layers is then replacing leaves, which is
+ * exactly "maps merge by key, lists and scalars replace".
+ */
+export type Layer = Map<string, LayerValue>;
+
+export type Strategy = 'rolling' | 'parallel';
+
+export interface EnvironmentDef {
+  name: string;
+  branch: string;
+  clusters: string[];
+  strategy: Strategy;
+  layer: Layer;
+  position: SourcePosition;
+}
+
+/** A parsed and validated `magrathea.yml`. */
+export interface Manifest {
+  file: string;
+  base: Layer;
+  environments: EnvironmentDef[];
+  clusters: Map<string, { layer: Layer; position: SourcePosition }>;
+}
+
+/** Config vars set on the gateway for an app (`config:set app KEY=V`) and per cluster (`app@cluster`). */
+export interface ConfigVars {
+  app: Record<string, string>;
+  clusters: Record<string, Record<string, string>>;
+}
+
+export type LayerName = 'default' | 'base' | `environments.${string}` | `clusters.${string}` | 'config vars' | `config vars @${string}`;
+
+export interface Origin {
+  layer: LayerName;
+  position?: SourcePosition;
+}
+
+/** Everything Magrathea needs to know about one app, in one environment, on one cluster. */
+export interface InstanceConfig {
+  app: string;
+  env: string;
+  cluster: string;
+  branch: string;
+  strategy: Strategy;
+  php: string;
+  /** Relative to the release root; '.' for the root itself. */
+  docroot: string;
+  domains: string[];
+  /**
+   * Environment variables as templates: `${host}` is still to be replaced
+   * per host (see interpolate), and `$$` stands for `$`.
+   */
+  envTemplates: Record<string, string>;
+  shared: string[];
+  build: string[];
+  hooks: { release?: string };
+  cache: { ttl: string; pass: string[] };
+  health: { path: string; status: number };
+  /** For each leaf path, the layer it came from. */
+  origins: Record<string, Origin>;
+}

@@ -1,0 +1,55 @@
+import type { ClusterConfig, HostConfig } from '../../config/types.js';
+import { interpolate } from '../interpolate.js';
+import type { InstanceConfig } from '../manifest/types.js';
+import { HEADER } from './apache.js';
+import { fpmSocket, instanceId, logDir, unixUser } from './names.js';
+
+/**
+ * The PHP-FPM pool of one instance on one web host: its own unix user, its
+ * own socket, a clean environment holding only the app's variables.
+ */
+export function renderPool(cluster: ClusterConfig, host: HostConfig, instance: InstanceConfig): string {
+  const user = unixUser(instance);
+  const logs = logDir(cluster.paths, instance);
+  const env = Object.entries(instance.envTemplates).map(([key, template]) => {
+    const result = interpolate(template, { host: host.name }, true);
+    if ('error' in result) throw new Error(`env.${key}: ${result.error}`); // validated earlier: cannot happen
+    return `env[${key}] = ${quoteIni(result.value)}`;
+  });
+  return [
+    `; ${HEADER}`,
+    `; app ${instance.app}, environment ${instance.env}, cluster ${cluster.name}, host ${host.name}`,
+    `[magrathea.${instanceId(instance)}]`,
+    `user = ${user}`,
+    `group = ${user}`,
+    `listen = ${fpmSocket(cluster.paths, instance)}`,
+    `listen.owner = www-data`,
+    `listen.group = www-data`,
+    `listen.mode = 0660`,
+    `pm = ondemand`,
+    `pm.max_children = 10`,
+    `pm.process_idle_timeout = 10s`,
+    `pm.max_requests = 1000`,
+    `catch_workers_output = yes`,
+    `php_admin_flag[log_errors] = on`,
+    `php_admin_value[error_log] = ${logs}/php-error.log`,
+    `clear_env = yes`,
+    `env[PATH] = /usr/local/bin:/usr/bin:/bin`,
+    ...env,
+    '',
+  ].join('\n');
+}
+
+/**
+ * Quotes a value for FPM's INI reader. Single-quoted segments are taken
+ * literally (no `\` escapes, no `${...}` expansion, both of which double
+ * quotes have); a single quote itself goes in double quotes between them:
+ * `it's` becomes `'it'"'"'s'`. Adjacent quoted segments are concatenated.
+ * Control characters are refused by validation before this point.
+ */
+export function quoteIni(value: string): string {
+  return value
+    .split("'")
+    .map((part) => `'${part}'`)
+    .join(`"'"`);
+}

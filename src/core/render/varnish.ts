@@ -1,0 +1,90 @@
+import type { ClusterConfig } from '../../config/types.js';
+import type { InstanceConfig } from '../manifest/types.js';
+import { HEADER } from './apache.js';
+import { instanceId, instanceIdent } from './names.js';
+
+/** Set on each request by the instance that claims its Host; cleared first, so a client cannot set it. */
+const INSTANCE_HEADER = 'X-Magrathea-Instance';
+
+/** main.vcl: normalises Host, includes one file per instance, answers 404 for any other Host. */
+export function renderMainVcl(instances: InstanceConfig[]): string {
+  return [
+    'vcl 4.1;',
+    `# ${HEADER}`,
+    '',
+    'import std;',
+    'import directors;',
+    '',
+    '# A VCL needs a backend even when no app is deployed yet; each app brings its own.',
+    'backend magrathea_none none;',
+    '',
+    'sub vcl_recv {',
+    `    unset req.http.${INSTANCE_HEADER};`,
+    '    # Hosts are matched in lower case, without a port.',
+    '    set req.http.host = std.tolower(regsub(req.http.host, ":[0-9]+$", ""));',
+    '}',
+    '',
+    ...instances.map((i) => `include "./apps/${instanceId(i)}.vcl";`),
+    '',
+    '# Runs after every app\'s vcl_recv (VCL concatenates subroutines in order).',
+    'sub vcl_recv {',
+    `    if (!req.http.${INSTANCE_HEADER}) {`,
+    '        return (synth(404, "No app serves this host"));',
+    '    }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+/** apps/<app>.<env>.vcl: the instance's probe, one backend per web host, a round-robin director, its routing and caching rules. */
+export function renderAppVcl(cluster: ClusterConfig, instance: InstanceConfig): string {
+  const ident = instanceIdent(instance);
+  const webHosts = cluster.hosts.filter((h) => h.roles.includes('web'));
+  const probeHost = instance.domains[0] ?? `${instanceId(instance)}.invalid`;
+  const hostTest = instance.domains.map((d) => `req.http.host == "${d}"`).join(' || ') || 'false';
+  return [
+    `# ${HEADER}`,
+    `# app ${instance.app}, environment ${instance.env}, cluster ${cluster.name}`,
+    '',
+    `probe p_${ident} {`,
+    `    .request = "GET ${instance.health.path} HTTP/1.1" "Host: ${probeHost}" "User-Agent: magrathea-probe" "Connection: close";`,
+    `    .expected_response = ${instance.health.status};`,
+    '    .interval = 5s;',
+    '    .timeout = 3s;',
+    '    .window = 5;',
+    '    .threshold = 3;',
+    '    # Start healthy: a freshly loaded VCL must not answer 503 until its first poll.',
+    '    .initial = 3;',
+    '}',
+    '',
+    ...webHosts.flatMap((h) => [
+      `backend b_${ident}_${h.name} {`,
+      `    .host = "${h.address}";`,
+      `    .port = "${cluster.ports.web}";`,
+      `    .probe = p_${ident};`,
+      '    .connect_timeout = 3s;',
+      '    .first_byte_timeout = 60s;',
+      '}',
+      '',
+    ]),
+    'sub vcl_init {',
+    `    new d_${ident} = directors.round_robin();`,
+    ...webHosts.map((h) => `    d_${ident}.add_backend(b_${ident}_${h.name});`),
+    '}',
+    '',
+    'sub vcl_recv {',
+    `    if (${hostTest}) {`,
+    `        set req.http.${INSTANCE_HEADER} = "${ident}";`,
+    `        set req.backend_hint = d_${ident}.backend();`,
+    ...instance.cache.pass.flatMap((p) => [`        if (req.url ~ "${p}") {`, '            return (pass);', '        }']),
+    '    }',
+    '}',
+    '',
+    'sub vcl_backend_response {',
+    `    if (bereq.http.${INSTANCE_HEADER} == "${ident}" && !beresp.http.Cache-Control && !beresp.http.Expires) {`,
+    `        set beresp.ttl = ${instance.cache.ttl};`,
+    '    }',
+    '}',
+    '',
+  ].join('\n');
+}
