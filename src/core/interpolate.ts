@@ -49,7 +49,8 @@ export function interpolate(template: string, vars: Partial<Record<Placeholder, 
 
 /** Writes a literal string so that interpolation gives it back unchanged (config vars are never interpolated). */
 export function escapeTemplate(literal: string): string {
-  return literal.replaceAll('$', '$$');
+  // A function, since a replacement string '$$' would mean one '$'.
+  return literal.replaceAll('$', () => '$$');
 }
 
 export function usesPlaceholder(template: string, name: Placeholder): boolean {

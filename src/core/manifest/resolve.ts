@@ -57,7 +57,11 @@ export function resolveInstance(manifest: Manifest, ref: InstanceRef, vars?: Con
   const leaves = new Map<string, Leaf>();
   for (const [path, value] of Object.entries(DEFAULTS)) leaves.set(path, { value, origin: { layer: 'default' } });
   const apply = (layer: Layer | undefined, name: LayerName): void => {
-    for (const [path, { value, position }] of layer ?? []) leaves.set(path, { value, origin: { layer: name, position } });
+    for (const [path, { value, position, items }] of layer ?? []) {
+      const origin: Origin = { layer: name, position };
+      if (items) origin.items = items;
+      leaves.set(path, { value, origin });
+    }
   };
   apply(manifest.base, 'base');
   apply(environment.layer, `environments.${ref.env}`);
@@ -80,7 +84,7 @@ export function resolveInstance(manifest: Manifest, ref: InstanceRef, vars?: Con
   for (const [path, leaf] of leaves) {
     const spec = leafSpec(path)!;
     const fail = (message: string, index?: number): void => {
-      const position = leaf.origin.position ?? here;
+      const position = (index === undefined ? undefined : leaf.origin.items?.[index]) ?? leaf.origin.position ?? here;
       problems.push({ ...position, path: index === undefined ? path : `${path}.${index}`, message: `${message} (for ${ref.app}@${ref.cluster} in ${ref.env})` });
     };
     const one = (template: string, index?: number): string => {
@@ -95,7 +99,8 @@ export function resolveInstance(manifest: Manifest, ref: InstanceRef, vars?: Con
 
   const domains = resolved.get('domains') as string[];
   domains.forEach((d, i) => {
-    if (domains.indexOf(d) !== i) problems.push({ ...(leaves.get('domains')!.origin.position ?? here), path: `domains.${i}`, message: `domain ${show(d)} is listed twice` });
+    const origin = leaves.get('domains')!.origin;
+    if (domains.indexOf(d) !== i) problems.push({ ...(origin.items?.[i] ?? origin.position ?? here), path: `domains.${i}`, message: `domain ${show(d)} is listed twice` });
   });
   if (problems.length > 0) return { problems: sortProblems(problems) };
 

@@ -4,6 +4,8 @@ import type { SourcePosition } from '../source.js';
 export interface LayerValue {
   value: string | string[];
   position: SourcePosition;
+  /** For lists, where each item is written. */
+  items?: SourcePosition[];
 }
 
 /**
@@ -43,6 +45,7 @@ export type LayerName = 'default' | 'base' | `environments.${string}` | `cluster
 export interface Origin {
   layer: LayerName;
   position?: SourcePosition;
+  items?: SourcePosition[];
 }
 
 /** Everything Magrathea needs to know about one app, in one environment, on one cluster. */

@@ -18,7 +18,7 @@ import {
   show,
   type Check,
 } from '../values.js';
-import type { EnvironmentDef, Layer, Manifest, Strategy } from './types.js';
+import type { EnvironmentDef, Layer, LayerValue, Manifest, Strategy } from './types.js';
 
 export const MANIFEST_FILE = 'magrathea.yml';
 
@@ -160,5 +160,8 @@ function readLeaf(r: Reader, layer: Layer, at: Path, rel: Path, leaf: string): v
   const spec = leafSpec(leaf)!;
   const check: Check = (v) => checkTemplate(spec, v);
   const value = spec.kind === 'list' ? r.list(path, check, spec.max) : r.string(path, check);
-  if (value !== undefined) layer.set(leaf, { value, position: r.source.positionOf(path) });
+  if (value === undefined) return;
+  const entry: LayerValue = { value, position: r.source.positionOf(path) };
+  if (Array.isArray(value)) entry.items = value.map((_, i) => r.source.positionOf([...path, i]));
+  layer.set(leaf, entry);
 }

@@ -1,0 +1,95 @@
+import { describe, expect, it } from '@jest/globals';
+import { formatProblem } from '../source.js';
+import { explainInstance } from './explain.js';
+import { checkAllInstances, resolveInstance } from './resolve.js';
+import type { ConfigVars, InstanceConfig } from './types.js';
+import { validateManifest } from './validate.js';
+
+const TEXT = `stack: { php: "8.2", docroot: public }
+domains: ["\${app}.example.com"]
+env: { APP_ENV: production, GREETING: "hi from \${cluster}", NODE: "\${host}", PRICE: "$$5" }
+cache: { ttl: 60s, pass: ["^/admin"] }
+environments:
+  production: { branch: master, clusters: [cluster-a, cluster-b] }
+  staging:
+    branch: develop
+    clusters: [cluster-a]
+    domains: ["staging.\${app}.example.com"]
+    env: { APP_ENV: staging }
+clusters:
+  cluster-b:
+    domains: ["\${app}.example.net"]
+    env: { DB_HOST: db-b.internal }
+    cache: { ttl: 5m }
+`;
+
+function resolve(env: string, cluster: string, vars?: ConfigVars): InstanceConfig {
+  const parsed = validateManifest(TEXT, 'magrathea.yml');
+  if ('problems' in parsed) throw new Error(parsed.problems.map(formatProblem).join('\n'));
+  const result = resolveInstance(parsed.manifest, { app: 'shop', env, cluster }, vars);
+  if ('problems' in result) throw new Error(result.problems.map(formatProblem).join('\n'));
+  return result.instance;
+}
+
+describe('resolveInstance', () => {
+  it('layers base < environment < cluster: maps merge by key, lists and scalars replace', () => {
+    const a = resolve('production', 'cluster-a');
+    const b = resolve('production', 'cluster-b');
+    expect(a.domains).toEqual(['shop.example.com']);
+    expect(b.domains).toEqual(['shop.example.net']);
+    expect(b.envTemplates).toEqual({ APP_ENV: 'production', GREETING: 'hi from cluster-b', NODE: '${host}', PRICE: '$$5', DB_HOST: 'db-b.internal' });
+    expect(b.cache).toEqual({ ttl: '5m', pass: ['^/admin'] });
+    expect(a.cache).toEqual({ ttl: '60s', pass: ['^/admin'] });
+    const staging = resolve('staging', 'cluster-a');
+    expect(staging.domains).toEqual(['staging.shop.example.com']);
+    expect(staging.envTemplates.APP_ENV).toBe('staging');
+    expect(staging.envTemplates.GREETING).toBe('hi from cluster-a');
+  });
+
+  it('records the layer and position of every value', () => {
+    const b = resolve('production', 'cluster-b');
+    expect(b.origins.domains).toMatchObject({ layer: 'clusters.cluster-b', position: { file: 'magrathea.yml', line: 14, col: 14 }, items: [{ line: 14, col: 15 }] });
+    expect(b.origins['env.APP_ENV']).toEqual({ layer: 'base', position: { file: 'magrathea.yml', line: 3, col: 17 } });
+    expect(b.origins['health.path']).toEqual({ layer: 'default' });
+    expect(resolve('staging', 'cluster-a').origins['env.APP_ENV']!.layer).toBe('environments.staging');
+  });
+
+  it('puts config vars on top, app-wide then per cluster, taken literally and masked by explain', () => {
+    const vars: ConfigVars = { app: { DB_HOST: 'db.internal', SECRET: 'p@ss${app}$' }, clusters: { 'cluster-b': { DB_HOST: 'db-b2.internal' } } };
+    const a = resolve('production', 'cluster-a', vars);
+    const b = resolve('production', 'cluster-b', vars);
+    expect(a.envTemplates.DB_HOST).toBe('db.internal');
+    expect(b.envTemplates.DB_HOST).toBe('db-b2.internal');
+    expect(b.origins['env.DB_HOST']!.layer).toBe('config vars @cluster-b');
+    // A config var is never interpolated: "${app}" stays as typed.
+    expect(a.envTemplates.SECRET).toBe('p@ss$${app}$$');
+    const shown = explainInstance(a);
+    expect(shown.values.find((v) => v.path === 'env.SECRET')!.value).toBe('********');
+    expect(shown.text).not.toContain('p@ss');
+    expect(explainInstance(a, true).values.find((v) => v.path === 'env.SECRET')!.value).toBe('p@ss${app}$');
+  });
+
+  it('refuses config vars that would not be safe in a file', () => {
+    const parsed = validateManifest(TEXT, 'magrathea.yml');
+    if ('problems' in parsed) throw new Error('bad fixture');
+    const result = resolveInstance(parsed.manifest, { app: 'shop', env: 'production', cluster: 'cluster-a' }, { app: { 'BAD-KEY': 'x', OK: 'a\nb' }, clusters: {} });
+    expect('problems' in result && result.problems.map((p) => p.message)).toEqual([
+      expect.stringMatching(/"BAD-KEY" is not a valid variable name/),
+      expect.stringMatching(/control character \(newline\)/),
+    ]);
+  });
+
+  it('checks values again with the real names', () => {
+    const long = 'a'.repeat(40);
+    const parsed = validateManifest(`domains: ["\${app}.\${env}.\${cluster}.${'b'.repeat(63)}.${'c'.repeat(63)}.example.com"]\nenvironments:\n  ${long}: { branch: master, clusters: [${long}] }\n`, 'magrathea.yml');
+    if ('problems' in parsed) throw new Error(parsed.problems.map(formatProblem).join('\n'));
+    expect(checkAllInstances(parsed.manifest, long).map(formatProblem)).toEqual([expect.stringMatching(/^magrathea\.yml:1:11: domains\.0: .* is not a valid domain.*\(for a{40}@a{40} in a{40}\)$/)]);
+  });
+
+  it('explains with ${host} still visible, since it differs per host', () => {
+    const text = explainInstance(resolve('production', 'cluster-b')).text;
+    expect(text).toContain('shop@cluster-b in production (branch master, strategy rolling)');
+    expect(text).toMatch(/env\.NODE\s+"\$\{host\}"\s+base\s+magrathea\.yml:3:/);
+    expect(text).toMatch(/domains\s+\["shop\.example\.net"\]\s+clusters\.cluster-b\s+magrathea\.yml:14:14/);
+  });
+});

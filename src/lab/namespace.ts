@@ -1,0 +1,70 @@
+import { chmod, chown, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run } from '../adapters/exec.js';
+import { FRESH_PATHS, OVERLAID_PATHS } from './host-view.js';
+import { isMountPoint } from './mounts.js';
+import type { HostPaths, LabPaths } from './paths.js';
+
+/**
+ * Host namespaces are persisted as bind mounts of nsfs files, which the
+ * kernel only allows on a mount that does not propagate: the directory
+ * holding them is bound onto itself and made private.
+ */
+export async function ensureNamespaceDir(lab: LabPaths): Promise<void> {
+  await mkdir(lab.namespaces, { recursive: true });
+  if (await isMountPoint(lab.namespaces)) return;
+  await run('mount', ['--bind', lab.namespaces, lab.namespaces]);
+  await run('mount', ['--make-private', lab.namespaces]);
+}
+
+/**
+ * Creates the host's mount namespace, persisted at `host.namespace` (no
+ * process has to hold it), and mounts the host's own view of the production
+ * paths in it. Returns the namespace's inode, which identifies its
+ * processes later. The host's /run and /tmp start empty, as after a boot.
+ */
+export async function createHostNamespace(host: HostPaths): Promise<number> {
+  for (const path of ['/run', '/tmp']) await rm(join(host.fs, path), { recursive: true, force: true });
+  await writeFile(host.namespace, '', { flag: 'a' });
+  await run('unshare', [`--mount=${host.namespace}`, '--propagation', 'private', 'true']);
+  const inode = (await stat(host.namespace)).ino;
+  const inHost = (argv: string[]): Promise<unknown> => run('nsenter', [`--mount=${host.namespace}`, '--', ...argv]);
+
+  for (const path of OVERLAID_PATHS) {
+    const upper = join(host.fs, path);
+    const work = join(host.work, path.slice(1).replaceAll('/', '-'));
+    await mkdir(path, { recursive: true });
+    await mkdir(upper, { recursive: true });
+    await mkdir(work, { recursive: true });
+    await copyOwnerAndMode(path, upper);
+    await inHost(['mount', '-t', 'overlay', 'magrathea-lab', '-o', `lowerdir=${path},upperdir=${upper},workdir=${work}`, path]);
+  }
+  for (const path of FRESH_PATHS) {
+    const dir = join(host.fs, path);
+    await mkdir(dir, { recursive: true });
+    await chmod(dir, path === '/tmp' ? 0o1777 : path === '/root' ? 0o700 : 0o755);
+    await inHost(['mount', '--bind', dir, path]);
+  }
+  return inode;
+}
+
+/** The merged directory takes the owner and mode of the upper one: make them the machine's. */
+async function copyOwnerAndMode(from: string, to: string): Promise<void> {
+  const s = await stat(from);
+  await chown(to, s.uid, s.gid);
+  await chmod(to, s.mode & 0o7777);
+}
+
+/**
+ * Drops the bind mount that keeps the host's namespace alive. Its mounts go
+ * with it once no process runs in it any more: stop the processes first.
+ */
+export async function releaseHostNamespace(host: HostPaths): Promise<void> {
+  if (await isMountPoint(host.namespace)) await run('umount', [host.namespace]);
+}
+
+/** The inode of the host's namespace while it is persisted, else undefined. */
+export async function hostNamespaceInode(host: HostPaths): Promise<number | undefined> {
+  if (!(await isMountPoint(host.namespace))) return undefined;
+  return (await stat(host.namespace)).ino;
+}

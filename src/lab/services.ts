@@ -1,0 +1,83 @@
+import { readdir } from 'node:fs/promises';
+import { LAB_PORTS, type LabHost } from './plan.js';
+
+/**
+ * One daemon of a lab host, started the way a host without systemd would
+ * start it. Paths are the host's own (inside its namespace).
+ */
+export interface LabService {
+  /** `sshd`, `apache`, `php-fpm8.2`, `varnish`, `haproxy`. */
+  name: string;
+  /** The launcher, run in the host's namespace; it returns once the daemon has detached. */
+  start: string[];
+  /** Where the daemon writes its (master) PID. */
+  pidFile: string;
+  /** What answers when the daemon is up: a TCP port on the host's address, or a unix socket. */
+  ready: { port: number } | { socket: string };
+}
+
+/** The PHP versions whose FPM is installed (`8.2`), from /usr/sbin/php-fpm<version>. */
+export async function installedPhpVersions(): Promise<string[]> {
+  const names = await readdir('/usr/sbin');
+  return names
+    .map((n) => /^php-fpm([0-9]+\.[0-9]+)$/.exec(n)?.[1])
+    .filter((v): v is string => v !== undefined)
+    .sort();
+}
+
+/** The daemons of a host, in start order: sshd first, so a host that fails later can still be looked into. */
+export function hostServices(host: LabHost, phpVersions: readonly string[]): LabService[] {
+  const services: LabService[] = [
+    {
+      name: 'sshd',
+      start: ['/usr/sbin/sshd', '-f', '/etc/ssh/sshd_config', '-E', '/var/log/sshd.log'],
+      pidFile: '/run/sshd.pid',
+      ready: { port: LAB_PORTS.ssh },
+    },
+  ];
+  if (host.roles.includes('web')) {
+    for (const v of phpVersions) {
+      services.push({
+        name: `php-fpm${v}`,
+        start: [`/usr/sbin/php-fpm${v}`, '--fpm-config', `/etc/php/${v}/fpm/php-fpm.conf`],
+        pidFile: `/run/php/php${v}-fpm.pid`,
+        ready: { socket: `/run/php/php${v}-fpm.sock` },
+      });
+    }
+    // apache2ctl reads /etc/apache2/envvars, as the init script does; it starts httpd directly when PID 1 is not systemd.
+    services.push({ name: 'apache', start: ['/usr/sbin/apache2ctl', 'start'], pidFile: '/run/apache2/apache2.pid', ready: { port: LAB_PORTS.web } });
+  }
+  if (host.roles.includes('cache')) {
+    services.push({
+      name: 'varnish',
+      start: [
+        '/usr/sbin/varnishd',
+        '-a', `${host.address}:${LAB_PORTS.cache}`,
+        '-T', `${host.address}:${LAB_PORTS.varnishAdmin}`,
+        '-S', '/etc/varnish/secret',
+        '-f', '/etc/varnish/magrathea/main.vcl',
+        '-s', 'malloc,64m',
+        '-P', '/run/varnishd.pid',
+      ],
+      pidFile: '/run/varnishd.pid',
+      ready: { port: LAB_PORTS.cache },
+    });
+  }
+  if (host.roles.includes('balancer')) {
+    services.push({
+      name: 'haproxy',
+      // Master-worker: USR2 to the master reloads, as `reload` in the lab's configuration does.
+      start: ['/usr/sbin/haproxy', '-W', '-D', '-p', '/run/haproxy.pid', '-f', '/etc/haproxy/haproxy.cfg', '-f', '/etc/haproxy/magrathea.d'],
+      pidFile: '/run/haproxy.pid',
+      ready: { port: LAB_PORTS.balancer },
+    });
+  }
+  return services;
+}
+
+/** Addresses and ports a host's daemons will bind, to check before starting them. */
+export function hostBinds(host: LabHost, services: readonly LabService[]): { service: string; port: number }[] {
+  const binds = services.flatMap((s) => ('port' in s.ready ? [{ service: s.name, port: s.ready.port }] : []));
+  if (host.roles.includes('cache')) binds.push({ service: 'varnish (admin)', port: LAB_PORTS.varnishAdmin });
+  return binds;
+}
