@@ -71,6 +71,11 @@ describe('injection corpus: the manifest', () => {
     expect('problems' in bad && bad.problems.map(formatProblem)).toEqual([expect.stringMatching(/^m\.yml:1:11: domains\.0: .*\$\{host\}.* env values only/)]);
   });
 
+  it('refuses an empty env value, which PHP-FPM cannot pass', () => {
+    const result = validateManifest('env:\n  EMPTY: ""' + ENVS, 'm.yml');
+    expect('problems' in result && result.problems.map(formatProblem)).toEqual([expect.stringMatching(/^m\.yml:2:10: env\.EMPTY: value is empty/)]);
+  });
+
   it('refuses an app, environment or cluster name of 41 characters, and one ending with a dash', () => {
     for (const name of ['a'.repeat(41), 'shop-', 'sh--op', 'Shop', '1shop']) {
       const result = validateManifest(`environments:\n  ${name}: { branch: x, clusters: [c] }\n`, 'm.yml');

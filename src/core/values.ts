@@ -43,6 +43,7 @@ export const checkEnvKey: Check = (value) =>
  * safe spelling there, and no business in a variable.
  */
 export const checkEnvValue: Check = (value) => {
+  if (value.length === 0) return 'value is empty; PHP-FPM cannot pass an empty variable: remove it, or give it a value';
   if (value.length > 4096) return `value is ${value.length} characters long; at most 4096 are allowed`;
   const control = /[\u0000-\u001f\u007f]/.exec(value);
   if (control) return `value contains a control character (${describeChar(control[0])}); only printable text is allowed`;

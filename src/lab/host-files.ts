@@ -1,5 +1,6 @@
-import { access, chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { pathExists } from './files.js';
 import type { HostPaths } from './paths.js';
 import { LAB_PORTS, type LabHost } from './plan.js';
 import { ensureKey } from './ssh-files.js';
@@ -47,9 +48,9 @@ async function enableApacheModules(paths: HostPaths): Promise<void> {
   await mkdir(enabled, { recursive: true });
   for (const mod of APACHE_MODULES) {
     for (const ext of ['load', 'conf']) {
-      if (!(await exists(`/etc/apache2/mods-available/${mod}.${ext}`))) continue;
+      if (!(await pathExists(`/etc/apache2/mods-available/${mod}.${ext}`))) continue;
       const link = join(enabled, `${mod}.${ext}`);
-      if (!(await exists(link)) && !(await exists(`/etc/apache2/mods-enabled/${mod}.${ext}`))) await symlink(`../mods-available/${mod}.${ext}`, link);
+      if (!(await pathExists(link)) && !(await pathExists(`/etc/apache2/mods-enabled/${mod}.${ext}`))) await symlink(`../mods-available/${mod}.${ext}`, link);
     }
   }
 }
@@ -93,16 +94,7 @@ export function renderSshdConfig(host: LabHost): string {
  */
 export async function writeIfAbsent(paths: HostPaths, path: string, content: string): Promise<void> {
   const file = join(paths.fs, path);
-  if (await exists(file)) return;
+  if (await pathExists(file)) return;
   await mkdir(dirname(file), { recursive: true });
   await writeFile(file, content);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -1,12 +1,13 @@
-import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { run } from '../adapters/exec.js';
+import { pathExists } from './files.js';
 import type { LabPaths } from './paths.js';
 import { LAB_PORTS, type LabPlan } from './plan.js';
 
 /** Creates an ed25519 key pair at `path` (and `path.pub`) unless one is there: hosts keep trusting it across `up`s. */
 export async function ensureKey(path: string, comment: string): Promise<string> {
-  if (!(await exists(path))) {
+  if (!(await pathExists(path))) {
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', path]);
   }
@@ -49,13 +50,4 @@ export async function writeSshClientFiles(lab: LabPaths, plan: LabPlan, hostKeys
   await mkdir(lab.ssh, { recursive: true, mode: 0o700 });
   await writeFile(lab.knownHosts, renderKnownHosts(plan, hostKeys));
   await writeFile(lab.sshConfig, renderSshConfig(lab, plan));
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

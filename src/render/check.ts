@@ -59,7 +59,7 @@ export async function checkHost(cluster: ClusterConfig, host: HostConfig, instan
     if (mine.some((f) => f.service === 'haproxy')) {
       const conf = join(work, 'haproxy.cfg');
       await writeFile(conf, 'global\n    maxconn 100\n');
-      checks.push({ service: 'haproxy', argv: ['haproxy', '-c', '-q', '-f', conf, '-f', cluster.paths.haproxy] });
+      checks.push({ service: 'haproxy', argv: ['haproxy', '-c', '-f', conf, '-f', cluster.paths.haproxy] });
     }
 
     const failures: CheckFailure[] = [];

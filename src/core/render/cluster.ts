@@ -67,10 +67,10 @@ function checkInstances(cluster: ClusterConfig, instances: readonly InstanceConf
     }
     if (ids.has(instanceId(i))) problems.push({ ...where, path: '', message: `${i.app} (${i.env}) is given twice for cluster ${cluster.name}` });
     ids.add(instanceId(i));
-    for (const domain of i.domains) {
+    for (const [index, domain] of i.domains.entries()) {
       const owner = owners.get(domain);
       if (owner) {
-        problems.push({ ...where, path: 'domains', message: `domain ${show(domain)} is already served on cluster ${cluster.name} by ${owner.app} (${owner.env}); a domain belongs to one app and environment per cluster` });
+        problems.push({ ...(i.origins.domains?.items?.[index] ?? where), path: `domains.${index}`, message: `domain ${show(domain)} is already served on cluster ${cluster.name} by ${owner.app} (${owner.env}); a domain belongs to one app and environment per cluster` });
       }
       owners.set(domain, i);
     }

@@ -42,14 +42,12 @@ export function renderPool(cluster: ClusterConfig, host: HostConfig, instance: I
 
 /**
  * Quotes a value for FPM's INI reader. Single-quoted segments are taken
- * literally (no `\` escapes, no `${...}` expansion, both of which double
- * quotes have); a single quote itself goes in double quotes between them:
- * `it's` becomes `'it'"'"'s'`. Adjacent quoted segments are concatenated.
- * Control characters are refused by validation before this point.
+ * literally (no `\\` escapes, no `${...}` expansion, both of which double
+ * quotes have); runs of single quotes go in double quotes between them, and
+ * FPM joins adjacent quoted segments: `it's` becomes `'it'"'"'s'`. Empty
+ * segments are never written (FPM rejects `''"'"`), empty values are refused
+ * by validation, and so are control characters.
  */
 export function quoteIni(value: string): string {
-  return value
-    .split("'")
-    .map((part) => `'${part}'`)
-    .join(`"'"`);
+  return (value.match(/'+|[^']+/g) ?? []).map((run) => (run.startsWith("'") ? `"${run}"` : `'${run}'`)).join('');
 }

@@ -1,0 +1,51 @@
+import { readFile } from 'node:fs/promises';
+import { createConnection } from 'node:net';
+import { onHost, type HostPaths } from './paths.js';
+import type { LabHost } from './plan.js';
+import { probePort } from './ports.js';
+import { isAlive, namespaceOf } from './processes.js';
+import type { LabService } from './services.js';
+
+export interface ServiceStatus {
+  name: string;
+  /** The daemon's (master) PID, from its pidfile, while that process lives. */
+  pid?: number;
+  /** Where it answers: `127.0.1.1:80`, or a unix socket path on the host. */
+  endpoint: string;
+  /** It runs and accepts connections. */
+  up: boolean;
+}
+
+/** Reads a daemon's pidfile from the host's layer; the PID if that process lives in the host's namespace. */
+export async function readServicePid(paths: HostPaths, service: LabService, inode: number | undefined): Promise<number | undefined> {
+  const text = await readFile(onHost(paths, service.pidFile), 'utf8').catch(() => '');
+  const pid = Number(text.trim().split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 1 || !(await isAlive(pid))) return undefined;
+  // A stale pidfile may name a PID reused by some unrelated process.
+  if (inode !== undefined && (await namespaceOf(pid)) !== inode) return undefined;
+  return pid;
+}
+
+export async function serviceStatus(host: LabHost, paths: HostPaths, service: LabService, inode: number | undefined): Promise<ServiceStatus> {
+  const pid = inode === undefined ? undefined : await readServicePid(paths, service, inode);
+  const endpoint = 'port' in service.ready ? `${host.address}:${service.ready.port}` : service.ready.socket;
+  let answers = false;
+  if (pid !== undefined) {
+    answers = 'port' in service.ready ? await probePort(host.address, service.ready.port) : await probeSocket(onHost(paths, service.ready.socket));
+  }
+  return { name: service.name, ...(pid !== undefined ? { pid } : {}), endpoint, up: answers };
+}
+
+/** A unix socket of the host, reached through its layer from outside: the same inode, so the same listener. */
+export function probeSocket(path: string, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ path });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
