@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { MagratheaError } from '../core/errors.js';
 import { commands } from '../commands/index.js';
 import type { CommandIO } from '../commands/types.js';
@@ -42,7 +44,7 @@ function helpText(): string {
 }
 
 // The one place that sets the process's exit status.
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/magrathea')) {
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() }).then(
     (status) => {
       process.exitCode = status;

@@ -1,3 +1,5 @@
+import { basename, resolve } from 'node:path';
+import { checkName } from '../core/values.js';
 import { checkAllInstances } from '../core/manifest/resolve.js';
 import { InvalidInputError } from '../core/errors.js';
 import { readApp } from '../render/read-app.js';
@@ -13,7 +15,9 @@ export const validateCommand: Command = {
   usage,
   async run(args, io) {
     const parsed = parseArgs('validate', usage, args, { values: ['app'], positionals: [0, 1] });
-    const app = await readApp(parsed.positionals[0] ?? io.cwd, parsed.values.app);
+    const dir = resolve(io.cwd, parsed.positionals[0] ?? '.');
+    // The name only fills ${app}: a checkout directory that is not a valid app name still validates.
+    const app = await readApp(dir, parsed.values.app ?? (checkName(basename(dir)) ? 'app' : undefined));
     const problems = checkAllInstances(app.manifest, app.name);
     if (problems.length > 0) throw new InvalidInputError(problems);
     const instances = app.manifest.environments.map((e) => `${e.name} (branch ${e.branch}): ${e.clusters.join(', ')}`);

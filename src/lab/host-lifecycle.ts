@@ -76,6 +76,9 @@ export async function haltHost(paths: HostPaths, services: readonly LabService[]
     const inode = pid === undefined ? undefined : await namespaceOf(pid);
     if (inode !== undefined) candidates.add(inode);
   }
+  // A stale pidfile naming a process of the machine itself: that process is not the lab's.
+  const own = await namespaceOf(process.pid);
+  if (own !== undefined && own !== persisted) candidates.delete(own);
   const pids: number[] = [];
   for (const pid of await processesInNamespaces(candidates)) {
     // A recorded inode or a stale pidfile may by now name something else (inodes and PIDs are reused): check the process sees this host's layers.

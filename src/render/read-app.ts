@@ -14,11 +14,6 @@ export interface AppSource {
 /** Reads and validates `<dir>/magrathea.yml`; the app's name defaults to the directory's name. */
 export async function readApp(dir: string, name?: string): Promise<AppSource> {
   const absolute = resolve(dir);
-  const appName = name ?? basename(absolute);
-  const problem = checkName(appName);
-  if (problem) {
-    throw new MagratheaError(`app name: ${problem}${name === undefined ? ` (taken from the directory ${absolute}; give one with --app)` : ''}`, 'invalid-app-name');
-  }
   const file = join(absolute, MANIFEST_FILE);
   let text: string;
   try {
@@ -26,6 +21,11 @@ export async function readApp(dir: string, name?: string): Promise<AppSource> {
   } catch (e) {
     const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? `no ${MANIFEST_FILE} in ${absolute}` : (e as Error).message;
     throw new MagratheaError(`${file}: ${reason}`, 'manifest-missing', 1, false, { cause: e });
+  }
+  const appName = name ?? basename(absolute);
+  const problem = checkName(appName);
+  if (problem) {
+    throw new MagratheaError(`app name: ${problem}${name === undefined ? ` (taken from the directory ${absolute}; give one with --app)` : ''}`, 'invalid-app-name');
   }
   const result = validateManifest(text, file);
   if ('problems' in result) throw new InvalidInputError(result.problems);

@@ -35,7 +35,7 @@ export function renderApps(config: GatewayConfig, apps: AppSource[], env?: strin
       if (!config.clusters[cluster]) {
         const index = environment.clusters.indexOf(cluster);
         problems.push({
-          ...environment.position,
+          ...(environment.clusterPositions[index] ?? environment.position),
           path: `environments.${environment.name}.clusters.${index}`,
           message: `no cluster ${show(cluster)} in the gateway configuration (${config.dir}/clusters.yml has: ${Object.keys(config.clusters).join(', ')})`,
         });

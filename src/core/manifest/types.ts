@@ -21,6 +21,8 @@ export interface EnvironmentDef {
   name: string;
   branch: string;
   clusters: string[];
+  /** Where each cluster of `clusters` is written. */
+  clusterPositions: SourcePosition[];
   strategy: Strategy;
   layer: Layer;
   position: SourcePosition;

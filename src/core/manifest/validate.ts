@@ -128,7 +128,8 @@ function readEnvironments(r: Reader): EnvironmentDef[] {
     }
     const layer = readLayer(r, at, ['branch', 'clusters', 'strategy']);
     if (branch !== undefined && clusters !== undefined) {
-      environments.push({ name, branch, clusters, strategy, layer, position: r.source.positionOf(at, 'key') });
+      const clusterPositions = clusters.map((_, i) => r.source.positionOf([...at, 'clusters', i]));
+      environments.push({ name, branch, clusters, clusterPositions, strategy, layer, position: r.source.positionOf(at, 'key') });
     }
   }
   if (environments.length === 0 && r.problems.length === 0) r.fail(['environments'], 'at least one environment is needed');

@@ -1,0 +1,77 @@
+import { describe, expect, it } from '@jest/globals';
+import { readFile } from 'node:fs/promises';
+import { formatProblem } from '../core/source.js';
+import { loadGatewayConfig } from './load.js';
+import { DEFAULT_COMMANDS, DEFAULT_PATHS, validateGatewayConfig, type GatewayConfigFiles } from './validate.js';
+
+function problems(files: GatewayConfigFiles): string[] {
+  const result = validateGatewayConfig('/cfg', files);
+  return 'problems' in result ? result.problems.map(formatProblem) : [];
+}
+
+const HOSTS = 'c1:\n  hosts:\n    w1: { address: 127.0.1.1, roles: [web] }\n    e1: { address: 127.0.1.2, roles: [cache, balancer] }\n';
+
+describe('validateGatewayConfig', () => {
+  it('loads the commented example in config/, with both clusters and both users', async () => {
+    const config = await loadGatewayConfig('config');
+    expect(Object.keys(config.clusters)).toEqual(['cluster-a', 'cluster-b']);
+    expect(config.clusters['cluster-a']!.ports).toEqual({ web: 8080, cache: 6081, balancer: 80 });
+    expect(config.clusters['cluster-a']!.hosts.find((h) => h.name === 'a-web-2')!.ssh).toEqual({ user: 'root', port: 2201 });
+    expect(config.clusters['cluster-b']!.hosts[0]!.ssh).toEqual({ user: 'deploy', port: 22 });
+    expect(config.clusters['cluster-b']!.edge).toBe('http://198.51.100.2');
+    expect(config.users.bob).toMatchObject({ role: 'member', apps: ['shop-*', 'hello'], verbs: ['deploy', 'logs', 'config'] });
+    expect(config.users.alice!.verbs).toEqual(['deploy', 'config', 'logs', 'shell', 'rollback']);
+    expect(config.gateway.defaultBranch).toBe('master');
+  });
+
+  it('fills defaults: paths, commands, ports, ssh, edge URL', () => {
+    const result = validateGatewayConfig('/cfg', { 'clusters.yml': HOSTS });
+    if ('problems' in result) throw new Error(result.problems.map(formatProblem).join('\n'));
+    const c1 = result.config.clusters.c1!;
+    expect(c1.paths).toEqual(DEFAULT_PATHS);
+    expect(c1.commands).toEqual(DEFAULT_COMMANDS);
+    expect(c1.ports).toEqual({ web: 80, cache: 6081, balancer: 80 });
+    expect(c1.edge).toBe('http://127.0.1.2');
+    expect(c1.hosts[0]!.ssh).toEqual({ user: 'root', port: 22 });
+  });
+
+  it('names the file, line and column of each problem', () => {
+    expect(problems({ 'clusters.yml': HOSTS + '    w2: { address: 127.0.1.300, roles: [web] }\n' })).toEqual([
+      expect.stringMatching(/^\/cfg\/clusters\.yml:5:20: c1\.hosts\.w2\.address: "127\.0\.1\.300" is not an IPv4 address/),
+    ]);
+    expect(problems({ 'clusters.yml': HOSTS, 'gateway.yml': 'keep_releases: 1\nlisten: { ssh: "nowhere" }\n' })).toEqual([
+      expect.stringMatching(/^\/cfg\/gateway\.yml:1:16: keep_releases: "1" is not a whole number between 2 and 100/),
+      expect.stringMatching(/^\/cfg\/gateway\.yml:2:16: listen\.ssh: "nowhere" is not an address:port/),
+    ]);
+  });
+
+  it('requires clusters.yml, and web, cache and balancer hosts in every cluster', () => {
+    expect(problems({})).toEqual(['/cfg/clusters.yml:1:1: missing: the gateway configuration needs clusters.yml']);
+    expect(problems({ 'clusters.yml': 'c1:\n  hosts:\n    w1: { address: 127.0.1.1, roles: [web] }\n' })).toEqual([
+      expect.stringMatching(/^\/cfg\/clusters\.yml:3:5: c1\.hosts: cluster "c1" has no host with the role "cache"/),
+      expect.stringMatching(/^\/cfg\/clusters\.yml:3:5: c1\.hosts: cluster "c1" has no host with the role "balancer"/),
+    ]);
+  });
+
+  it('refuses two hosts on one address and a typo in a key', () => {
+    expect(problems({ 'clusters.yml': HOSTS + '    w2: { address: 127.0.1.1, roles: [web] }\n    w3: { adress: 127.0.1.9, roles: [web] }\n' })).toEqual([
+      expect.stringMatching(/^\/cfg\/clusters\.yml:5:20: c1\.hosts\.w2\.address: 127\.0\.1\.1 is also the address of host "w1"/),
+      expect.stringMatching(/^\/cfg\/clusters\.yml:6:11: c1\.hosts\.w3\.adress: unknown key "adress"; expected one of: address, roles, ssh/),
+      expect.stringMatching(/^\/cfg\/clusters\.yml:6:9: c1\.hosts\.w3: missing required key "address"/),
+    ]);
+  });
+
+  it('checks users: roles, verbs, keys that are real keys, a key per user', async () => {
+    const key = (await readFile('config/users.yml', 'utf8')).match(/ssh-ed25519 \S+/)![0];
+    const damaged = key.slice(0, 30) + 'AAAA' + key.slice(34);
+    expect(problems({ 'clusters.yml': HOSTS, 'users.yml': `a:\n  role: admin\n  keys: ["${key}"]\nb:\n  role: member\n  keys: ["${key} b@ci"]\n` })).toEqual([
+      expect.stringMatching(/^\/cfg\/users\.yml:6:10: b\.keys\.0: this key is already the key of user "a"/),
+    ]);
+    expect(problems({ 'clusters.yml': HOSTS, 'users.yml': `a:\n  role: root\n  keys: ["${key}"]\nb:\n  role: member\n  keys: ["${key}", "${damaged}", "ssh-dss AAAA"]\n  verbs: [deploy, sudo]\n` })).toEqual([
+      expect.stringMatching(/^\/cfg\/users\.yml:2:9: a\.role: "root" is not one of: admin, member/),
+      expect.stringMatching(/^\/cfg\/users\.yml:6:\d+: b\.keys\.1: the key's data does not match its type/),
+      expect.stringMatching(/^\/cfg\/users\.yml:6:\d+: b\.keys\.2: "ssh-dss" is not a supported key type/),
+      expect.stringMatching(/^\/cfg\/users\.yml:7:19: b\.verbs\.1: "sudo" is not a verb/),
+    ]);
+  });
+});
