@@ -16,6 +16,8 @@ export interface RunOptions {
   timeout?: number;
   /** Return the result instead of throwing when the exit code is not 0. Default false. */
   reject?: boolean;
+  /** Called with each line of stdout and stderr as it comes (the output is still collected). */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
 }
 
 export interface RunResult {
@@ -41,7 +43,7 @@ export class CommandError extends MagratheaError {
 
 export async function run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const command = [file, ...args].map(quoteForDisplay).join(' ');
-  const result = await execa(file, args, {
+  const subprocess = execa(file, args, {
     cwd: options.cwd,
     env: options.env,
     extendEnv: options.extendEnv ?? true,
@@ -50,6 +52,21 @@ export async function run(file: string, args: readonly string[], options: RunOpt
     reject: false,
     stripFinalNewline: false,
   } satisfies ExecaOptions);
+  if (options.onLine) {
+    const onLine = options.onLine;
+    for (const name of ['stdout', 'stderr'] as const) {
+      let pending = '';
+      subprocess[name]?.on('data', (chunk: Buffer) => {
+        const lines = (pending + chunk.toString('utf8')).split('\n');
+        pending = lines.pop()!;
+        for (const line of lines) onLine(line, name);
+      });
+      subprocess[name]?.on('end', () => {
+        if (pending) onLine(pending, name);
+      });
+    }
+  }
+  const result = await subprocess;
   // No exit code: the program could not start (ENOENT) or was killed (timeout, signal).
   const exitCode = result.exitCode ?? 127;
   const stderr = result.exitCode === undefined ? `${String(result.stderr ?? '')}\n${result.shortMessage ?? ''}` : String(result.stderr ?? '');

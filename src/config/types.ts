@@ -15,6 +15,13 @@ export interface GatewaySettings {
   /** Releases kept on each host, the current one included. Default 5. */
   keepReleases: number;
   listen: { ssh: string; http: string };
+  /** How the gateway and its workers log in to the hosts. */
+  ssh: {
+    /** Private key. Default `<state_dir>/ssh/id_ed25519`. */
+    identity: string;
+    /** The hosts' keys, checked strictly. Default `<state_dir>/ssh/known_hosts`. */
+    knownHosts: string;
+  };
 }
 
 export type Role = 'web' | 'cache' | 'balancer';

@@ -81,16 +81,25 @@ function readGateway(r: Reader | undefined): GatewaySettings {
     defaultBranch: 'master',
     keepReleases: 5,
     listen: { ssh: '0.0.0.0:2222', http: '127.0.0.1:5000' },
+    ssh: { identity: '', knownHosts: '' },
   };
-  if (!r || r.at([]) === '' || r.at([]) === undefined) return settings;
-  r.map([], ['state_dir', 'default_branch', 'keep_releases', 'listen']);
+  const sshDefaults = (): GatewaySettings => {
+    settings.ssh.identity ||= `${settings.stateDir}/ssh/id_ed25519`;
+    settings.ssh.knownHosts ||= `${settings.stateDir}/ssh/known_hosts`;
+    return settings;
+  };
+  if (!r || r.at([]) === '' || r.at([]) === undefined) return sshDefaults();
+  r.map([], ['state_dir', 'default_branch', 'keep_releases', 'listen', 'ssh']);
   settings.stateDir = r.string(['state_dir'], checkAbsolutePath) ?? settings.stateDir;
+  r.map(['ssh'], ['identity', 'known_hosts']);
+  settings.ssh.identity = r.string(['ssh', 'identity'], checkAbsolutePath) ?? '';
+  settings.ssh.knownHosts = r.string(['ssh', 'known_hosts'], checkAbsolutePath) ?? '';
   settings.defaultBranch = r.string(['default_branch'], checkBranch) ?? settings.defaultBranch;
   settings.keepReleases = r.integer(['keep_releases'], 2, 100) ?? settings.keepReleases;
   r.map(['listen'], ['ssh', 'http']);
   settings.listen.ssh = r.string(['listen', 'ssh'], checkListen) ?? settings.listen.ssh;
   settings.listen.http = r.string(['listen', 'http'], checkListen) ?? settings.listen.http;
-  return settings;
+  return sshDefaults();
 }
 
 function readClusters(r: Reader): Record<string, ClusterConfig> {

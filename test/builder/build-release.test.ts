@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtemp, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run } from '../../src/adapters/exec.js';
+import { buildRelease } from '../../src/builder/build-release.js';
+
+let root: string;
+let repo: string;
+const git = (...args: string[]) => run('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args]);
+
+async function commit(files: Record<string, string>, message: string): Promise<string> {
+  for (const [path, content] of Object.entries(files)) {
+    await mkdir(join(repo, path, '..'), { recursive: true });
+    await writeFile(join(repo, path), content);
+  }
+  await git('add', '-A');
+  await git('commit', '-q', '-m', message);
+  return (await git('rev-parse', 'HEAD')).stdout.trim();
+}
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'magrathea-build-test-'));
+  repo = join(root, 'repo');
+  await mkdir(repo);
+  await run('git', ['init', '-q', '-b', 'master', repo]);
+});
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('buildRelease', () => {
+  it('exports the commit, runs the build commands, writes REVISION, and keeps unchanged files\' times', async () => {
+    const first = await commit({ 'public/index.php': '<?php echo 1;', 'lib/a.php': '<?php // a', 'lib/b.php': '<?php // b' }, 'one');
+    const workspace = join(root, 'ws');
+    const lines: string[] = [];
+    const built = await buildRelease({ repo, commit: first, workspace, commands: ['mkdir -p gen && echo built > gen/out.txt', 'echo hello from the build; id -un'], log: (l) => lines.push(l) });
+    expect(await readFile(join(built.dir, 'REVISION'), 'utf8')).toBe(`${first}\n`);
+    expect(await readFile(join(built.dir, 'gen/out.txt'), 'utf8')).toBe('built\n');
+    expect(lines).toContain('hello from the build');
+    // As root, the commands ran as nobody.
+    if (process.getuid?.() === 0) expect(lines).toContain('nobody');
+    const before = { a: (await stat(join(built.dir, 'lib/a.php'))).mtimeMs, b: (await stat(join(built.dir, 'lib/b.php'))).mtimeMs, gen: (await stat(join(built.dir, 'gen/out.txt'))).mtimeMs };
+
+    await new Promise((r) => setTimeout(r, 1100)); // mtimes have a one-second grain on some file systems
+    const second = await commit({ 'lib/b.php': '<?php // b changed' }, 'two');
+    const again = await buildRelease({ repo, commit: second, workspace, commands: ['mkdir -p gen && echo built > gen/out.txt'] });
+    expect(again.dir).toBe(built.dir);
+    expect((await stat(join(again.dir, 'lib/a.php'))).mtimeMs).toBe(before.a);
+    expect((await stat(join(again.dir, 'gen/out.txt'))).mtimeMs).toBe(before.gen);
+    expect((await stat(join(again.dir, 'lib/b.php'))).mtimeMs).toBeGreaterThan(before.b);
+    expect(await readFile(join(again.dir, 'REVISION'), 'utf8')).toBe(`${second}\n`);
+  });
+
+  it('removes files deleted from the repository', async () => {
+    const sha = (await git('rev-parse', 'HEAD')).stdout.trim();
+    await git('rm', '-q', 'lib/a.php');
+    await git('commit', '-q', '-m', 'drop a');
+    const head = (await git('rev-parse', 'HEAD')).stdout.trim();
+    expect(head).not.toBe(sha);
+    const built = await buildRelease({ repo, commit: head, workspace: join(root, 'ws'), commands: [] });
+    await expect(stat(join(built.dir, 'lib/a.php'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('fails with the command, its exit code and the end of its output, and leaves the last good release in place', async () => {
+    const sha = (await git('rev-parse', 'HEAD')).stdout.trim();
+    const workspace = join(root, 'ws');
+    const revision = await readFile(join(workspace, 'release/REVISION'), 'utf8');
+    await expect(buildRelease({ repo, commit: sha, workspace, commands: ['echo compiling; echo "syntax error in app.js" >&2; exit 3'] })).rejects.toThrow(
+      /^build: echo compiling.* failed with exit code 3: syntax error in app\.js$/,
+    );
+    expect(await readFile(join(workspace, 'release/REVISION'), 'utf8')).toBe(revision);
+  });
+
+  it('names an unknown commit', async () => {
+    await expect(buildRelease({ repo, commit: 'f'.repeat(40), workspace: join(root, 'ws2'), commands: [] })).rejects.toThrow(/^export failed with exit code 128: .*not a (valid object name|tree object)/);
+  });
+});
