@@ -1,0 +1,149 @@
+# Magrathea's steps on a host. The deployer sends this script with every call
+# (`sh -c SCRIPT magrathea-agent COMMAND ARG...` over its SSH connection), so
+# hosts need nothing installed and always run the gateway's version. Every
+# argument arrives single-quoted; every step can run twice and converge (a
+# deploy job is re-run when its worker dies). Names and paths were validated
+# on the gateway: no spaces, quotes or newlines.
+set -eu
+command=$1
+shift
+
+die() { echo "magrathea-agent: $*" >&2; exit 1; }
+
+case "$command" in
+
+# prepare USER ROOT LOGS ID SHARED...  (env file content on stdin)
+# The instance's unix user, its directories, the release's shared links and env file.
+prepare)
+  user=$1 root=$2 logs=$3 id=$4
+  shift 4
+  if ! id -u "$user" >/dev/null 2>&1; then
+    useradd --system --user-group --no-create-home --home-dir "$root" --shell /usr/sbin/nologin "$user"
+  fi
+  mkdir -p "$root/releases/$id" "$root/shared" "$logs"
+  chown "$user:$user" "$logs"
+  release="$root/releases/$id"
+  for path in "$@"; do
+    # Seeded from the release the first time, kept across releases afterwards.
+    if [ ! -e "$root/shared/$path" ] && [ ! -L "$root/shared/$path" ]; then
+      mkdir -p "$(dirname "$root/shared/$path")"
+      if [ -d "$release/$path" ] && [ ! -L "$release/$path" ]; then cp -a "$release/$path" "$root/shared/$path"; else mkdir -p "$root/shared/$path"; fi
+      chown -R "$user:$user" "$root/shared/$path"
+    fi
+    rm -rf "${release:?}/$path"
+    mkdir -p "$(dirname "$release/$path")"
+    up=$(echo "releases/$id/$path" | sed 's#[^/]*/#../#g; s#[^/]*$##')
+    ln -sfn "${up}shared/$path" "$release/$path"
+  done
+  umask 027
+  cat > "$root/releases/$id.env.tmp"
+  chown "root:$user" "$root/releases/$id.env.tmp"
+  mv -f "$root/releases/$id.env.tmp" "$root/releases/$id.env"
+  ;;
+
+# view STAGED DIR[,DIR...] -- ARGV...   (run under unshare --mount)
+# Runs ARGV with each DIR showing its live files plus the staged ones.
+view)
+  staged=$1 dirs=$2
+  shift 2
+  [ "$1" = "--" ] && shift
+  work=$(mktemp -d)
+  n=0
+  IFS=,
+  for dir in $dirs; do
+    n=$((n + 1))
+    mkdir -p "$work/$n" "$dir"
+    cp -a "$dir/." "$work/$n/"
+    if [ -d "$staged$dir" ]; then cp -a "$staged$dir/." "$work/$n/"; fi
+    mount --bind "$work/$n" "$dir"
+  done
+  unset IFS
+  status=0
+  "$@" || status=$?
+  IFS=,
+  for dir in $dirs; do umount -l "$dir" || true; done
+  unset IFS
+  rm -rf "$work"
+  exit "$status"
+  ;;
+
+# install STAGED BACKUP
+# Puts every staged file in place, each by an atomic rename, after copying
+# the file it replaces (or a marker that there was none) under BACKUP.
+install)
+  staged=$1 backup=$2
+  mkdir -p "$backup"
+  (cd "$staged" && find . -type f) | while read -r file; do
+    target=${file#.}
+    mkdir -p "$(dirname "$target")" "$(dirname "$backup$target")"
+    if [ ! -e "$backup$target" ] && [ ! -e "$backup$target.absent" ]; then
+      if [ -e "$target" ]; then cp -p "$target" "$backup$target"; else : > "$backup$target.absent"; fi
+    fi
+    cp -p "$staged$target" "$target.magrathea-new"
+    mv -f "$target.magrathea-new" "$target"
+  done
+  ;;
+
+# restore BACKUP
+# Puts back what install replaced.
+restore)
+  backup=$1
+  [ -d "$backup" ] || exit 0
+  (cd "$backup" && find . -type f) | while read -r file; do
+    target=${file#.}
+    case "$target" in
+      *.absent) rm -f "${target%.absent}" ;;
+      *) cp -p "$backup$target" "$target.magrathea-new" && mv -f "$target.magrathea-new" "$target" ;;
+    esac
+  done
+  ;;
+
+# switch ROOT ID
+# Points current at releases/ID: a relative symlink renamed over the old one.
+switch)
+  root=$1 id=$2
+  [ -d "$root/releases/$id" ] || die "no release $id in $root/releases"
+  ln -sfn "releases/$id" "$root/current.magrathea-new"
+  mv -T "$root/current.magrathea-new" "$root/current"
+  ;;
+
+# hook USER ROOT ID COMMAND
+# The release hook, as the instance's user, in the new release, with its env.
+hook)
+  user=$1 root=$2 id=$3 hook=$4
+  cd "$root/releases/$id"
+  exec env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$root" LANG=C.UTF-8 \
+    setpriv --reuid="$user" --regid="$user" --init-groups -- \
+    sh -c 'set -a; . "$1"; set +a; shift; exec sh -c "$1"' hook "$root/releases/$id.env" "$hook"
+  ;;
+
+# cleanup ROOT KEEP ID...
+# Removes releases beyond the KEEP newest, never one of the IDs given (current, previous).
+cleanup)
+  root=$1 keep=$2
+  shift 2
+  cd "$root/releases"
+  ls -d r[0-9]* 2>/dev/null | grep -v '\.env$' | sort -t r -k 2 -n -r | tail -n +"$((keep + 1))" | while read -r old; do
+    for protected in "$@"; do [ "$old" = "$protected" ] && continue 2; done
+    rm -rf "./$old" "./$old.env"
+  done
+  ;;
+
+# status CODE URL HOST_HEADER SECONDS
+# Exits 0 once URL, asked with that Host, answers CODE; gives up after
+# SECONDS (graceful reloads take effect a moment after they return).
+status)
+  want=$1 url=$2 host=$3 seconds=$4
+  deadline=$(($(date +%s) + seconds))
+  while :; do
+    got=$(curl -s -o /dev/null -m 5 -w '%{http_code}' -H "Host: $host" -H 'User-Agent: magrathea-verify' "$url" || true)
+    [ "$got" = "$want" ] && exit 0
+    [ "$(date +%s)" -ge "$deadline" ] && die "$url (Host: $host) answered ${got:-nothing}, expected $want"
+    sleep 0.2
+  done
+  ;;
+
+*)
+  die "unknown command $command"
+  ;;
+esac

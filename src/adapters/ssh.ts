@@ -1,0 +1,128 @@
+import { mkdir } from 'node:fs/promises';
+import { CommandError, run, runDaemon, type RunOptions, type RunResult } from './exec.js';
+import { MagratheaError } from '../core/errors.js';
+
+/** Where a host is and who Magrathea is there. */
+export interface SshTarget {
+  name: string;
+  address: string;
+  user: string;
+  port: number;
+}
+
+export interface SshSettings {
+  identity: string;
+  knownHosts: string;
+  /** Directory of the control sockets (short path: a socket path is limited to about 100 bytes). */
+  controlDir: string;
+  /** Seconds to wait for the TCP connection and authentication. Default 10. */
+  connectTimeout?: number;
+}
+
+/** A host that could not be reached: retrying later may help. */
+export class HostUnreachableError extends MagratheaError {
+  constructor(readonly host: string, detail: string, cause?: unknown) {
+    super(`cannot reach host ${host}: ${detail}`, 'host-unreachable', 1, true, { cause });
+    this.name = 'HostUnreachableError';
+  }
+}
+
+/**
+ * One SSH connection to one host, reused by every command and rsync of a
+ * deploy: an OpenSSH ControlMaster, started by `open()`, which exits by
+ * itself a minute after its last use should the gateway die, or at
+ * `close()`. Commands are argv arrays, each argument single-quoted for the
+ * remote shell, so nothing reaches it unquoted.
+ */
+export class HostSession {
+  constructor(
+    readonly target: SshTarget,
+    private readonly settings: SshSettings,
+  ) {}
+
+  /** Options shared by the master, the commands, and rsync's transport. */
+  options(): string[] {
+    return [
+      '-o', 'BatchMode=yes',
+      '-o', `IdentityFile=${this.settings.identity}`,
+      '-o', 'IdentitiesOnly=yes',
+      '-o', `UserKnownHostsFile=${this.settings.knownHosts}`,
+      '-o', 'StrictHostKeyChecking=yes',
+      '-o', `ConnectTimeout=${this.settings.connectTimeout ?? 10}`,
+      '-o', 'ServerAliveInterval=10',
+      '-o', `ControlPath=${this.settings.controlDir}/%C`,
+      '-p', String(this.target.port),
+      '-l', this.target.user,
+    ];
+  }
+
+  async open(): Promise<void> {
+    await mkdir(this.settings.controlDir, { recursive: true, mode: 0o700 });
+    const alive = await run('ssh', [...this.options(), '-O', 'check', this.target.address], { reject: false, input: '', timeout: 10_000 });
+    if (alive.exitCode === 0) return;
+    try {
+      // The master daemonizes (-f) and would hold a pipe open for good: its output goes to a file.
+      await runDaemon('ssh', [...this.options(), '-o', 'ControlMaster=yes', '-o', 'ControlPersist=60', '-f', '-N', this.target.address], {
+        log: `${this.settings.controlDir}/master.log`,
+        timeout: ((this.settings.connectTimeout ?? 10) + 5) * 1000,
+      });
+    } catch (e) {
+      throw new HostUnreachableError(this.target.name, e instanceof CommandError ? lastLine(e.stderr) : (e as Error).message, e);
+    }
+  }
+
+  /** Runs argv on the host. Throws CommandError (naming the host) on a non-zero exit unless `reject: false`. */
+  async exec(argv: readonly string[], options: Pick<RunOptions, 'input' | 'timeout' | 'reject' | 'onLine'> = {}): Promise<RunResult> {
+    const result = await run('ssh', [...this.options(), this.target.address, '--', shellQuote(argv)], { input: '', ...options, reject: false });
+    // 255 is ssh's own failure (connection lost, refused), not the command's.
+    if (result.exitCode === 255 && /^(ssh|Connection|kex_exchange|Control socket)/m.test(result.stderr)) {
+      throw new HostUnreachableError(this.target.name, lastLine(result.stderr));
+    }
+    if (result.exitCode !== 0 && options.reject !== false) {
+      throw new CommandError(`${this.target.name}: ${displayArgv(argv)}`, result.exitCode, result.stdout, result.stderr);
+    }
+    return result;
+  }
+
+  /**
+   * Copies a local directory's content to a directory on the host over the
+   * master connection. `linkDest` (relative to `to`, or absolute on the host)
+   * hard-links files unchanged since that release instead of sending them.
+   */
+  async rsyncTo(from: string, to: string, options: { linkDest?: string; onLine?: (line: string) => void } = {}): Promise<RunResult> {
+    const args = ['-a', '--delete', '--stats', '-e', ['ssh', ...this.options()].map(rsyncQuote).join(' ')];
+    if (options.linkDest) args.push(`--link-dest=${options.linkDest}`);
+    args.push(`${from.replace(/\/?$/, '/')}`, `${this.target.address}:${to}/`);
+    try {
+      return await run('rsync', args, { input: '', onLine: options.onLine });
+    } catch (e) {
+      if (e instanceof CommandError && e.exitCode === 255) throw new HostUnreachableError(this.target.name, lastLine(e.stderr), e);
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    await run('ssh', [...this.options(), '-O', 'exit', this.target.address], { reject: false, input: '', timeout: 10_000 });
+  }
+}
+
+/** A command as a person reads it: an inline script (`sh -c SCRIPT name ...`) is shown by its name. */
+function displayArgv(argv: readonly string[]): string {
+  const script = argv.indexOf('-c');
+  const shown = script >= 0 && argv[script - 1] === 'sh' && (argv[script + 1]?.length ?? 0) > 80 ? [...argv.slice(0, script - 1), ...argv.slice(script + 2)] : argv;
+  return shown.map((a) => (a.length > 100 ? `${a.slice(0, 97)}...` : a)).join(' ');
+}
+
+/** Quotes argv for a POSIX shell: every argument in single quotes, `'` as `'\''`. */
+export function shellQuote(argv: readonly string[]): string {
+  return argv.map((a) => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
+}
+
+/** rsync splits its -e string on spaces and honours double quotes. Paths here are validated: no quotes. */
+function rsyncQuote(arg: string): string {
+  return /\s/.test(arg) ? `"${arg}"` : arg;
+}
+
+function lastLine(text: string): string {
+  return text.trim().split('\n').filter(Boolean).at(-1) ?? 'no message';
+}

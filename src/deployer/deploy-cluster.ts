@@ -1,0 +1,232 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CommandError, tail } from '../adapters/exec.js';
+import { HostSession, type SshSettings } from '../adapters/ssh.js';
+import type { ClusterConfig, HostConfig } from '../config/types.js';
+import { MagratheaError } from '../core/errors.js';
+import type { InstanceConfig } from '../core/manifest/types.js';
+import { renderCluster, type RenderedFile, type Service } from '../core/render/cluster.js';
+import { formatProblem } from '../core/source.js';
+import { fpmPoolDir, instanceId, instanceRoot, logDir, unixUser } from '../core/render/names.js';
+import { writeRendered } from '../render/write.js';
+import { agent, agentArgv } from './agent.js';
+import { envFile } from './env-file.js';
+import { checkArgv, reloadArgv, varnishActivate, varnishBan } from './services.js';
+import type { ClusterOutcome, DeployState, Step } from './types.js';
+
+/** How long a health check may take to pass after the switch: reloads are graceful, hence not instant. */
+const VERIFY_SECONDS = 10;
+
+export interface ClusterDeployInput {
+  cluster: ClusterConfig;
+  instance: InstanceConfig;
+  release: string;
+  /** The built release tree on the gateway. */
+  source: string;
+  keepReleases: number;
+  ssh: SshSettings;
+  state: DeployState;
+  log: (line: string) => void;
+}
+
+/** A failure at one step on one host: the one line a human reads. */
+export class StepError extends MagratheaError {
+  constructor(
+    readonly host: string,
+    readonly step: Step,
+    cause: unknown,
+  ) {
+    super(`${host}: ${step}: ${describe(cause)}`, 'deploy-step-failed', 1, cause instanceof MagratheaError && cause.retryable, { cause });
+    this.name = 'StepError';
+  }
+}
+
+/**
+ * Deploys one release of one instance to one cluster: prepare every host in
+ * parallel (release synced, shared dirs linked, env written, configs staged
+ * and checked on the host by the real tools), the release hook once, then
+ * every host switched together (configs, `current`, graceful reloads, cache
+ * ban), verified through every web host and the edge, and put back on the
+ * previous release and configs if anything after the switch fails.
+ * Before the switch a failure changes nothing that is served.
+ */
+export async function deployCluster(input: ClusterDeployInput): Promise<ClusterOutcome> {
+  const { cluster, instance, release, state, log } = input;
+  const started = Date.now();
+  const outcome: ClusterOutcome = { cluster: cluster.name, status: 'failed', release, hosts: cluster.hosts.length, url: cluster.edge, seconds: 0 };
+  const previous = await state.hostReleases(instance.app, instance.env, cluster.name);
+  const others = (await state.clusterInstances(cluster.name)).filter((i) => instanceId(i) !== instanceId(instance));
+  const rendered = renderCluster(cluster, [...others, instance]);
+  if ('problems' in rendered) throw new MagratheaError(`${cluster.name}: ${rendered.problems.map(formatProblem).join('; ')}`, 'render-failed');
+
+  const sessions = new Map(cluster.hosts.map((h) => [h.name, new HostSession({ name: h.name, address: h.address, user: h.ssh.user, port: h.ssh.port }, input.ssh)]));
+  const staging = `${cluster.paths.apps}/.magrathea/staging/${instanceId(instance)}.${release}`;
+  const local = await mkdtemp(join(tmpdir(), 'magrathea-stage-'));
+  const web = cluster.hosts.filter((h) => h.roles.includes('web'));
+  const ctx: HostContext = { cluster, instance, release, files: rendered.files, staging, local, sessions, previous };
+  let switched = false;
+  try {
+    await onEach(cluster.hosts, 'connect', (h) => sessions.get(h.name)!.open());
+    log(`${cluster.name}: preparing ${cluster.hosts.length} hosts`);
+    const transferred = await onEach(cluster.hosts, 'prepare', (h) => prepareHost(ctx, h, input.source));
+    outcome.transferred = Object.fromEntries(cluster.hosts.map((h, i) => [h.name, transferred[i]!]).filter(([, n]) => n !== -1));
+    await onEach(cluster.hosts, 'check', (h) => checkHost(ctx, h));
+    if (instance.hooks.release) {
+      const host = web[0]!;
+      log(`${cluster.name}: release hook on ${host.name}: ${instance.hooks.release}`);
+      await onEach([host], 'hook', (h) =>
+        agent(sessions.get(h.name)!, 'hook', [unixUser(instance), instanceRoot(cluster.paths, instance), release, instance.hooks.release!], { onLine: (l) => log(`  ${l}`) }),
+      );
+    }
+    log(`${cluster.name}: switching ${cluster.hosts.length} hosts to ${release}`);
+    switched = true;
+    await onEach(cluster.hosts, 'activate', (h) => activateHost(ctx, h));
+    await onEach(cluster.hosts, 'verify', (h) => verifyHost(ctx, h));
+    await state.recordSwitch(instance.app, instance.env, cluster.name, release, web.map((h) => h.name));
+    await state.saveInstance(instance);
+    outcome.status = 'live';
+    outcome.serving = release;
+    await onEach(cluster.hosts, 'cleanup', (h) => cleanupHost(ctx, h, input.keepReleases)).catch((e) => log(`${cluster.name}: ${describe(e)} (the release is live)`));
+  } catch (e) {
+    outcome.error = `${cluster.name}: ${describe(e)}`;
+    if (switched) {
+      log(`${cluster.name}: ${describe(e)}; switching every host back`);
+      const back = await onEach(cluster.hosts, 'rollback', (h) => rollbackHost(ctx, h)).then(
+        () => undefined,
+        (r) => describe(r),
+      );
+      outcome.status = 'rolled-back';
+      outcome.serving = previousRelease(ctx) ?? 'nothing';
+      if (back) outcome.error += `; rollback failed too: ${back}`;
+    }
+    await onEach(cluster.hosts, 'cleanup', (h) => sessions.get(h.name)!.exec(['rm', '-rf', staging]).then(() => undefined)).catch(() => undefined);
+  } finally {
+    outcome.seconds = (Date.now() - started) / 1000;
+    await Promise.all([...sessions.values()].map((s) => s.close()));
+    await rm(local, { recursive: true, force: true });
+  }
+  return outcome;
+}
+
+interface HostContext {
+  cluster: ClusterConfig;
+  instance: InstanceConfig;
+  release: string;
+  files: RenderedFile[];
+  staging: string;
+  local: string;
+  sessions: Map<string, HostSession>;
+  previous: Record<string, string>;
+}
+
+/** Runs `action` on every host in parallel; the first failure (by host order) names its host and step. */
+async function onEach<T>(hosts: HostConfig[], step: Step, action: (host: HostConfig) => Promise<T>): Promise<T[]> {
+  const results = await Promise.allSettled(hosts.map(action));
+  const failed = results.findIndex((r) => r.status === 'rejected');
+  if (failed >= 0) throw new StepError(hosts[failed]!.name, step, (results[failed] as PromiseRejectedResult).reason);
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+/** Returns how many files rsync sent (-1 for hosts that get no release). */
+async function prepareHost(ctx: HostContext, host: HostConfig, source: string): Promise<number> {
+  const session = ctx.sessions.get(host.name)!;
+  const { cluster, instance, release } = ctx;
+  // Configs staged first: the local tree of this host's files, then one rsync.
+  const files = ctx.files.filter((f) => f.host === host.name);
+  await writeRendered(ctx.local, cluster.name, files);
+  await session.exec(['mkdir', '-p', ctx.staging]);
+  await session.rsyncTo(join(ctx.local, cluster.name, host.name), ctx.staging);
+  if (!host.roles.includes('web')) return -1;
+
+  const root = instanceRoot(cluster.paths, instance);
+  await session.exec(['mkdir', '-p', `${root}/releases/${release}`]);
+  const previous = ctx.previous[host.name];
+  const result = await session.rsyncTo(source, `${root}/releases/${release}`, previous && previous !== release ? { linkDest: `../${previous}` } : {});
+  const sent = Number(/Number of regular files transferred: ([\d,]+)/.exec(result.stdout)?.[1]?.replaceAll(',', '') ?? NaN);
+  await agent(session, 'prepare', [unixUser(instance), root, logDir(cluster.paths, instance), release, ...instance.shared], { input: envFile(instance, host) });
+  return sent;
+}
+
+/** The host's services, checked with the staged files in place, in a private mount namespace on the host. */
+async function checkHost(ctx: HostContext, host: HostConfig): Promise<void> {
+  const session = ctx.sessions.get(host.name)!;
+  const services = new Set(ctx.files.filter((f) => f.host === host.name).map((f) => f.service));
+  for (const service of services) {
+    const dirs = configDirs(ctx, host, service);
+    for (const argv of checkArgv(ctx.cluster, service, ctx.instance.php)) {
+      const result = await session.exec(['unshare', '--mount', '--propagation', 'private', '--', ...agentArgv('view', [ctx.staging, dirs.join(','), '--', ...argv])], { reject: false });
+      if (result.exitCode !== 0) throw new MagratheaError(`${service} check failed: ${tail(result.stderr || result.stdout)}`, 'check-failed');
+    }
+  }
+}
+
+function configDirs(ctx: HostContext, host: HostConfig, service: Service): string[] {
+  const paths = ctx.cluster.paths;
+  return [...new Set(ctx.files.filter((f) => f.host === host.name && f.service === service).map((f) => f.path.slice(0, f.path.lastIndexOf('/'))))].concat(
+    service === 'fpm' ? [fpmPoolDir(paths, ctx.instance.php)] : [],
+  ).filter((d, i, all) => all.indexOf(d) === i);
+}
+
+async function activateHost(ctx: HostContext, host: HostConfig): Promise<void> {
+  const session = ctx.sessions.get(host.name)!;
+  const { cluster, instance, release } = ctx;
+  await agent(session, 'install', [ctx.staging + '/', `${ctx.staging}.backup`]);
+  if (host.roles.includes('web')) {
+    await agent(session, 'switch', [instanceRoot(cluster.paths, instance), release]);
+    // FPM first: its realpath and OPcache caches would keep serving the old release.
+    await session.exec(reloadArgv(cluster, 'fpm', instance.php));
+    await session.exec(reloadArgv(cluster, 'apache', instance.php));
+  }
+  if (host.roles.includes('cache')) {
+    await varnishActivate(session, cluster, `magrathea_${release}_${Date.now()}`);
+    await varnishBan(session, cluster, instance.domains);
+  }
+  if (host.roles.includes('balancer')) await session.exec(reloadArgv(cluster, 'haproxy', instance.php));
+}
+
+async function verifyHost(ctx: HostContext, host: HostConfig): Promise<void> {
+  const session = ctx.sessions.get(host.name)!;
+  const { cluster, instance } = ctx;
+  const domain = instance.domains[0] ?? `${instanceId(instance)}.invalid`;
+  const want = String(instance.health.status);
+  const patience = String(VERIFY_SECONDS);
+  if (host.roles.includes('web')) await agent(session, 'status', [want, `http://${host.address}:${cluster.ports.web}${instance.health.path}`, domain, patience]);
+  if (host.roles.includes('balancer')) await agent(session, 'status', [want, `http://${host.address}:${cluster.ports.balancer}${instance.health.path}`, domain, patience]);
+}
+
+async function rollbackHost(ctx: HostContext, host: HostConfig): Promise<void> {
+  const session = ctx.sessions.get(host.name)!;
+  const { cluster, instance } = ctx;
+  await agent(session, 'restore', [`${ctx.staging}.backup`]);
+  if (host.roles.includes('web')) {
+    const previous = ctx.previous[host.name];
+    if (previous) await agent(session, 'switch', [instanceRoot(cluster.paths, instance), previous]);
+    await session.exec(reloadArgv(cluster, 'fpm', instance.php));
+    await session.exec(reloadArgv(cluster, 'apache', instance.php));
+  }
+  if (host.roles.includes('cache')) {
+    await varnishActivate(session, cluster, `magrathea_rollback_${Date.now()}`);
+    await varnishBan(session, cluster, instance.domains);
+  }
+  if (host.roles.includes('balancer')) await session.exec(reloadArgv(cluster, 'haproxy', instance.php));
+  await session.exec(['rm', '-rf', ctx.staging, `${ctx.staging}.backup`]);
+}
+
+async function cleanupHost(ctx: HostContext, host: HostConfig, keep: number): Promise<void> {
+  const session = ctx.sessions.get(host.name)!;
+  await session.exec(['rm', '-rf', ctx.staging, `${ctx.staging}.backup`]);
+  if (!host.roles.includes('web')) return;
+  const protect = [ctx.release, ctx.previous[host.name]].filter((r): r is string => Boolean(r));
+  await agent(session, 'cleanup', [instanceRoot(ctx.cluster.paths, ctx.instance), String(keep), ...protect]);
+}
+
+function previousRelease(ctx: HostContext): string | undefined {
+  return Object.values(ctx.previous)[0];
+}
+
+function describe(e: unknown): string {
+  if (e instanceof StepError) return e.message;
+  if (e instanceof CommandError) return `${e.command.split(' ').slice(0, 6).join(' ')}${e.command.split(' ').length > 6 ? '...' : ''} exited with ${e.exitCode}: ${tail(e.stderr || e.stdout) || 'no output'}`;
+  return (e as Error).message ?? String(e);
+}

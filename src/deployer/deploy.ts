@@ -1,0 +1,88 @@
+import { join } from 'node:path';
+import type { GatewayConfig } from '../config/types.js';
+import { InvalidInputError, MagratheaError } from '../core/errors.js';
+import { resolveInstance } from '../core/manifest/resolve.js';
+import type { ConfigVars, InstanceConfig, Manifest } from '../core/manifest/types.js';
+import type { Problem } from '../core/source.js';
+import { deployCluster } from './deploy-cluster.js';
+import type { ClusterOutcome, DeployResult, DeployState } from './types.js';
+
+export interface DeployInput {
+  app: string;
+  env: string;
+  release: string;
+  manifest: Manifest;
+  /** The built release tree on the gateway. */
+  source: string;
+  /** Only these clusters of the environment (`git push -o cluster=...`). Default: all, in the manifest's order. */
+  clusters?: string[];
+  vars?: ConfigVars;
+}
+
+export interface DeployDeps {
+  config: GatewayConfig;
+  state: DeployState;
+  log: (line: string) => void;
+}
+
+/**
+ * Deploys a built release to the clusters of its environment: one after the
+ * other, stopping at the first that fails (`rolling`), or all at once
+ * (`parallel`). Every instance is resolved before any host is touched.
+ */
+export async function deploy(input: DeployInput, deps: DeployDeps): Promise<DeployResult> {
+  const environment = input.manifest.environments.find((e) => e.name === input.env);
+  if (!environment) throw new MagratheaError(`${input.app} has no environment "${input.env}"`, 'unknown-environment');
+  const clusters = input.clusters ?? environment.clusters;
+  const problems: Problem[] = [];
+  const instances: InstanceConfig[] = [];
+  for (const name of clusters) {
+    if (!environment.clusters.includes(name)) {
+      throw new MagratheaError(`environment ${input.env} of ${input.app} does not deploy to ${name}; its clusters: ${environment.clusters.join(', ')}`, 'unknown-cluster');
+    }
+    if (!deps.config.clusters[name]) throw new MagratheaError(`no cluster "${name}" in the gateway configuration (${deps.config.dir}/clusters.yml)`, 'unknown-cluster');
+    const result = resolveInstance(input.manifest, { app: input.app, env: input.env, cluster: name }, input.vars);
+    if ('problems' in result) problems.push(...result.problems);
+    else instances.push(result.instance);
+  }
+  if (problems.length > 0) throw new InvalidInputError(problems);
+
+  const ssh = { identity: deps.config.gateway.ssh.identity, knownHosts: deps.config.gateway.ssh.knownHosts, controlDir: join(deps.config.gateway.stateDir, 'cm') };
+  const one = (instance: InstanceConfig): Promise<ClusterOutcome> =>
+    deployCluster({
+      cluster: deps.config.clusters[instance.cluster]!,
+      instance,
+      release: input.release,
+      source: input.source,
+      keepReleases: deps.config.gateway.keepReleases,
+      ssh,
+      state: deps.state,
+      log: deps.log,
+    });
+
+  const outcomes: ClusterOutcome[] = [];
+  if (environment.strategy === 'parallel') {
+    outcomes.push(...(await Promise.all(instances.map(one))));
+  } else {
+    for (const instance of instances) {
+      if (outcomes.some((o) => o.status !== 'live')) {
+        const cluster = deps.config.clusters[instance.cluster]!;
+        outcomes.push({ cluster: cluster.name, status: 'skipped', release: input.release, hosts: cluster.hosts.length, url: cluster.edge, seconds: 0 });
+        continue;
+      }
+      outcomes.push(await one(instance));
+    }
+  }
+  return { app: input.app, env: input.env, release: input.release, ok: outcomes.every((o) => o.status === 'live'), clusters: outcomes };
+}
+
+/** The table printed at the end of a deploy (and of a push). */
+export function formatDeployResult(result: DeployResult): string {
+  const rows = [['CLUSTER', 'STATUS', 'RELEASE', 'HOSTS', 'URL', 'TIME']].concat(
+    result.clusters.map((o) => [o.cluster, o.status, o.serving ?? (o.status === 'skipped' ? '-' : 'unchanged'), String(o.hosts), o.url, `${o.seconds.toFixed(1)}s`]),
+  );
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  const table = rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n');
+  const errors = result.clusters.filter((o) => o.error).map((o) => `error: ${o.error}`);
+  return [table, ...errors].join('\n') + '\n';
+}

@@ -1,0 +1,38 @@
+import type { InstanceConfig } from '../core/manifest/types.js';
+
+/** What the deployer reads and records; kept in Redis (src/state) by the worker. */
+export interface DeployState {
+  /** The release each host of the cluster serves for this app and environment, as recorded by the last switch. */
+  hostReleases(app: string, env: string, cluster: string): Promise<Record<string, string>>;
+  /** Every host of the cluster now serves `release`: recorded in one step. */
+  recordSwitch(app: string, env: string, cluster: string, release: string, hosts: string[]): Promise<void>;
+  /** The instances live on a cluster (every app and environment): the edge files are rendered from all of them. */
+  clusterInstances(cluster: string): Promise<InstanceConfig[]>;
+  saveInstance(instance: InstanceConfig): Promise<void>;
+}
+
+export type Step = 'connect' | 'prepare' | 'check' | 'hook' | 'activate' | 'verify' | 'rollback' | 'cleanup';
+
+export interface ClusterOutcome {
+  cluster: string;
+  /** live: switched and verified; failed: nothing switched; rolled-back: switched, failed verification, put back; skipped: not attempted. */
+  status: 'live' | 'failed' | 'rolled-back' | 'skipped';
+  release: string;
+  /** The release the cluster serves now. */
+  serving?: string;
+  hosts: number;
+  url: string;
+  seconds: number;
+  /** One line a human can act on: host, step, cause. */
+  error?: string;
+  /** Files rsync sent to each host (the rest was hard-linked from the previous release). */
+  transferred?: Record<string, number>;
+}
+
+export interface DeployResult {
+  app: string;
+  env: string;
+  release: string;
+  ok: boolean;
+  clusters: ClusterOutcome[];
+}
