@@ -64,7 +64,7 @@ export async function deployCluster(input: ClusterDeployInput): Promise<ClusterO
   const staging = `${cluster.paths.apps}/.magrathea/staging/${instanceId(instance)}.${release}`;
   const local = await mkdtemp(join(tmpdir(), 'magrathea-stage-'));
   const web = cluster.hosts.filter((h) => h.roles.includes('web'));
-  const ctx: HostContext = { cluster, instance, release, files: rendered.files, staging, local, sessions, previous };
+  const ctx: HostContext = { cluster, instance, release, files: rendered.files, staging, local, sessions, previous, switched: new Set() };
   let switched = false;
   try {
     await onEach(cluster.hosts, 'connect', (h) => sessions.get(h.name)!.open());
@@ -92,7 +92,8 @@ export async function deployCluster(input: ClusterDeployInput): Promise<ClusterO
     outcome.error = `${cluster.name}: ${describe(e)}`;
     if (switched) {
       log(`${cluster.name}: ${describe(e)}; switching every host back`);
-      const back = await onEach(cluster.hosts, 'rollback', (h) => rollbackHost(ctx, h)).then(
+      // Switched back, and checked like a deploy: the call returns once the previous release is served again.
+      const back = await onEach(cluster.hosts, 'rollback', (h) => rollbackHost(ctx, h).then(() => (Object.keys(previous).length > 0 ? verifyHost(ctx, h) : undefined))).then(
         () => undefined,
         (r) => describe(r),
       );
@@ -118,6 +119,8 @@ interface HostContext {
   local: string;
   sessions: Map<string, HostSession>;
   previous: Record<string, string>;
+  /** Hosts whose `current` now points at the new release: the ones to switch back. */
+  switched: Set<string>;
 }
 
 /** Runs `action` on every host in parallel; the first failure (by host order) names its host and step. */
@@ -174,6 +177,7 @@ async function activateHost(ctx: HostContext, host: HostConfig): Promise<void> {
   await agent(session, 'install', [ctx.staging + '/', `${ctx.staging}.backup`]);
   if (host.roles.includes('web')) {
     await agent(session, 'switch', [instanceRoot(cluster.paths, instance), release]);
+    ctx.switched.add(host.name);
     // FPM first: its realpath and OPcache caches would keep serving the old release.
     await session.exec(reloadArgv(cluster, 'fpm', instance.php));
     await session.exec(reloadArgv(cluster, 'apache', instance.php));
@@ -201,7 +205,7 @@ async function rollbackHost(ctx: HostContext, host: HostConfig): Promise<void> {
   await agent(session, 'restore', [`${ctx.staging}.backup`]);
   if (host.roles.includes('web')) {
     const previous = ctx.previous[host.name];
-    if (previous) await agent(session, 'switch', [instanceRoot(cluster.paths, instance), previous]);
+    if (previous && ctx.switched.has(host.name)) await agent(session, 'switch', [instanceRoot(cluster.paths, instance), previous]);
     await session.exec(reloadArgv(cluster, 'fpm', instance.php));
     await session.exec(reloadArgv(cluster, 'apache', instance.php));
   }

@@ -1,0 +1,151 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run } from '../../src/adapters/exec.js';
+import { createKeys } from '../../src/adapters/keys.js';
+import { openRedis, type RedisHandle } from '../../src/adapters/redis.js';
+import { buildRelease } from '../../src/builder/build-release.js';
+import { loadGatewayConfig } from '../../src/config/load.js';
+import type { GatewayConfig } from '../../src/config/types.js';
+import { deploy, formatDeployResult } from '../../src/deployer/deploy.js';
+import { redisDeployState } from '../../src/deployer/redis-state.js';
+import type { DeployResult, DeployState } from '../../src/deployer/types.js';
+import type { LabStatus } from '../../src/lab/status.js';
+import { readApp } from '../../src/render/read-app.js';
+import { curl } from '../helpers/curl.js';
+import { sshRun, useLab } from '../helpers/lab.js';
+
+/**
+ * The deploy pipeline on the lab (2 clusters x 2 web hosts): real sshd,
+ * rsync, Apache, PHP-FPM, Varnish and HAProxy. The app is the example,
+ * under a name of this suite's (the lab is shared by the suites).
+ */
+const APP = 'dtest';
+let lab: LabStatus;
+let config: GatewayConfig;
+let redis: RedisHandle;
+let state: DeployState;
+let work: string;
+let repo: string;
+let n = 0;
+
+beforeAll(async () => {
+  lab = await useLab();
+  config = await loadGatewayConfig(lab.config);
+  work = await mkdtemp(join(tmpdir(), 'magrathea-deploy-test-'));
+  config.gateway.stateDir = join(work, 'state');
+  config.gateway.ssh = { identity: lab.ssh.identity, knownHosts: lab.ssh.knownHosts };
+  redis = await openRedis({ stateDir: join(work, 'state'), env: {} });
+  state = redisDeployState({ redis: redis.client, keys: createKeys(`deploytest${process.pid}`) });
+  repo = join(work, APP);
+  await cp('examples/hello-php', repo, { recursive: true });
+  await run('git', ['init', '-q', '-b', 'master', repo]);
+  await commit('first');
+}, 120_000);
+
+afterAll(async () => {
+  await redis?.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+async function commit(message: string): Promise<string> {
+  await run('git', ['-C', repo, 'add', '-A']);
+  await run('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-q', '--allow-empty', '-m', message]);
+  return (await run('git', ['-C', repo, 'rev-parse', 'HEAD'])).stdout.trim();
+}
+
+/** Builds HEAD and deploys it as the next release. */
+async function deployHead(): Promise<{ result: DeployResult; commit: string; lines: string[] }> {
+  const head = (await run('git', ['-C', repo, 'rev-parse', 'HEAD'])).stdout.trim();
+  const app = await readApp(repo, APP);
+  const built = await buildRelease({ repo, commit: head, workspace: join(work, 'build'), commands: ['cp config/app.example.php config/app.php'] });
+  const lines: string[] = [];
+  const result = await deploy({ app: APP, env: 'production', release: `r${++n}`, manifest: app.manifest, source: built.dir }, { config, state, log: (l) => lines.push(l) });
+  return { result, commit: head, lines };
+}
+
+function edge(cluster: string): string {
+  return lab.edges.find((e) => e.cluster === cluster)!.url;
+}
+
+async function page(url: string, host: string): Promise<string> {
+  const response = await curl(url, host);
+  return `${response.status} ${response.body}`;
+}
+
+describe('deploy on the lab', () => {
+  it('serves the app through both edges, with each cluster\'s own domains and env', async () => {
+    const { result, commit: sha } = await deployHead();
+    expect(formatDeployResult(result)).toMatch(/cluster-a\s+live\s+r1\s+3\s+http/);
+    expect(result.ok).toBe(true);
+    const a = await page(edge('cluster-a'), `${APP}.example.com`);
+    expect(a).toMatch(/^200 Hello from cluster-a\n/);
+    expect(a).toContain(`release: ${sha}`);
+    expect(await page(edge('cluster-b'), `${APP}.example.net`)).toMatch(/^200 Hallo from cluster-b\n/);
+    // Each cluster serves only its own domains.
+    expect(await page(edge('cluster-a'), `${APP}.example.net`)).toMatch(/^404 /);
+    expect(await page(edge('cluster-b'), `www.${APP}.example.com`)).toMatch(/^404 /);
+    // ${host} in env: each web host says who it is.
+    const served = new Set<string>();
+    for (let i = 0; i < 6; i++) served.add(/served by: (\S+),/.exec(await page(`${edge('cluster-a')}/?${i}`, `www.${APP}.example.com`))![1]!);
+    expect([...served].sort()).toEqual(['a-web-1', 'a-web-2']);
+  });
+
+  it('redeploys a one-file change by sending that file (and REVISION) only, seen at once through the cache', async () => {
+    // Cached by Varnish for 60 s (the page says nothing about caching; the manifest's ttl is 60s).
+    const before = await curl(edge('cluster-a'), `${APP}.example.com`);
+    // A hit: X-Varnish names this request and the one that filled the cache.
+    expect((await curl(edge('cluster-a'), `${APP}.example.com`)).headers['x-varnish']).toMatch(/^\d+ \d+$/);
+    const index = join(repo, 'public/index.php');
+    await writeFile(index, `${await readFile(index, 'utf8')}echo "changed\\n";\n`);
+    const sha = await commit('one file');
+    const { result } = await deployHead();
+    expect(result.ok).toBe(true);
+    for (const outcome of result.clusters) expect(Object.values(outcome.transferred!)).toEqual([2, 2]);
+    const after = await curl(edge('cluster-a'), `${APP}.example.com`);
+    expect(after.body).not.toBe(before.body);
+    expect(after.body).toContain('changed');
+    expect(after.body).toContain(`release: ${sha}`);
+    expect(await page(edge('cluster-b'), `${APP}.example.net`)).toContain('changed');
+  });
+
+  it('fails naming the host whose sshd is down, and switches no host of that cluster', async () => {
+    const pid = (await readFile(join(lab.dir, 'hosts/a-web-2/fs/run/sshd.pid'), 'utf8')).trim();
+    const live = await state.hostReleases(APP, 'production', 'cluster-a');
+    await run('kill', [pid]);
+    try {
+      await commit('while a-web-2 is down');
+      const { result } = await deployHead();
+      expect(result.ok).toBe(false);
+      expect(result.clusters[0]).toMatchObject({ cluster: 'cluster-a', status: 'failed' });
+      expect(result.clusters[0]!.error).toMatch(/^cluster-a: a-web-2: connect: cannot reach host a-web-2: .*refused/);
+      expect(result.clusters[1]).toMatchObject({ cluster: 'cluster-b', status: 'skipped' });
+      expect(await state.hostReleases(APP, 'production', 'cluster-a')).toEqual(live);
+      const current = await sshRun(lab, 'a-web-1', ['readlink', `/var/www/magrathea/${APP}/production/current`]);
+      expect(current.stdout.trim()).toBe(`releases/${live['a-web-1']}`);
+    } finally {
+      await useLab(); // starts what is down again
+    }
+  });
+
+  it('puts every host of the cluster back when the switch fails on one of them', async () => {
+    const live = await state.hostReleases(APP, 'production', 'cluster-a');
+    const root = `/var/www/magrathea/${APP}/production`;
+    await sshRun(lab, 'a-web-2', ['chattr', '+i', root]);
+    try {
+      await writeFile(join(repo, 'public/index.php'), '<?php echo "never served\\n";\n');
+      await commit('unlucky');
+      const { result } = await deployHead();
+      expect(result.clusters[0]).toMatchObject({ cluster: 'cluster-a', status: 'rolled-back', serving: live['a-web-1'] });
+      expect(result.clusters[0]!.error).toMatch(/^cluster-a: a-web-2: activate: .*Operation not permitted$/);
+      for (const host of ['a-web-1', 'a-web-2']) {
+        expect((await sshRun(lab, host, ['readlink', `${root}/current`])).stdout.trim()).toBe(`releases/${live[host]}`);
+      }
+      for (let i = 0; i < 4; i++) expect(await page(`${edge('cluster-a')}/?x=${i}`, `${APP}.example.com`)).toContain('changed');
+      expect(await state.hostReleases(APP, 'production', 'cluster-a')).toEqual(live);
+    } finally {
+      await sshRun(lab, 'a-web-2', ['chattr', '-i', root]);
+    }
+  });
+});
