@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandError, tail } from '../adapters/exec.js';
@@ -22,8 +22,10 @@ export interface ClusterDeployInput {
   cluster: ClusterConfig;
   instance: InstanceConfig;
   release: string;
-  /** The built release tree on the gateway. */
-  source: string;
+  /** The built release tree on the gateway; without it, the release must already be on the hosts (a rollback). */
+  source?: string;
+  /** Run the manifest's release hook. Default true (a rollback skips it: migrations do not run backwards). */
+  runHook?: boolean;
   keepReleases: number;
   ssh: SshSettings;
   state: DeployState;
@@ -56,23 +58,27 @@ export async function deployCluster(input: ClusterDeployInput): Promise<ClusterO
   const started = Date.now();
   const outcome: ClusterOutcome = { cluster: cluster.name, status: 'failed', release, hosts: cluster.hosts.length, url: cluster.edge, seconds: 0 };
   const previous = await state.hostReleases(instance.app, instance.env, cluster.name);
-  const others = (await state.clusterInstances(cluster.name)).filter((i) => instanceId(i) !== instanceId(instance));
+  const live = await state.clusterInstances(cluster.name);
+  const others = live.filter((i) => instanceId(i) !== instanceId(instance));
   const rendered = renderCluster(cluster, [...others, instance]);
   if ('problems' in rendered) throw new MagratheaError(`${cluster.name}: ${rendered.problems.map(formatProblem).join('; ')}`, 'render-failed');
+  const files = changedFiles(rendered.files, live.length > others.length ? renderCluster(cluster, live) : undefined);
 
   const sessions = new Map(cluster.hosts.map((h) => [h.name, new HostSession({ name: h.name, address: h.address, user: h.ssh.user, port: h.ssh.port }, input.ssh)]));
   const staging = `${cluster.paths.apps}/.magrathea/staging/${instanceId(instance)}.${release}`;
   const local = await mkdtemp(join(tmpdir(), 'magrathea-stage-'));
   const web = cluster.hosts.filter((h) => h.roles.includes('web'));
-  const ctx: HostContext = { cluster, instance, release, files: rendered.files, staging, local, sessions, previous, switched: new Set() };
+  const ctx: HostContext = { cluster, instance, release, files, staging, local, sessions, previous, switched: new Set() };
   let switched = false;
   try {
     await onEach(cluster.hosts, 'connect', (h) => sessions.get(h.name)!.open());
     log(`${cluster.name}: preparing ${cluster.hosts.length} hosts`);
     const transferred = await onEach(cluster.hosts, 'prepare', (h) => prepareHost(ctx, h, input.source));
+    const unchanged = rendered.files.length - files.length;
+    if (unchanged > 0) log(`${cluster.name}: ${unchanged} of ${rendered.files.length} config files unchanged: their services are not checked or reloaded`);
     outcome.transferred = Object.fromEntries(cluster.hosts.map((h, i) => [h.name, transferred[i]!]).filter(([, n]) => n !== -1));
     await onEach(cluster.hosts, 'check', (h) => checkHost(ctx, h));
-    if (instance.hooks.release) {
+    if (instance.hooks.release && input.runHook !== false) {
       const host = web[0]!;
       log(`${cluster.name}: release hook on ${host.name}: ${instance.hooks.release}`);
       await onEach([host], 'hook', (h) =>
@@ -131,22 +137,44 @@ async function onEach<T>(hosts: HostConfig[], step: Step, action: (host: HostCon
   return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
-/** Returns how many files rsync sent (-1 for hosts that get no release). */
-async function prepareHost(ctx: HostContext, host: HostConfig, source: string): Promise<number> {
+/**
+ * The files to ship: all of them, unless the cluster's live instances (as
+ * recorded by the last deploys) render some identically; those services
+ * need no check and no reload. A service keeps all its files of a host when
+ * any of them changed: its check reads them together.
+ */
+function changedFiles(next: RenderedFile[], before: ReturnType<typeof renderCluster> | undefined): RenderedFile[] {
+  if (!before || 'problems' in before) return next;
+  const old = new Map(before.files.map((f) => [`${f.host}\u0000${f.path}`, f.content]));
+  const key = (f: RenderedFile) => `${f.host}\u0000${f.service}`;
+  const changed = new Set(next.filter((f) => old.get(`${f.host}\u0000${f.path}`) !== f.content).map(key));
+  return next.filter((f) => changed.has(key(f)));
+}
+
+/** Returns how many files rsync sent (-1 for hosts that get no release, 0 for a release already there). */
+async function prepareHost(ctx: HostContext, host: HostConfig, source: string | undefined): Promise<number> {
   const session = ctx.sessions.get(host.name)!;
   const { cluster, instance, release } = ctx;
   // Configs staged first: the local tree of this host's files, then one rsync.
   const files = ctx.files.filter((f) => f.host === host.name);
+  await mkdir(join(ctx.local, cluster.name, host.name), { recursive: true });
   await writeRendered(ctx.local, cluster.name, files);
   await session.exec(['mkdir', '-p', ctx.staging]);
   await session.rsyncTo(join(ctx.local, cluster.name, host.name), ctx.staging);
   if (!host.roles.includes('web')) return -1;
 
   const root = instanceRoot(cluster.paths, instance);
-  await session.exec(['mkdir', '-p', `${root}/releases/${release}`]);
-  const previous = ctx.previous[host.name];
-  const result = await session.rsyncTo(source, `${root}/releases/${release}`, previous && previous !== release ? { linkDest: `../${previous}` } : {});
-  const sent = Number(/Number of regular files transferred: ([\d,]+)/.exec(result.stdout)?.[1]?.replaceAll(',', '') ?? NaN);
+  let sent = 0;
+  if (source) {
+    await session.exec(['mkdir', '-p', `${root}/releases/${release}`]);
+    const previous = ctx.previous[host.name];
+    const result = await session.rsyncTo(source, `${root}/releases/${release}`, previous && previous !== release ? { linkDest: `../${previous}` } : {});
+    sent = Number(/Number of regular files transferred: ([\d,]+)/.exec(result.stdout)?.[1]?.replaceAll(',', '') ?? NaN);
+  } else {
+    await session.exec(['test', '-d', `${root}/releases/${release}`]).catch(() => {
+      throw new MagratheaError(`release ${release} is no longer on ${host.name} (only the last releases are kept)`, 'release-gone');
+    });
+  }
   await agent(session, 'prepare', [unixUser(instance), root, logDir(cluster.paths, instance), release, ...instance.shared], { input: envFile(instance, host) });
   return sent;
 }
@@ -174,19 +202,20 @@ function configDirs(ctx: HostContext, host: HostConfig, service: Service): strin
 async function activateHost(ctx: HostContext, host: HostConfig): Promise<void> {
   const session = ctx.sessions.get(host.name)!;
   const { cluster, instance, release } = ctx;
+  const changed = new Set(ctx.files.filter((f) => f.host === host.name).map((f) => f.service));
   await agent(session, 'install', [ctx.staging + '/', `${ctx.staging}.backup`]);
   if (host.roles.includes('web')) {
     await agent(session, 'switch', [instanceRoot(cluster.paths, instance), release]);
     ctx.switched.add(host.name);
-    // FPM first: its realpath and OPcache caches would keep serving the old release.
+    // FPM always: its realpath and OPcache caches would keep serving the old release.
     await session.exec(reloadArgv(cluster, 'fpm', instance.php));
-    await session.exec(reloadArgv(cluster, 'apache', instance.php));
+    if (changed.has('apache')) await session.exec(reloadArgv(cluster, 'apache', instance.php));
   }
   if (host.roles.includes('cache')) {
-    await varnishActivate(session, cluster, `magrathea_${release}_${Date.now()}`);
+    if (changed.has('varnish')) await varnishActivate(session, cluster, `magrathea_${release}_${Date.now()}`);
     await varnishBan(session, cluster, instance.domains);
   }
-  if (host.roles.includes('balancer')) await session.exec(reloadArgv(cluster, 'haproxy', instance.php));
+  if (host.roles.includes('balancer') && changed.has('haproxy')) await session.exec(reloadArgv(cluster, 'haproxy', instance.php));
 }
 
 async function verifyHost(ctx: HostContext, host: HostConfig): Promise<void> {
@@ -202,18 +231,19 @@ async function verifyHost(ctx: HostContext, host: HostConfig): Promise<void> {
 async function rollbackHost(ctx: HostContext, host: HostConfig): Promise<void> {
   const session = ctx.sessions.get(host.name)!;
   const { cluster, instance } = ctx;
+  const changed = new Set(ctx.files.filter((f) => f.host === host.name).map((f) => f.service));
   await agent(session, 'restore', [`${ctx.staging}.backup`]);
   if (host.roles.includes('web')) {
     const previous = ctx.previous[host.name];
     if (previous && ctx.switched.has(host.name)) await agent(session, 'switch', [instanceRoot(cluster.paths, instance), previous]);
     await session.exec(reloadArgv(cluster, 'fpm', instance.php));
-    await session.exec(reloadArgv(cluster, 'apache', instance.php));
+    if (changed.has('apache')) await session.exec(reloadArgv(cluster, 'apache', instance.php));
   }
   if (host.roles.includes('cache')) {
-    await varnishActivate(session, cluster, `magrathea_rollback_${Date.now()}`);
+    if (changed.has('varnish')) await varnishActivate(session, cluster, `magrathea_rollback_${Date.now()}`);
     await varnishBan(session, cluster, instance.domains);
   }
-  if (host.roles.includes('balancer')) await session.exec(reloadArgv(cluster, 'haproxy', instance.php));
+  if (host.roles.includes('balancer') && changed.has('haproxy')) await session.exec(reloadArgv(cluster, 'haproxy', instance.php));
   await session.exec(['rm', '-rf', ctx.staging, `${ctx.staging}.backup`]);
 }
 
