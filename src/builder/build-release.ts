@@ -9,9 +9,9 @@ const BUILD_USER = 'nobody';
 const BUILD_GROUP = 'nogroup';
 
 export interface BuildReleaseOptions {
-  /** The git repository (bare or not) that holds the commit. */
-  repo: string;
-  /** Full commit id to build. */
+  /** The commit's tree, as exportTree wrote it; left untouched. */
+  tree: string;
+  /** Full commit id, written to REVISION. */
   commit: string;
   /**
    * The app+environment's build workspace, kept between builds
@@ -38,7 +38,22 @@ export interface BuiltRelease {
 }
 
 /**
- * Builds a release: exports the commit's tree (`git archive`), runs
+ * Writes the tree of a commit into `dest` (created; must not exist):
+ * `git archive`, which also works inside a pre-receive hook's quarantine.
+ */
+export async function exportTree(repo: string, commit: string, dest: string): Promise<void> {
+  await mkdir(dest, { recursive: true });
+  const archive = `${dest}.tar`;
+  try {
+    await step('export', () => run('git', ['-C', repo, 'archive', '--format=tar', '-o', archive, commit]));
+    await step('export', () => run('tar', ['-xf', archive, '-C', dest]));
+  } finally {
+    await rm(archive, { force: true });
+  }
+}
+
+/**
+ * Builds a release from an exported tree: runs
  * `composer install` when there is a composer.json and no build command
  * runs composer itself, then the manifest's build commands, writes a
  * REVISION file, and syncs the result into the workspace's `release/` by
@@ -65,10 +80,7 @@ async function buildIn(scratch: string, release: string, options: BuildReleaseOp
   await mkdir(fresh);
   await mkdir(home);
 
-  const archive = join(scratch, 'source.tar');
-  await step('export', () => run('git', ['-C', options.repo, 'archive', '--format=tar', '-o', archive, options.commit]));
-  await step('export', () => run('tar', ['-xf', archive, '-C', fresh]));
-  await rm(archive, { force: true });
+  await step('export', () => run('cp', ['-a', `${options.tree}/.`, fresh]));
 
   const commands = [...options.commands];
   if (existsSync(join(fresh, 'composer.json')) && !commands.some((c) => /\bcomposer\b/.test(c))) {

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../src/adapters/exec.js';
-import { buildRelease } from '../../src/builder/build-release.js';
+import { buildRelease as buildFromTree, exportTree } from '../../src/builder/build-release.js';
 
 let root: string;
 let repo: string;
@@ -17,6 +17,14 @@ async function commit(files: Record<string, string>, message: string): Promise<s
   await git('add', '-A');
   await git('commit', '-q', '-m', message);
   return (await git('rev-parse', 'HEAD')).stdout.trim();
+}
+
+let exports = 0;
+/** Exports the commit, as the push and `magrathea deploy` do, then builds it. */
+async function buildRelease(options: { repo: string; commit: string; workspace: string; commands: string[]; log?: (line: string) => void }) {
+  const tree = join(root, `tree-${++exports}`);
+  await exportTree(options.repo, options.commit, tree);
+  return buildFromTree({ tree, commit: options.commit, workspace: options.workspace, commands: options.commands, log: options.log });
 }
 
 beforeAll(async () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { run } from '../../src/adapters/exec.js';
 import { createKeys } from '../../src/adapters/keys.js';
 import { openRedis, type RedisHandle } from '../../src/adapters/redis.js';
-import { buildRelease } from '../../src/builder/build-release.js';
+import { buildRelease, exportTree } from '../../src/builder/build-release.js';
 import { loadGatewayConfig } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/types.js';
 import { deploy, formatDeployResult } from '../../src/deployer/deploy.js';
@@ -59,7 +59,9 @@ async function commit(message: string): Promise<string> {
 async function deployHead(): Promise<{ result: DeployResult; commit: string; lines: string[] }> {
   const head = (await run('git', ['-C', repo, 'rev-parse', 'HEAD'])).stdout.trim();
   const app = await readApp(repo, APP);
-  const built = await buildRelease({ repo, commit: head, workspace: join(work, 'build'), commands: ['cp config/app.example.php config/app.php'] });
+  const tree = join(work, `tree-${n + 1}`);
+  await exportTree(repo, head, tree);
+  const built = await buildRelease({ tree, commit: head, workspace: join(work, 'build'), commands: ['cp config/app.example.php config/app.php'] });
   const lines: string[] = [];
   const result = await deploy({ app: APP, env: 'production', release: `r${++n}`, manifest: app.manifest, source: built.dir }, { config, state, log: (l) => lines.push(l) });
   return { result, commit: head, lines };
