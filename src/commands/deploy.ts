@@ -1,0 +1,85 @@
+import { rm } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { run } from '../adapters/exec.js';
+import { exportTree } from '../builder/build-release.js';
+import { configDir } from '../config/load.js';
+import { MagratheaError, UsageError } from '../core/errors.js';
+import { environmentForBranch } from '../core/manifest/resolve.js';
+import { createDeployProcessor } from '../deployer/process-job.js';
+import { startDeployWorker } from '../deployer/worker.js';
+import { loadGatewayConfig } from '../config/load.js';
+import { readApp } from '../render/read-app.js';
+import { parseArgs } from './args.js';
+import { openGatewayContext } from './gateway-context.js';
+import type { Command } from './types.js';
+
+const usage = 'REPO_DIR [--app NAME] [--ref REF] [--env ENV] [--cluster NAME] [--config DIR]';
+
+/**
+ * `magrathea deploy`: exports a commit of a git repository, queues its
+ * deploy and follows it to the end; the exit status is the outcome. With no
+ * worker running, the deploy runs in this process.
+ */
+export const deployCommand: Command = {
+  name: 'deploy',
+  summary: 'build a commit of a git repository and deploy it to its environment\'s clusters; follows the progress',
+  usage,
+  async run(args, io) {
+    const parsed = parseArgs('deploy', usage, args, { values: ['app', 'ref', 'env', 'cluster', 'config'], positionals: [1, 1] });
+    const repo = resolve(io.cwd, parsed.positionals[0]!);
+    const appName = parsed.values.app ?? basename(repo);
+    const ref = parsed.values.ref ?? (await git(repo, ['rev-parse', '--abbrev-ref', 'HEAD']));
+    const commit = await git(repo, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]).catch(() => {
+      throw new UsageError(`deploy: ${JSON.stringify(ref)} is not a commit of ${repo}`);
+    });
+
+    const gateway = await openGatewayContext(parsed.values.config);
+    const tree = join(gateway.config.gateway.stateDir, 'sources', appName, `${commit}-${process.pid}-${Date.now()}`);
+    try {
+      await exportTree(repo, commit, tree);
+      const app = await readApp(tree, appName);
+      const branch = ref.replace(/^refs\/heads\//, '');
+      const env = parsed.values.env ?? environmentForBranch(app.manifest, branch)?.name;
+      if (!env) {
+        const known = app.manifest.environments.map((e) => `${e.name} (branch ${e.branch})`).join(', ');
+        throw new UsageError(`deploy: no environment of ${appName} is fed by ${branch}; choose one with --env: ${known}`);
+      }
+      const jobId = await gateway.queue.enqueueDeploy({
+        app: appName,
+        env,
+        commit,
+        ref,
+        requestedBy: process.env.SUDO_USER || process.env.USER || 'cli',
+        sourcePath: tree,
+        ...(parsed.values.cluster ? { clusters: [parsed.values.cluster] } : {}),
+      });
+      io.stdout.write(`deploy ${jobId}: ${appName} (${env}) at ${commit.slice(0, 12)}\n`);
+      const local = (await gateway.queue.queue.getWorkers()).length === 0
+        ? await startDeployWorker({
+            redis: gateway.redis,
+            keys: gateway.keys,
+            concurrency: 1,
+            processor: createDeployProcessor({ loadConfig: () => loadGatewayConfig(configDir(parsed.values.config)), redis: { redis: gateway.redis.client, keys: gateway.keys } }),
+          })
+        : undefined;
+      if (local) io.stdout.write('no worker is running ("magrathea worker"): deploying from this process\n');
+      try {
+        const result = await gateway.queue.followDeploy(jobId, (line) => io.stdout.write(`${line}\n`));
+        io.stdout.write(result.summary);
+      } finally {
+        await local?.close();
+      }
+    } finally {
+      await rm(tree, { recursive: true, force: true });
+      await gateway.close();
+    }
+  },
+};
+
+async function git(repo: string, args: string[]): Promise<string> {
+  try {
+    return (await run('git', ['-C', repo, ...args])).stdout.trim();
+  } catch (e) {
+    throw new MagratheaError(`${repo}: not a git repository, or no such commit (${(e as Error).message})`, 'bad-repository');
+  }
+}

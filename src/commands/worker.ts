@@ -1,0 +1,32 @@
+import { once } from 'node:events';
+import { configDir, loadGatewayConfig } from '../config/load.js';
+import { createDeployProcessor } from '../deployer/process-job.js';
+import { startDeployWorker } from '../deployer/worker.js';
+import { parseArgs } from './args.js';
+import { openGatewayContext } from './gateway-context.js';
+import type { Command } from './types.js';
+
+const usage = '[--concurrency N] [--config DIR]';
+
+/** `magrathea worker`: runs deploys from the queue until SIGINT or SIGTERM. Run several, on several machines, to deploy more apps at once. */
+export const workerCommand: Command = {
+  name: 'worker',
+  summary: 'run deploy jobs from the queue until interrupted (one deploy at a time per app and environment)',
+  usage,
+  async run(args, io) {
+    const parsed = parseArgs('worker', usage, args, { values: ['concurrency', 'config'], positionals: [0, 0] });
+    const concurrency = Number(parsed.values.concurrency ?? 4);
+    const gateway = await openGatewayContext(parsed.values.config);
+    const worker = await startDeployWorker({
+      redis: gateway.redis,
+      keys: gateway.keys,
+      concurrency: Number.isInteger(concurrency) && concurrency > 0 ? concurrency : 4,
+      processor: createDeployProcessor({ loadConfig: () => loadGatewayConfig(configDir(parsed.values.config)), redis: { redis: gateway.redis.client, keys: gateway.keys } }),
+    });
+    io.stdout.write(`worker ready (pid ${process.pid}, redis ${gateway.redis.address})\n`);
+    const signal = await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
+    io.stdout.write(`worker: ${String(signal[0] ?? 'signal')} received, finishing running deploys\n`);
+    await worker.close();
+    await gateway.close();
+  },
+};

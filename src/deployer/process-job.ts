@@ -1,0 +1,69 @@
+import { join } from 'node:path';
+import type { RedisContext } from '../adapters/redis.js';
+import { buildRelease } from '../builder/build-release.js';
+import type { GatewayConfig } from '../config/types.js';
+import { InvalidInputError, MagratheaError } from '../core/errors.js';
+import { resolveInstance } from '../core/manifest/resolve.js';
+import { readApp } from '../render/read-app.js';
+import { listReleases, markReleaseStatus, recordRelease, type Release } from '../state/releases.js';
+import { deploy, formatDeployResult } from './deploy.js';
+import { DeployFailedError, type DeployJob, type DeployProcessor, type DeployResult } from './job-types.js';
+import { redisDeployState } from './redis-state.js';
+
+export interface DeployProcessorOptions {
+  /** Read at each job, so that a changed gateway configuration applies to the next deploy. */
+  loadConfig: () => Promise<GatewayConfig>;
+  redis: RedisContext;
+}
+
+/**
+ * The worker's processor: build the exported tree once, deploy it to the
+ * environment's clusters, record the release. Idempotent: a run restarted
+ * after its worker died finds its release (by job id) and converges.
+ */
+export function createDeployProcessor(options: DeployProcessorOptions): DeployProcessor {
+  return async (job: DeployJob): Promise<DeployResult> => {
+    const config = await options.loadConfig();
+    const { app: name, env, commit, ref, requestedBy, sourcePath } = job.data;
+    const log = (line: string): void => void job.log(line);
+    const app = await readApp(sourcePath, name);
+    const release = await releaseOf(options.redis, job, { app: name, env, commit, ref, requestedBy, jobId: job.id });
+    log(`${name} (${env}): release ${release.id} of ${commit.slice(0, 12)}${job.attempt > 1 ? ` (run ${job.attempt})` : ''}`);
+
+    const environment = app.manifest.environments.find((e) => e.name === env);
+    if (!environment) throw new MagratheaError(`${name} has no environment "${env}" in magrathea.yml`, 'unknown-environment');
+    // Build commands cannot differ per cluster: any cluster of the environment gives them, placeholders replaced.
+    const resolved = resolveInstance(app.manifest, { app: name, env, cluster: environment.clusters[0]! });
+    if ('problems' in resolved) throw new InvalidInputError(resolved.problems);
+    log('build');
+    let built;
+    try {
+      built = await buildRelease({ tree: sourcePath, commit, workspace: join(config.gateway.stateDir, 'builds', name, env), commands: resolved.instance.build, log: (l) => log(`  ${l}`) });
+    } catch (e) {
+      await markReleaseStatus(options.redis, { app: name, env, id: release.id, status: 'failed', message: (e as Error).message });
+      throw e;
+    }
+
+    const result = await deploy(
+      { app: name, env, release: release.id, manifest: app.manifest, source: built.dir, ...(job.data.clusters ? { clusters: job.data.clusters } : {}) },
+      { config, state: redisDeployState(options.redis), log },
+    );
+    const table = formatDeployResult(result);
+    const failure = result.clusters.find((c) => c.error)?.error;
+    await markReleaseStatus(options.redis, {
+      app: name,
+      env,
+      id: release.id,
+      status: result.ok ? 'live' : result.clusters.some((c) => c.status === 'live') ? 'live' : result.clusters.some((c) => c.status === 'rolled-back') ? 'rolled-back' : 'failed',
+      ...(failure ? { message: failure } : {}),
+    });
+    // A failed deploy is reported, not retried: every cluster was left on a release that serves.
+    if (!result.ok) throw new DeployFailedError(`${table}deploy of ${name} ${release.id} failed: ${failure ?? 'see above'}`);
+    return { summary: table, release: release.id, clusters: result.clusters };
+  };
+}
+
+async function releaseOf(redis: RedisContext, job: DeployJob, options: Parameters<typeof recordRelease>[1]): Promise<Release> {
+  const earlier = (await listReleases(redis, options.app, options.env, { limit: 20 })).find((r) => r.jobId === job.id);
+  return earlier ?? recordRelease(redis, options);
+}
