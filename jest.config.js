@@ -7,4 +7,7 @@ export default {
   testMatch: ['<rootDir>/src/**/*.test.ts', '<rootDir>/test/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   testTimeout: 60_000,
+  // The lab shared by the suites that use it (test/helpers/lab.ts): named here, brought down at the end even on failure.
+  globalSetup: '<rootDir>/test/helpers/lab-global-setup.ts',
+  globalTeardown: '<rootDir>/test/helpers/lab-global-teardown.ts',
 };

@@ -7,7 +7,7 @@ import { mountsUnder, unmountUnder } from './mounts.js';
 import { hostPaths, labPaths } from './paths.js';
 import { planLab } from './plan.js';
 import { assertLabRequirements } from './requirements.js';
-import { hostServices, installedPhpVersions, type LabService } from './services.js';
+import { forEachSettled } from './settle.js';
 import { readLabState, writeLabState } from './state.js';
 
 export interface LabDownOptions {
@@ -19,7 +19,7 @@ export interface LabDownOptions {
 export interface LabDownResult {
   /** PIDs stopped. */
   stopped: number[];
-  /** There was a lab directory. */
+  /** There was a lab there. */
   found: boolean;
   purged: boolean;
 }
@@ -31,24 +31,19 @@ export interface LabDownResult {
  */
 export async function labDown(options: LabDownOptions): Promise<LabDownResult> {
   const lab = labPaths(options.dir);
-  if (!(await pathExists(lab.dir))) return { stopped: [], found: false, purged: false };
+  // Nothing of a lab there: leave the directory alone (a mistyped --dir with --purge removes nothing).
+  const traces = await Promise.all([lab.state, lab.hosts, lab.namespaces].map(pathExists));
+  if (!traces.some(Boolean)) return { stopped: [], found: false, purged: false };
   await assertLabRequirements();
   return withLabLock(lab, async () => {
-    const state = await readLabState(lab);
-    if (!state && !(await pathExists(lab.hosts)) && options.purge) {
-      throw new MagratheaError(`${lab.dir} does not look like a lab directory (no lab.json, no hosts/): not removing it`, 'lab-not-a-lab');
-    }
-    const php = await installedPhpVersions();
-    // Every host the lab may have had: the planned ones, and any other with files or a namespace (a lab of another shape, before).
-    const hosts = new Map<string, LabService[]>();
-    if (state) for (const host of planLab(state.shape).hosts) hosts.set(host.name, hostServices(host, php));
+    // A damaged state file must not keep a lab running: the hosts are also found by their directories.
+    const state = await readLabState(lab).catch(() => undefined);
+    // Every host the lab may have had: the planned ones, and any other with files or a namespace (from a lab of another shape).
+    const hosts = new Set<string>(state ? planLab(state.shape).hosts.map((h) => h.name) : []);
     for (const dir of [lab.hosts, lab.namespaces]) {
-      for (const name of await readdir(dir).catch(() => [] as string[])) {
-        // Unknown shape: look for every service a host might run.
-        if (!hosts.has(name)) hosts.set(name, hostServices({ name, cluster: '', address: '127.0.0.1', roles: ['web', 'cache', 'balancer'] }, php));
-      }
+      for (const name of await readdir(dir).catch(() => [] as string[])) hosts.add(name.replace(/\.uts$/, ''));
     }
-    const stopped = (await Promise.all([...hosts].map(([name, services]) => haltHost(hostPaths(lab, name), services, state?.namespaces[name])))).flat();
+    const stopped = (await forEachSettled([...hosts], (name) => haltHost(hostPaths(lab, name)))).flat();
     await unmountUnder(lab.dir);
     if (state) await writeLabState(lab, { ...state, namespaces: {} });
 

@@ -52,9 +52,13 @@ export function renderLabConfig(lab: LabPaths, plan: LabPlan, userKey: string): 
       'listen:',
       '  ssh: 127.0.0.1:2222',
       '  http: 127.0.0.1:5000',
+      '# The key the lab\'s hosts accept for root, and their host keys.',
+      'ssh:',
+      `  identity: ${lab.hostsKey}`,
+      `  known_hosts: ${lab.knownHosts}`,
       '',
     ].join('\n'),
-    'clusters.yml': [`${HEADER} ${lab.dir}.`, `# Hosts are reached with ${lab.hostsKey}; their keys are in ${lab.knownHosts}.`, '', ...clusters].join('\n'),
+    'clusters.yml': [`${HEADER} ${lab.dir}.`, `# Each host also answers \`ssh -F ${lab.sshConfig} <host>\`.`, '', ...clusters].join('\n'),
     'users.yml': [`${HEADER} ${lab.dir}.`, `# The key is ${lab.userKey}.pub.`, 'admin:', '  role: admin', '  keys:', `    - ${q(userKey)}`, ''].join('\n'),
   };
 }

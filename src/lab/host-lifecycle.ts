@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { runDaemon, tail } from '../adapters/exec.js';
 import { MagratheaError } from '../core/errors.js';
 import { serviceStatus, readServicePid, probeSocket } from './host-status.js';
-import { createHostNamespace, hostNamespaceInode, releaseHostNamespace } from './namespace.js';
+import { createHostNamespace, enterHost, hostNamespaceInode, releaseHostNamespace } from './namespace.js';
 import { onHost, type HostPaths } from './paths.js';
 import type { LabHost } from './plan.js';
 import { assertPortFree, probePort, waitFor } from './ports.js';
-import { isAlive, namespaceOf, processesInNamespaces, stopProcesses } from './processes.js';
+import { isAlive, listProcesses, namespaceOf, stopProcesses } from './processes.js';
 import { hostBinds, type LabService } from './services.js';
 
 /** Daemons start with this environment only: nothing of the caller's (a test runner's, a user's shell) leaks into a host. */
@@ -15,12 +15,16 @@ const DAEMON_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 
 const READY_TIMEOUT_MS = 15_000;
 
-/** Whether every daemon of the host runs and answers. */
+/**
+ * Whether every daemon of the host runs and answers. Asked for a second
+ * before saying no: a daemon being reloaded (FPM re-executes itself on
+ * USR2 and rewrites its pidfile) must not make `up` reboot a host that a
+ * test or a deploy is using.
+ */
 export async function isHostUp(host: LabHost, paths: HostPaths, services: readonly LabService[]): Promise<boolean> {
   const inode = await hostNamespaceInode(paths);
   if (inode === undefined) return false;
-  const statuses = await Promise.all(services.map((s) => serviceStatus(host, paths, s, inode)));
-  return statuses.every((s) => s.up);
+  return waitFor(async () => (await Promise.all(services.map((s) => serviceStatus(host, paths, s, inode)))).every((s) => s.up), 1000, 100);
 }
 
 /**
@@ -32,7 +36,7 @@ export async function isHostUp(host: LabHost, paths: HostPaths, services: readon
 export async function bootHost(host: LabHost, paths: HostPaths, services: readonly LabService[], recordNamespace: (inode: number) => Promise<void>): Promise<void> {
   for (const bind of hostBinds(host, services)) await assertPortFree(host.address, bind.port, `${bind.service} of lab host ${host.name}`);
   await mkdir(paths.logs, { recursive: true });
-  const inode = await createHostNamespace(paths);
+  const inode = await createHostNamespace(paths, host.name);
   await recordNamespace(inode);
   // What the daemons expect in /run, which a boot (tmpfiles.d) would have made.
   for (const dir of ['/run/sshd', '/run/php', '/run/lock', '/run/haproxy']) await mkdir(onHost(paths, dir), { recursive: true });
@@ -40,7 +44,8 @@ export async function bootHost(host: LabHost, paths: HostPaths, services: readon
   for (const service of services) {
     const log = join(paths.logs, `${service.name}.log`);
     try {
-      await runDaemon('nsenter', [`--mount=${paths.namespace}`, '--', ...service.start], { log, env: DAEMON_ENV, extendEnv: false });
+      const [program, ...prefix] = enterHost(paths);
+      await runDaemon(program!, [...prefix, ...service.start], { log, env: DAEMON_ENV, extendEnv: false });
     } catch (e) {
       throw new MagratheaError(`lab host ${host.name}: ${service.name} did not start: ${(e as Error).message}`, 'lab-start-failed', 1, false, { cause: e });
     }
@@ -59,37 +64,33 @@ export async function bootHost(host: LabHost, paths: HostPaths, services: readon
 }
 
 /**
- * Stops every process of a host, by PID, and drops its namespace (its
- * mounts go with it). The processes are found by namespace: the persisted
- * one, the recorded one, and that of any daemon still named in a pidfile,
- * so a lab whose records were lost half-way is still stopped whole.
- * Returns the PIDs stopped.
+ * Stops every process of a host, by PID, and drops its namespaces (its
+ * mounts go with them). A process of the host is one in its persisted
+ * namespace, or one that sees the host's /etc layer: that finds them all,
+ * also after a crash lost the lab's records, and also those in a namespace
+ * nested inside the host's (a deploy's private check). Returns the PIDs stopped.
  */
-export async function haltHost(paths: HostPaths, services: readonly LabService[], recorded: number | undefined): Promise<number[]> {
-  // Held by our own bind mount: certainly this host's.
+export async function haltHost(paths: HostPaths): Promise<number[]> {
   const persisted = await hostNamespaceInode(paths);
-  const candidates = new Set<number>();
-  if (persisted !== undefined) candidates.add(persisted);
-  if (recorded !== undefined) candidates.add(recorded);
-  for (const service of services) {
-    const pid = await readServicePid(paths, service, undefined);
-    const inode = pid === undefined ? undefined : await namespaceOf(pid);
-    if (inode !== undefined) candidates.add(inode);
-  }
-  // A stale pidfile naming a process of the machine itself: that process is not the lab's.
   const own = await namespaceOf(process.pid);
-  if (own !== undefined && own !== persisted) candidates.delete(own);
-  const pids: number[] = [];
-  for (const pid of await processesInNamespaces(candidates)) {
-    // A recorded inode or a stale pidfile may by now name something else (inodes and PIDs are reused): check the process sees this host's layers.
-    if ((await namespaceOf(pid)) === persisted || (await seesHostLayers(pid, paths))) pids.push(pid);
+  // A daemon may fork once more between the scan and its signal (a worker, an SSH session): scan again until none is left.
+  const stopped: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    const pids: number[] = [];
+    for (const pid of await listProcesses()) {
+      const inode = await namespaceOf(pid);
+      if (inode === undefined || inode === own) continue;
+      if (inode === persisted || (await seesHostLayers(pid, paths))) pids.push(pid);
+    }
+    if (pids.length === 0) break;
+    await stopProcesses(pids);
+    stopped.push(...pids);
   }
-  await stopProcesses(pids);
   const left = [];
-  for (const pid of pids) if (await isAlive(pid)) left.push(pid);
+  for (const pid of stopped) if (await isAlive(pid)) left.push(pid);
   if (left.length > 0) throw new MagratheaError(`lab: processes ${left.join(', ')} of ${paths.dir} survived SIGKILL`, 'lab-stop-failed');
   await releaseHostNamespace(paths);
-  return pids;
+  return stopped;
 }
 
 /** Whether the process's mounts include this host's /etc overlay. */

@@ -17,18 +17,26 @@ export async function ensureNamespaceDir(lab: LabPaths): Promise<void> {
   await run('mount', ['--make-private', lab.namespaces]);
 }
 
+/** The argv prefix that runs a program inside the host: its mounts and its host name. */
+export function enterHost(host: HostPaths): string[] {
+  return ['nsenter', `--mount=${host.namespace}`, `--uts=${host.utsNamespace}`, '--'];
+}
+
 /**
- * Creates the host's mount namespace, persisted at `host.namespace` (no
- * process has to hold it), and mounts the host's own view of the production
- * paths in it. Returns the namespace's inode, which identifies its
+ * Creates the host's mount and UTS namespaces, persisted at
+ * `host.namespace` and `host.utsNamespace` (no process has to hold them),
+ * names the host, and mounts the host's own view of the production paths.
+ * Returns the mount namespace's inode, which identifies the host's
  * processes later. The host's /run and /tmp start empty, as after a boot.
  */
-export async function createHostNamespace(host: HostPaths): Promise<number> {
+export async function createHostNamespace(host: HostPaths, name: string): Promise<number> {
   for (const path of ['/run', '/tmp']) await rm(join(host.fs, path), { recursive: true, force: true });
   await writeFile(host.namespace, '', { flag: 'a' });
-  await run('unshare', [`--mount=${host.namespace}`, '--propagation', 'private', 'true']);
+  await writeFile(host.utsNamespace, '', { flag: 'a' });
+  await run('unshare', [`--mount=${host.namespace}`, `--uts=${host.utsNamespace}`, '--propagation', 'private', 'hostname', name]);
   const inode = (await stat(host.namespace)).ino;
-  const inHost = (argv: string[]): Promise<unknown> => run('nsenter', [`--mount=${host.namespace}`, '--', ...argv]);
+  const [program, ...prefix] = enterHost(host);
+  const inHost = (argv: string[]): Promise<unknown> => run(program!, [...prefix, ...argv]);
 
   for (const path of OVERLAID_PATHS) {
     const upper = join(host.fs, path);
@@ -56,11 +64,11 @@ async function copyOwnerAndMode(from: string, to: string): Promise<void> {
 }
 
 /**
- * Drops the bind mount that keeps the host's namespace alive. Its mounts go
- * with it once no process runs in it any more: stop the processes first.
+ * Drops the bind mounts that keep the host's namespaces alive. Its mounts
+ * go once no process runs in them any more: stop the processes first.
  */
 export async function releaseHostNamespace(host: HostPaths): Promise<void> {
-  if (await isMountPoint(host.namespace)) await run('umount', [host.namespace]);
+  for (const file of [host.namespace, host.utsNamespace]) if (await isMountPoint(file)) await run('umount', [file]);
 }
 
 /** The inode of the host's namespace while it is persisted, else undefined. */

@@ -56,6 +56,8 @@ export interface HostPaths {
   dir: string;
   /** The bind mount of the host's mount namespace. */
   namespace: string;
+  /** The bind mount of the host's UTS namespace: its own host name. */
+  utsNamespace: string;
   /**
    * What the host changed, at the path it has on the host: the upper
    * layers of its overlays and its fresh directories (`fs/etc/apache2/...`,
@@ -70,7 +72,7 @@ export interface HostPaths {
 
 export function hostPaths(lab: LabPaths, host: string): HostPaths {
   const dir = join(lab.hosts, host);
-  return { dir, namespace: join(lab.namespaces, host), fs: join(dir, 'fs'), work: join(dir, 'work'), logs: join(dir, 'logs') };
+  return { dir, namespace: join(lab.namespaces, host), utsNamespace: join(lab.namespaces, `${host}.uts`), fs: join(dir, 'fs'), work: join(dir, 'work'), logs: join(dir, 'logs') };
 }
 
 /** Where a path of the host lies in its own layer, seen from outside: `/run/sshd.pid` → `<host>/fs/run/sshd.pid`. */

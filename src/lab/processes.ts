@@ -9,14 +9,22 @@ import { readFile, readdir, readlink } from 'node:fs/promises';
 export async function processesInNamespaces(inodes: ReadonlySet<number>): Promise<number[]> {
   if (inodes.size === 0) return [];
   const found: number[] = [];
+  for (const pid of await listProcesses()) {
+    const inode = await namespaceOf(pid);
+    if (inode !== undefined && inodes.has(inode)) found.push(pid);
+  }
+  return found;
+}
+
+/** Every live process but init and this one. */
+export async function listProcesses(): Promise<number[]> {
+  const pids: number[] = [];
   for (const entry of await readdir('/proc')) {
     if (!/^[0-9]+$/.test(entry)) continue;
     const pid = Number(entry);
-    if (pid === process.pid || pid === 1) continue;
-    const inode = await namespaceOf(pid);
-    if (inode !== undefined && inodes.has(inode) && (await isAlive(pid))) found.push(pid);
+    if (pid !== process.pid && pid !== 1 && (await isAlive(pid))) pids.push(pid);
   }
-  return found;
+  return pids;
 }
 
 /** The inode of a process's mount namespace, or undefined when it is gone. */
@@ -46,7 +54,7 @@ export async function isAlive(pid: number): Promise<boolean> {
  * and remove their sockets, then SIGKILL for whatever is left after
  * `graceMs`. Returns the PIDs that had to be killed.
  */
-export async function stopProcesses(pids: readonly number[], graceMs = 3000): Promise<number[]> {
+export async function stopProcesses(pids: readonly number[], graceMs = 2000): Promise<number[]> {
   const targets = pids.filter((pid) => pid > 1 && pid !== process.pid);
   for (const pid of targets) signal(pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;

@@ -9,16 +9,18 @@ import { provisionHost, writeIfAbsent } from './host-files.js';
 import { withLabLock } from './lock.js';
 import { ensureNamespaceDir } from './namespace.js';
 import { hostPaths, labPaths, onHost, type LabPaths } from './paths.js';
-import { planLab, type LabHost, type LabShape } from './plan.js';
+import { DEFAULT_SHAPE, planLab, type LabHost, type LabShape } from './plan.js';
 import { assertLabRequirements } from './requirements.js';
 import { hostServices, installedPhpVersions } from './services.js';
 import { ensureKey, writeSshClientFiles } from './ssh-files.js';
 import { readLabState, writeLabState, type LabState } from './state.js';
+import { forEachSettled } from './settle.js';
 import { readLabStatus, type LabStatus } from './status.js';
 
 export interface LabUpOptions {
   dir: string;
-  shape: LabShape;
+  /** What is not given is the existing lab's, else DEFAULT_SHAPE's: `lab up` again needs no flags. */
+  shape: Partial<LabShape>;
 }
 
 export interface LabUpResult {
@@ -35,13 +37,16 @@ export interface LabUpResult {
  */
 export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
   const began = Date.now();
-  await assertLabRequirements();
-  const plan = planLab(options.shape);
   const lab = labPaths(options.dir);
+  const given = Object.fromEntries(Object.entries(options.shape).filter(([, v]) => v !== undefined));
+  planLab({ ...DEFAULT_SHAPE, ...given }); // a bad flag is refused before anything is touched
+  await assertLabRequirements();
   await mkdir(lab.dir, { recursive: true });
   const started = await withLabLock(lab, async () => {
     const previous = await readLabState(lab);
-    if (previous && JSON.stringify(previous.shape) !== JSON.stringify(plan.shape) && Object.keys(previous.namespaces).length > 0) {
+    const plan = planLab({ ...DEFAULT_SHAPE, ...previous?.shape, ...given });
+    const same = (a: LabShape, b: LabShape): boolean => a.clusters === b.clusters && a.webHosts === b.webHosts && a.subnet === b.subnet;
+    if (previous && !same(previous.shape, plan.shape) && Object.keys(previous.namespaces).length > 0) {
       const s = previous.shape;
       throw new MagratheaError(
         `a lab of ${s.clusters} cluster(s) x ${s.webHosts} web host(s) on 127.0.${s.subnet}.* is up at ${lab.dir}; bring it down first (magrathea lab down --dir ${lab.dir}) or use another --dir`,
@@ -59,21 +64,22 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
     const php = await installedPhpVersions();
 
     const startedHosts: string[] = [];
-    await Promise.all(
-      plan.hosts.map(async (host) => {
-        const paths = hostPaths(lab, host.name);
-        const services = hostServices(host, php);
-        if (await isHostUp(host, paths, services)) return;
-        await haltHost(paths, services, state.namespaces[host.name]);
-        await provisionHost(host, paths, hostsKey);
-        await writeInitialConfigs(config, host, lab);
-        await bootHost(host, paths, services, (inode) => {
-          state.namespaces[host.name] = inode;
-          return record();
-        });
-        startedHosts.push(host.name);
-      }),
-    );
+    await forEachSettled(plan.hosts, async (host): Promise<void> => {
+      const paths = hostPaths(lab, host.name);
+      const services = hostServices(host, php);
+      if (await isHostUp(host, paths, services)) return;
+      await haltHost(paths);
+      await provisionHost(host, paths, hostsKey);
+      await writeInitialConfigs(config, host, lab);
+      await bootHost(host, paths, services, (inode) => {
+        state.namespaces[host.name] = inode;
+        return record();
+      });
+      startedHosts.push(host.name);
+    }).catch((e: unknown) => {
+      const hint = `the lab at ${lab.dir} is partly up: \`magrathea lab up\` again retries what is down, \`magrathea lab down --dir ${lab.dir}\` stops it`;
+      throw e instanceof MagratheaError ? new MagratheaError(`${e.message}\n${hint}`, e.code, e.exitStatus, e.retryable, { cause: e }) : e;
+    });
     const hostKeys = new Map<string, string>();
     for (const host of plan.hosts) hostKeys.set(host.name, (await readFile(onHost(hostPaths(lab, host.name), '/etc/ssh/ssh_host_ed25519_key.pub'), 'utf8')).trim());
     await writeSshClientFiles(lab, plan, hostKeys);

@@ -7,8 +7,10 @@ export function formatStatus(status: LabStatus): string {
   const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
   const lines = table.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '));
   const down = status.hosts.flatMap((h) => h.services.filter((s) => !s.up).map((s) => `${h.name} ${s.name} (${s.endpoint})`));
+  const running = status.hosts.some((h) => h.services.some((s) => s.up));
+  const state = status.up ? 'up' : running ? `NOT up: ${down.length} service(s) down: ${down.join(', ')}` : 'down (magrathea lab up starts it)';
   return [
-    `lab ${status.dir}: ${status.up ? 'up' : `NOT up: ${down.length} service(s) down: ${down.join(', ')}`}`,
+    `lab ${status.dir}: ${state}`,
     `config   ${status.config}`,
     `ssh      ssh -F ${status.ssh.config} ${status.hosts[0]?.name ?? '<host>'} [command]`,
     ...status.edges.map((e) => `edge     ${e.cluster}  ${e.url}  (${e.host})`),

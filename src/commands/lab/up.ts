@@ -12,16 +12,16 @@ const usage = '[--clusters N] [--hosts M] [--subnet S] [--dir DIR] [--json]';
 export const labUpVerb: LabVerb = {
   name: 'up',
   usage,
-  summary: `start N clusters (default ${DEFAULT_SHAPE.clusters}) of M web hosts (default ${DEFAULT_SHAPE.webHosts}) and one edge host each, on 127.0.S.* onwards (default S=${DEFAULT_SHAPE.subnet}); running it again restarts only what is down`,
+  summary: `start N clusters (default ${DEFAULT_SHAPE.clusters}) of M web hosts (default ${DEFAULT_SHAPE.webHosts}) and one edge host each, on 127.0.S.* onwards (default S=${DEFAULT_SHAPE.subnet}); again, with no flags, it restarts only what is down`,
   async run(args, io) {
     const parsed = parseArgs('lab up', usage, args, { values: ['clusters', 'hosts', 'subnet', 'dir'], booleans: ['json'] });
-    const number = (flag: string, fallback: number): number => {
+    const number = (flag: string): number | undefined => {
       const text = parsed.values[flag];
-      if (text === undefined) return fallback;
+      if (text === undefined) return undefined;
       if (!/^[0-9]+$/.test(text)) throw new UsageError(`lab up: --${flag} needs a whole number, not ${JSON.stringify(text)}\nusage: magrathea lab up ${usage}`);
       return Number(text);
     };
-    const shape = { clusters: number('clusters', DEFAULT_SHAPE.clusters), webHosts: number('hosts', DEFAULT_SHAPE.webHosts), subnet: number('subnet', DEFAULT_SHAPE.subnet) };
+    const shape = { clusters: number('clusters'), webHosts: number('hosts'), subnet: number('subnet') };
     const dir = parsed.values.dir ? resolve(io.cwd, parsed.values.dir) : defaultLabDir();
     const result = await labUp({ dir, shape });
     if (parsed.flags.has('json')) {
