@@ -90,7 +90,7 @@ export async function deployCluster(input: ClusterDeployInput): Promise<ClusterO
     await onEach(cluster.hosts, 'activate', (h) => activateHost(ctx, h));
     await onEach(cluster.hosts, 'verify', (h) => verifyHost(ctx, h));
     await state.recordSwitch(instance.app, instance.env, cluster.name, release, web.map((h) => h.name));
-    await state.saveInstance(instance);
+    await state.saveInstance(instance, release);
     outcome.status = 'live';
     outcome.serving = release;
     await onEach(cluster.hosts, 'cleanup', (h) => cleanupHost(ctx, h, input.keepReleases)).catch((e) => log(`${cluster.name}: ${describe(e)} (the release is live)`));

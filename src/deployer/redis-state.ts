@@ -18,8 +18,18 @@ export function redisDeployState(context: RedisContext): DeployState {
       const all = await redis.hgetall(keys.clusterInstances(cluster));
       return Object.values(all).map((json) => JSON.parse(json) as InstanceConfig);
     },
-    async saveInstance(instance) {
-      await redis.hset(keys.clusterInstances(instance.cluster), instanceId(instance), JSON.stringify(instance));
+    async saveInstance(instance, release) {
+      const json = JSON.stringify(instance);
+      const results = await redis
+        .multi()
+        .hset(keys.clusterInstances(instance.cluster), instanceId(instance), json)
+        .hset(keys.releaseInstances(instance.app, instance.env, release), instance.cluster, json)
+        .exec();
+      for (const [err] of results ?? []) if (err) throw err;
+    },
+    async releaseInstance(app, env, release, cluster) {
+      const json = await redis.hget(keys.releaseInstances(app, env, release), cluster);
+      return json ? (JSON.parse(json) as InstanceConfig) : undefined;
     },
   };
 }

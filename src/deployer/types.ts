@@ -8,7 +8,10 @@ export interface DeployState {
   recordSwitch(app: string, env: string, cluster: string, release: string, hosts: string[]): Promise<void>;
   /** The instances live on a cluster (every app and environment): the edge files are rendered from all of them. */
   clusterInstances(cluster: string): Promise<InstanceConfig[]>;
-  saveInstance(instance: InstanceConfig): Promise<void>;
+  /** The instance is live with `release`: it joins its cluster's instances, and is what a rollback to `release` re-applies. */
+  saveInstance(instance: InstanceConfig, release: string): Promise<void>;
+  /** The configuration `release` went live with on `cluster`, if it ever did. */
+  releaseInstance(app: string, env: string, release: string, cluster: string): Promise<InstanceConfig | undefined>;
 }
 
 export type Step = 'connect' | 'prepare' | 'check' | 'hook' | 'activate' | 'verify' | 'rollback' | 'cleanup';

@@ -12,9 +12,10 @@ import { deploy, formatDeployResult } from '../../src/deployer/deploy.js';
 import { redisDeployState } from '../../src/deployer/redis-state.js';
 import type { DeployResult, DeployState } from '../../src/deployer/types.js';
 import type { LabStatus } from '../../src/lab/status.js';
+import { labUp } from '../../src/lab/up.js';
 import { readApp } from '../../src/render/read-app.js';
 import { curl } from '../helpers/curl.js';
-import { sshRun, useLab } from '../helpers/lab.js';
+import { sshRun, useOwnLab } from '../helpers/lab.js';
 
 /**
  * The deploy pipeline on the lab (2 clusters x 2 web hosts): real sshd,
@@ -31,11 +32,11 @@ let repo: string;
 let n = 0;
 
 beforeAll(async () => {
-  lab = await useLab();
+  // A lab of its own: this suite stops an sshd and makes a directory immutable.
+  lab = await useOwnLab('deploy', { clusters: 2, webHosts: 2 }, [221, 223, 225, 227, 229, 231, 233, 235, 237]);
   config = await loadGatewayConfig(lab.config);
   work = await mkdtemp(join(tmpdir(), 'magrathea-deploy-test-'));
   config.gateway.stateDir = join(work, 'state');
-  config.gateway.ssh = { identity: lab.ssh.identity, knownHosts: lab.ssh.knownHosts };
   redis = await openRedis({ stateDir: join(work, 'state'), env: {} });
   state = redisDeployState({ redis: redis.client, keys: createKeys(`deploytest${process.pid}`) });
   repo = join(work, APP);
@@ -127,7 +128,7 @@ describe('deploy on the lab', () => {
       const current = await sshRun(lab, 'a-web-1', ['readlink', `/var/www/magrathea/${APP}/production/current`]);
       expect(current.stdout.trim()).toBe(`releases/${live['a-web-1']}`);
     } finally {
-      await useLab(); // starts what is down again
+      await labUp({ dir: lab.dir, shape: lab.shape }); // starts what is down again
     }
   });
 

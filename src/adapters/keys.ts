@@ -1,0 +1,93 @@
+import { MagratheaError } from '../core/errors.js';
+import { checkName } from '../core/values.js';
+
+/**
+ * Every Redis key name of Magrathea, built here and nowhere else, all under
+ * one prefix so that several gateways (or test runs) can share a Redis.
+ *
+ * Layout: `<prefix>:<kind>:<app>:<env>[:...]`. Names are checked with
+ * checkName (a-z, 0-9, single dashes: never `:` nor a glob character), so a
+ * key can never be read as another's and `<prefix>:<kind>:<app>:*` matches
+ * exactly one app's keys of that kind. Kinds never contain `:`, and none is
+ * a BullMQ queue name, whose keys live under `<prefix>:<queue>:` (BullMQ's
+ * own layout: `wait`, `active`, `<jobId>`, `events`...).
+ */
+export const DEFAULT_PREFIX = 'magrathea';
+
+/** BullMQ's queue of deploy jobs (keys `<prefix>:deploy:*`, laid out by BullMQ). */
+export const DEPLOY_QUEUE = 'deploy';
+
+const PREFIX = /^[A-Za-z0-9_.{}-]{1,64}$/;
+
+export interface Keys {
+  /** The prefix of every key, and BullMQ's `prefix` option. */
+  readonly prefix: string;
+  /** STRING: the number of the last release of app+env (INCR gives the next: `r<n>`). */
+  releaseCounter(app: string, env: string): string;
+  /** LIST: the release ids of app+env, newest first (LPUSH). */
+  releaseList(app: string, env: string): string;
+  /** HASH: one release (id `r<n>`): id, number, app, env, commit, ref, createdAt, requestedBy, status, updatedAt, message?, jobId?. */
+  release(app: string, env: string, id: string): string;
+  /** SET: the environments of app that have releases (what `releases APP` lists). */
+  releaseEnvs(app: string): string;
+  /** HASH: host name → release id that host serves, for one cluster of app+env. */
+  hostReleases(app: string, env: string, cluster: string): string;
+  /** HASH: cluster → JSON `{release, switchedAt}`: the release each instance (app+env@cluster) is on. */
+  instanceReleases(app: string, env: string): string;
+  /** STRING with expiry: the token of the deploy job that holds app+env (one deploy at a time). */
+  deployLock(app: string, env: string): string;
+  /** LIST: deploy job ids of app+env in arrival order; only the head may take the lock (FIFO). */
+  deployOrder(app: string, env: string): string;
+  /** STREAM: one deploy job's progress: `line`, `progress`, then one `result` or `failed` entry. Expires. */
+  deployProgress(jobId: string): string;
+  /** HASH: `<app>.<env>` → JSON InstanceConfig of every instance live on a cluster (its edge files are rendered from all of them). */
+  clusterInstances(cluster: string): string;
+  /** HASH: cluster → JSON InstanceConfig a release went live with there (what a rollback to it re-applies). */
+  releaseInstances(app: string, env: string, id: string): string;
+  /** Glob matching every key of `kind` for app (SCAN MATCH `<prefix>:<kind>:<app>:*`), for destroying an app's state. */
+  appPattern(kind: AppKeyKind, app: string): string;
+}
+
+/** Kinds of per-app+env keys, as laid out above (`release-envs` is one key per app, not a pattern). */
+export type AppKeyKind = 'release-seq' | 'releases' | 'release' | 'release-instances' | 'host-release' | 'instance-release' | 'deploy-lock' | 'deploy-order';
+
+/** Key names under `prefix` (default `magrathea`). Throws on a prefix that could be read as a glob or a separator. */
+export function createKeys(prefix: string = DEFAULT_PREFIX): Keys {
+  if (!PREFIX.test(prefix)) {
+    throw new MagratheaError(`invalid Redis key prefix ${JSON.stringify(prefix)}: 1 to 64 characters of A-Z, a-z, 0-9, _ . - { }`, 'invalid-input', 2);
+  }
+  const key = (kind: AppKeyKind | 'release-envs' | 'deploy-progress' | 'cluster-instances', ...parts: string[]) => [prefix, kind, ...parts].join(':');
+  return {
+    prefix,
+    releaseCounter: (app, env) => key('release-seq', name(app), name(env)),
+    releaseList: (app, env) => key('releases', name(app), name(env)),
+    release: (app, env, id) => key('release', name(app), name(env), releaseId(id)),
+    releaseEnvs: (app) => key('release-envs', name(app)),
+    hostReleases: (app, env, cluster) => key('host-release', name(app), name(env), name(cluster)),
+    instanceReleases: (app, env) => key('instance-release', name(app), name(env)),
+    deployLock: (app, env) => key('deploy-lock', name(app), name(env)),
+    deployOrder: (app, env) => key('deploy-order', name(app), name(env)),
+    deployProgress: (jobId) => key('deploy-progress', jobIdPart(jobId)),
+    clusterInstances: (cluster) => key('cluster-instances', name(cluster)),
+    releaseInstances: (app, env, id) => key('release-instances', name(app), name(env), releaseId(id)),
+    // The `:` before `*` keeps `myapp` from matching `myapp2`'s keys.
+    appPattern: (kind, app) => `${key(kind, name(app))}:*`,
+  };
+}
+
+// A name reaching a key is checked again here: a `:` or `*` in it would let one app read or destroy another's keys.
+function name(value: string): string {
+  const problem = checkName(value);
+  if (problem) throw new MagratheaError(problem, 'invalid-input', 2);
+  return value;
+}
+
+function releaseId(value: string): string {
+  if (!/^r[1-9][0-9]{0,15}$/.test(value)) throw new MagratheaError(`${JSON.stringify(value)} is not a release id (r1, r2, ...)`, 'invalid-input', 2);
+  return value;
+}
+
+function jobIdPart(value: string): string {
+  if (!/^[A-Za-z0-9_.-]{1,100}$/.test(value)) throw new MagratheaError(`${JSON.stringify(value)} is not a deploy job id`, 'invalid-input', 2);
+  return value;
+}
