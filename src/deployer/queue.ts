@@ -1,0 +1,91 @@
+import { isAbsolute } from 'node:path';
+import { Queue } from 'bullmq';
+import { MagratheaError } from '../core/errors.js';
+import { checkName } from '../core/values.js';
+import { createKeys, DEPLOY_QUEUE, type Keys } from '../adapters/keys.js';
+import type { RedisContext, RedisHandle } from '../adapters/redis.js';
+import { deleteKeys } from '../state/delete-keys.js';
+import { registerDeploy } from './app-lock.js';
+import { followDeploy, type FollowDeployOptions } from './follow.js';
+import type { DeployJobData, DeployResult } from './job-types.js';
+
+export interface OpenDeployQueueOptions {
+  redis: RedisHandle;
+  /** Key names; default `createKeys()` (prefix `magrathea`). Must match the workers'. */
+  keys?: Keys;
+  /** Runs of a deploy whose error is retryable (`retryable !== false`), first included. Default 3. */
+  attempts?: number;
+  /** Delay before the first retry, doubled at each next one. Default 5 000 ms. */
+  backoffMs?: number;
+  /** Errors of the queue's connection. Default: one line on stderr. */
+  onError?: (error: Error) => void;
+}
+
+export interface DeployQueue {
+  /** BullMQ's queue, for admin views. */
+  queue: Queue<DeployJobData, DeployResult>;
+  /** Queues a deploy behind the earlier ones of its app+env; returns its job id. */
+  enqueueDeploy(data: DeployJobData): Promise<string>;
+  /** Streams the job's progress lines to `onLine` (from its first line) and resolves with its result; rejects with DeployFailedError. */
+  followDeploy(jobId: string, onLine: (line: string) => void, options?: FollowDeployOptions): Promise<DeployResult>;
+  close(): Promise<void>;
+}
+
+export async function openDeployQueue(options: OpenDeployQueueOptions): Promise<DeployQueue> {
+  const keys = options.keys ?? createKeys();
+  const redis = options.redis.client;
+  const queue = new Queue<DeployJobData, DeployResult>(DEPLOY_QUEUE, {
+    connection: options.redis.connection,
+    prefix: keys.prefix,
+    defaultJobOptions: {
+      attempts: options.attempts ?? 3,
+      backoff: { type: 'exponential', delay: options.backoffMs ?? 5_000 },
+      // Kept for `releases` and post-mortems, not forever.
+      removeOnComplete: { age: 7 * 24 * 3600, count: 1000 },
+      removeOnFail: { age: 30 * 24 * 3600 },
+    },
+  });
+  queue.on('error', options.onError ?? ((e: Error) => process.stderr.write(`magrathea deploy queue: ${e.message}\n`)));
+  await queue.waitUntilReady();
+  let closing: Promise<void> | undefined;
+  return {
+    queue,
+    async enqueueDeploy(data) {
+      checkJobData(data);
+      const job = await queue.add('deploy', data);
+      // The order entry comes after the job exists, so an entry always names a real job; a worker that
+      // picks the job up first registers it itself (registering is idempotent).
+      try {
+        await registerDeploy(redis, keys, data, job.id!);
+      } catch {
+        // The job is queued: failing here would make the caller queue it twice. Its worker registers it.
+      }
+      return job.id!;
+    },
+    followDeploy: (jobId, onLine, followOptions) => followDeploy({ redis: options.redis, keys, queue }, jobId, onLine, followOptions),
+    close: () => (closing ??= queue.close()),
+  };
+}
+
+/**
+ * Removes app's deploy locks and arrival orders, in every environment. Call
+ * when no deploy of app runs or waits (BullMQ's jobs of app are the caller's
+ * to remove). The progress streams of its jobs expire on their own.
+ */
+export async function destroyAppState({ redis, keys }: RedisContext, app: string): Promise<void> {
+  await deleteKeys(redis, [keys.appPattern('deploy-lock', app), keys.appPattern('deploy-order', app)]);
+}
+
+function checkJobData(data: DeployJobData): void {
+  const problems: string[] = [];
+  for (const [field, value] of [['app', data.app], ['env', data.env], ...(data.clusters ?? []).map((c) => ['clusters', c] as const)] as const) {
+    const problem = checkName(value);
+    if (problem) problems.push(`${field}: ${problem}`);
+  }
+  if (!/^[0-9a-f]{7,64}$/.test(data.commit)) problems.push(`commit: ${JSON.stringify(data.commit)} is not a hex commit id`);
+  if (!/^[\x21-\x7e]{1,255}$/.test(data.ref)) problems.push(`ref: ${JSON.stringify(data.ref)} is not a git ref`);
+  if (!/^[\x20-\x7e]{1,100}$/.test(data.requestedBy)) problems.push(`requestedBy: ${JSON.stringify(data.requestedBy)} is not printable text of at most 100 characters`);
+  if (data.rollbackTo !== undefined && !/^r[1-9][0-9]{0,15}$/.test(data.rollbackTo)) problems.push(`rollbackTo: ${JSON.stringify(data.rollbackTo)} is not a release id (r1, r2, ...)`);
+  if (!isAbsolute(data.sourcePath)) problems.push(`sourcePath: ${JSON.stringify(data.sourcePath)} is not an absolute path`);
+  if (problems.length > 0) throw new MagratheaError(`invalid deploy: ${problems.join('; ')}`, 'invalid-input', 2);
+}
