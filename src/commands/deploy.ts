@@ -2,15 +2,11 @@ import { rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { run } from '../adapters/exec.js';
 import { exportTree } from '../builder/build-release.js';
-import { configDir } from '../config/load.js';
 import { MagratheaError, UsageError } from '../core/errors.js';
 import { environmentForBranch } from '../core/manifest/resolve.js';
-import { createDeployProcessor } from '../deployer/process-job.js';
-import { startDeployWorker } from '../deployer/worker.js';
-import { loadGatewayConfig } from '../config/load.js';
 import { readApp } from '../render/read-app.js';
 import { parseArgs } from './args.js';
-import { openGatewayContext } from './gateway-context.js';
+import { followWithWorker, openGatewayContext } from './gateway-context.js';
 import type { Command } from './types.js';
 
 const usage = 'REPO_DIR [--app NAME] [--ref REF] [--env ENV] [--cluster NAME] [--config DIR]';
@@ -54,21 +50,8 @@ export const deployCommand: Command = {
         ...(parsed.values.cluster ? { clusters: [parsed.values.cluster] } : {}),
       });
       io.stdout.write(`deploy ${jobId}: ${appName} (${env}) at ${commit.slice(0, 12)}\n`);
-      const local = (await gateway.queue.queue.getWorkers()).length === 0
-        ? await startDeployWorker({
-            redis: gateway.redis,
-            keys: gateway.keys,
-            concurrency: 1,
-            processor: createDeployProcessor({ loadConfig: () => loadGatewayConfig(configDir(parsed.values.config)), redis: { redis: gateway.redis.client, keys: gateway.keys } }),
-          })
-        : undefined;
-      if (local) io.stdout.write('no worker is running ("magrathea worker"): deploying from this process\n');
-      try {
-        const result = await gateway.queue.followDeploy(jobId, (line) => io.stdout.write(`${line}\n`));
-        io.stdout.write(result.summary);
-      } finally {
-        await local?.close();
-      }
+      const result = await followWithWorker(gateway, jobId, parsed.values.config, (line) => io.stdout.write(`${line}\n`));
+      io.stdout.write(result.summary);
     } finally {
       await rm(tree, { recursive: true, force: true });
       await gateway.close();

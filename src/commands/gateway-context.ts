@@ -2,7 +2,10 @@ import { createKeys, type Keys } from '../adapters/keys.js';
 import { openRedis, type RedisHandle } from '../adapters/redis.js';
 import { configDir, loadGatewayConfig } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
+import type { DeployResult } from '../deployer/job-types.js';
+import { createDeployProcessor } from '../deployer/process-job.js';
 import { openDeployQueue, type DeployQueue } from '../deployer/queue.js';
+import { startDeployWorker } from '../deployer/worker.js';
 
 /** What the gateway's commands share: the configuration, Redis (private or REDIS_URL), key names and the deploy queue. */
 export interface GatewayContext {
@@ -32,5 +35,28 @@ export async function openGatewayContext(configFlag?: string): Promise<GatewayCo
   } catch (e) {
     await redis.stop();
     throw e;
+  }
+}
+
+/**
+ * Follows a queued job to its end. With no worker connected to the queue,
+ * this process runs one for the time of the job, so that `magrathea deploy`
+ * works on a machine where no `magrathea worker` runs.
+ */
+export async function followWithWorker(gateway: GatewayContext, jobId: string, configFlag: string | undefined, onLine: (line: string) => void): Promise<DeployResult> {
+  const workers = await gateway.queue.queue.getWorkers();
+  const local = workers.length === 0
+    ? await startDeployWorker({
+        redis: gateway.redis,
+        keys: gateway.keys,
+        concurrency: 1,
+        processor: createDeployProcessor({ loadConfig: () => loadGatewayConfig(configDir(configFlag)), redis: { redis: gateway.redis.client, keys: gateway.keys } }),
+      })
+    : undefined;
+  if (local) onLine('no worker is running ("magrathea worker"): running it in this process');
+  try {
+    return await gateway.queue.followDeploy(jobId, onLine);
+  } finally {
+    await local?.close();
   }
 }

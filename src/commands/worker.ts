@@ -2,11 +2,12 @@ import { once } from 'node:events';
 import { configDir, loadGatewayConfig } from '../config/load.js';
 import { createDeployProcessor } from '../deployer/process-job.js';
 import { startDeployWorker } from '../deployer/worker.js';
+import { UsageError } from '../core/errors.js';
 import { parseArgs } from './args.js';
 import { openGatewayContext } from './gateway-context.js';
 import type { Command } from './types.js';
 
-const usage = '[--concurrency N] [--config DIR]';
+const usage = '[--concurrency N] [--stall-ms MS] [--config DIR]';
 
 /** `magrathea worker`: runs deploys from the queue until SIGINT or SIGTERM. Run several, on several machines, to deploy more apps at once. */
 export const workerCommand: Command = {
@@ -14,13 +15,19 @@ export const workerCommand: Command = {
   summary: 'run deploy jobs from the queue until interrupted (one deploy at a time per app and environment)',
   usage,
   async run(args, io) {
-    const parsed = parseArgs('worker', usage, args, { values: ['concurrency', 'config'], positionals: [0, 0] });
+    const parsed = parseArgs('worker', usage, args, { values: ['concurrency', 'stall-ms', 'config'], positionals: [0, 0] });
     const concurrency = Number(parsed.values.concurrency ?? 4);
+    // How soon a deploy whose worker died runs again elsewhere (BullMQ's lock, stalled check, the app lock). Default 30 s.
+    const stallMs = Number(parsed.values['stall-ms'] ?? 30_000);
+    if (!Number.isInteger(stallMs) || stallMs < 500) throw new UsageError(`worker: --stall-ms takes milliseconds, at least 500`);
     const gateway = await openGatewayContext(parsed.values.config);
     const worker = await startDeployWorker({
       redis: gateway.redis,
       keys: gateway.keys,
       concurrency: Number.isInteger(concurrency) && concurrency > 0 ? concurrency : 4,
+      lockDurationMs: stallMs,
+      stalledIntervalMs: stallMs,
+      appLockMs: stallMs,
       processor: createDeployProcessor({ loadConfig: () => loadGatewayConfig(configDir(parsed.values.config)), redis: { redis: gateway.redis.client, keys: gateway.keys } }),
     });
     io.stdout.write(`worker ready (pid ${process.pid}, redis ${gateway.redis.address})\n`);

@@ -9,6 +9,7 @@ import { listReleases, markReleaseStatus, recordRelease, type Release } from '..
 import { deploy, formatDeployResult } from './deploy.js';
 import { DeployFailedError, type DeployJob, type DeployProcessor, type DeployResult } from './job-types.js';
 import { redisDeployState } from './redis-state.js';
+import { rollbackJob } from './rollback.js';
 
 export interface DeployProcessorOptions {
   /** Read at each job, so that a changed gateway configuration applies to the next deploy. */
@@ -24,6 +25,7 @@ export interface DeployProcessorOptions {
 export function createDeployProcessor(options: DeployProcessorOptions): DeployProcessor {
   return async (job: DeployJob): Promise<DeployResult> => {
     const config = await options.loadConfig();
+    if (job.data.rollbackTo) return rollbackJob(config, options.redis, job);
     const { app: name, env, commit, ref, requestedBy, sourcePath } = job.data;
     const log = (line: string): void => void job.log(line);
     const app = await readApp(sourcePath, name);

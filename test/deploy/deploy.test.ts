@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '../../src/adapters/exec.js';
+import { run, start } from '../../src/adapters/exec.js';
 import { createKeys } from '../../src/adapters/keys.js';
 import { openRedis, type RedisHandle } from '../../src/adapters/redis.js';
 import { buildRelease, exportTree } from '../../src/builder/build-release.js';
@@ -149,6 +149,104 @@ describe('deploy on the lab', () => {
       expect(await state.hostReleases(APP, 'production', 'cluster-a')).toEqual(live);
     } finally {
       await sshRun(lab, 'a-web-2', ['chattr', '-i', root]);
+    }
+  });
+});
+
+describe('the command line on the lab: magrathea worker, deploy, releases, rollback', () => {
+  const CLI = join(process.cwd(), 'dist/src/cli/main.js');
+  const workers: ReturnType<typeof start>[] = [];
+  let cliRepo: string;
+
+  const startWorker = () => {
+    const worker = start('node', [CLI, 'worker', '--config', lab.config, '--stall-ms', '1000', '--concurrency', '2'], { stdio: 'pipe' });
+    workers.push(worker);
+    return worker;
+  };
+  const magrathea = (...args: string[]) => run('node', [CLI, ...args, '--config', lab.config], { reject: false, timeout: 120_000 });
+
+  beforeAll(async () => {
+    cliRepo = join(work, 'ctest');
+    await cp('examples/hello-php', cliRepo, { recursive: true });
+    // Enough files for prepare to take a moment.
+    await mkdir(join(cliRepo, 'lib'));
+    for (let i = 0; i < 400; i++) await writeFile(join(cliRepo, 'lib', `f${i}.php`), `<?php // ${i} ${'x'.repeat(2000)}\n`);
+    await run('git', ['init', '-q', '-b', 'master', cliRepo]);
+    await run('git', ['-C', cliRepo, 'add', '-A']);
+    await run('git', ['-C', cliRepo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-q', '-m', 'one']);
+  });
+
+  afterAll(async () => {
+    for (const worker of workers) {
+      worker.kill('SIGKILL');
+      await worker.catch(() => undefined);
+    }
+    // The private Redis of the lab's gateway state was started by the worker that was killed: stop it by its PID.
+    const pid = await readFile(join(lab.dir, 'gateway/redis/redis.pid'), 'utf8').catch(() => '');
+    if (/^\d+\s*$/.test(pid)) await run('kill', [pid.trim()], { reject: false });
+  });
+
+  it('a worker killed with SIGKILL during prepare: the job runs again on another worker and every host ends on one release', async () => {
+    const first = startWorker();
+    let output = '';
+    await new Promise<void>((resolve) => first.stdout!.on('data', (d: Buffer) => (d.toString().includes('worker ready') ? resolve() : undefined)));
+    const deployment = start('node', [CLI, 'deploy', cliRepo, '--config', lab.config], { stdio: 'pipe' });
+    workers.push(deployment);
+    let killed = false;
+    deployment.stdout!.on('data', (d: Buffer) => {
+      output += d.toString();
+      if (!killed && output.includes('cluster-a: preparing')) {
+        killed = true;
+        first.kill('SIGKILL');
+        startWorker();
+      }
+    });
+    const exit = await deployment;
+    expect({ exitCode: exit.exitCode, killed }).toEqual({ exitCode: 0, killed: true });
+    expect(output).toMatch(/run again after its worker stopped/);
+    expect(output).toMatch(/cluster-a\s+live\s+r1/);
+    expect(output).toMatch(/cluster-b\s+live\s+r1/);
+    for (const host of ['a-web-1', 'a-web-2', 'b-web-1', 'b-web-2']) {
+      expect((await sshRun(lab, host, ['readlink', '/var/www/magrathea/ctest/production/current'])).stdout.trim()).toBe('releases/r1');
+    }
+    expect(await page(edge('cluster-a'), 'ctest.example.com')).toMatch(/^200 Hello from cluster-a/);
+  });
+
+  it('releases lists the history; rollback brings the previous release back on every host of the cluster', async () => {
+    await writeFile(join(cliRepo, 'public/index.php'), '<?php echo "second\\n";\n');
+    await run('git', ['-C', cliRepo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-q', '-a', '-m', 'two']);
+    const second = await magrathea('deploy', cliRepo);
+    expect(second.exitCode).toBe(0);
+    expect(await page(edge('cluster-a'), 'ctest.example.com')).toBe('200 second\n');
+
+    const releases = await magrathea('releases', 'ctest', '--json');
+    expect(JSON.parse(releases.stdout).map((r: { id: string; liveOn: string[] }) => [r.id, r.liveOn])).toEqual([
+      ['r2', ['cluster-a', 'cluster-b']],
+      ['r1', []],
+    ]);
+
+    const back = await magrathea('rollback', 'ctest@cluster-a');
+    expect(back.stderr).toBe('');
+    expect(back.exitCode).toBe(0);
+    expect(back.stdout).toMatch(/from r2 to r1/);
+    for (const host of ['a-web-1', 'a-web-2']) {
+      expect((await sshRun(lab, host, ['readlink', '/var/www/magrathea/ctest/production/current'])).stdout.trim()).toBe('releases/r1');
+    }
+    // The cache was banned: the old page is served at once, from both web hosts.
+    for (let i = 0; i < 4; i++) expect(await page(`${edge('cluster-a')}/?${i}`, 'ctest.example.com')).toMatch(/^200 Hello from cluster-a/);
+    // cluster-b was not asked.
+    expect(await page(edge('cluster-b'), 'ctest.example.net')).toBe('200 second\n');
+    const after = JSON.parse((await magrathea('releases', 'ctest', '--json')).stdout);
+    expect(after.map((r: { id: string; liveOn: string[] }) => [r.id, r.liveOn])).toEqual([
+      ['r2', ['cluster-b']],
+      ['r1', ['cluster-a']],
+    ]);
+  });
+
+  it('refuses hostile arguments before touching anything', async () => {
+    for (const args of [['rollback', 'x;id'], ['rollback', '../etc'], ['releases', 'a'.repeat(41)], ['rollback', 'ctest', '--to', 'r1;id']]) {
+      const result = await magrathea(...args);
+      expect(result.exitCode).toBe(2);
     }
   });
 });
