@@ -1,3 +1,4 @@
+import { demoCommand } from './demo.js';
 import { deployCommand } from './deploy.js';
 import { explainCommand } from './explain.js';
 import { labCommands } from './lab/index.js';
@@ -9,4 +10,4 @@ import { validateCommand } from './validate.js';
 import { workerCommand } from './worker.js';
 
 /** Every `magrathea` command, in the order `help` lists them. */
-export const commands: Command[] = [validateCommand, renderCommand, explainCommand, deployCommand, releasesCommand, rollbackCommand, workerCommand, ...labCommands];
+export const commands: Command[] = [validateCommand, renderCommand, explainCommand, deployCommand, releasesCommand, rollbackCommand, workerCommand, ...labCommands, demoCommand];
