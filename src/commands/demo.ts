@@ -5,15 +5,13 @@ import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { run } from '../adapters/exec.js';
 import { exportTree } from '../builder/build-release.js';
-import { configDir, loadGatewayConfig } from '../config/load.js';
 import { MagratheaError } from '../core/errors.js';
-import { createDeployProcessor } from '../deployer/process-job.js';
-import { startDeployWorker } from '../deployer/worker.js';
+import type { DeployWorker } from '../deployer/worker.js';
 import { labDown } from '../lab/down.js';
 import { defaultLabDir } from '../lab/paths.js';
 import { labUp } from '../lab/up.js';
 import { parseArgs } from './args.js';
-import { openGatewayContext } from './gateway-context.js';
+import { openGatewayContext, startGatewayWorker } from './gateway-context.js';
 import type { Command } from './types.js';
 
 const usage = '[--dir LAB_DIR] [--subnet S] [--no-wait]';
@@ -41,14 +39,10 @@ export const demoCommand: Command = {
     const { status, seconds } = await labUp({ dir, shape: { clusters: 2, webHosts: 2, ...(subnet === undefined ? {} : { subnet }) } });
     say(`lab: up in ${seconds.toFixed(1)} s`);
     let gateway: Awaited<ReturnType<typeof openGatewayContext>> | undefined;
-    let worker: Awaited<ReturnType<typeof startDeployWorker>> | undefined;
+    let worker: DeployWorker | undefined;
     try {
       gateway = await openGatewayContext(status.config);
-      worker = await startDeployWorker({
-        redis: gateway.redis,
-        keys: gateway.keys,
-        processor: createDeployProcessor({ loadConfig: () => loadGatewayConfig(configDir(status.config)), redis: { redis: gateway.redis.client, keys: gateway.keys } }),
-      });
+      worker = await startGatewayWorker(gateway, status.config);
 
       // The example as a git repository of its own: a deploy is of a commit.
       const repo = join(dir, 'demo', APP);

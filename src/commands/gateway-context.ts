@@ -5,7 +5,7 @@ import type { GatewayConfig } from '../config/types.js';
 import type { DeployResult } from '../deployer/job-types.js';
 import { createDeployProcessor } from '../deployer/process-job.js';
 import { openDeployQueue, type DeployQueue } from '../deployer/queue.js';
-import { startDeployWorker } from '../deployer/worker.js';
+import { startDeployWorker, type DeployWorker, type StartDeployWorkerOptions } from '../deployer/worker.js';
 
 /** What the gateway's commands share: the configuration, Redis (private or REDIS_URL), key names and the deploy queue. */
 export interface GatewayContext {
@@ -38,6 +38,16 @@ export async function openGatewayContext(configFlag?: string): Promise<GatewayCo
   }
 }
 
+/** A deploy worker on the gateway's queue, running the real processor (the configuration is read again at each job). */
+export function startGatewayWorker(gateway: GatewayContext, configFlag: string | undefined, options: Omit<StartDeployWorkerOptions, 'redis' | 'keys' | 'processor'> = {}): Promise<DeployWorker> {
+  return startDeployWorker({
+    ...options,
+    redis: gateway.redis,
+    keys: gateway.keys,
+    processor: createDeployProcessor({ loadConfig: () => loadGatewayConfig(configDir(configFlag)), redis: { redis: gateway.redis.client, keys: gateway.keys } }),
+  });
+}
+
 /**
  * Follows a queued job to its end. With no worker connected to the queue,
  * this process runs one for the time of the job, so that `magrathea deploy`
@@ -45,14 +55,7 @@ export async function openGatewayContext(configFlag?: string): Promise<GatewayCo
  */
 export async function followWithWorker(gateway: GatewayContext, jobId: string, configFlag: string | undefined, onLine: (line: string) => void): Promise<DeployResult> {
   const workers = await gateway.queue.queue.getWorkers();
-  const local = workers.length === 0
-    ? await startDeployWorker({
-        redis: gateway.redis,
-        keys: gateway.keys,
-        concurrency: 1,
-        processor: createDeployProcessor({ loadConfig: () => loadGatewayConfig(configDir(configFlag)), redis: { redis: gateway.redis.client, keys: gateway.keys } }),
-      })
-    : undefined;
+  const local = workers.length === 0 ? await startGatewayWorker(gateway, configFlag, { concurrency: 1 }) : undefined;
   if (local) onLine('no worker is running ("magrathea worker"): running it in this process');
   try {
     return await gateway.queue.followDeploy(jobId, onLine);

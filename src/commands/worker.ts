@@ -1,10 +1,7 @@
 import { once } from 'node:events';
-import { configDir, loadGatewayConfig } from '../config/load.js';
-import { createDeployProcessor } from '../deployer/process-job.js';
-import { startDeployWorker } from '../deployer/worker.js';
 import { UsageError } from '../core/errors.js';
 import { parseArgs } from './args.js';
-import { openGatewayContext } from './gateway-context.js';
+import { openGatewayContext, startGatewayWorker } from './gateway-context.js';
 import type { Command } from './types.js';
 
 const usage = '[--concurrency N] [--stall-ms MS] [--config DIR]';
@@ -21,14 +18,11 @@ export const workerCommand: Command = {
     const stallMs = Number(parsed.values['stall-ms'] ?? 30_000);
     if (!Number.isInteger(stallMs) || stallMs < 500) throw new UsageError(`worker: --stall-ms takes milliseconds, at least 500`);
     const gateway = await openGatewayContext(parsed.values.config);
-    const worker = await startDeployWorker({
-      redis: gateway.redis,
-      keys: gateway.keys,
+    const worker = await startGatewayWorker(gateway, parsed.values.config, {
       concurrency: Number.isInteger(concurrency) && concurrency > 0 ? concurrency : 4,
       lockDurationMs: stallMs,
       stalledIntervalMs: stallMs,
       appLockMs: stallMs,
-      processor: createDeployProcessor({ loadConfig: () => loadGatewayConfig(configDir(parsed.values.config)), redis: { redis: gateway.redis.client, keys: gateway.keys } }),
     });
     io.stdout.write(`worker ready (pid ${process.pid}, redis ${gateway.redis.address})\n`);
     const signal = await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
