@@ -42,6 +42,10 @@ export interface Keys {
   deployProgress(jobId: string): string;
   /** HASH: `<app>.<env>` → JSON InstanceConfig of every instance live on a cluster (its edge files are rendered from all of them). */
   clusterInstances(cluster: string): string;
+  /** STRING with expiry: the push (its receive-pack) that holds app+env from its pre-receive hook until its branch moved. */
+  pushLock(app: string, env: string): string;
+  /** STREAM: who did what, when, with which outcome (`audit` for admins). */
+  audit(): string;
   /** HASH: cluster → JSON InstanceConfig a release went live with there (what a rollback to it re-applies). */
   releaseInstances(app: string, env: string, id: string): string;
   /** Glob matching every key of `kind` for app (SCAN MATCH `<prefix>:<kind>:<app>:*`), for destroying an app's state. */
@@ -49,7 +53,7 @@ export interface Keys {
 }
 
 /** Kinds of per-app+env keys, as laid out above (`release-envs` is one key per app, not a pattern). */
-export type AppKeyKind = 'release-seq' | 'releases' | 'release' | 'release-instances' | 'host-release' | 'instance-release' | 'deploy-lock' | 'deploy-order';
+export type AppKeyKind = 'release-seq' | 'releases' | 'release' | 'release-instances' | 'push-lock' | 'host-release' | 'instance-release' | 'deploy-lock' | 'deploy-order';
 
 /** Key names under `prefix` (default `magrathea`). Throws on a prefix that could be read as a glob or a separator. */
 export function createKeys(prefix: string = DEFAULT_PREFIX): Keys {
@@ -69,6 +73,8 @@ export function createKeys(prefix: string = DEFAULT_PREFIX): Keys {
     deployOrder: (app, env) => key('deploy-order', name(app), name(env)),
     deployProgress: (jobId) => key('deploy-progress', jobIdPart(jobId)),
     clusterInstances: (cluster) => key('cluster-instances', name(cluster)),
+    pushLock: (app, env) => key('push-lock', name(app), name(env)),
+    audit: () => `${prefix}:audit`,
     releaseInstances: (app, env, id) => key('release-instances', name(app), name(env), releaseId(id)),
     // The `:` before `*` keeps `myapp` from matching `myapp2`'s keys.
     appPattern: (kind, app) => `${key(kind, name(app))}:*`,

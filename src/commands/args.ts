@@ -30,17 +30,18 @@ export function parseArgs(command: string, usage: string, args: readonly string[
       parsed.positionals.push(...args.slice(i + 1));
       break;
     }
-    if (arg.startsWith('--')) {
-      const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    if (arg.startsWith('--') || /^-[a-zA-Z]$/.test(arg)) {
+      // Short options are one letter with one dash (-n 20, -f); long ones take --name VALUE or --name=VALUE.
+      const [name, inline] = (arg.startsWith('--') ? arg.slice(2).split(/=(.*)/s, 2) : [arg.slice(1), undefined]) as [string, string | undefined];
       if (spec.values?.includes(name)) {
         const value = inline ?? args[++i];
-        if (value === undefined || (inline === undefined && value.startsWith('--'))) fail(`--${name} needs a value`);
+        if (value === undefined || (inline === undefined && value.startsWith('--'))) fail(`${arg.startsWith('--') ? '--' : '-'}${name} needs a value`);
         if (name in parsed.values) fail(`--${name} given twice`);
         parsed.values[name] = value!;
       } else if (spec.booleans?.includes(name) && inline === undefined) {
         parsed.flags.add(name);
       } else {
-        fail(`unknown option --${name}`);
+        fail(`unknown option ${arg.split('=')[0]}`);
       }
     } else {
       parsed.positionals.push(arg);

@@ -45,7 +45,7 @@ export const deployCommand: Command = {
         env,
         commit,
         ref,
-        requestedBy: process.env.SUDO_USER || process.env.USER || 'cli',
+        requestedBy: io.user ?? (process.env.SUDO_USER || process.env.USER || 'cli'),
         sourcePath: tree,
         ...(parsed.values.cluster ? { clusters: [parsed.values.cluster] } : {}),
       });

@@ -5,9 +5,10 @@ import { labCommands } from './lab/index.js';
 import { releasesCommand } from './releases.js';
 import { renderCommand } from './render.js';
 import { rollbackCommand } from './rollback.js';
+import { serveCommand } from './serve.js';
 import type { Command } from './types.js';
 import { validateCommand } from './validate.js';
 import { workerCommand } from './worker.js';
 
 /** Every `magrathea` command, in the order `help` lists them. */
-export const commands: Command[] = [validateCommand, renderCommand, explainCommand, deployCommand, releasesCommand, rollbackCommand, workerCommand, ...labCommands, demoCommand];
+export const commands: Command[] = [validateCommand, renderCommand, explainCommand, deployCommand, releasesCommand, rollbackCommand, serveCommand, workerCommand, ...labCommands, demoCommand];

@@ -44,7 +44,7 @@ export const rollbackCommand: Command = {
       if (!release) throw new UsageError(`rollback: ${app} (${env}) has no release ${target}`);
 
       const jobId = await gateway.queue.enqueueDeploy({
-        app, env, commit: release.commit, ref: release.ref, requestedBy: process.env.SUDO_USER || process.env.USER || 'cli',
+        app, env, commit: release.commit, ref: release.ref, requestedBy: io.user ?? (process.env.SUDO_USER || process.env.USER || 'cli'),
         sourcePath: gateway.config.gateway.stateDir, rollbackTo: target, ...(cluster ? { clusters: [cluster] } : {}),
       });
       io.stdout.write(`rollback ${jobId}: ${app} (${env}) from ${current} to ${target}\n`);

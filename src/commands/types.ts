@@ -5,6 +5,8 @@ export interface CommandIO {
   stdout: Writable;
   stderr: Writable;
   cwd: string;
+  /** Who runs it, when not the local user (the SSH gateway's authenticated user). */
+  user?: string;
 }
 
 /**

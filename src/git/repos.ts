@@ -1,0 +1,61 @@
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run } from '../adapters/exec.js';
+import { shellQuote } from '../adapters/ssh.js';
+import { MagratheaError } from '../core/errors.js';
+import { checkName } from '../core/values.js';
+
+const HOOK = fileURLToPath(new URL('./hook.js', import.meta.url));
+
+/** The bare repository of an app, in the gateway's state directory. */
+export function repoDir(stateDir: string, app: string): string {
+  const problem = checkName(app);
+  if (problem) throw new MagratheaError(`app name: ${problem}`, 'invalid-app-name', 2);
+  return join(stateDir, 'repos', `${app}.git`);
+}
+
+export function appExists(stateDir: string, app: string): boolean {
+  return existsSync(join(repoDir(stateDir, app), 'HEAD'));
+}
+
+export async function listApps(stateDir: string): Promise<string[]> {
+  const names = await readdir(join(stateDir, 'repos')).catch(() => [] as string[]);
+  return names.filter((n) => n.endsWith('.git') && checkName(n.slice(0, -4)) === undefined).map((n) => n.slice(0, -4)).sort();
+}
+
+/**
+ * Creates the app's bare repository with Magrathea's hooks: pre-receive
+ * validates, deploys and rejects the push on failure (the branch does not
+ * move); post-receive frees the push lock once the branch has moved. The
+ * hooks are compiled JavaScript run by this same node, not a TypeScript
+ * runtime: a push pays Node's start, not a compiler's.
+ */
+export async function createRepo(stateDir: string, app: string, configDir: string): Promise<string> {
+  const dir = repoDir(stateDir, app);
+  if (existsSync(join(dir, 'HEAD'))) throw new MagratheaError(`app ${app} already exists`, 'app-exists');
+  await mkdir(dir, { recursive: true });
+  await run('git', ['init', '-q', '--bare', '-b', 'master', dir]);
+  await run('git', ['-C', dir, 'config', 'receive.advertisePushOptions', 'true']);
+  await installHooks(dir, configDir);
+  return dir;
+}
+
+export async function installHooks(dir: string, configDir: string): Promise<void> {
+  for (const hook of ['pre-receive', 'post-receive']) {
+    const script = [
+      '#!/bin/sh',
+      '# Managed by Magrathea: a push is validated and deployed before its branch moves.',
+      `MAGRATHEA_CONFIG=${shellQuote([configDir])} exec ${shellQuote([process.execPath, HOOK, hook])}`,
+      '',
+    ].join('\n');
+    const path = join(dir, 'hooks', hook);
+    await writeFile(path, script);
+    await chmod(path, 0o755);
+  }
+}
+
+export async function destroyRepo(stateDir: string, app: string): Promise<void> {
+  await rm(repoDir(stateDir, app), { recursive: true, force: true });
+}

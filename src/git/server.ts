@@ -1,0 +1,193 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Writable } from 'node:stream';
+import ssh2 from 'ssh2';
+import { run, start } from '../adapters/exec.js';
+import type { GatewayConfig, UserConfig } from '../config/types.js';
+import { authorize } from '../core/access.js';
+import { parseCommandLine } from '../core/command-line.js';
+import { MagratheaError } from '../core/errors.js';
+import { checkName } from '../core/values.js';
+import type { AuditEntry } from './audit.js';
+import { appExists, repoDir } from './repos.js';
+import { SSH_COMMANDS, type SshCommand } from './ssh-commands.js';
+
+const { Server, utils } = ssh2;
+
+/** Exit status of an unknown command, as on the local command line. */
+export const EXIT_UNKNOWN_COMMAND = 3;
+
+export interface GatewayServerOptions {
+  config: GatewayConfig;
+  /** The configuration directory, handed to the git hooks and commands. */
+  configDir: string;
+  host: string;
+  port: number;
+  /** Each command and push, once it ended: who, what, outcome. */
+  audit?: (entry: AuditEntry) => void;
+  /** The newest audit entries, for the `audit` command. */
+  readAudit?: (count: number) => Promise<AuditEntry[]>;
+}
+
+export interface GatewayServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** The gateway's SSH host key, made once in the state directory and kept. */
+export async function hostKey(stateDir: string): Promise<Buffer> {
+  const path = `${stateDir}/ssh/ssh_host_ed25519_key`;
+  if (!existsSync(path)) {
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'magrathea gateway', '-f', path]);
+  }
+  return readFile(path);
+}
+
+/**
+ * `ssh magrathea ...` and `git push magrathea`: an SSH server that accepts
+ * only the public keys of the configured users, runs git-receive-pack for
+ * pushes (whose hooks deploy) and the gateway's commands, each checked
+ * against the user's role, apps and verbs.
+ */
+export async function startGatewayServer(options: GatewayServerOptions): Promise<GatewayServer> {
+  const keys = authorizedKeys(options.config);
+  const server = new Server({ hostKeys: [await hostKey(options.config.gateway.stateDir)] }, (client) => {
+    let user: UserConfig | undefined;
+    client.on('authentication', (ctx) => {
+      if (ctx.method !== 'publickey') return ctx.reject(['publickey']);
+      const known = keys.get(`${ctx.key.algo} ${ctx.key.data.toString('base64')}`);
+      if (!known) return ctx.reject();
+      // Without a signature the client only asks whether this key would do.
+      if (ctx.signature && known.key.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) !== true) return ctx.reject();
+      user = known.user;
+      ctx.accept();
+    });
+    client.on('ready', () => {
+      client.on('session', (acceptSession) => {
+        const session = acceptSession();
+        session.on('pty', (accept) => accept?.());
+        session.on('shell', (accept) => {
+          const channel = accept();
+          channel.stderr.write('magrathea: give a command: ssh magrathea help\n');
+          channel.exit(2);
+          channel.end();
+        });
+        session.on('exec', (accept, _reject, info) => {
+          const channel = accept();
+          void handle(options, user!, info.command, channel).then(
+            (code) => {
+              options.audit?.({ user: user!.name, command: info.command.slice(0, 500), exitCode: code, at: new Date().toISOString() });
+              channel.exit(code);
+              channel.end();
+            },
+            (e) => {
+              channel.stderr.write(`magrathea: ${(e as Error).message}\n`);
+              channel.exit(1);
+              channel.end();
+            },
+          );
+        });
+      });
+    });
+    client.on('error', () => undefined); // a client that goes away mid-handshake
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : options.port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+type Channel = ssh2.ServerChannel;
+
+async function handle(options: GatewayServerOptions, user: UserConfig, line: string, channel: Channel): Promise<number> {
+  const err = (message: string, code: number): number => {
+    channel.stderr.write(`${message}\n`);
+    return code;
+  };
+  const parsed = parseCommandLine(line);
+  if ('error' in parsed) return err(`magrathea: ${parsed.error}`, 2);
+  const [name, ...args] = parsed.argv;
+  const may = (need: Parameters<typeof authorize>[1], app: string) => authorize(user, need, app).ok;
+
+  if (name === 'git-receive-pack' || name === 'git-upload-pack') {
+    const app = (args[0] ?? '').replace(/^\//, '').replace(/\.git$/, '');
+    if (args.length !== 1 || checkName(app) !== undefined) return err(`magrathea: ${JSON.stringify(args[0] ?? '')} is not an app (push to magrathea:APP)`, 2);
+    const access = authorize(user, name === 'git-receive-pack' ? 'deploy' : 'read', app);
+    if (!access.ok) return err(`magrathea: ${access.reason}`, 1);
+    if (!appExists(options.config.gateway.stateDir, app)) return err(`magrathea: no app ${app}: an admin creates it with "ssh magrathea apps:create ${app}"`, 1);
+    return pipeGit(name, repoDir(options.config.gateway.stateDir, app), user, options.configDir, channel);
+  }
+
+  if (name === undefined || name === 'help') {
+    channel.write(helpText(user));
+    return 0;
+  }
+  const command = SSH_COMMANDS.find((c) => c.name === name);
+  if (!command) return err(`magrathea: unknown command ${JSON.stringify(name)}; "ssh magrathea help" lists them`, EXIT_UNKNOWN_COMMAND);
+  const app = command.app(args);
+  const access = authorize(user, command.need, app);
+  if (!access.ok) return err(`magrathea: ${access.reason}`, 1);
+  const io = { stdout: writable((d) => channel.write(d)), stderr: writable((d) => channel.stderr.write(d)), cwd: options.config.gateway.stateDir, user: user.name };
+  try {
+    await command.run(args, { user, stateDir: options.config.gateway.stateDir, configDir: options.configDir, io, may, audit: options.readAudit ?? (async () => []) });
+    return 0;
+  } catch (e) {
+    if (e instanceof MagratheaError) return err(e.message, e.exitStatus);
+    return err(`magrathea ${name}: unexpected error: ${(e as Error).message}`, 1);
+  }
+}
+
+/** git-receive-pack (or upload-pack) wired to the channel; its hooks learn who pushes from the environment. */
+async function pipeGit(program: string, repo: string, user: UserConfig, configDir: string, channel: Channel): Promise<number> {
+  const child = start(program, [repo], { env: { MAGRATHEA_USER: user.name, MAGRATHEA_CONFIG: configDir } });
+  channel.pipe(child.stdin!);
+  child.stdout!.pipe(channel, { end: false });
+  child.stderr!.pipe(channel.stderr, { end: false });
+  // The client going away ends the push: git-receive-pack, and its hooks with it, see their input close.
+  channel.on('close', () => child.stdin?.destroy());
+  const result = await child;
+  return result.exitCode ?? 1;
+}
+
+function helpText(user: UserConfig): string {
+  const lines = SSH_COMMANDS.filter((c: SshCommand) => c.need === 'none' || user.role === 'admin' || c.need !== 'admin').map((c) => `  ${`${c.name} ${c.usage}`.padEnd(44)} ${c.summary}`);
+  return [
+    'usage: ssh magrathea <command> [arguments]',
+    '       git push magrathea <branch>        (remote: magrathea:APP)',
+    '',
+    'commands:',
+    ...lines,
+    '',
+    'Exit status: 0 success, 1 failure, 2 usage, 3 unknown command.',
+    '',
+  ].join('\n');
+}
+
+function writable(write: (data: Buffer | string) => void): Writable {
+  return new Writable({
+    write(chunk, _encoding, done) {
+      write(chunk as Buffer);
+      done();
+    },
+  });
+}
+
+/** `<algo> <base64 blob>` of every configured key, with its user and parsed key (to verify signatures). */
+function authorizedKeys(config: GatewayConfig): Map<string, { user: UserConfig; key: ssh2.ParsedKey }> {
+  const map = new Map<string, { user: UserConfig; key: ssh2.ParsedKey }>();
+  for (const user of Object.values(config.users)) {
+    for (const line of user.keys) {
+      const key = utils.parseKey(line);
+      if (key instanceof Error) continue; // validated at load: cannot happen
+      map.set(`${key.type} ${key.getPublicSSH().toString('base64')}`, { user, key });
+    }
+  }
+  return map;
+}

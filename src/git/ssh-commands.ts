@@ -1,0 +1,158 @@
+import type { UserConfig } from '../config/types.js';
+import type { Need } from '../core/access.js';
+import { UsageError } from '../core/errors.js';
+import { checkName } from '../core/values.js';
+import { parseArgs } from '../commands/args.js';
+import { deployCommand } from '../commands/deploy.js';
+import { releasesCommand } from '../commands/releases.js';
+import { rollbackCommand } from '../commands/rollback.js';
+import type { CommandIO } from '../commands/types.js';
+import { appExists, createRepo, destroyRepo, listApps, repoDir } from './repos.js';
+import type { AuditEntry } from './audit.js';
+
+export interface SshCommandContext {
+  user: UserConfig;
+  stateDir: string;
+  configDir: string;
+  io: CommandIO;
+  /** Whether `user` may do `need` on `app` (apps:list filters with it). */
+  may(need: Need, app: string): boolean;
+  /** Asks the client a line (apps:destroy's confirmation); undefined without an interactive channel. */
+  ask?(prompt: string): Promise<string | undefined>;
+  /** The newest audit entries. */
+  audit(count: number): Promise<AuditEntry[]>;
+}
+
+/**
+ * A command of `ssh magrathea <command>`. Only these exist over SSH: each
+ * parses its own arguments strictly and builds the argv of the gateway
+ * command it runs, so no client flag (`--config`, `--dir`) can reach one.
+ */
+export interface SshCommand {
+  name: string;
+  summary: string;
+  usage: string;
+  need: Need;
+  /** The app the command acts on, from its arguments (for access control); undefined for none. */
+  app(args: string[]): string | undefined;
+  run(args: string[], ctx: SshCommandContext): Promise<void>;
+}
+
+const appOf = (args: string[]): string | undefined => args.find((a) => !a.startsWith('-'))?.split('@')[0];
+
+function requireApp(ctx: SshCommandContext, app: string | undefined): string {
+  const problem = app === undefined ? 'missing app name' : checkName(app);
+  if (problem) throw new UsageError(problem);
+  if (!appExists(ctx.stateDir, app!)) throw new UsageError(`no app ${app}: create it with "apps:create ${app}"`);
+  return app!;
+}
+
+export const SSH_COMMANDS: SshCommand[] = [
+  {
+    name: 'audit',
+    summary: 'who did what, when, with which outcome, newest first (admins)',
+    usage: '[-n N] [--json]',
+    need: 'admin',
+    app: () => undefined,
+    async run(args, ctx) {
+      const parsed = parseArgs('audit', '[-n N] [--json]', args, { values: ['n'], booleans: ['json'] });
+      const count = Number(parsed.values.n ?? 50);
+      if (!Number.isInteger(count) || count < 1 || count > 10_000) throw new UsageError('audit: -n takes a number from 1 to 10000');
+      const entries = await ctx.audit(count);
+      ctx.io.stdout.write(parsed.flags.has('json') ? `${JSON.stringify(entries)}\n` : entries.map((e) => `${e.at}  ${e.user.padEnd(12)}  exit ${String(e.exitCode).padEnd(3)}  ${e.command}\n`).join(''));
+    },
+  },
+  {
+    name: 'apps:list',
+    summary: 'the apps you may see',
+    usage: '[--json]',
+    need: 'none',
+    app: () => undefined,
+    async run(args, ctx) {
+      const parsed = parseArgs('apps:list', '[--json]', args, { booleans: ['json'] });
+      const apps = (await listApps(ctx.stateDir)).filter((a) => ctx.may('read', a));
+      ctx.io.stdout.write(parsed.flags.has('json') ? `${JSON.stringify(apps)}\n` : apps.map((a) => `${a}\n`).join(''));
+    },
+  },
+  {
+    name: 'apps:create',
+    summary: 'create an app: its git repository on the gateway (admins)',
+    usage: 'APP',
+    need: 'admin',
+    app: appOf,
+    async run(args, ctx) {
+      const [app] = parseArgs('apps:create', 'APP', args, { positionals: [1, 1] }).positionals;
+      const problem = checkName(app!);
+      if (problem) throw new UsageError(`apps:create: ${problem}`);
+      await createRepo(ctx.stateDir, app!, ctx.configDir);
+      ctx.io.stdout.write(`created ${app}\nnext: git remote add magrathea <this gateway>:${app} && git push magrathea master\n`);
+    },
+  },
+  {
+    name: 'apps:info',
+    summary: 'an app\'s repository, environments and live releases',
+    usage: 'APP',
+    need: 'read',
+    app: appOf,
+    async run(args, ctx) {
+      const [name] = parseArgs('apps:info', 'APP', args, { positionals: [1, 1] }).positionals;
+      const app = requireApp(ctx, name);
+      ctx.io.stdout.write(`app ${app}\nrepository ${repoDir(ctx.stateDir, app)}\n`);
+      await releasesCommand.run([app, '--config', ctx.configDir], ctx.io);
+    },
+  },
+  {
+    name: 'apps:destroy',
+    summary: 'remove an app\'s repository and history (admins; asks for the app name)',
+    usage: 'APP [--confirm APP]',
+    need: 'admin',
+    app: appOf,
+    async run(args, ctx) {
+      const parsed = parseArgs('apps:destroy', 'APP [--confirm APP]', args, { values: ['confirm'], positionals: [1, 1] });
+      const app = requireApp(ctx, parsed.positionals[0]);
+      const answer = parsed.values.confirm ?? (await ctx.ask?.(`type the app's name (${app}) to destroy it: `));
+      if (answer?.trim() !== app) throw new UsageError(`apps:destroy: not confirmed; nothing removed (give --confirm ${app}, or type the name)`);
+      await destroyRepo(ctx.stateDir, app);
+      ctx.io.stdout.write(`destroyed ${app}'s repository on the gateway (the hosts keep serving the last release until cleaned)\n`);
+    },
+  },
+  {
+    name: 'releases',
+    summary: 'an app\'s releases, newest first, and where each is live',
+    usage: 'APP [--env ENV] [--json]',
+    need: 'read',
+    app: appOf,
+    async run(args, ctx) {
+      const parsed = parseArgs('releases', 'APP [--env ENV] [--json]', args, { values: ['env'], booleans: ['json'], positionals: [1, 1] });
+      const app = requireApp(ctx, parsed.positionals[0]);
+      await releasesCommand.run([app, ...(parsed.values.env ? ['--env', parsed.values.env] : []), ...(parsed.flags.has('json') ? ['--json'] : []), '--config', ctx.configDir], ctx.io);
+    },
+  },
+  {
+    name: 'rollback',
+    summary: 'back to the previous release (or RELEASE), on every cluster or app@cluster',
+    usage: 'APP[@CLUSTER] [RELEASE] [--env ENV]',
+    need: 'rollback',
+    app: appOf,
+    async run(args, ctx) {
+      const parsed = parseArgs('rollback', 'APP[@CLUSTER] [RELEASE] [--env ENV]', args, { values: ['env'], positionals: [1, 2] });
+      const [target, release] = parsed.positionals as [string, string | undefined];
+      requireApp(ctx, target.split('@')[0]);
+      await rollbackCommand.run([target, ...(release ? ['--to', release] : []), ...(parsed.values.env ? ['--env', parsed.values.env] : []), '--config', ctx.configDir], ctx.io);
+    },
+  },
+  {
+    name: 'deploy',
+    summary: 'deploy an app again from its repository on the gateway (REF: a branch or commit; default master)',
+    usage: 'APP [REF] [--env ENV]',
+    need: 'deploy',
+    app: appOf,
+    async run(args, ctx) {
+      const parsed = parseArgs('deploy', 'APP [REF] [--env ENV]', args, { values: ['env'], positionals: [1, 2] });
+      const app = requireApp(ctx, parsed.positionals[0]);
+      const ref = parsed.positionals[1] ?? 'master';
+      if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$/.test(ref) || ref.includes('..')) throw new UsageError(`deploy: ${JSON.stringify(ref)} is not a branch or commit`);
+      await deployCommand.run([repoDir(ctx.stateDir, app), '--app', app, '--ref', ref, ...(parsed.values.env ? ['--env', parsed.values.env] : []), '--config', ctx.configDir], ctx.io);
+    },
+  },
+];

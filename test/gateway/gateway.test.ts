@@ -1,0 +1,210 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { run, start } from '../../src/adapters/exec.js';
+import type { LabStatus } from '../../src/lab/status.js';
+import { curl } from '../helpers/curl.js';
+import { useOwnLab } from '../helpers/lab.js';
+
+/**
+ * The SSH gateway with the real git and OpenSSH clients: `magrathea serve`
+ * on a lab of its own, pushes that deploy (or are rejected), commands,
+ * access control.
+ */
+const CLI = resolve('dist/src/cli/main.js');
+let lab: LabStatus;
+let work: string;
+let config: string;
+let port: number;
+let server: ReturnType<typeof start> | undefined;
+let serverLog = '';
+const keys: Record<string, string> = {};
+
+async function freePort(): Promise<number> {
+  return new Promise((done) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => done(p));
+    });
+  });
+}
+
+/** The ssh command line git and the tests use, as `who`. */
+function sshCommand(who: string): string[] {
+  return ['ssh', '-p', String(port), '-i', keys[who]!, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', `UserKnownHostsFile=${join(work, 'known_hosts')}`];
+}
+
+function ssh(who: string, ...command: string[]) {
+  return run(sshCommand(who)[0]!, [...sshCommand(who).slice(1), 'git@127.0.0.1', ...command], { reject: false, timeout: 120_000 });
+}
+
+function git(repo: string, who: string, ...args: string[]) {
+  return run('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], {
+    reject: false,
+    timeout: 180_000,
+    env: { GIT_SSH_COMMAND: sshCommand(who).join(' ') },
+  });
+}
+
+async function newRepo(name: string, app: string): Promise<string> {
+  const repo = join(work, name);
+  await cp('examples/hello-php', repo, { recursive: true });
+  await run('git', ['init', '-q', '-b', 'master', repo]);
+  await git(repo, 'admin', 'add', '-A');
+  await git(repo, 'admin', 'commit', '-q', '-m', 'first');
+  await git(repo, 'admin', 'remote', 'add', 'magrathea', `ssh://git@127.0.0.1:${port}/${app}.git`);
+  return repo;
+}
+
+const edge = (cluster: string) => lab.edges.find((e) => e.cluster === cluster)!.url;
+
+beforeAll(async () => {
+  lab = await useOwnLab('gateway', { clusters: 2, webHosts: 1 }, [241, 243, 245, 247, 249, 251, 253]);
+  work = await mkdtemp(join(tmpdir(), 'magrathea-gateway-'));
+  config = join(work, 'config');
+  await cp(lab.config, config, { recursive: true });
+  for (const who of ['bob', 'stranger']) {
+    keys[who] = join(work, `${who}_key`);
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', who, '-f', keys[who]!]);
+  }
+  keys.admin = lab.ssh.identity.replace(/id_ed25519$/, 'user_ed25519');
+  const bobKey = (await readFile(`${keys.bob}.pub`, 'utf8')).trim();
+  await writeFile(join(config, 'users.yml'), `${await readFile(join(lab.config, 'users.yml'), 'utf8')}bob:\n  role: member\n  keys: ["${bobKey}"]\n  apps: ["shop-*"]\n  verbs: [deploy]\n`);
+  port = await freePort();
+  server = start('node', [CLI, 'serve', '--config', config, '--listen', `127.0.0.1:${port}`], { stdio: 'pipe' });
+  server.stdout!.on('data', (d: Buffer) => (serverLog += d.toString()));
+  server.stderr!.on('data', (d: Buffer) => (serverLog += d.toString()));
+  for (let i = 0; i < 100 && !serverLog.includes('listening'); i++) await new Promise((r) => setTimeout(r, 100));
+  expect(serverLog).toContain('listening');
+  expect((await ssh('admin', 'apps:create', 'hello')).exitCode).toBe(0);
+  expect((await ssh('admin', 'apps:create', 'shop-eu')).exitCode).toBe(0);
+}, 120_000);
+
+// The server is stopped by PID here, failed or not; the lab by the run's teardown.
+afterAll(async () => {
+  if (server) {
+    server.kill('SIGTERM');
+    await server.catch(() => undefined);
+  }
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('git push magrathea master', () => {
+  it('deploys to both clusters, streaming progress and a final table, then serves the page through both edges', async () => {
+    const repo = await newRepo('hello', 'hello');
+    const push = await git(repo, 'admin', 'push', 'magrathea', 'master');
+    expect(push.exitCode).toBe(0);
+    expect(push.stderr).toMatch(/remote: cluster-a: preparing 2 hosts/);
+    expect(push.stderr).toMatch(/remote: cluster-a\s+live\s+r1\s+2\s+http:\/\/127\.0\.\d+\.2\s+[\d.]+s/);
+    expect(push.stderr).toMatch(/remote: cluster-b\s+live\s+r1/);
+    expect((await curl(edge('cluster-a'), 'hello.example.com')).body).toMatch(/^Hello from cluster-a/);
+    expect((await curl(edge('cluster-b'), 'hello.example.net')).body).toMatch(/^Hallo from cluster-b/);
+  });
+
+  it('rejects an invalid manifest with file:line:col, and the branch does not move', async () => {
+    const repo = join(work, 'hello');
+    const before = (await ssh('admin', 'releases', 'hello', '--json')).stdout;
+    await writeFile(join(repo, 'magrathea.yml'), (await readFile(join(repo, 'magrathea.yml'), 'utf8')).replace('ttl: 60s', 'ttl: soon'));
+    await git(repo, 'admin', 'commit', '-q', '-am', 'bad ttl');
+    const push = await git(repo, 'admin', 'push', 'magrathea', 'master');
+    expect(push.exitCode).not.toBe(0);
+    expect(push.stderr).toMatch(/remote: magrathea\.yml:\d+:\d+: cache\.ttl: "soon" is not a duration/);
+    expect(push.stderr).toMatch(/\[remote rejected\] master -> master \(pre-receive hook declined\)/);
+    const remote = await git(repo, 'admin', 'ls-remote', 'magrathea', 'refs/heads/master');
+    expect(remote.stdout.split('\t')[0]).toBe((await git(repo, 'admin', 'rev-parse', 'HEAD~1')).stdout.trim());
+    expect((await ssh('admin', 'releases', 'hello', '--json')).stdout).toBe(before);
+    await git(repo, 'admin', 'reset', '-q', '--hard', 'HEAD~1');
+  });
+
+  it('rejects a push whose deploy fails, with the one-line cause, and the branch does not move', async () => {
+    const repo = join(work, 'hello');
+    await writeFile(join(repo, 'public/health.php'), '<?php http_response_code(500);');
+    await git(repo, 'admin', 'commit', '-q', '-am', 'broken health');
+    const push = await git(repo, 'admin', 'push', 'magrathea', 'master');
+    expect(push.exitCode).not.toBe(0);
+    expect(push.stderr).toMatch(/remote: cluster-a\s+rolled-back\s+r1/);
+    expect(push.stderr).toMatch(/remote: deploy of hello r\d+ failed: cluster-a: a-web-1: verify: .*answered 500, expected 200/);
+    const remote = await git(repo, 'admin', 'ls-remote', 'magrathea', 'refs/heads/master');
+    expect(remote.stdout.split('\t')[0]).toBe((await git(repo, 'admin', 'rev-parse', 'HEAD~1')).stdout.trim());
+    expect((await curl(edge('cluster-a'), 'hello.example.com')).body).toMatch(/^Hello from cluster-a/);
+    await git(repo, 'admin', 'reset', '-q', '--hard', 'HEAD~1');
+  });
+
+  it('stores a branch that feeds no environment, saying nothing was deployed', async () => {
+    const repo = join(work, 'hello');
+    await git(repo, 'admin', 'checkout', '-q', '-b', 'feature');
+    const push = await git(repo, 'admin', 'push', 'magrathea', 'feature');
+    expect(push.exitCode).toBe(0);
+    expect(push.stderr).toMatch(/remote: feature: feeds no environment \(master -> production, develop -> staging\): pushed, nothing deployed/);
+    await git(repo, 'admin', 'checkout', '-q', 'master');
+  });
+
+  it('deploys one cluster only with git push -o cluster=NAME', async () => {
+    const repo = join(work, 'hello');
+    await writeFile(join(repo, 'public/index.php'), '<?php echo "only b\\n";');
+    await git(repo, 'admin', 'commit', '-q', '-am', 'b only');
+    const push = await git(repo, 'admin', 'push', '-o', 'cluster=cluster-b', 'magrathea', 'master');
+    expect(push.exitCode).toBe(0);
+    expect(push.stderr).not.toMatch(/remote: cluster-a/);
+    expect((await curl(edge('cluster-b'), 'hello.example.net')).body).toBe('only b\n');
+    expect((await curl(edge('cluster-a'), 'hello.example.com')).body).toMatch(/^Hello from cluster-a/);
+  });
+
+  it('two pushes at once: both end, one after the other, and the branch is at the last accepted commit', async () => {
+    const one = await newRepo('one', 'hello');
+    const two = await newRepo('two', 'hello');
+    for (const [repo, text] of [[one, 'one'], [two, 'two']] as const) {
+      await git(repo, 'admin', 'fetch', '-q', 'magrathea');
+      await git(repo, 'admin', 'reset', '-q', '--hard', 'magrathea/master');
+      await writeFile(join(repo, 'public/index.php'), `<?php echo "${text}\\n";`);
+      await git(repo, 'admin', 'commit', '-q', '-am', text);
+    }
+    const [a, b] = await Promise.all([git(one, 'admin', 'push', 'magrathea', 'master'), git(two, 'admin', 'push', 'magrathea', 'master')]);
+    const accepted = [a, b].filter((p) => p.exitCode === 0);
+    const refused = [a, b].filter((p) => p.exitCode !== 0);
+    expect(accepted).toHaveLength(1);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!.stderr).toMatch(/remote: waiting: another push of hello \(production\) is deploying|moved to [0-9a-f]+ while this push waited|fetch first|non-fast-forward/);
+    const winner = accepted[0] === a ? one : two;
+    const head = (await git(winner, 'admin', 'rev-parse', 'HEAD')).stdout.trim();
+    expect((await git(winner, 'admin', 'ls-remote', 'magrathea', 'refs/heads/master')).stdout.split('\t')[0]).toBe(head);
+    expect((await curl(edge('cluster-b'), 'hello.example.net')).body).toBe(`${winner === one ? 'one' : 'two'}\n`);
+  });
+});
+
+describe('ssh magrathea', () => {
+  it('refuses an unknown key', async () => {
+    const result = await ssh('stranger', 'help');
+    expect(result.exitCode).toBe(255);
+    expect(result.stderr).toMatch(/Permission denied/);
+  });
+
+  it('keeps members to their apps and verbs', async () => {
+    expect((await ssh('bob', 'apps:list')).stdout).toBe('shop-eu\n');
+    expect(await ssh('bob', 'releases', 'hello')).toMatchObject({ exitCode: 1, stderr: 'magrathea: bob has no access to app hello\n' });
+    expect(await ssh('bob', 'rollback', 'shop-eu')).toMatchObject({ exitCode: 1, stderr: 'magrathea: bob may not rollback shop-eu\n' });
+    expect(await ssh('bob', 'apps:create', 'shop-x')).toMatchObject({ exitCode: 1, stderr: 'magrathea: bob is not an admin\n' });
+    const repo = await newRepo('bob-hello', 'hello');
+    const push = await git(repo, 'bob', 'push', 'magrathea', 'master');
+    expect(push.exitCode).not.toBe(0);
+    expect(push.stderr).toMatch(/bob has no access to app hello/);
+  });
+
+  it('rejects hostile arguments with usage errors', async () => {
+    for (const line of ['releases x;id', 'releases ../etc', `releases ${'a'.repeat(41)}`, 'releases $(id)', "rollback 'hello\nx'"]) {
+      const result = await ssh('admin', line);
+      expect(result.exitCode).toBe(2);
+    }
+    expect((await ssh('admin', 'nosuch')).exitCode).toBe(3);
+  });
+
+  it('records every command and push in an audit log only admins read', async () => {
+    const audit = JSON.parse((await ssh('admin', 'audit', '-n', '200', '--json')).stdout) as { user: string; command: string; exitCode: number }[];
+    expect(audit.some((e) => e.user === 'admin' && e.command === "git-receive-pack '/hello.git'" && e.exitCode === 0)).toBe(true);
+    expect(audit.some((e) => e.user === 'bob' && e.command === 'apps:create shop-x' && e.exitCode === 1)).toBe(true);
+    expect((await ssh('bob', 'audit')).exitCode).toBe(1);
+  });
+});
