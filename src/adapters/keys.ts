@@ -44,6 +44,8 @@ export interface Keys {
   clusterInstances(cluster: string): string;
   /** STRING with expiry: the push (its receive-pack) that holds app+env from its pre-receive hook until its branch moved. */
   pushLock(app: string, env: string): string;
+  /** HASH: KEY → value, config vars of app+env (no cluster) or of app+env on one cluster (`config:set app@cluster`). */
+  configVars(app: string, env: string, cluster?: string): string;
   /** STREAM: who did what, when, with which outcome (`audit` for admins). */
   audit(): string;
   /** HASH: cluster → JSON InstanceConfig a release went live with there (what a rollback to it re-applies). */
@@ -53,7 +55,7 @@ export interface Keys {
 }
 
 /** Kinds of per-app+env keys, as laid out above (`release-envs` is one key per app, not a pattern). */
-export type AppKeyKind = 'release-seq' | 'releases' | 'release' | 'release-instances' | 'push-lock' | 'host-release' | 'instance-release' | 'deploy-lock' | 'deploy-order';
+export type AppKeyKind = 'release-seq' | 'releases' | 'release' | 'release-instances' | 'push-lock' | 'config-vars' | 'host-release' | 'instance-release' | 'deploy-lock' | 'deploy-order';
 
 /** Key names under `prefix` (default `magrathea`). Throws on a prefix that could be read as a glob or a separator. */
 export function createKeys(prefix: string = DEFAULT_PREFIX): Keys {
@@ -74,6 +76,7 @@ export function createKeys(prefix: string = DEFAULT_PREFIX): Keys {
     deployProgress: (jobId) => key('deploy-progress', jobIdPart(jobId)),
     clusterInstances: (cluster) => key('cluster-instances', name(cluster)),
     pushLock: (app, env) => key('push-lock', name(app), name(env)),
+    configVars: (app, env, cluster) => (cluster === undefined ? key('config-vars', name(app), name(env)) : key('config-vars', name(app), name(env), name(cluster))),
     audit: () => `${prefix}:audit`,
     releaseInstances: (app, env, id) => key('release-instances', name(app), name(env), releaseId(id)),
     // The `:` before `*` keeps `myapp` from matching `myapp2`'s keys.

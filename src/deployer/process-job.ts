@@ -5,6 +5,7 @@ import type { GatewayConfig } from '../config/types.js';
 import { InvalidInputError, MagratheaError } from '../core/errors.js';
 import { resolveInstance } from '../core/manifest/resolve.js';
 import { readApp } from '../render/read-app.js';
+import { readConfigVars } from '../state/config-vars.js';
 import { listReleases, markReleaseStatus, recordRelease, type Release } from '../state/releases.js';
 import { deploy, formatDeployResult } from './deploy.js';
 import { DeployFailedError, type DeployJob, type DeployProcessor, type DeployResult } from './job-types.js';
@@ -35,7 +36,7 @@ export function createDeployProcessor(options: DeployProcessorOptions): DeployPr
     const environment = app.manifest.environments.find((e) => e.name === env);
     if (!environment) throw new MagratheaError(`${name} has no environment "${env}" in magrathea.yml`, 'unknown-environment');
     // Build commands cannot differ per cluster: any cluster of the environment gives them, placeholders replaced.
-    const resolved = resolveInstance(app.manifest, { app: name, env, cluster: environment.clusters[0]! });
+    const resolved = resolveInstance(app.manifest, { app: name, env, cluster: environment.clusters[0]! }, await readConfigVars(options.redis, name, env, environment.clusters));
     if ('problems' in resolved) throw new InvalidInputError(resolved.problems);
     log('build');
     let built;
@@ -46,8 +47,9 @@ export function createDeployProcessor(options: DeployProcessorOptions): DeployPr
       throw e;
     }
 
+    const vars = await readConfigVars(options.redis, name, env, environment.clusters);
     const result = await deploy(
-      { app: name, env, release: release.id, manifest: app.manifest, source: built.dir, ...(job.data.clusters ? { clusters: job.data.clusters } : {}) },
+      { app: name, env, release: release.id, manifest: app.manifest, source: built.dir, vars, ...(job.data.clusters ? { clusters: job.data.clusters } : {}) },
       { config, state: redisDeployState(options.redis), log },
     );
     const table = formatDeployResult(result);

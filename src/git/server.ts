@@ -136,7 +136,15 @@ async function handle(options: GatewayServerOptions, user: UserConfig, line: str
   if (!access.ok) return err(`magrathea: ${access.reason}`, 1);
   const io = { stdout: writable((d) => channel.write(d)), stderr: writable((d) => channel.stderr.write(d)), cwd: options.config.gateway.stateDir, user: user.name };
   try {
-    await command.run(args, { user, stateDir: options.config.gateway.stateDir, configDir: options.configDir, io, may, audit: options.readAudit ?? (async () => []) });
+    await command.run(args, {
+      user,
+      stateDir: options.config.gateway.stateDir,
+      configDir: options.configDir,
+      io,
+      may,
+      audit: options.readAudit ?? (async () => []),
+      ask: (prompt) => askLine(channel, prompt),
+    });
     return 0;
   } catch (e) {
     if (e instanceof MagratheaError) return err(e.message, e.exitStatus);
@@ -154,6 +162,29 @@ async function pipeGit(program: string, repo: string, user: UserConfig, configDi
   channel.on('close', () => child.stdin?.destroy());
   const result = await child;
   return result.exitCode ?? 1;
+}
+
+/** A line typed by the client (the SSH client forwards its terminal's input as the channel's data). */
+function askLine(channel: Channel, prompt: string, timeoutMs = 60_000): Promise<string | undefined> {
+  channel.stderr.write(prompt);
+  return new Promise((resolve) => {
+    let line = '';
+    const done = (value: string | undefined) => {
+      clearTimeout(timer);
+      channel.off('data', onData);
+      channel.off('end', onEnd);
+      resolve(value);
+    };
+    const onData = (data: Buffer) => {
+      line += data.toString('utf8');
+      const end = line.search(/[\r\n]/);
+      if (end >= 0) done(line.slice(0, end));
+    };
+    const onEnd = () => done(line || undefined);
+    const timer = setTimeout(() => done(undefined), timeoutMs);
+    channel.on('data', onData);
+    channel.on('end', onEnd);
+  });
 }
 
 function helpText(user: UserConfig): string {

@@ -1,42 +1,14 @@
-import type { UserConfig } from '../config/types.js';
-import type { Need } from '../core/access.js';
 import { UsageError } from '../core/errors.js';
 import { checkName } from '../core/values.js';
 import { parseArgs } from '../commands/args.js';
 import { deployCommand } from '../commands/deploy.js';
 import { releasesCommand } from '../commands/releases.js';
 import { rollbackCommand } from '../commands/rollback.js';
-import type { CommandIO } from '../commands/types.js';
 import { appExists, createRepo, destroyRepo, listApps, repoDir } from './repos.js';
-import type { AuditEntry } from './audit.js';
+import type { SshCommand, SshCommandContext } from './ssh-command.js';
+import { CONFIG_COMMANDS } from './ssh-config-commands.js';
 
-export interface SshCommandContext {
-  user: UserConfig;
-  stateDir: string;
-  configDir: string;
-  io: CommandIO;
-  /** Whether `user` may do `need` on `app` (apps:list filters with it). */
-  may(need: Need, app: string): boolean;
-  /** Asks the client a line (apps:destroy's confirmation); undefined without an interactive channel. */
-  ask?(prompt: string): Promise<string | undefined>;
-  /** The newest audit entries. */
-  audit(count: number): Promise<AuditEntry[]>;
-}
-
-/**
- * A command of `ssh magrathea <command>`. Only these exist over SSH: each
- * parses its own arguments strictly and builds the argv of the gateway
- * command it runs, so no client flag (`--config`, `--dir`) can reach one.
- */
-export interface SshCommand {
-  name: string;
-  summary: string;
-  usage: string;
-  need: Need;
-  /** The app the command acts on, from its arguments (for access control); undefined for none. */
-  app(args: string[]): string | undefined;
-  run(args: string[], ctx: SshCommandContext): Promise<void>;
-}
+export type { SshCommand, SshCommandContext } from './ssh-command.js';
 
 const appOf = (args: string[]): string | undefined => args.find((a) => !a.startsWith('-'))?.split('@')[0];
 
@@ -48,6 +20,7 @@ function requireApp(ctx: SshCommandContext, app: string | undefined): string {
 }
 
 export const SSH_COMMANDS: SshCommand[] = [
+  ...CONFIG_COMMANDS,
   {
     name: 'audit',
     summary: 'who did what, when, with which outcome, newest first (admins)',

@@ -201,6 +201,45 @@ describe('ssh magrathea', () => {
     expect((await ssh('admin', 'nosuch')).exitCode).toBe(3);
   });
 
+  it('config:set / config:show / config:unset: secrets on the gateway, masked, applied by the next deploy', async () => {
+    const set = await ssh('admin', 'config:set', 'hello@cluster-b', `"GREETING=Servus, it's \$HOME"`, 'DB_PASSWORD=s3cret');
+    expect(set.stderr).toBe('');
+    expect(set.stdout).toMatch(/set GREETING, DB_PASSWORD for hello@cluster-b \(production\); applied by the next deploy: ssh magrathea deploy hello/);
+    const shown = await ssh('admin', 'config:show', 'hello@cluster-b');
+    expect(shown.stdout).toMatch(/^env\.DB_PASSWORD\s+"\*{8}"\s+config vars @cluster-b/m);
+    expect(shown.stdout).not.toContain('s3cret');
+    expect((await ssh('admin', 'config:show', 'hello@cluster-b', '--reveal')).stdout).toMatch(/^env\.DB_PASSWORD\s+"s3cret"/m);
+    expect((await ssh('admin', 'config:show', 'hello')).stdout).toContain('DB_PASSWORD=********  (@cluster-b)');
+    // A page that shows the variable, pushed: the deploy applies the vars.
+    const repo = join(work, 'one');
+    await git(repo, 'admin', 'fetch', '-q', 'magrathea');
+    await git(repo, 'admin', 'reset', '-q', '--hard', 'magrathea/master');
+    await writeFile(join(repo, 'public/greeting.php'), '<?php echo getenv("GREETING"), "\\n";');
+    await git(repo, 'admin', 'add', '-A');
+    await git(repo, 'admin', 'commit', '-q', '-m', 'greeting page');
+    expect((await git(repo, 'admin', 'push', 'magrathea', 'master')).exitCode).toBe(0);
+    expect((await curl(`${edge('cluster-b')}/greeting.php`, 'hello.example.net')).body).toBe("Servus, it's $HOME\n");
+    expect((await curl(`${edge('cluster-a')}/greeting.php`, 'hello.example.com')).body).toBe('Hello from cluster-a\n');
+    // Refused whole, nothing set: a newline cannot reach a config file.
+    const bad = await ssh('admin', 'config:set', 'hello', '"A=1"', '"B=x\ny"');
+    expect(bad.exitCode).toBe(2);
+    expect((await ssh('admin', 'config:show', 'hello', '--reveal', '--json')).stdout).not.toContain('"A"');
+    expect((await ssh('admin', 'config:unset', 'hello@cluster-b', 'GREETING')).exitCode).toBe(0);
+    expect((await ssh('admin', 'deploy', 'hello')).exitCode).toBe(0);
+    expect((await curl(`${edge('cluster-b')}/greeting.php?again`, 'hello.example.net')).body).toBe('Hallo from cluster-b\n');
+    expect(await ssh('bob', 'config:show', 'shop-eu')).toMatchObject({ exitCode: 1, stderr: 'magrathea: bob may not config shop-eu\n' });
+  });
+
+  it('apps:destroy asks for the app name', async () => {
+    expect((await ssh('admin', 'apps:create', 'doomed')).exitCode).toBe(0);
+    const refused = await run('ssh', [...sshCommand('admin').slice(1), 'git@127.0.0.1', 'apps:destroy', 'doomed'], { input: 'nope\n', reject: false });
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toMatch(/type the app's name \(doomed\) to destroy it: apps:destroy: not confirmed/);
+    const done = await run('ssh', [...sshCommand('admin').slice(1), 'git@127.0.0.1', 'apps:destroy', 'doomed'], { input: 'doomed\n', reject: false });
+    expect(done.exitCode).toBe(0);
+    expect((await ssh('admin', 'apps:list')).stdout).not.toContain('doomed');
+  });
+
   it('records every command and push in an audit log only admins read', async () => {
     const audit = JSON.parse((await ssh('admin', 'audit', '-n', '200', '--json')).stdout) as { user: string; command: string; exitCode: number }[];
     expect(audit.some((e) => e.user === 'admin' && e.command === "git-receive-pack '/hello.git'" && e.exitCode === 0)).toBe(true);

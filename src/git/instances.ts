@@ -1,0 +1,87 @@
+import { createKeys } from '../adapters/keys.js';
+import { openRedis } from '../adapters/redis.js';
+import type { SshSettings, SshTarget } from '../adapters/ssh.js';
+import type { ClusterConfig, GatewayConfig, HostConfig } from '../config/types.js';
+import { MagratheaError, UsageError } from '../core/errors.js';
+import { checkName } from '../core/values.js';
+import { readClusterReleases } from '../state/host-releases.js';
+import { chooseEnvironment, readAppManifest } from './app-manifest.js';
+import { appExists } from './repos.js';
+
+/** `app` or `app@cluster`, as typed after `logs` or `shell`, checked. */
+export function parseInstanceTarget(command: string, text: string): { app: string; cluster?: string } {
+  const [app, cluster, ...rest] = text.split('@');
+  const problem = checkName(app!) ?? (cluster !== undefined ? checkName(cluster) : undefined);
+  if (problem || rest.length > 0) throw new UsageError(`${command}: ${JSON.stringify(text)} is not APP or APP@CLUSTER${problem ? ` (${problem})` : ''}`);
+  return cluster === undefined ? { app: app! } : { app: app!, cluster };
+}
+
+export interface InstanceCluster {
+  cluster: ClusterConfig;
+  /** The cluster's web hosts, in the configuration's order. */
+  webHosts: HostConfig[];
+  /** Web host name → the release it serves, as the deployer recorded it (absent: none yet). */
+  releases: Record<string, string>;
+}
+
+export interface InstanceTargets {
+  app: string;
+  env: string;
+  clusters: InstanceCluster[];
+}
+
+export interface ResolveInstancesOptions {
+  config: GatewayConfig;
+  app: string;
+  /** One cluster of the environment only. */
+  cluster?: string;
+  /** Default: the environment fed by the gateway's default branch. */
+  env?: string;
+}
+
+/**
+ * Where an app's instances are: its environment (given, or the one the
+ * gateway's default branch feeds, from the manifest on that branch of the
+ * app's repository), that environment's clusters (or the one asked for),
+ * their web hosts and the release each serves (as the deployer recorded it
+ * in Redis).
+ */
+export async function resolveInstances(options: ResolveInstancesOptions): Promise<InstanceTargets> {
+  const { config, app } = options;
+  const stateDir = config.gateway.stateDir;
+  if (!appExists(stateDir, app)) throw new UsageError(`no app ${app}`);
+  const manifest = await readAppManifest(config, app);
+  const environment = chooseEnvironment(config, manifest, app, options.env);
+  if (options.cluster && !environment.clusters.includes(options.cluster)) {
+    throw new UsageError(`${app} (${environment.name}) is not on cluster ${options.cluster}; its clusters: ${environment.clusters.join(', ')}`);
+  }
+  const wanted = options.cluster ? [options.cluster] : environment.clusters;
+  for (const name of wanted) {
+    if (!config.clusters[name]) throw new MagratheaError(`cluster ${name} of ${app} (${environment.name}) is not in the gateway configuration`, 'unknown-cluster', 1);
+  }
+
+  const redis = await openRedis({ stateDir });
+  try {
+    const context = { redis: redis.client, keys: createKeys(process.env.MAGRATHEA_REDIS_PREFIX || undefined) };
+    const clusters = await Promise.all(
+      wanted.map(async (name): Promise<InstanceCluster> => {
+        const cluster = config.clusters[name]!;
+        const { hosts } = await readClusterReleases(context, app, environment.name, name);
+        return { cluster, webHosts: cluster.hosts.filter((h) => h.roles.includes('web')), releases: hosts };
+      }),
+    );
+    return { app, env: environment.name, clusters };
+  } finally {
+    await redis.stop();
+  }
+}
+
+/** How HostSession and the ssh2 client reach a host from the gateway. */
+export function sshTarget(host: HostConfig): SshTarget {
+  return { name: host.name, address: host.address, user: host.ssh.user, port: host.ssh.port };
+}
+
+/** The gateway's key and known_hosts, as the configuration gives them. */
+export function hostSettings(config: GatewayConfig): Pick<SshSettings, 'identity' | 'knownHosts'> {
+  return { identity: config.gateway.ssh.identity, knownHosts: config.gateway.ssh.knownHosts };
+}

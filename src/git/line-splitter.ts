@@ -1,0 +1,33 @@
+/** Lines longer than this are cut into pieces: a host writing no newline cannot grow the gateway's memory. */
+export const MAX_LINE_BYTES = 64 * 1024;
+
+export interface LineSplitter {
+  /** Feeds bytes; `onLine` gets each complete line, without its `\n` (nor a `\r` before it). */
+  push(chunk: Buffer): void;
+  /** Hands over what is left (a last line without `\n`). */
+  end(): void;
+}
+
+/** Splits a byte stream into lines on `\n`, never cutting a multi-byte character except in an overlong line. */
+export function splitLines(onLine: (line: Buffer) => void): LineSplitter {
+  let pending = Buffer.alloc(0);
+  const emit = (line: Buffer) => onLine(line.at(-1) === 0x0d ? line.subarray(0, -1) : line);
+  return {
+    push(chunk) {
+      let data = pending.length > 0 ? Buffer.concat([pending, chunk]) : chunk;
+      for (let nl = data.indexOf(0x0a); nl >= 0; nl = data.indexOf(0x0a)) {
+        emit(data.subarray(0, nl));
+        data = data.subarray(nl + 1);
+      }
+      while (data.length > MAX_LINE_BYTES) {
+        emit(data.subarray(0, MAX_LINE_BYTES));
+        data = data.subarray(MAX_LINE_BYTES);
+      }
+      pending = Buffer.from(data);
+    },
+    end() {
+      if (pending.length > 0) emit(pending);
+      pending = Buffer.alloc(0);
+    },
+  };
+}

@@ -1,0 +1,55 @@
+import { EventEmitter } from 'node:events';
+import type ssh2 from 'ssh2';
+
+/**
+ * The SSH session a command runs in, for commands that need more than
+ * lines of output: `logs -f` (output with backpressure, until the client
+ * goes away) and `shell` (the client's terminal, its input and its size).
+ */
+export interface SshSession {
+  /** The session's channel: the client's input, and output whose write() says when to wait for 'drain'. */
+  channel: ssh2.ServerChannel;
+  /** The terminal the client asked for (`ssh -t`), with its latest size; undefined without one. */
+  pty?: ssh2.PseudoTtyInfo;
+  /** Calls `listener` with each new size of the client's terminal (`window-change` requests). */
+  onWindowChange(listener: (size: ssh2.WindowChangeInfo) => void): void;
+  /** Aborted when the client goes away: the channel closed, or the whole connection. */
+  signal: AbortSignal;
+}
+
+/**
+ * What a session learns before its command: the PTY the client asked for,
+ * and window changes, which may come at any time. server.ts feeds it from
+ * the session's `pty` and `window-change` requests.
+ */
+export class SessionTerminal {
+  pty?: ssh2.PseudoTtyInfo;
+  private readonly resizes = new EventEmitter();
+
+  setPty(info: ssh2.PseudoTtyInfo): void {
+    this.pty = { ...info };
+  }
+
+  resize(size: ssh2.WindowChangeInfo): void {
+    if (this.pty) Object.assign(this.pty, { cols: size.cols, rows: size.rows, width: size.width, height: size.height });
+    this.resizes.emit('resize', size);
+  }
+
+  /** The session for a command on `channel`, aborted when the channel or `connection` closes. */
+  session(channel: ssh2.ServerChannel, connection: ssh2.Connection): SshSession {
+    const gone = new AbortController();
+    const abort = () => gone.abort();
+    channel.once('close', () => {
+      abort();
+      connection.off('close', abort);
+      this.resizes.removeAllListeners();
+    });
+    connection.once('close', abort);
+    return {
+      channel,
+      pty: this.pty,
+      onWindowChange: (listener) => void this.resizes.on('resize', listener),
+      signal: gone.signal,
+    };
+  }
+}
