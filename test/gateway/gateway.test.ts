@@ -202,7 +202,7 @@ describe('ssh magrathea', () => {
   });
 
   it('config:set / config:show / config:unset: secrets on the gateway, masked, applied by the next deploy', async () => {
-    const set = await ssh('admin', 'config:set', 'hello@cluster-b', `"GREETING=Servus, it's \$HOME"`, 'DB_PASSWORD=s3cret');
+    const set = await ssh('admin', 'config:set', 'hello@cluster-b', `"GREETING=Servus, it's $HOME"`, 'DB_PASSWORD=s3cret');
     expect(set.stderr).toBe('');
     expect(set.stdout).toMatch(/set GREETING, DB_PASSWORD for hello@cluster-b \(production\); applied by the next deploy: ssh magrathea deploy hello/);
     const shown = await ssh('admin', 'config:show', 'hello@cluster-b');
