@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { run } from '../src/adapters/exec.js';
 import { reserveSubnet } from './helpers/free-subnet.js';
@@ -15,14 +16,22 @@ describe('magrathea demo', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('starts the lab, deploys the example to both clusters, shows it served, and stops everything', async () => {
+  it('starts the lab and the gateway, pushes the example to both clusters with git, shows it served, and stops everything', async () => {
     dir = await mkdtemp(join(tmpdir(), 'magrathea-demo-'));
     const subnet = await reserveSubnet(TEST_LABS, [181, 183, 185, 187, 189], 2, Number(process.env.MAGRATHEA_TEST_RUN ?? process.pid));
-    const demo = await run('node', [resolve('dist/src/cli/main.js'), 'demo', '--dir', join(dir, 'lab'), '--subnet', String(subnet), '--no-wait'], { reject: false, timeout: 180_000 });
+    const port = await new Promise<number>((done) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const free = (probe.address() as { port: number }).port;
+        probe.close(() => done(free));
+      });
+    });
+    const demo = await run('node', [resolve('dist/src/cli/main.js'), 'demo', '--dir', join(dir, 'lab'), '--subnet', String(subnet), '--listen', `127.0.0.1:${port}`, '--no-wait'], { reject: false, timeout: 180_000 });
     expect(demo.stderr).toBe('');
     expect(demo.exitCode).toBe(0);
-    expect(demo.stdout).toMatch(/cluster-a\s+live\s+r1/);
-    expect(demo.stdout).toMatch(/cluster-b\s+live\s+r1/);
+    expect(demo.stdout).toMatch(/\$ git push magrathea master/);
+    expect(demo.stdout).toMatch(/remote: cluster-a: preparing 3 hosts/);
+    expect(demo.stdout).toMatch(/remote: cluster-a\s+live\s+r1/);
+    expect(demo.stdout).toMatch(/remote: cluster-b\s+live\s+r1/);
     expect(demo.stdout).toMatch(new RegExp(`curl -H 'Host: hello\\.example\\.com' http://127\\.0\\.${subnet}\\.3/\\n  Hello from cluster-a`));
     expect(demo.stdout).toMatch(/Hallo from cluster-b/);
     expect(demo.stdout).toMatch(/lab: down \(\d+ processes stopped\)/);

@@ -1,36 +1,37 @@
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { cp, mkdir } from 'node:fs/promises';
+import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { run } from '../adapters/exec.js';
-import { exportTree } from '../builder/build-release.js';
 import { MagratheaError } from '../core/errors.js';
 import type { DeployWorker } from '../deployer/worker.js';
 import { labDown } from '../lab/down.js';
 import { defaultLabDir } from '../lab/paths.js';
 import { labUp } from '../lab/up.js';
+import { appExists, createRepo } from '../git/repos.js';
+import { startGatewayServer, type GatewayServer } from '../git/server.js';
 import { parseArgs } from './args.js';
 import { openGatewayContext, startGatewayWorker } from './gateway-context.js';
 import type { Command } from './types.js';
 
-const usage = '[--dir LAB_DIR] [--subnet S] [--no-wait]';
+const usage = '[--dir LAB_DIR] [--subnet S] [--listen ADDRESS:PORT] [--no-wait]';
 const EXAMPLE = fileURLToPath(new URL('../../../examples/hello-php', import.meta.url));
 const EXAMPLE_FROM_SOURCE = fileURLToPath(new URL('../../examples/hello-php', import.meta.url));
 const APP = 'hello';
 
 /**
  * `magrathea demo` (what `npm run demo` runs): the lab (2 clusters x 2 web
- * hosts), a deploy worker, the example app deployed through the queue, its
- * pages fetched through both edges; then it waits for Ctrl-C and stops
- * everything it started.
+ * hosts), the SSH gateway and a deploy worker, the example app pushed with
+ * the real git and ssh, its pages fetched through both edges; then it waits
+ * for Ctrl-C and stops everything it started.
  */
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'start the lab and a worker, deploy examples/hello-php to both clusters, show it served; Ctrl-C stops everything',
+  summary: 'start the lab, the gateway and a worker, git push examples/hello-php to both clusters, show it served; Ctrl-C stops everything',
   usage,
   async run(args, io) {
-    const parsed = parseArgs('demo', usage, args, { values: ['dir', 'subnet'], booleans: ['no-wait'], positionals: [0, 0] });
+    const parsed = parseArgs('demo', usage, args, { values: ['dir', 'subnet', 'listen'], booleans: ['no-wait'], positionals: [0, 0] });
     const dir = parsed.values.dir ? resolve(io.cwd, parsed.values.dir) : defaultLabDir();
     const say = (line: string) => io.stdout.write(`${line}\n`);
 
@@ -40,11 +41,33 @@ export const demoCommand: Command = {
     say(`lab: up in ${seconds.toFixed(1)} s`);
     let gateway: Awaited<ReturnType<typeof openGatewayContext>> | undefined;
     let worker: DeployWorker | undefined;
+    let server: GatewayServer | undefined;
     try {
       gateway = await openGatewayContext(status.config);
       worker = await startGatewayWorker(gateway, status.config);
+      const listen = parsed.values.listen ?? gateway.config.gateway.listen.ssh;
+      const [host, port] = [listen.slice(0, listen.lastIndexOf(':')), Number(listen.slice(listen.lastIndexOf(':') + 1))];
+      server = await startGatewayServer({ config: gateway.config, configDir: status.config, host, port });
+      say(`gateway: listening on ${host}:${server.port}`);
 
-      // The example as a git repository of its own: a deploy is of a commit.
+      // The demo user is the lab's admin; an ssh config names the gateway "magrathea".
+      const sshConfig = join(dir, 'ssh', 'gateway_config');
+      await writeFile(sshConfig, [
+        '# Written by `magrathea demo`: ssh -F <this file> magrathea help',
+        'Host magrathea',
+        `    HostName ${host}`,
+        `    Port ${server.port}`,
+        '    User git',
+        `    IdentityFile ${status.ssh.identity.replace(/id_ed25519$/, 'user_ed25519')}`,
+        '    IdentitiesOnly yes',
+        `    UserKnownHostsFile ${join(dir, 'ssh', 'gateway_known_hosts')}`,
+        '    StrictHostKeyChecking accept-new',
+        '',
+      ].join('\n'));
+      const sshCmd = `ssh -F ${sshConfig}`;
+      if (!appExists(gateway.config.gateway.stateDir, APP)) await createRepo(gateway.config.gateway.stateDir, APP, status.config);
+
+      // The example as a git repository of its own, pushed like any app.
       const repo = join(dir, 'demo', APP);
       if (!existsSync(join(repo, '.git'))) {
         await mkdir(repo, { recursive: true });
@@ -52,14 +75,11 @@ export const demoCommand: Command = {
         await run('git', ['init', '-q', '-b', 'master', repo]);
         await run('git', ['-C', repo, 'add', '-A']);
         await run('git', ['-C', repo, '-c', 'user.name=Magrathea demo', '-c', 'user.email=demo@magrathea.invalid', 'commit', '-q', '-m', 'hello-php']);
+        await run('git', ['-C', repo, 'remote', 'add', 'magrathea', `magrathea:${APP}`]);
       }
-      const commit = (await run('git', ['-C', repo, 'rev-parse', 'HEAD'])).stdout.trim();
-      const tree = join(gateway.config.gateway.stateDir, 'sources', APP, `${commit}-demo-${Date.now()}`);
-      await exportTree(repo, commit, tree);
-      const jobId = await gateway.queue.enqueueDeploy({ app: APP, env: 'production', commit, ref: 'refs/heads/master', requestedBy: 'demo', sourcePath: tree });
-      say(`deploy ${jobId}: ${APP} (production) at ${commit.slice(0, 12)}`);
-      const result = await gateway.queue.followDeploy(jobId, (line) => say(`  ${line}`));
-      io.stdout.write(result.summary);
+      say(`\n$ git push magrathea master    (in ${repo})`);
+      const push = await run('git', ['-C', repo, 'push', '--force', 'magrathea', 'master'], { env: { GIT_SSH_COMMAND: sshCmd }, reject: false, onLine: (line) => say(`  ${line}`) });
+      if (push.exitCode !== 0) throw new MagratheaError('the demo push was rejected (see above)', 'demo-failed');
 
       say('\nserved through each cluster\'s edge (HAProxy -> Varnish -> Apache -> PHP-FPM):');
       for (const [cluster, domain] of [['cluster-a', `${APP}.example.com`], ['cluster-b', `${APP}.example.net`]] as const) {
@@ -68,20 +88,23 @@ export const demoCommand: Command = {
         say(`\n$ curl -H 'Host: ${domain}' ${url}/`);
         say(page.stdout.trimEnd().replace(/^/gm, '  '));
       }
-      const cli = 'npx magrathea';
       say(`
-Try next (in another terminal, from this directory):
-  ${cli} releases ${APP} --config ${status.config}
-  edit ${repo}/public/index.php, then: git -C ${repo} commit -qam change && ${cli} deploy ${repo} --app ${APP} --config ${status.config}
-  ${cli} rollback ${APP}@cluster-a --config ${status.config}
-  ${cli} explain ${repo} --app ${APP} --cluster cluster-b --config ${status.config}
-  ${cli} lab status --dir ${dir}
+Try next, in another terminal:
+  cd ${repo}
+  export GIT_SSH_COMMAND='${sshCmd}'
+  echo '<?php echo "changed\\n";' > public/index.php && git commit -qam change && git push magrathea master
+  ${sshCmd} magrathea help
+  ${sshCmd} magrathea releases ${APP}
+  ${sshCmd} magrathea config:set ${APP}@cluster-b GREETING=Servus && ${sshCmd} magrathea deploy ${APP}
+  ${sshCmd} magrathea config:show ${APP}@cluster-b
+  ${sshCmd} magrathea rollback ${APP}@cluster-a
+  curl -H 'Host: ${APP}.example.com' ${status.edges[0]!.url}/
   ssh -F ${status.ssh.config} a-web-1 ls /var/www/magrathea/${APP}/production/releases
-A worker is running in this process. Ctrl-C stops the worker and the lab.`);
-      if (!result.release) throw new MagratheaError('the demo deploy did not go live', 'demo-failed');
+The gateway and a worker run in this process. Ctrl-C stops them and the lab.`);
       if (!parsed.flags.has('no-wait')) await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
     } finally {
-      say('\nstopping the worker and the lab');
+      say('\nstopping the gateway, the worker and the lab');
+      await server?.close();
       await worker?.close();
       await gateway?.close();
       const down = await labDown({ dir, purge: false });
