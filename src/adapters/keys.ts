@@ -42,6 +42,8 @@ export interface Keys {
   deployProgress(jobId: string): string;
   /** HASH: `<app>.<env>` → JSON InstanceConfig of every instance live on a cluster (its edge files are rendered from all of them). */
   clusterInstances(cluster: string): string;
+  /** STRING with expiry: the deploy that holds a cluster's shared files (VCL, HAProxy map: rendered from all its instances). */
+  clusterLock(cluster: string): string;
   /** STRING with expiry: the push (its receive-pack) that holds app+env from its pre-receive hook until its branch moved. */
   pushLock(app: string, env: string): string;
   /** HASH: KEY → value, config vars of app+env (no cluster) or of app+env on one cluster (`config:set app@cluster`). */
@@ -62,7 +64,7 @@ export function createKeys(prefix: string = DEFAULT_PREFIX): Keys {
   if (!PREFIX.test(prefix)) {
     throw new MagratheaError(`invalid Redis key prefix ${JSON.stringify(prefix)}: 1 to 64 characters of A-Z, a-z, 0-9, _ . - { }`, 'invalid-input', 2);
   }
-  const key = (kind: AppKeyKind | 'release-envs' | 'deploy-progress' | 'cluster-instances', ...parts: string[]) => [prefix, kind, ...parts].join(':');
+  const key = (kind: AppKeyKind | 'release-envs' | 'deploy-progress' | 'cluster-instances' | 'cluster-lock', ...parts: string[]) => [prefix, kind, ...parts].join(':');
   return {
     prefix,
     releaseCounter: (app, env) => key('release-seq', name(app), name(env)),
@@ -76,6 +78,7 @@ export function createKeys(prefix: string = DEFAULT_PREFIX): Keys {
     deployProgress: (jobId) => key('deploy-progress', jobIdPart(jobId)),
     clusterInstances: (cluster) => key('cluster-instances', name(cluster)),
     pushLock: (app, env) => key('push-lock', name(app), name(env)),
+    clusterLock: (cluster) => key('cluster-lock', name(cluster)),
     configVars: (app, env, cluster) => (cluster === undefined ? key('config-vars', name(app), name(env)) : key('config-vars', name(app), name(env), name(cluster))),
     audit: () => `${prefix}:audit`,
     releaseInstances: (app, env, id) => key('release-instances', name(app), name(env), releaseId(id)),

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandError, tail } from '../adapters/exec.js';
@@ -27,6 +29,8 @@ export interface ClusterDeployInput {
   /** Run the manifest's release hook. Default true (a rollback skips it: migrations do not run backwards). */
   runHook?: boolean;
   keepReleases: number;
+  /** Who deploys (the job id): a rerun of the same job takes its cluster lock back. Default: this call only. */
+  owner?: string;
   ssh: SshSettings;
   state: DeployState;
   log: (line: string) => void;
@@ -54,6 +58,10 @@ export class StepError extends MagratheaError {
  * Before the switch a failure changes nothing that is served.
  */
 export async function deployCluster(input: ClusterDeployInput): Promise<ClusterOutcome> {
+  return input.state.withClusterLock(input.cluster.name, input.owner ?? `${hostname()}:${process.pid}:${randomUUID()}`, () => input.log(`${input.cluster.name}: waiting for another deploy on this cluster`), () => deployLocked(input));
+}
+
+async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> {
   const { cluster, instance, release, state, log } = input;
   const started = Date.now();
   const outcome: ClusterOutcome = { cluster: cluster.name, status: 'failed', release, hosts: cluster.hosts.length, url: cluster.edge, seconds: 0 };

@@ -17,6 +17,8 @@ export interface DeployInput {
   /** Only these clusters of the environment (`git push -o cluster=...`). Default: all, in the manifest's order. */
   clusters?: string[];
   vars?: ConfigVars;
+  /** The deploy's job id, so that a rerun takes its cluster locks back. */
+  owner?: string;
 }
 
 export interface DeployDeps {
@@ -55,6 +57,7 @@ export async function deploy(input: DeployInput, deps: DeployDeps): Promise<Depl
       release: input.release,
       source: input.source,
       keepReleases: deps.config.gateway.keepReleases,
+      ...(input.owner ? { owner: input.owner } : {}),
       ssh,
       state: deps.state,
       log: deps.log,

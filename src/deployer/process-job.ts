@@ -49,7 +49,7 @@ export function createDeployProcessor(options: DeployProcessorOptions): DeployPr
 
     const vars = await readConfigVars(options.redis, name, env, environment.clusters);
     const result = await deploy(
-      { app: name, env, release: release.id, manifest: app.manifest, source: built.dir, vars, ...(job.data.clusters ? { clusters: job.data.clusters } : {}) },
+      { app: name, env, release: release.id, manifest: app.manifest, source: built.dir, vars, owner: `job-${job.id}`, ...(job.data.clusters ? { clusters: job.data.clusters } : {}) },
       { config, state: redisDeployState(options.redis), log },
     );
     const table = formatDeployResult(result);

@@ -1,8 +1,30 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { defineScript } from '../adapters/redis-script.js';
 import type { RedisContext } from '../adapters/redis.js';
 import type { InstanceConfig } from '../core/manifest/types.js';
 import { instanceId } from '../core/render/names.js';
 import { readClusterReleases, recordClusterReleases } from '../state/host-releases.js';
 import type { DeployState } from './types.js';
+
+const CLUSTER_LOCK_MS = 30_000;
+
+/*
+ * Extends the lock's expiry, only if `token` holds it.
+ *   KEYS[1] the lock; ARGV[1] token; ARGV[2] milliseconds.  Returns 1 when extended.
+ */
+const renewScript = defineScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`);
+
+/*
+ * Frees the lock, only if `token` holds it.
+ *   KEYS[1] the lock; ARGV[1] token.  Returns 1 when freed.
+ */
+const releaseScript = defineScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`);
 
 /** The deployer's state in Redis: hosts' releases (src/state) and the instances live on each cluster. */
 export function redisDeployState(context: RedisContext): DeployState {
@@ -26,6 +48,24 @@ export function redisDeployState(context: RedisContext): DeployState {
         .hset(keys.releaseInstances(instance.app, instance.env, release), instance.cluster, json)
         .exec();
       for (const [err] of results ?? []) if (err) throw err;
+    },
+    async withClusterLock(cluster, owner, onWait, action) {
+      const key = keys.clusterLock(cluster);
+      const token = owner;
+      let told = false;
+      while ((await redis.set(key, token, 'PX', CLUSTER_LOCK_MS, 'NX')) !== 'OK' && (await redis.get(key)) !== token) {
+        if (!told) onWait();
+        told = true;
+        await sleep(200);
+      }
+      // Renewed while held; it expires on its own if this process dies.
+      const renewal = setInterval(() => void renewScript(redis, [key], [token, CLUSTER_LOCK_MS]).catch(() => undefined), CLUSTER_LOCK_MS / 3);
+      try {
+        return await action();
+      } finally {
+        clearInterval(renewal);
+        await releaseScript(redis, [key], [token]);
+      }
     },
     async releaseInstance(app, env, release, cluster) {
       const json = await redis.hget(keys.releaseInstances(app, env, release), cluster);

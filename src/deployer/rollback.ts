@@ -37,6 +37,7 @@ export async function rollbackJob(config: GatewayConfig, redis: RedisContext, jo
       instance,
       release: target!,
       runHook: false,
+      owner: `job-${job.id}`,
       keepReleases: config.gateway.keepReleases,
       ssh: { identity: config.gateway.ssh.identity, knownHosts: config.gateway.ssh.knownHosts, controlDir: join(config.gateway.stateDir, 'cm') },
       state,

@@ -10,6 +10,14 @@ export interface DeployState {
   clusterInstances(cluster: string): Promise<InstanceConfig[]>;
   /** The instance is live with `release`: it joins its cluster's instances, and is what a rollback to `release` re-applies. */
   saveInstance(instance: InstanceConfig, release: string): Promise<void>;
+  /**
+   * Runs `action` holding the cluster: its edge files are rendered from every
+   * instance on it, so two deploys of different apps must not render and
+   * install them at the same time (the second would drop the first's domains).
+   * `owner` names the deploy (its job): a run of the same deploy restarted
+   * after its worker died takes its own lock back at once.
+   */
+  withClusterLock<T>(cluster: string, owner: string, onWait: () => void, action: () => Promise<T>): Promise<T>;
   /** The configuration `release` went live with on `cluster`, if it ever did. */
   releaseInstance(app: string, env: string, release: string, cluster: string): Promise<InstanceConfig | undefined>;
 }

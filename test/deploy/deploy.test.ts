@@ -153,6 +153,32 @@ describe('deploy on the lab', () => {
   });
 });
 
+describe('several apps at once', () => {
+  it('three apps deployed at the same time on the same clusters are all served afterwards (the edge files are rendered from all of them)', async () => {
+    const apps = ['para-one', 'para-two', 'para-three'];
+    const results = await Promise.all(
+      apps.map(async (name) => {
+        const dir = join(work, name);
+        await cp('examples/hello-php', dir, { recursive: true });
+        await run('git', ['init', '-q', '-b', 'master', dir]);
+        await run('git', ['-C', dir, 'add', '-A']);
+        await run('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-q', '-m', name]);
+        const head = (await run('git', ['-C', dir, 'rev-parse', 'HEAD'])).stdout.trim();
+        const tree = join(work, `tree-${name}`);
+        await exportTree(dir, head, tree);
+        const built = await buildRelease({ tree, commit: head, workspace: join(work, `build-${name}`), commands: ['cp config/app.example.php config/app.php'] });
+        const app = await readApp(dir, name);
+        return deploy({ app: name, env: 'production', release: 'r1', manifest: app.manifest, source: built.dir }, { config, state, log: () => undefined });
+      }),
+    );
+    expect(results.map((r) => r.ok)).toEqual([true, true, true]);
+    for (const name of apps) {
+      expect(await page(edge('cluster-a'), `${name}.example.com`)).toMatch(/^200 Hello from cluster-a/);
+      expect(await page(edge('cluster-b'), `${name}.example.net`)).toMatch(/^200 Hallo from cluster-b/);
+    }
+  });
+});
+
 describe('the command line on the lab: magrathea worker, deploy, releases, rollback', () => {
   const CLI = join(process.cwd(), 'dist/src/cli/main.js');
   const workers: ReturnType<typeof start>[] = [];
