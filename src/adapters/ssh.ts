@@ -1,4 +1,7 @@
-import { mkdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { lstat, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CommandError, run, runDaemon, type RunOptions, type RunResult } from './exec.js';
 import { MagratheaError } from '../core/errors.js';
 
@@ -13,10 +16,20 @@ export interface SshTarget {
 export interface SshSettings {
   identity: string;
   knownHosts: string;
-  /** Directory of the control sockets (short path: a socket path is limited to about 100 bytes). */
+  /** Directory of the control sockets: `controlDir(stateDir)`. */
   controlDir: string;
   /** Seconds to wait for the TCP connection and authentication. Default 10. */
   connectTimeout?: number;
+}
+
+/**
+ * Where the control sockets of a gateway live: a short path (a socket path
+ * is limited to about 100 bytes, and OpenSSH adds 57 characters to it), one
+ * per state directory, so that every process of one gateway shares the
+ * connections.
+ */
+export function controlDir(stateDir: string): string {
+  return join(tmpdir(), `magrathea-ssh-${createHash('sha256').update(stateDir).digest('hex').slice(0, 10)}`);
 }
 
 /** A host that could not be reached: retrying later may help. */
@@ -58,6 +71,11 @@ export class HostSession {
 
   async open(): Promise<void> {
     await mkdir(this.settings.controlDir, { recursive: true, mode: 0o700 });
+    // A predictable directory in /tmp must be ours, and private: the sockets in it are logged-in connections.
+    const dir = await lstat(this.settings.controlDir);
+    if (!dir.isDirectory() || dir.uid !== process.getuid?.() || (dir.mode & 0o077) !== 0) {
+      throw new MagratheaError(`${this.settings.controlDir} is not a private directory of this user: remove it`, 'unsafe-control-dir');
+    }
     const alive = await run('ssh', [...this.options(), '-O', 'check', this.target.address], { reject: false, input: '', timeout: 10_000 });
     if (alive.exitCode === 0) return;
     try {

@@ -1,5 +1,5 @@
-import { join } from 'node:path';
 import type { GatewayConfig } from '../config/types.js';
+import { controlDir, type SshSettings } from '../adapters/ssh.js';
 import { InvalidInputError, MagratheaError } from '../core/errors.js';
 import { resolveInstance } from '../core/manifest/resolve.js';
 import type { ConfigVars, InstanceConfig, Manifest } from '../core/manifest/types.js';
@@ -49,7 +49,7 @@ export async function deploy(input: DeployInput, deps: DeployDeps): Promise<Depl
   }
   if (problems.length > 0) throw new InvalidInputError(problems);
 
-  const ssh = { identity: deps.config.gateway.ssh.identity, knownHosts: deps.config.gateway.ssh.knownHosts, controlDir: join(deps.config.gateway.stateDir, 'cm') };
+  const ssh = hostSshSettings(deps.config);
   const one = (instance: InstanceConfig): Promise<ClusterOutcome> =>
     deployCluster({
       cluster: deps.config.clusters[instance.cluster]!,
@@ -77,6 +77,11 @@ export async function deploy(input: DeployInput, deps: DeployDeps): Promise<Depl
     }
   }
   return { app: input.app, env: input.env, release: input.release, ok: outcomes.every((o) => o.status === 'live'), clusters: outcomes };
+}
+
+/** How the deployer logs in to the hosts: the gateway's key and known_hosts, its control sockets. */
+export function hostSshSettings(config: GatewayConfig): SshSettings {
+  return { identity: config.gateway.ssh.identity, knownHosts: config.gateway.ssh.knownHosts, controlDir: controlDir(config.gateway.stateDir) };
 }
 
 /** The table printed at the end of a deploy (and of a push). */

@@ -1,10 +1,9 @@
-import { join } from 'node:path';
 import type { RedisContext } from '../adapters/redis.js';
 import type { GatewayConfig } from '../config/types.js';
 import { MagratheaError } from '../core/errors.js';
 import { readInstanceReleases } from '../state/host-releases.js';
 import { markReleaseStatus, readRelease } from '../state/releases.js';
-import { formatDeployResult } from './deploy.js';
+import { formatDeployResult, hostSshSettings } from './deploy.js';
 import { deployCluster } from './deploy-cluster.js';
 import { DeployFailedError, type DeployJob, type DeployResult } from './job-types.js';
 import { redisDeployState } from './redis-state.js';
@@ -39,7 +38,7 @@ export async function rollbackJob(config: GatewayConfig, redis: RedisContext, jo
       runHook: false,
       owner: `job-${job.id}`,
       keepReleases: config.gateway.keepReleases,
-      ssh: { identity: config.gateway.ssh.identity, knownHosts: config.gateway.ssh.knownHosts, controlDir: join(config.gateway.stateDir, 'cm') },
+      ssh: hostSshSettings(config),
       state,
       log: (line) => void job.log(line),
     });
