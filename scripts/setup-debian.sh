@@ -10,6 +10,7 @@ packages=(
   apache2 php8.2-fpm varnish haproxy
   openssh-server openssh-client redis-server rsync curl git
   php8.2-cli util-linux iproute2 procps psmisc mawk
+  tmux  # a real terminal, for the tests of `ssh -t magrathea shell`
 )
 
 missing=()

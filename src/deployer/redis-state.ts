@@ -3,6 +3,7 @@ import { defineScript } from '../adapters/redis-script.js';
 import type { RedisContext } from '../adapters/redis.js';
 import type { InstanceConfig } from '../core/manifest/types.js';
 import { instanceId } from '../core/render/names.js';
+import { deleteKeys } from '../state/delete-keys.js';
 import { readClusterReleases, recordClusterReleases } from '../state/host-releases.js';
 import type { DeployState } from './types.js';
 
@@ -72,4 +73,19 @@ export function redisDeployState(context: RedisContext): DeployState {
       return json ? (JSON.parse(json) as InstanceConfig) : undefined;
     },
   };
+}
+
+/** Removes an app's instances from every cluster's registry (the next deploy on a cluster drops them from its edge files). */
+export async function destroyDeployState({ redis, keys }: RedisContext, app: string): Promise<void> {
+  let cursor = '0';
+  do {
+    // Cluster names are checked by the key builder: build one and swap its name for the glob.
+    const [next, found] = await redis.scan(cursor, 'MATCH', keys.clusterInstances('x').replace(/x$/, '*'), 'COUNT', 100);
+    cursor = next;
+    for (const key of found) {
+      const fields = (await redis.hkeys(key)).filter((f) => f.startsWith(`${app}.`));
+      if (fields.length > 0) await redis.hdel(key, ...fields);
+    }
+  } while (cursor !== '0');
+  await deleteKeys(redis, [keys.appPattern('release-instances', app)]);
 }

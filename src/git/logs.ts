@@ -53,11 +53,13 @@ function parseLogsArgs(args: readonly string[]): LogsRequest {
  * gateway died), sshd closes the PTY and the kernel hangs up `tail`, which
  * a pipe would only tell at its next write, after the next request.
  * `-F` follows the file across rotation and waits for one not written yet
- * (php-error.log); its notices about that are not log lines.
+ * (php-error.log); its notices about that are not log lines. Where tail
+ * cannot use inotify (overlayfs, NFS) it polls: every quarter second
+ * rather than every second.
  */
 function tailArgv(file: string, lines: number, follow: boolean): string[] {
   return follow
-    ? ['sh', '-c', 'exec tail -n "$1" -F -- "$2" 2>/dev/null', 'magrathea-logs', String(lines), file]
+    ? ['sh', '-c', 'exec tail -n "$1" -s 0.25 -F -- "$2" 2>/dev/null', 'magrathea-logs', String(lines), file]
     : ['sh', '-c', '[ -e "$2" ] || exit 0; exec tail -n "$1" -- "$2"', 'magrathea-logs', String(lines), file];
 }
 
@@ -70,7 +72,7 @@ function tailArgv(file: string, lines: number, follow: boolean): string[] {
  */
 export const logsCommand: SshCommand = {
   name: 'logs',
-  summary: 'an app\'s logs on every web host, merged (-f follows; --type access|error)',
+  summary: 'an app\'s logs from every web host, merged line by line (-f follows)',
   usage: USAGE,
   need: 'logs',
   app: (args) => {
@@ -101,19 +103,20 @@ interface LogSource {
 
 async function streamLogs(ctx: SshCommandContext, request: LogsRequest, sources: LogSource[], settings: ReturnType<typeof hostSettings>): Promise<number> {
   const session = ctx.session;
+  let stopped = false;
   // Under `ssh -t` the client's terminal is raw: a line needs its carriage return.
   const eol = Buffer.from(session?.pty ? '\r\n' : '\n');
   const out: Writable = session?.channel ?? ctx.io.stdout;
-  const say = (text: string) => ctx.io.stderr.write(`magrathea logs: ${text}${session?.pty ? '\r\n' : '\n'}`);
+  // Once stopped, the channel may be gone: nothing more is written to it.
+  const say = (text: string) => void (stopped || ctx.io.stderr.write(`magrathea logs: ${text}${session?.pty ? '\r\n' : '\n'}`));
   const clients: ssh2.Client[] = [];
   const channels: ssh2.ClientChannel[] = [];
-  let stopped = session?.signal.aborted ?? false;
   let failed = 0;
 
   // Backpressure: a slow client pauses every host rather than the gateway buffering without end.
   let paused = false;
   const write = (data: Buffer) => {
-    if (out.write(data) || paused) return;
+    if (stopped || out.write(data) || paused) return;
     paused = true;
     for (const c of channels) c.pause();
     out.once('drain', () => {
@@ -122,7 +125,7 @@ async function streamLogs(ctx: SshCommandContext, request: LogsRequest, sources:
     });
   };
 
-  const follow = async (source: LogSource): Promise<void> => {
+  const read = async (source: LogSource): Promise<void> => {
     const prefix = Buffer.from(`${source.cluster}/${source.host.name} `);
     let client: ssh2.Client;
     try {
@@ -173,9 +176,10 @@ async function streamLogs(ctx: SshCommandContext, request: LogsRequest, sources:
     }
   };
 
-  const all = Promise.all(sources.map(follow));
+  const all = Promise.all(sources.map(read));
   const stop = new Promise<void>((resolve) => {
     if (!session) return;
+    if (session.signal.aborted) resolve();
     session.signal.addEventListener('abort', () => resolve(), { once: true });
     // Under `ssh -t`, Ctrl-C and Ctrl-D reach us as bytes, not as the client going away.
     if (session.pty) session.channel.on('data', (d: Buffer) => (d.includes(0x03) || d.includes(0x04) ? resolve() : undefined));

@@ -12,6 +12,7 @@ import { checkName } from '../core/values.js';
 import type { AuditEntry } from './audit.js';
 import { appExists, repoDir } from './repos.js';
 import { SSH_COMMANDS, type SshCommand } from './ssh-commands.js';
+import { SessionTerminal, type SshSession } from './ssh-session.js';
 
 const { Server, utils } = ssh2;
 
@@ -67,7 +68,16 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
     client.on('ready', () => {
       client.on('session', (acceptSession) => {
         const session = acceptSession();
-        session.on('pty', (accept) => accept?.());
+        // The terminal (ssh -t) and its size changes, for `shell` (and raw-mode line ends).
+        const terminal = new SessionTerminal();
+        session.on('pty', (accept, _reject, info) => {
+          terminal.setPty(info);
+          accept?.();
+        });
+        session.on('window-change', (accept, _reject, info) => {
+          accept?.();
+          terminal.resize(info);
+        });
         session.on('shell', (accept) => {
           const channel = accept();
           channel.stderr.write('magrathea: give a command: ssh magrathea help\n');
@@ -76,7 +86,7 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
         });
         session.on('exec', (accept, _reject, info) => {
           const channel = accept();
-          void handle(options, user!, info.command, channel).then(
+          void handle(options, user!, info.command, channel, terminal.session(channel, client)).then(
             (code) => {
               options.audit?.({ user: user!.name, command: info.command.slice(0, 500), exitCode: code, at: new Date().toISOString() });
               channel.exit(code);
@@ -106,7 +116,7 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
 
 type Channel = ssh2.ServerChannel;
 
-async function handle(options: GatewayServerOptions, user: UserConfig, line: string, channel: Channel): Promise<number> {
+async function handle(options: GatewayServerOptions, user: UserConfig, line: string, channel: Channel, session: SshSession): Promise<number> {
   const err = (message: string, code: number): number => {
     channel.stderr.write(`${message}\n`);
     return code;
@@ -132,11 +142,13 @@ async function handle(options: GatewayServerOptions, user: UserConfig, line: str
   const command = SSH_COMMANDS.find((c) => c.name === name);
   if (!command) return err(`magrathea: unknown command ${JSON.stringify(name)}; "ssh magrathea help" lists them`, EXIT_UNKNOWN_COMMAND);
   const app = command.app(args);
+  // A command about an app is checked against that app: no app named, no access decided, no run.
+  if (app === undefined && command.need !== 'none' && command.need !== 'admin') return err(`magrathea ${name}: missing app name; usage: ${name} ${command.usage}`, 2);
   const access = authorize(user, command.need, app);
   if (!access.ok) return err(`magrathea: ${access.reason}`, 1);
   const io = { stdout: writable((d) => channel.write(d)), stderr: writable((d) => channel.stderr.write(d)), cwd: options.config.gateway.stateDir, user: user.name };
   try {
-    await command.run(args, {
+    const status = await command.run(args, {
       user,
       stateDir: options.config.gateway.stateDir,
       configDir: options.configDir,
@@ -144,8 +156,9 @@ async function handle(options: GatewayServerOptions, user: UserConfig, line: str
       may,
       audit: options.readAudit ?? (async () => []),
       ask: (prompt) => askLine(channel, prompt),
+      session,
     });
-    return 0;
+    return status ?? 0;
   } catch (e) {
     if (e instanceof MagratheaError) return err(e.message, e.exitStatus);
     return err(`magrathea ${name}: unexpected error: ${(e as Error).message}`, 1);

@@ -2,15 +2,19 @@ import { UsageError } from '../core/errors.js';
 import { checkName } from '../core/values.js';
 import { parseArgs } from '../commands/args.js';
 import { deployCommand } from '../commands/deploy.js';
+import { openGatewayContext } from '../commands/gateway-context.js';
 import { releasesCommand } from '../commands/releases.js';
+import { destroyAppKeys } from '../state/destroy-app.js';
 import { rollbackCommand } from '../commands/rollback.js';
+import { appArgument } from './app-argument.js';
 import { appExists, createRepo, destroyRepo, listApps, repoDir } from './repos.js';
 import type { SshCommand, SshCommandContext } from './ssh-command.js';
 import { CONFIG_COMMANDS } from './ssh-config-commands.js';
+import { logsCommand } from './logs.js';
+import { shellCommand } from './shell.js';
 
 export type { SshCommand, SshCommandContext } from './ssh-command.js';
 
-const appOf = (args: string[]): string | undefined => args.find((a) => !a.startsWith('-'))?.split('@')[0];
 
 function requireApp(ctx: SshCommandContext, app: string | undefined): string {
   const problem = app === undefined ? 'missing app name' : checkName(app);
@@ -52,7 +56,7 @@ export const SSH_COMMANDS: SshCommand[] = [
     summary: 'create an app: its git repository on the gateway (admins)',
     usage: 'APP',
     need: 'admin',
-    app: appOf,
+    app: appArgument,
     async run(args, ctx) {
       const [app] = parseArgs('apps:create', 'APP', args, { positionals: [1, 1] }).positionals;
       const problem = checkName(app!);
@@ -66,7 +70,7 @@ export const SSH_COMMANDS: SshCommand[] = [
     summary: 'an app\'s repository, environments and live releases',
     usage: 'APP',
     need: 'read',
-    app: appOf,
+    app: appArgument,
     async run(args, ctx) {
       const [name] = parseArgs('apps:info', 'APP', args, { positionals: [1, 1] }).positionals;
       const app = requireApp(ctx, name);
@@ -79,14 +83,20 @@ export const SSH_COMMANDS: SshCommand[] = [
     summary: 'remove an app\'s repository and history (admins; asks for the app name)',
     usage: 'APP [--confirm APP]',
     need: 'admin',
-    app: appOf,
+    app: appArgument,
     async run(args, ctx) {
       const parsed = parseArgs('apps:destroy', 'APP [--confirm APP]', args, { values: ['confirm'], positionals: [1, 1] });
       const app = requireApp(ctx, parsed.positionals[0]);
       const answer = parsed.values.confirm ?? (await ctx.ask?.(`type the app's name (${app}) to destroy it: `));
       if (answer?.trim() !== app) throw new UsageError(`apps:destroy: not confirmed; nothing removed (give --confirm ${app}, or type the name)`);
+      const gateway = await openGatewayContext(ctx.configDir);
+      try {
+        await destroyAppKeys({ redis: gateway.redis.client, keys: gateway.keys }, app);
+      } finally {
+        await gateway.close();
+      }
       await destroyRepo(ctx.stateDir, app);
-      ctx.io.stdout.write(`destroyed ${app}'s repository on the gateway (the hosts keep serving the last release until cleaned)\n`);
+      ctx.io.stdout.write(`destroyed ${app}: its repository, releases, config vars and history on the gateway; the hosts keep its files, and each cluster's edge forgets it at its next deploy\n`);
     },
   },
   {
@@ -94,7 +104,7 @@ export const SSH_COMMANDS: SshCommand[] = [
     summary: 'an app\'s releases, newest first, and where each is live',
     usage: 'APP [--env ENV] [--json]',
     need: 'read',
-    app: appOf,
+    app: appArgument,
     async run(args, ctx) {
       const parsed = parseArgs('releases', 'APP [--env ENV] [--json]', args, { values: ['env'], booleans: ['json'], positionals: [1, 1] });
       const app = requireApp(ctx, parsed.positionals[0]);
@@ -106,7 +116,7 @@ export const SSH_COMMANDS: SshCommand[] = [
     summary: 'back to the previous release (or RELEASE), on every cluster or app@cluster',
     usage: 'APP[@CLUSTER] [RELEASE] [--env ENV]',
     need: 'rollback',
-    app: appOf,
+    app: appArgument,
     async run(args, ctx) {
       const parsed = parseArgs('rollback', 'APP[@CLUSTER] [RELEASE] [--env ENV]', args, { values: ['env'], positionals: [1, 2] });
       const [target, release] = parsed.positionals as [string, string | undefined];
@@ -119,7 +129,7 @@ export const SSH_COMMANDS: SshCommand[] = [
     summary: 'deploy an app again from its repository on the gateway (REF: a branch or commit; default master)',
     usage: 'APP [REF] [--env ENV]',
     need: 'deploy',
-    app: appOf,
+    app: appArgument,
     async run(args, ctx) {
       const parsed = parseArgs('deploy', 'APP [REF] [--env ENV]', args, { values: ['env'], positionals: [1, 2] });
       const app = requireApp(ctx, parsed.positionals[0]);
@@ -128,4 +138,6 @@ export const SSH_COMMANDS: SshCommand[] = [
       await deployCommand.run([repoDir(ctx.stateDir, app), '--app', app, '--ref', ref, ...(parsed.values.env ? ['--env', parsed.values.env] : []), '--config', ctx.configDir], ctx.io);
     },
   },
+  logsCommand,
+  shellCommand,
 ];

@@ -7,10 +7,10 @@ import { InvalidInputError } from '../core/errors.js';
 import { checkName } from '../core/values.js';
 import { readConfigVars, setConfigVars, unsetConfigVars } from '../state/config-vars.js';
 import { chooseEnvironment, readAppManifest } from './app-manifest.js';
+import { appArgument } from './app-argument.js';
 import { appExists } from './repos.js';
 import type { SshCommand, SshCommandContext } from './ssh-command.js';
 
-const appOf = (args: string[]): string | undefined => args.find((a) => !a.startsWith('-'))?.split('@')[0];
 
 /** `app` or `app@cluster`, checked, with the app existing. */
 function target(ctx: SshCommandContext, spec: string | undefined): { app: string; cluster?: string } {
@@ -49,7 +49,7 @@ export const CONFIG_COMMANDS: SshCommand[] = [
     summary: 'the effective configuration of app@cluster with the layer of each value, or the config vars of app (masked unless --reveal)',
     usage: 'APP[@CLUSTER] [--env ENV] [--reveal] [--json]',
     need: 'config',
-    app: appOf,
+    app: appArgument,
     async run(args, ctx) {
       const parsed = parseArgs('config:show', this.usage, args, { values: ['env'], booleans: ['reveal', 'json'], positionals: [1, 1] });
       const { app, cluster } = target(ctx, parsed.positionals[0]);
@@ -78,7 +78,7 @@ export const CONFIG_COMMANDS: SshCommand[] = [
     summary: 'set config vars of app (or app@cluster): applied by the next deploy',
     usage: 'APP[@CLUSTER] KEY=VALUE... [--env ENV]',
     need: 'config',
-    app: appOf,
+    app: appArgument,
     async run(args, ctx) {
       const parsed = parseArgs('config:set', this.usage, args, { values: ['env'], positionals: [2, 100] });
       const { app, cluster } = target(ctx, parsed.positionals[0]);
@@ -96,7 +96,7 @@ export const CONFIG_COMMANDS: SshCommand[] = [
     summary: 'remove config vars of app (or app@cluster): applied by the next deploy',
     usage: 'APP[@CLUSTER] KEY... [--env ENV]',
     need: 'config',
-    app: appOf,
+    app: appArgument,
     async run(args, ctx) {
       const parsed = parseArgs('config:unset', this.usage, args, { values: ['env'], positionals: [2, 100] });
       const { app, cluster } = target(ctx, parsed.positionals[0]);

@@ -26,8 +26,9 @@ export class SessionTerminal {
   pty?: ssh2.PseudoTtyInfo;
   private readonly resizes = new EventEmitter();
 
-  setPty(info: ssh2.PseudoTtyInfo): void {
-    this.pty = { ...info };
+  /** `info` may lack fields (a malformed request): a PTY was asked for all the same. */
+  setPty(info: Partial<ssh2.PseudoTtyInfo> | undefined): void {
+    this.pty = { term: info?.term || 'xterm', cols: info?.cols ?? 0, rows: info?.rows ?? 0, width: info?.width ?? 0, height: info?.height ?? 0, modes: info?.modes ?? {} };
   }
 
   resize(size: ssh2.WindowChangeInfo): void {
