@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +11,7 @@ import { labUp } from '../lab/up.js';
 import { appExists, createRepo } from '../git/repos.js';
 import { startGatewayServer, type GatewayServer } from '../git/server.js';
 import { parseArgs } from './args.js';
+import { stopSignal } from './stop-signal.js';
 import { openGatewayContext, startGatewayWorker } from './gateway-context.js';
 import type { Command } from './types.js';
 
@@ -101,7 +101,7 @@ Try next, in another terminal:
   curl -H 'Host: ${APP}.example.com' ${status.edges[0]!.url}/
   ssh -F ${status.ssh.config} a-web-1 ls /var/www/magrathea/${APP}/production/releases
 The gateway and a worker run in this process. Ctrl-C stops them and the lab.`);
-      if (!parsed.flags.has('no-wait')) await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
+      if (!parsed.flags.has('no-wait')) await stopSignal();
     } finally {
       say('\nstopping the gateway, the worker and the lab');
       await server?.close();

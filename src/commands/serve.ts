@@ -1,10 +1,10 @@
-import { once } from 'node:events';
 import { configDir } from '../config/load.js';
 import { UsageError } from '../core/errors.js';
 import { readAudit, recordAudit } from '../git/audit.js';
 import { installHooks, listApps, repoDir } from '../git/repos.js';
 import { startGatewayServer } from '../git/server.js';
 import { parseArgs } from './args.js';
+import { stopSignal } from './stop-signal.js';
 import { openGatewayContext, startGatewayWorker } from './gateway-context.js';
 import type { Command } from './types.js';
 
@@ -39,7 +39,7 @@ export const serveCommand: Command = {
         readAudit: (count) => readAudit(context, count),
       });
       io.stdout.write(`magrathea gateway listening on ${match[1]}:${server.port}${worker ? ', with a deploy worker' : ''} (pid ${process.pid})\n`);
-      await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
+      await stopSignal();
       io.stdout.write('magrathea gateway: stopping\n');
       await server.close();
       await worker?.close();

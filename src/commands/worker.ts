@@ -1,6 +1,6 @@
-import { once } from 'node:events';
 import { UsageError } from '../core/errors.js';
 import { parseArgs } from './args.js';
+import { stopSignal } from './stop-signal.js';
 import { openGatewayContext, startGatewayWorker } from './gateway-context.js';
 import type { Command } from './types.js';
 
@@ -25,8 +25,8 @@ export const workerCommand: Command = {
       appLockMs: stallMs,
     });
     io.stdout.write(`worker ready (pid ${process.pid}, redis ${gateway.redis.address})\n`);
-    const signal = await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
-    io.stdout.write(`worker: ${String(signal[0] ?? 'signal')} received, finishing running deploys\n`);
+    const signal = await stopSignal();
+    io.stdout.write(`worker: ${signal} received, finishing running deploys\n`);
     await worker.close();
     await gateway.close();
   },
