@@ -17,6 +17,9 @@ export const DEFAULT_PREFIX = 'magrathea';
 /** BullMQ's queue of deploy jobs (keys `<prefix>:deploy:*`, laid out by BullMQ). */
 export const DEPLOY_QUEUE = 'deploy';
 
+/** BullMQ's queue of accounting jobs, one run every interval by its job scheduler (keys `<prefix>:accounting:*`, laid out by BullMQ). */
+export const ACCOUNTING_QUEUE = 'accounting';
+
 const PREFIX = /^[A-Za-z0-9_.{}-]{1,64}$/;
 
 export interface Keys {
@@ -52,19 +55,32 @@ export interface Keys {
   audit(): string;
   /** HASH: cluster → JSON InstanceConfig a release went live with there (what a rollback to it re-applies). */
   releaseInstances(app: string, env: string, id: string): string;
+  /** STRING: JSON EdgeLogCursor of a cache host's edge log: inode, offset after the last line counted, bytes before it. */
+  edgeCursor(cluster: string, host: string): string;
+  /** HASH with expiry: `<cluster>:<metric>` → count, for one hour (`YYYYMMDDHH`, UTC) of app+env; metrics: requests, in, out, 1xx..5xx, other. */
+  traffic(app: string, env: string, hour: string): string;
+  /** SET: the environments of app that have traffic (what `usage APP` reads). */
+  trafficEnvs(app: string): string;
+  /** HASH: `<app>.<env>` → bytes of disk that instance uses on one host, and `@at` → when measured (ISO 8601). Replaced at each visit. */
+  hostDisk(cluster: string, host: string): string;
+  /** HASH with expiry: `<cluster>:<host>` → the most bytes of disk seen that day (`YYYYMMDD`, UTC), `<cluster>:<host>:last` → the last. */
+  diskDay(app: string, env: string, day: string): string;
+  /** HASH: `<cluster>:<host>` → JSON HostVisit, the accounting job's last visit of that host (when, what it read, its error). */
+  accountingVisits(): string;
   /** Glob matching every key of `kind` for app (SCAN MATCH `<prefix>:<kind>:<app>:*`), for destroying an app's state. */
   appPattern(kind: AppKeyKind, app: string): string;
 }
 
 /** Kinds of per-app+env keys, as laid out above (`release-envs` is one key per app, not a pattern). */
-export type AppKeyKind = 'release-seq' | 'releases' | 'release' | 'release-instances' | 'push-lock' | 'config-vars' | 'host-release' | 'instance-release' | 'deploy-lock' | 'deploy-order';
+export type AppKeyKind = 'release-seq' | 'releases' | 'release' | 'release-instances' | 'push-lock' | 'config-vars' | 'host-release' | 'instance-release' | 'deploy-lock' | 'deploy-order' | 'traffic' | 'disk-day';
 
 /** Key names under `prefix` (default `magrathea`). Throws on a prefix that could be read as a glob or a separator. */
 export function createKeys(prefix: string = DEFAULT_PREFIX): Keys {
   if (!PREFIX.test(prefix)) {
     throw new MagratheaError(`invalid Redis key prefix ${JSON.stringify(prefix)}: 1 to 64 characters of A-Z, a-z, 0-9, _ . - { }`, 'invalid-input', 2);
   }
-  const key = (kind: AppKeyKind | 'release-envs' | 'deploy-progress' | 'cluster-instances' | 'cluster-lock', ...parts: string[]) => [prefix, kind, ...parts].join(':');
+  const key = (kind: AppKeyKind | 'release-envs' | 'deploy-progress' | 'cluster-instances' | 'cluster-lock' | 'edge-cursor' | 'traffic-envs' | 'host-disk' | 'accounting-visits', ...parts: string[]) =>
+    [prefix, kind, ...parts].join(':');
   return {
     prefix,
     releaseCounter: (app, env) => key('release-seq', name(app), name(env)),
@@ -82,6 +98,12 @@ export function createKeys(prefix: string = DEFAULT_PREFIX): Keys {
     configVars: (app, env, cluster) => (cluster === undefined ? key('config-vars', name(app), name(env)) : key('config-vars', name(app), name(env), name(cluster))),
     audit: () => `${prefix}:audit`,
     releaseInstances: (app, env, id) => key('release-instances', name(app), name(env), releaseId(id)),
+    edgeCursor: (cluster, host) => key('edge-cursor', name(cluster), name(host)),
+    traffic: (app, env, hour) => key('traffic', name(app), name(env), digits(hour, 10, 'an hour (YYYYMMDDHH)')),
+    trafficEnvs: (app) => key('traffic-envs', name(app)),
+    hostDisk: (cluster, host) => key('host-disk', name(cluster), name(host)),
+    diskDay: (app, env, day) => key('disk-day', name(app), name(env), digits(day, 8, 'a day (YYYYMMDD)')),
+    accountingVisits: () => key('accounting-visits'),
     // The `:` before `*` keeps `myapp` from matching `myapp2`'s keys.
     appPattern: (kind, app) => `${key(kind, name(app))}:*`,
   };
@@ -96,6 +118,11 @@ function name(value: string): string {
 
 function releaseId(value: string): string {
   if (!/^r[1-9][0-9]{0,15}$/.test(value)) throw new MagratheaError(`${JSON.stringify(value)} is not a release id (r1, r2, ...)`, 'invalid-input', 2);
+  return value;
+}
+
+function digits(value: string, length: number, what: string): string {
+  if (value.length !== length || !/^[0-9]+$/.test(value)) throw new MagratheaError(`${JSON.stringify(value)} is not ${what}`, 'invalid-input', 2);
   return value;
 }
 

@@ -1,3 +1,4 @@
+import { accountingCommand } from './accounting.js';
 import { demoCommand } from './demo.js';
 import { deployCommand } from './deploy.js';
 import { explainCommand } from './explain.js';
@@ -7,8 +8,9 @@ import { renderCommand } from './render.js';
 import { rollbackCommand } from './rollback.js';
 import { serveCommand } from './serve.js';
 import type { Command } from './types.js';
+import { usageCommand } from './usage.js';
 import { validateCommand } from './validate.js';
 import { workerCommand } from './worker.js';
 
 /** Every `magrathea` command, in the order `help` lists them. */
-export const commands: Command[] = [validateCommand, renderCommand, explainCommand, deployCommand, releasesCommand, rollbackCommand, serveCommand, workerCommand, ...labCommands, demoCommand];
+export const commands: Command[] = [validateCommand, renderCommand, explainCommand, deployCommand, releasesCommand, rollbackCommand, usageCommand, serveCommand, workerCommand, accountingCommand, ...labCommands, demoCommand];

@@ -22,6 +22,24 @@ export interface GatewaySettings {
     /** The hosts' keys, checked strictly. Default `<state_dir>/ssh/known_hosts`. */
     knownHosts: string;
   };
+  accounting: AccountingSettings;
+}
+
+/** Disk and web traffic accounting (`accounting:` in gateway.yml). */
+export interface AccountingSettings {
+  /** Seconds between two visits of every host by the accounting job. Default 300 (5 minutes). */
+  intervalSeconds: number;
+  /** Seconds hourly traffic and daily disk history are kept. Default 90 days. */
+  retentionSeconds: number;
+  /** Quotas per app (`apps`), else `default`; a quota left out is not checked. */
+  quotas: { default: Quota; apps: Record<string, Quota> };
+}
+
+export interface Quota {
+  /** Bytes of disk one app may use on one host, every environment together. */
+  disk?: number;
+  /** Bytes of web traffic (in + out, every cluster) one app may use per calendar month (UTC). */
+  traffic?: number;
 }
 
 export type Role = 'web' | 'cache' | 'balancer';

@@ -22,6 +22,11 @@ describe('validateGatewayConfig', () => {
     expect(config.users.bob).toMatchObject({ role: 'member', apps: ['shop-*', 'hello'], verbs: ['deploy', 'logs', 'config'] });
     expect(config.users.alice!.verbs).toEqual(['deploy', 'config', 'logs', 'shell', 'rollback']);
     expect(config.gateway.defaultBranch).toBe('master');
+    expect(config.gateway.accounting).toEqual({
+      intervalSeconds: 300,
+      retentionSeconds: 90 * 86400,
+      quotas: { default: { disk: 5 * 1024 ** 3, traffic: 200 * 1024 ** 3 }, apps: { shop: { disk: 20 * 1024 ** 3, traffic: 1024 ** 4 } } },
+    });
   });
 
   it('fills defaults: paths, commands, ports, ssh, edge URL', () => {
@@ -42,6 +47,28 @@ describe('validateGatewayConfig', () => {
     expect(problems({ 'clusters.yml': HOSTS, 'gateway.yml': 'keep_releases: 1\nlisten: { ssh: "nowhere" }\n' })).toEqual([
       expect.stringMatching(/^\/cfg\/gateway\.yml:1:16: keep_releases: "1" is not a whole number between 2 and 100/),
       expect.stringMatching(/^\/cfg\/gateway\.yml:2:16: listen\.ssh: "nowhere" is not an address:port/),
+    ]);
+  });
+
+  it('reads accounting settings: interval and retention as durations, quotas as sizes, with defaults', () => {
+    const read = (gateway: string) => {
+      const result = validateGatewayConfig('/cfg', { 'clusters.yml': HOSTS, 'gateway.yml': gateway });
+      if ('problems' in result) throw new Error(result.problems.map(formatProblem).join('\n'));
+      return result.config.gateway.accounting;
+    };
+    expect(read('keep_releases: "3"\n')).toEqual({ intervalSeconds: 300, retentionSeconds: 90 * 86400, quotas: { default: {}, apps: {} } });
+    expect(read('accounting:\n  interval: 30s\n  quotas: { apps: { blog: { traffic: 512M } } }\n')).toEqual({
+      intervalSeconds: 30,
+      retentionSeconds: 90 * 86400,
+      quotas: { default: {}, apps: { blog: { traffic: 512 * 1024 ** 2 } } },
+    });
+    expect(problems({ 'clusters.yml': HOSTS, 'gateway.yml': 'accounting:\n  interval: 1s\n  retention: 5\n  quotas:\n    default: { disk: 2GB, trafic: 1G }\n    apps: { Shop: { disk: 0 } }\n  extra: 1\n' })).toEqual([
+      expect.stringMatching(/^\/cfg\/gateway\.yml:7:3: accounting\.extra: unknown key "extra"; expected one of: interval, retention, quotas/),
+      expect.stringMatching(/^\/cfg\/gateway\.yml:5:27: accounting\.quotas\.default\.trafic: unknown key "trafic"; expected one of: disk, traffic/),
+      expect.stringMatching(/^\/cfg\/gateway\.yml:5:22: accounting\.quotas\.default\.disk: "2GB" is not a size/),
+      expect.stringMatching(/^\/cfg\/gateway\.yml:6:13: accounting\.quotas\.apps\.Shop: "Shop" is not a valid name/),
+      expect.stringMatching(/^\/cfg\/gateway\.yml:2:13: accounting\.interval: "1s": the interval must be from 10s to 1d/),
+      expect.stringMatching(/^\/cfg\/gateway\.yml:3:14: accounting\.retention: "5" is not a duration/),
     ]);
   });
 

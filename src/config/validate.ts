@@ -1,15 +1,17 @@
 import { Reader } from '../core/reader.js';
 import { YamlSource, type Problem } from '../core/source.js';
-import { checkBranch, checkName, show, type Check } from '../core/values.js';
+import { checkBranch, checkDuration, checkName, durationSeconds, show, type Check } from '../core/values.js';
 import {
   ROLES,
   VERBS,
+  type AccountingSettings,
   type ClusterCommands,
   type ClusterConfig,
   type ClusterPaths,
   type GatewayConfig,
   type GatewaySettings,
   type HostConfig,
+  type Quota,
   type UserConfig,
 } from './types.js';
 
@@ -82,6 +84,7 @@ function readGateway(r: Reader | undefined): GatewaySettings {
     keepReleases: 5,
     listen: { ssh: '0.0.0.0:2222', http: '127.0.0.1:5000' },
     ssh: { identity: '', knownHosts: '' },
+    accounting: { ...DEFAULT_ACCOUNTING, quotas: { default: {}, apps: {} } },
   };
   const sshDefaults = (): GatewaySettings => {
     settings.ssh.identity ||= `${settings.stateDir}/ssh/id_ed25519`;
@@ -89,7 +92,7 @@ function readGateway(r: Reader | undefined): GatewaySettings {
     return settings;
   };
   if (!r || r.at([]) === '' || r.at([]) === undefined) return sshDefaults();
-  r.map([], ['state_dir', 'default_branch', 'keep_releases', 'listen', 'ssh']);
+  r.map([], ['state_dir', 'default_branch', 'keep_releases', 'listen', 'ssh', 'accounting']);
   settings.stateDir = r.string(['state_dir'], checkAbsolutePath) ?? settings.stateDir;
   r.map(['ssh'], ['identity', 'known_hosts']);
   settings.ssh.identity = r.string(['ssh', 'identity'], checkAbsolutePath) ?? '';
@@ -99,7 +102,51 @@ function readGateway(r: Reader | undefined): GatewaySettings {
   r.map(['listen'], ['ssh', 'http']);
   settings.listen.ssh = r.string(['listen', 'ssh'], checkListen) ?? settings.listen.ssh;
   settings.listen.http = r.string(['listen', 'http'], checkListen) ?? settings.listen.http;
+  settings.accounting = readAccounting(r);
   return sshDefaults();
+}
+
+export const DEFAULT_ACCOUNTING: Omit<AccountingSettings, 'quotas'> = { intervalSeconds: 300, retentionSeconds: 90 * 86400 };
+
+function readAccounting(r: Reader): AccountingSettings {
+  const at = ['accounting'];
+  r.map(at, ['interval', 'retention', 'quotas'], 'accounting settings (interval, retention, quotas)');
+  const duration = (key: string, min: number, max: number, what: string): number | undefined => {
+    const text = r.string([...at, key], (v) => {
+      const problem = checkDuration(v);
+      if (problem) return problem;
+      const seconds = durationSeconds(v);
+      return seconds < min || seconds > max ? `${show(v)}: ${what}` : undefined;
+    });
+    return text === undefined ? undefined : durationSeconds(text);
+  };
+  const quotas: AccountingSettings['quotas'] = { default: {}, apps: {} };
+  r.map([...at, 'quotas'], ['default', 'apps'], 'quotas (default, apps)');
+  quotas.default = readQuota(r, [...at, 'quotas', 'default']);
+  for (const app of r.dict([...at, 'quotas', 'apps'], checkName, 'a map of app names to quotas')) quotas.apps[app] = readQuota(r, [...at, 'quotas', 'apps', app]);
+  return {
+    intervalSeconds: duration('interval', 10, 86400, 'the interval must be from 10s to 1d') ?? DEFAULT_ACCOUNTING.intervalSeconds,
+    retentionSeconds: duration('retention', 86400, 10 * 365 * 86400, 'the retention must be from 1d to 10y') ?? DEFAULT_ACCOUNTING.retentionSeconds,
+    quotas,
+  };
+}
+
+function readQuota(r: Reader, at: (string | number)[]): Quota {
+  r.map(at, ['disk', 'traffic'], 'a quota (disk, traffic)');
+  const quota: Quota = {};
+  const disk = r.string([...at, 'disk'], checkSize);
+  const traffic = r.string([...at, 'traffic'], checkSize);
+  if (disk !== undefined) quota.disk = sizeBytes(disk);
+  if (traffic !== undefined) quota.traffic = sizeBytes(traffic);
+  return quota;
+}
+
+/** A size: a whole number of bytes, or of K, M, G or T (powers of 1024): `512M`, `20G`, `1T`. */
+const checkSize: Check = (v) => (/^[1-9][0-9]{0,8}[KMGT]?$/.test(v) ? undefined : `${show(v)} is not a size: a whole number and K, M, G or T (powers of 1024), like 20G`);
+
+function sizeBytes(v: string): number {
+  const unit = { K: 1, M: 2, G: 3, T: 4 }[v.slice(-1)] ?? 0;
+  return Number(unit ? v.slice(0, -1) : v) * 1024 ** unit;
 }
 
 function readClusters(r: Reader): Record<string, ClusterConfig> {

@@ -1,5 +1,7 @@
 import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { DEFAULT_PATHS } from '../config/validate.js';
+import { edgeLogPath } from '../core/accounting/edge-log.js';
 import { pathExists } from './files.js';
 import type { HostPaths } from './paths.js';
 import { LAB_PORTS, type LabHost } from './plan.js';
@@ -37,7 +39,11 @@ export async function provisionHost(host: LabHost, paths: HostPaths, authorizedK
     await mkdir(join(paths.fs, '/etc/apache2/magrathea.d'), { recursive: true });
     await enableApacheModules(paths);
   }
-  if (host.roles.includes('cache')) await mkdir(join(paths.fs, '/etc/varnish/magrathea/apps'), { recursive: true });
+  if (host.roles.includes('cache')) {
+    await mkdir(join(paths.fs, '/etc/varnish/magrathea/apps'), { recursive: true });
+    // Where varnishncsa writes the edge log (it creates the file, not its directory).
+    await mkdir(join(paths.fs, dirname(edgeLogPath(DEFAULT_PATHS))), { recursive: true });
+  }
   if (host.roles.includes('balancer')) await mkdir(join(paths.fs, '/etc/haproxy/magrathea.d'), { recursive: true });
   return hostKey;
 }

@@ -2,11 +2,11 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runDaemon, tail } from '../adapters/exec.js';
 import { MagratheaError } from '../core/errors.js';
-import { serviceStatus, readServicePid, probeSocket } from './host-status.js';
+import { serviceAnswers, serviceEndpoint, serviceStatus, readServicePid } from './host-status.js';
 import { createHostNamespace, enterHost, hostNamespaceInode, releaseHostNamespace } from './namespace.js';
 import { onHost, type HostPaths } from './paths.js';
 import type { LabHost } from './plan.js';
-import { assertPortFree, probePort, waitFor } from './ports.js';
+import { assertPortFree, waitFor } from './ports.js';
 import { isAlive, listProcesses, namespaceOf, stopProcesses } from './processes.js';
 import { hostBinds, type LabService } from './services.js';
 
@@ -49,11 +49,9 @@ export async function bootHost(host: LabHost, paths: HostPaths, services: readon
     } catch (e) {
       throw new MagratheaError(`lab host ${host.name}: ${service.name} did not start: ${(e as Error).message}`, 'lab-start-failed', 1, false, { cause: e });
     }
-    const answers = (): Promise<boolean> =>
-      'port' in service.ready ? probePort(host.address, service.ready.port, 500) : probeSocket(onHost(paths, service.ready.socket), 500);
-    const ready = await waitFor(async () => (await readServicePid(paths, service, inode)) !== undefined && (await answers()), READY_TIMEOUT_MS);
+    const ready = await waitFor(async () => (await readServicePid(paths, service, inode)) !== undefined && (await serviceAnswers(host, paths, service, 500)), READY_TIMEOUT_MS);
     if (!ready) {
-      const where = 'port' in service.ready ? `${host.address}:${service.ready.port}` : service.ready.socket;
+      const where = serviceEndpoint(host, service);
       const output = tail(await readFile(log, 'utf8').catch(() => ''));
       throw new MagratheaError(
         `lab host ${host.name}: ${service.name} does not answer on ${where} after ${READY_TIMEOUT_MS / 1000} s${output ? `: ${output}` : ''} (logs: ${log}, ${onHost(paths, '/var/log')})`,

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
+import { pathExists } from './files.js';
 import { onHost, type HostPaths } from './paths.js';
 import type { LabHost } from './plan.js';
 import { probePort } from './ports.js';
@@ -28,12 +29,22 @@ export async function readServicePid(paths: HostPaths, service: LabService, inod
 
 export async function serviceStatus(host: LabHost, paths: HostPaths, service: LabService, inode: number | undefined): Promise<ServiceStatus> {
   const pid = inode === undefined ? undefined : await readServicePid(paths, service, inode);
-  const endpoint = 'port' in service.ready ? `${host.address}:${service.ready.port}` : service.ready.socket;
-  let answers = false;
-  if (pid !== undefined) {
-    answers = 'port' in service.ready ? await probePort(host.address, service.ready.port) : await probeSocket(onHost(paths, service.ready.socket));
-  }
-  return { name: service.name, ...(pid !== undefined ? { pid } : {}), endpoint, up: answers };
+  const answers = pid !== undefined && (await serviceAnswers(host, paths, service));
+  return { name: service.name, ...(pid !== undefined ? { pid } : {}), endpoint: serviceEndpoint(host, service), up: answers };
+}
+
+/** Where a service answers, for people: `127.0.1.1:80`, a socket or a file of the host. */
+export function serviceEndpoint(host: LabHost, service: LabService): string {
+  const ready = service.ready;
+  return 'port' in ready ? `${host.address}:${ready.port}` : 'socket' in ready ? ready.socket : ready.file;
+}
+
+/** Whether the service answers now: its port or socket accepts a connection, or its file exists. */
+export async function serviceAnswers(host: LabHost, paths: HostPaths, service: LabService, timeoutMs = 1000): Promise<boolean> {
+  const ready = service.ready;
+  if ('port' in ready) return probePort(host.address, ready.port, timeoutMs);
+  if ('socket' in ready) return probeSocket(onHost(paths, ready.socket), timeoutMs);
+  return pathExists(onHost(paths, ready.file));
 }
 
 /** A unix socket of the host, reached through its layer from outside: the same inode, so the same listener. */

@@ -1,4 +1,6 @@
 import { readdir } from 'node:fs/promises';
+import { DEFAULT_PATHS } from '../config/validate.js';
+import { edgeLogArgv, edgeLogPath } from '../core/accounting/edge-log.js';
 import { LAB_PORTS, type LabHost } from './plan.js';
 
 /**
@@ -12,8 +14,8 @@ export interface LabService {
   start: string[];
   /** Where the daemon writes its (master) PID. */
   pidFile: string;
-  /** What answers when the daemon is up: a TCP port on the host's address, or a unix socket. */
-  ready: { port: number } | { socket: string };
+  /** What answers when the daemon is up: a TCP port on the host's address, a unix socket, or a file it writes. */
+  ready: { port: number } | { socket: string } | { file: string };
 }
 
 /** The PHP versions whose FPM is installed (`8.2`), from /usr/sbin/php-fpm<version>. */
@@ -24,6 +26,8 @@ export async function installedPhpVersions(): Promise<string[]> {
     .filter((v): v is string => v !== undefined)
     .sort();
 }
+
+const VARNISHNCSA_PID = '/run/varnishncsa.pid';
 
 /** The daemons of a host, in start order: sshd first, so a host that fails later can still be looked into. */
 export function hostServices(host: LabHost, phpVersions: readonly string[]): LabService[] {
@@ -61,6 +65,13 @@ export function hostServices(host: LabHost, phpVersions: readonly string[]): Lab
       ],
       pidFile: '/run/varnishd.pid',
       ready: { port: LAB_PORTS.cache },
+    });
+    // The edge traffic log, as a real cache host writes it (the lab's clusters use the default paths).
+    services.push({
+      name: 'varnishncsa',
+      start: edgeLogArgv(DEFAULT_PATHS, VARNISHNCSA_PID, '/usr/bin/varnishncsa'),
+      pidFile: VARNISHNCSA_PID,
+      ready: { file: edgeLogPath(DEFAULT_PATHS) },
     });
   }
   if (host.roles.includes('balancer')) {

@@ -30,7 +30,7 @@ describe('a 2 x 2 lab', () => {
       ['b-edge', 'cluster-b', `127.0.${s + 1}.3`, 'cache,balancer'],
     ]);
     expect(lab.hosts.find((h) => h.name === 'a-web-1')!.services.map((x) => x.name)).toEqual(['sshd', 'php-fpm8.2', 'apache']);
-    expect(lab.hosts.find((h) => h.name === 'a-edge')!.services.map((x) => x.name)).toEqual(['sshd', 'varnish', 'haproxy']);
+    expect(lab.hosts.find((h) => h.name === 'a-edge')!.services.map((x) => x.name)).toEqual(['sshd', 'varnish', 'varnishncsa', 'haproxy']);
     expect(lab.edges).toEqual([
       { cluster: 'cluster-a', host: 'a-edge', url: `http://127.0.${s}.3` },
       { cluster: 'cluster-b', host: 'b-edge', url: `http://127.0.${s + 1}.3` },

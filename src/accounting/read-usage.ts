@@ -1,0 +1,79 @@
+import type { RedisContext } from '../adapters/redis.js';
+import type { GatewayConfig, Quota } from '../config/types.js';
+import { buildUsage, hourKey, monthStart, quotaMessages, type StoredHostDisk, type StoredHour, type UsageReport } from '../core/accounting/usage.js';
+import { readVisits } from './store.js';
+
+export interface ReadUsageOptions {
+  /** Seconds back from now. Default 30 days. */
+  sinceSeconds?: number;
+  /** Default: the current time. */
+  now?: Date;
+}
+
+/** The quota of app: its own, else the default. */
+export function appQuota(config: GatewayConfig, app: string): Quota {
+  return config.gateway.accounting.quotas.apps[app] ?? config.gateway.accounting.quotas.default;
+}
+
+/** What `magrathea usage APP` shows: traffic per environment and cluster since then, disk per host now, quotas. */
+export async function readUsage(context: RedisContext, config: GatewayConfig, app: string, options: ReadUsageOptions = {}): Promise<UsageReport> {
+  const now = options.now ?? new Date();
+  const to = Math.floor(now.getTime() / 3600_000);
+  const from = Math.floor((now.getTime() - (options.sinceSeconds ?? 30 * 86400) * 1000) / 3600_000);
+  const month = Math.floor(monthStart(now).getTime() / 3600_000);
+  const envs = await context.redis.smembers(context.keys.trafficEnvs(app));
+  const [hours, monthHours, disks, visits] = await Promise.all([
+    readHours(context, app, envs, from, to),
+    readHours(context, app, envs, month, to),
+    readDisks(context, config),
+    readVisits(context),
+  ]);
+  // When each edge log was last read without error: traffic after the oldest of them is not all counted yet.
+  const lastRead = Object.fromEntries(Object.entries(visits).filter(([, v]) => !v.error && isCache(config, v.cluster, v.host)).map(([k, v]) => [k, v.at]));
+  return buildUsage({ app, from, to, hours, monthHours, disks, lastRead, quota: appQuota(config, app) });
+}
+
+/**
+ * The quotas app has crossed, one line each, for the output of a push (or
+ * anything else that should warn): disk on its fullest host, traffic this
+ * month. Empty when none is, or none is set.
+ */
+export async function quotaWarnings(context: RedisContext, config: GatewayConfig, app: string, now = new Date()): Promise<string[]> {
+  const quota = appQuota(config, app);
+  if (quota.disk === undefined && quota.traffic === undefined) return [];
+  const report = await readUsage(context, config, app, { now, sinceSeconds: 3600 });
+  return quotaMessages(app, quota, report.total.diskPerHost, report.month.traffic);
+}
+
+async function readHours(context: RedisContext, app: string, envs: string[], from: number, to: number): Promise<StoredHour[]> {
+  const wanted: { env: string; hour: number }[] = [];
+  for (const env of envs) for (let hour = from; hour <= to; hour++) wanted.push({ env, hour });
+  const out: StoredHour[] = [];
+  // Pipelined in batches: a year of hours is 8760 reads per environment.
+  for (let i = 0; i < wanted.length; i += 1000) {
+    const batch = wanted.slice(i, i + 1000);
+    const pipeline = context.redis.pipeline();
+    for (const { env, hour } of batch) pipeline.hgetall(context.keys.traffic(app, env, hourKey(hour)));
+    const results = (await pipeline.exec()) ?? [];
+    results.forEach(([error, fields], j) => {
+      if (error) throw error;
+      if (fields && Object.keys(fields as object).length > 0) out.push({ ...batch[j]!, fields: fields as Record<string, string> });
+    });
+  }
+  return out;
+}
+
+async function readDisks(context: RedisContext, config: GatewayConfig): Promise<StoredHostDisk[]> {
+  const hosts = Object.values(config.clusters).flatMap((c) => c.hosts.filter((h) => h.roles.includes('web')).map((h) => ({ cluster: c.name, host: h.name })));
+  const pipeline = context.redis.pipeline();
+  for (const { cluster, host } of hosts) pipeline.hgetall(context.keys.hostDisk(cluster, host));
+  const results = (await pipeline.exec()) ?? [];
+  return results.map(([error, fields], i) => {
+    if (error) throw error;
+    return { ...hosts[i]!, fields: (fields ?? {}) as Record<string, string> };
+  });
+}
+
+function isCache(config: GatewayConfig, cluster: string, host: string): boolean {
+  return config.clusters[cluster]?.hosts.some((h) => h.name === host && h.roles.includes('cache')) ?? false;
+}

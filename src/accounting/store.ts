@@ -1,0 +1,166 @@
+import type { RedisContext } from '../adapters/redis.js';
+import { defineScript } from '../adapters/redis-script.js';
+import type { EdgeLogCursor } from '../core/accounting/cursor.js';
+import type { TrafficRow } from '../core/accounting/parser.js';
+import { dayKey, hourKey, splitIdent, trafficIncrements } from '../core/accounting/usage.js';
+import { deleteKeys } from '../state/delete-keys.js';
+
+/**
+ * commit-traffic: one read of an edge log, counted once. Adds the read's
+ * sums to their hours and moves the log's cursor past what was read, in
+ * one step, and only if the cursor is still the one the read started
+ * from: a run killed after the read and run again, or two runs at once,
+ * can never count a line twice, and a run killed before this step has
+ * counted nothing.
+ *
+ * KEYS[1]            the log's cursor (STRING, JSON)
+ * KEYS[2 .. n+1]     hourly traffic hashes (n = ARGV[3])
+ * KEYS[n+2 ..]       traffic-envs sets, one per hash (same order)
+ * ARGV[1]            the cursor the read started from, '' for none
+ * ARGV[2]            the cursor after the read
+ * ARGV[3]            n
+ * ARGV[4 ..]         per hash: its expiry (unix seconds), its env, f, then f pairs of field and increment
+ * Returns 1 when counted; 0 when the cursor had moved (nothing done: the caller reads again from the new one).
+ */
+const commitTrafficScript = defineScript(`
+local stored = redis.call('GET', KEYS[1]) or ''
+if stored ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+local n = tonumber(ARGV[3])
+local a = 4
+for k = 2, n + 1 do
+  local expireAt, env, f = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
+  a = a + 3
+  for _ = 1, f do
+    redis.call('HINCRBY', KEYS[k], ARGV[a], ARGV[a + 1])
+    a = a + 2
+  end
+  redis.call('EXPIREAT', KEYS[k], expireAt)
+  redis.call('SADD', KEYS[k + n], env)
+end
+return 1
+`);
+
+export interface TrafficCommit {
+  cluster: string;
+  host: string;
+  /** The cursor as stored when the read began (its exact text), null when there was none. */
+  expected: string | null;
+  next: EdgeLogCursor;
+  rows: readonly TrafficRow[];
+  retentionSeconds: number;
+}
+
+/** Counts a read; false when another run counted from that cursor first (nothing is done then). */
+export async function commitTraffic({ redis, keys }: RedisContext, commit: TrafficCommit): Promise<boolean> {
+  const hashes: string[] = [];
+  const sets: string[] = [];
+  const args: (string | number)[] = [];
+  // One hash per app, env and hour: rows of several hosts' lines of an hour add up there.
+  const byKey = new Map<string, { env: string; hour: number; fields: Map<string, number> }>();
+  for (const row of commit.rows) {
+    const instance = splitIdent(row.ident);
+    if (!instance) continue;
+    const key = keys.traffic(instance.app, instance.env, hourKey(row.hour));
+    let entry = byKey.get(key);
+    if (!entry) {
+      byKey.set(key, (entry = { env: instance.env, hour: row.hour, fields: new Map() }));
+      hashes.push(key);
+      sets.push(keys.trafficEnvs(instance.app));
+    }
+    for (const [field, n] of trafficIncrements(commit.cluster, row)) entry.fields.set(field, (entry.fields.get(field) ?? 0) + n);
+  }
+  for (const key of hashes) {
+    const { env, hour, fields } = byKey.get(key)!;
+    args.push((hour + 1) * 3600 + commit.retentionSeconds, env, fields.size, ...[...fields].flat());
+  }
+  const result = await commitTrafficScript(redis, [keys.edgeCursor(commit.cluster, commit.host), ...hashes, ...sets], [commit.expected ?? '', JSON.stringify(commit.next), hashes.length, ...args]);
+  return result === 1;
+}
+
+/** The stored cursor of a cache host's edge log: its exact text (for commitTraffic) and its value. */
+export async function readCursor({ redis, keys }: RedisContext, cluster: string, host: string): Promise<{ text: string | null; cursor?: EdgeLogCursor }> {
+  const text = await redis.get(keys.edgeCursor(cluster, host));
+  return text === null ? { text } : { text, cursor: JSON.parse(text) as EdgeLogCursor };
+}
+
+/**
+ * record-disk: one host's disk use per instance, measured now. Replaces
+ * what the host's hash said (an instance gone from the host is gone from
+ * it) and raises each instance's maximum of the day.
+ *
+ * KEYS[1]       the host's disk hash
+ * KEYS[2 ..]    the day hash of each instance, in ARGV order
+ * ARGV[1]       when measured (ISO 8601)
+ * ARGV[2]       `<cluster>:<host>`, the host's field in the day hashes
+ * ARGV[3]       expiry of the day hashes (unix seconds)
+ * ARGV[4 ..]    per instance: `<app>.<env>`, bytes
+ */
+const recordDiskScript = defineScript(`
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], '@at', ARGV[1])
+for i = 2, #KEYS do
+  local field, bytes = ARGV[2 + 2 * (i - 1)], tonumber(ARGV[3 + 2 * (i - 1)])
+  redis.call('HSET', KEYS[1], field, bytes)
+  local max = tonumber(redis.call('HGET', KEYS[i], ARGV[2]) or '-1')
+  if bytes > max then redis.call('HSET', KEYS[i], ARGV[2], bytes) end
+  redis.call('HSET', KEYS[i], ARGV[2] .. ':last', bytes)
+  redis.call('EXPIREAT', KEYS[i], ARGV[3])
+end
+return 1
+`);
+
+export interface DiskRecord {
+  cluster: string;
+  host: string;
+  at: Date;
+  instances: readonly { app: string; env: string; bytes: number }[];
+  retentionSeconds: number;
+}
+
+export async function recordDisk({ redis, keys }: RedisContext, record: DiskRecord): Promise<void> {
+  const day = dayKey(record.at);
+  const dayEnd = Date.UTC(record.at.getUTCFullYear(), record.at.getUTCMonth(), record.at.getUTCDate() + 1) / 1000;
+  await recordDiskScript(
+    redis,
+    [keys.hostDisk(record.cluster, record.host), ...record.instances.map((i) => keys.diskDay(i.app, i.env, day))],
+    [record.at.toISOString(), `${record.cluster}:${record.host}`, dayEnd + record.retentionSeconds, ...record.instances.flatMap((i) => [`${i.app}.${i.env}`, i.bytes])],
+  );
+}
+
+/** What the accounting job did on one host at its last visit. */
+export interface HostVisit {
+  cluster: string;
+  host: string;
+  /** ISO 8601, when the visit ended. */
+  at: string;
+  /** Edge log lines and bytes counted by this visit. */
+  lines: number;
+  bytes: number;
+  malformed: number;
+  /** Lines of no instance (a `-` or a name that is not `<app>_<env>`). */
+  unattributed: number;
+  /** Instances whose disk use was measured. */
+  instances: number;
+  /** Log data lost to rotations the job did not see. */
+  gaps: string[];
+  error?: string;
+}
+
+export async function recordVisit({ redis, keys }: RedisContext, visit: HostVisit): Promise<void> {
+  await redis.hset(keys.accountingVisits(), `${visit.cluster}:${visit.host}`, JSON.stringify(visit));
+}
+
+export async function readVisits({ redis, keys }: RedisContext): Promise<Record<string, HostVisit>> {
+  const all = await redis.hgetall(keys.accountingVisits());
+  return Object.fromEntries(Object.entries(all).map(([k, v]) => [k, JSON.parse(v) as HostVisit]));
+}
+
+/**
+ * Removes app's traffic and disk history, in every environment. Its
+ * entries in the hosts' disk hashes go at the next visit (the job reads
+ * what is on the hosts).
+ */
+export async function destroyAccountingState({ redis, keys }: RedisContext, app: string): Promise<void> {
+  await deleteKeys(redis, [keys.appPattern('traffic', app), keys.appPattern('disk-day', app)], [keys.trafficEnvs(app)]);
+}
