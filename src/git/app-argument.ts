@@ -1,5 +1,5 @@
 /** Options of the SSH commands that take a value: their value is never the app. */
-const VALUE_OPTIONS = new Set(['--env', '--confirm', '--cluster', '--type', '--to', '-n']);
+const VALUE_OPTIONS = new Set(['--env', '--confirm', '--cluster', '--type', '--to', '--since', '-n']);
 
 /**
  * The app a command line acts on, for access control: its first positional

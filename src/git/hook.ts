@@ -19,6 +19,7 @@ import { MANIFEST_FILE, validateManifest } from '../core/manifest/validate.js';
 import { formatProblem } from '../core/source.js';
 import { checkName } from '../core/values.js';
 import { openDeployQueue } from '../deployer/queue.js';
+import { quotaWarnings } from '../accounting/read-usage.js';
 import { acquirePushLock, heldPushLocks, releasePushLock } from './push-lock.js';
 
 const ZERO = /^0+$/;
@@ -91,6 +92,7 @@ async function preReceive(ctx: PushContext, updates: string[][], options: string
         });
         ctx.say(result.summary.trimEnd());
         deployed = true;
+        for (const warning of await quotaWarnings(context, ctx.config, ctx.app).catch(() => [] as string[])) ctx.say(`warning: ${warning}`);
       } finally {
         await queue.close();
       }

@@ -6,6 +6,7 @@ import { openGatewayContext } from '../commands/gateway-context.js';
 import { releasesCommand } from '../commands/releases.js';
 import { destroyAppKeys } from '../state/destroy-app.js';
 import { rollbackCommand } from '../commands/rollback.js';
+import { usageCommand } from '../commands/usage.js';
 import { appArgument } from './app-argument.js';
 import { appExists, createRepo, destroyRepo, listApps, repoDir } from './repos.js';
 import type { SshCommand, SshCommandContext } from './ssh-command.js';
@@ -136,6 +137,18 @@ export const SSH_COMMANDS: SshCommand[] = [
       const ref = parsed.positionals[1] ?? 'master';
       if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$/.test(ref) || ref.includes('..')) throw new UsageError(`deploy: ${JSON.stringify(ref)} is not a branch or commit`);
       await deployCommand.run([repoDir(ctx.stateDir, app), '--app', app, '--ref', ref, ...(parsed.values.env ? ['--env', parsed.values.env] : []), '--config', ctx.configDir], ctx.io);
+    },
+  },
+  {
+    name: 'usage',
+    summary: 'an app\'s web traffic and disk, per cluster and in total, and the quotas it crossed',
+    usage: 'APP [--since 7d] [--json]',
+    need: 'read',
+    app: appArgument,
+    async run(args, ctx) {
+      const parsed = parseArgs('usage', 'APP [--since 7d] [--json]', args, { values: ['since'], booleans: ['json'], positionals: [1, 1] });
+      const app = requireApp(ctx, parsed.positionals[0]);
+      await usageCommand.run([app, ...(parsed.values.since ? ['--since', parsed.values.since] : []), ...(parsed.flags.has('json') ? ['--json'] : []), '--config', ctx.configDir], ctx.io);
     },
   },
   logsCommand,

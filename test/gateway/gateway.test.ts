@@ -193,6 +193,14 @@ describe('ssh magrathea', () => {
     expect(push.stderr).toMatch(/bob has no access to app hello/);
   });
 
+  it('usage through the gateway, readable by whoever may read the app', async () => {
+    const usage = await ssh('admin', 'usage', 'hello', '--json');
+    expect(usage.exitCode).toBe(0);
+    expect(JSON.parse(usage.stdout)).toHaveProperty('app', 'hello');
+    expect(await ssh('bob', 'usage', 'hello')).toMatchObject({ exitCode: 1, stderr: 'magrathea: bob has no access to app hello\n' });
+    expect(await ssh('bob', 'usage', '--since', 'shop-eu', 'hello')).toMatchObject({ exitCode: 1, stderr: 'magrathea: bob has no access to app hello\n' });
+  });
+
   it('rejects hostile arguments with usage errors', async () => {
     for (const line of ['releases x;id', 'releases ../etc', `releases ${'a'.repeat(41)}`, 'releases $(id)', "rollback 'hello\nx'"]) {
       const result = await ssh('admin', line);
