@@ -88,10 +88,13 @@ export async function listReleases({ redis, keys }: RedisContext, app: string, e
   const pipeline = redis.pipeline();
   for (const id of ids) pipeline.hgetall(keys.release(app, env, id));
   const hashes = (await pipeline.exec()) ?? [];
-  return hashes.flatMap(([err, hash]) => {
-    if (err) throw err;
-    return Object.keys(hash as object).length > 0 ? [fromHash(hash as Record<string, string>)] : [];
-  });
+  // By number: two records racing (different app+env deploys never do) may push their ids out of order.
+  return hashes
+    .flatMap(([err, hash]) => {
+      if (err) throw err;
+      return Object.keys(hash as object).length > 0 ? [fromHash(hash as Record<string, string>)] : [];
+    })
+    .sort((a, b) => b.number - a.number);
 }
 
 /** The environments of app that have releases, sorted. */

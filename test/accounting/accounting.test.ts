@@ -293,7 +293,8 @@ describe('traffic counted at the edge', () => {
     await waitForLines('cluster-b', A, seen, 60);
     const context = { redis: redis.client, keys: createKeys(PREFIX) };
     const runs = await Promise.all([1, 2].map(() => runAccounting({ config, redis: context, chunkBytes: 4096 })));
-    expect(runs.flatMap((r) => r.visits.filter((v) => v.error))).toEqual([]);
+    // On a busy machine one run may yield the whole log to the other (and say so): never an error of another kind.
+    expect(runs.flatMap((r) => r.visits.filter((v) => v.error && !/other runs kept counting this log first/.test(v.error)))).toEqual([]);
     expect(runs.reduce((n, r) => n + r.visits.reduce((m, v) => m + v.lines, 0), 0)).toBe(60);
     expect(traffic(await usage(A), 'cluster-b').requests - before.requests).toBe(60);
   }, 120_000);
