@@ -17,6 +17,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import type { RunResult } from '../src/adapters/exec.js';
 import { parseEdgeLogFile } from '../src/accounting/parse-log.js';
 import { STATUS_CLASSES } from '../src/core/accounting/parser.js';
@@ -128,6 +129,26 @@ async function time(label: string, times: number, step: () => Promise<RunResult>
   return { best: seconds[0]!, median: seconds[Math.floor(seconds.length / 2)]!, result: result! };
 }
 
+/**
+ * What the machine gives several threads now: the same pure computation
+ * on 1 thread, then on `threads` at once; the speedup is `threads` on an
+ * idle machine, less when other work holds CPUs.
+ */
+async function parallelSpeedup(threads: number): Promise<number> {
+  const spin = (): Promise<void> => new Promise((resolve, reject) => {
+    const worker = new Worker('let x = 0; for (let i = 0; i < 2e8; i++) x = (x * 31 + i) | 0; require("node:worker_threads").parentPort.postMessage(x);', { eval: true });
+    worker.once('message', () => resolve());
+    worker.once('error', reject);
+  });
+  const timed = async (n: number): Promise<number> => {
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: n }, spin));
+    return performance.now() - t0;
+  };
+  const one = await timed(1);
+  return (one * threads) / (await timed(threads));
+}
+
 /** The process adapter, loaded by the bench only: `--sum`, which is timed, starts without it (execa's modules take 0.2 s to load here). */
 let run: typeof import('../src/adapters/exec.js').run;
 
@@ -160,7 +181,8 @@ async function bench(): Promise<void> {
     const g0 = performance.now();
     const { lines, bytes } = generate(file);
     console.log(`generated ${(bytes / 1024 ** 3).toFixed(2)} GiB, ${lines.toLocaleString('en')} lines (${(bytes / lines).toFixed(0)} bytes average), 60 instances over ${HOURS} hours, in ${((performance.now() - g0) / 1000).toFixed(1)} s`);
-    console.log(`machine: ${availableParallelism()} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    const cpus = availableParallelism();
+    console.log(`machine: ${cpus} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}; ${Math.min(cpus, 8)} threads computing at once run ${(await parallelSpeedup(Math.min(cpus, 8))).toFixed(2)} x as fast as one`);
 
     await run('wc', ['-l', file]); // into the page cache
     // wc and ours in turns, so that both see the same moments of a busy machine.
@@ -199,6 +221,7 @@ async function bench(): Promise<void> {
     if (awk) console.log(row('mawk', awk, `magrathea = ${(awk.best / ours.best).toFixed(1)} x mawk, goal >= 7: ${awk.best / ours.best >= 7 ? 'met' : 'NOT met'}`));
     if (goaccess) console.log(row('goaccess (2 panels)', goaccess, `magrathea = ${(goaccess.best / ours.best).toFixed(0)} x goaccess`));
     for (const tool of absent) console.log(`  ${tool}: not installed, not measured`);
+    console.log(`  (after: load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}; ${Math.min(cpus, 8)} threads at once ${(await parallelSpeedup(Math.min(cpus, 8))).toFixed(2)} x as fast as one)`);
 
     const ourRows = sortLines(ours.result.stdout);
     if (awk) {

@@ -67,8 +67,8 @@ async function runShares(shares: BytesShare[]): Promise<EdgeLogResult[]> {
 
 function onWorker(data: { file: { path: string; parts: { from: number; to: number }[] }; counter: SharedArrayBuffer } | { bytes: BytesShare }): Promise<EdgeLogResult> {
   return new Promise((resolve, reject) => {
-    // A view is cloned with its whole buffer: send a copy of the share alone, moved rather than copied again.
-    const sent = 'bytes' in data ? { bytes: { ...data.bytes, bytes: data.bytes.bytes.slice() } } : data;
+    // A view is cloned with its whole buffer: send a copy of the share alone (a Buffer's slice() would be a view), moved rather than copied again.
+    const sent = 'bytes' in data ? { bytes: { ...data.bytes, bytes: new Uint8Array(data.bytes.bytes) } } : data;
     const worker = new Worker(workerScript(), { workerData: sent, transferList: 'bytes' in sent ? [sent.bytes.bytes.buffer as ArrayBuffer] : [] });
     worker.once('message', (result: EdgeLogResult) => resolve(result));
     worker.once('error', reject);

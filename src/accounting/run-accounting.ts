@@ -103,7 +103,7 @@ function isAlive(pid: number): boolean {
 /** The table `magrathea accounting run` prints: one line per host. */
 export function formatRun(run: AccountingRun): string {
   const rows = [['CLUSTER', 'HOST', 'LINES', 'BYTES', 'MALFORMED', 'INSTANCES', 'RESULT']].concat(
-    run.visits.map((v) => [v.cluster, v.host, String(v.lines), String(v.bytes), String(v.malformed), String(v.instances), v.error ? `error: ${v.error}` : v.gaps.length ? `gap: ${v.gaps.join('; ')}` : 'ok']),
+    run.visits.map((v) => [v.cluster, v.host, String(v.lines), String(v.bytes), String(v.malformed), String(v.instances), v.error ? `error: ${v.error}` : [...v.gaps.map((g) => `gap: ${g}`), ...(v.warnings ?? [])].join('; ') || 'ok']),
   );
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   return `${rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ')).join('\n')}\naccounting run in ${run.seconds.toFixed(1)} s\n`;

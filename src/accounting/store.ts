@@ -144,6 +144,8 @@ export interface HostVisit {
   instances: number;
   /** Log data lost to rotations the job did not see. */
   gaps: string[];
+  /** What else a person should look at (a cache host without an edge log). */
+  warnings?: string[];
   error?: string;
 }
 

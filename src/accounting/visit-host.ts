@@ -56,6 +56,10 @@ export async function visitHost(cluster: ClusterConfig, host: HostConfig, option
         measureDisk = false;
       }
       if (!cache) break;
+      if (!probe.log.current && !probe.log.rotated && !visit.warnings) {
+        visit.warnings = [`no edge log at ${files.current}: traffic is not counted on this host (see magrathea accounting edge-log)`];
+        say(`warning: ${visit.warnings[0]}`);
+      }
       const step = await readStep(session, files, cursor, probe, chunk);
       if (step.kind === 'idle') break;
       if (step.kind === 'changed') {
@@ -120,7 +124,7 @@ async function readStep(session: HostSession, files: { current: string; rotated:
   const to = Math.min(plan.to, from + chunk);
   const final = plan.finished && to === plan.to;
   const next = (consumed: number, bytes: Buffer, skip: boolean): EdgeLogCursor =>
-    advanceCursor(plan, { read: to - from, consumed, fp: fingerprintOf(Buffer.concat([fp, bytes.subarray(0, consumed)])), skip }, probe.log.current);
+    advanceCursor(plan, { read: to - from, consumed, fp: fingerprintOf(fp, bytes.subarray(0, consumed)), skip }, probe.log.current);
   const none: TrafficSums = { rows: [], lines: 0, malformed: 0, overflow: 0 };
   // A step that counts nothing still moves a cursor that is new (first sight of the log, after a gap) or done with a finished file.
   const step = (sums: TrafficSums, consumed: number, moved: EdgeLogCursor, more: boolean): Step =>
@@ -154,8 +158,10 @@ async function readStep(session: HostSession, files: { current: string; rotated:
   return step(sums, consumed, next(consumed, bytes, skip), to < plan.to || final);
 }
 
-function fingerprintOf(bytes: Buffer): string {
-  return bytes.subarray(Math.max(0, bytes.length - FINGERPRINT)).toString('base64');
+/** The last FINGERPRINT bytes of `before` followed by `read`. */
+function fingerprintOf(before: Buffer, read: Buffer): string {
+  const tail = read.length >= FINGERPRINT ? read.subarray(read.length - FINGERPRINT) : Buffer.concat([before, read]);
+  return tail.subarray(Math.max(0, tail.length - FINGERPRINT)).toString('base64');
 }
 
 function sameCursor(a: EdgeLogCursor, b: EdgeLogCursor): boolean {

@@ -88,7 +88,7 @@ export async function listReleases({ redis, keys }: RedisContext, app: string, e
   const pipeline = redis.pipeline();
   for (const id of ids) pipeline.hgetall(keys.release(app, env, id));
   const hashes = (await pipeline.exec()) ?? [];
-  // By number: two records racing (different app+env deploys never do) may push their ids out of order.
+  // By number: two records racing may push their ids out of order (deploys of one app+env take turns, so they never race).
   return hashes
     .flatMap(([err, hash]) => {
       if (err) throw err;

@@ -1,5 +1,5 @@
 import {
-  assemble, block, br, brIf, f64, get, globalGet, globalSet, i32, i64, iff, loop, ret, set, tee, v128, type Instr,
+  assemble, block, br, brIf, f64, get, globalGet, globalSet, i32, i64, iff, loop, ret, select, set, tee, v128, type Instr,
 } from './wasm.js';
 
 /**
@@ -92,16 +92,16 @@ const mask32Of = (a: number, b: Instr[]): Instr[] => [
  */
 function findNewline(from: number, label: string): Instr[] {
   const eq = (offset: number, into: number): Instr[] => [get(P), v128.load(offset), get(NLV), v128.i8x16Eq, tee(into)];
-  /** The 32-bit mask of newlines in two of the four vectors. */
-  const pair = (a: number, b: number): Instr[] => [get(a), v128.i8x16Bitmask, get(b), v128.i8x16Bitmask, i32.const(16), i32.shl, i32.or];
+  /** Vector `v`'s newline bits, at bit `at` of a 64-bit mask. */
+  const bits = (v: number, at: bigint): Instr[] => [get(v), v128.i8x16Bitmask, i64.extendI32U, ...(at ? [i64.const(at), i64.shl] : [])];
   return [
     get(from), set(P),
     block(`${label}-found`,
       loop(`${label}-scan`,
         ...eq(0, V1), ...eq(16, V2), v128.or, ...eq(32, V3), ...eq(48, V4), v128.or, v128.or, v128.anyTrue,
         iff(`${label}-hit`, [
-          ...pair(V1, V2), tee(M),
-          iff(`${label}-low`, [get(P), get(M), i32.ctz, i32.add, set(NL)], [get(P), i32.const(32), i32.add, ...pair(V3, V4), i32.ctz, i32.add, set(NL)]),
+          // Where in the 64 bytes, without a branch on which vector has it.
+          get(P), ...bits(V1, 0n), ...bits(V2, 16n), i64.or, ...bits(V3, 32n), i64.or, ...bits(V4, 48n), i64.or, i64.ctz, i32.wrapI64, i32.add, set(NL),
           get(NL), get(END), i32.gtU,
           iff(`${label}-past`, [get(END), set(NL)]),
           br(`${label}-found`),
@@ -387,13 +387,12 @@ const account: Instr[] = [
   ]),
   get(SLOT), i32.const(SLOT_VALUES * 8), i32.mul, i32.const(LAYOUT.sums), i32.add, tee(A),
   get(A), f64.load(), f64.const(1), f64.add, f64.store(),
-  get(A), get(A), f64.load(8), get(VIN), f64.convertI64U, f64.add, f64.store(8),
-  get(A), get(A), f64.load(16), get(VOUT), f64.convertI64U, f64.add, f64.store(16),
-  // Status class 1xx to 5xx (slots 3 to 7), else 8.
+  get(A), get(A), f64.load(8), get(VIN), f64.convertI64S, f64.add, f64.store(8),
+  get(A), get(A), f64.load(16), get(VOUT), f64.convertI64S, f64.add, f64.store(16),
+  // Status class 1xx to 5xx (slots 3 to 7), else 8: chosen without a branch.
   get(A),
-  get(CLS), i32.const(1), i32.sub, i32.const(5), i32.ltU,
-  iff('class', [get(CLS), i32.const(2), i32.add, set(CLS)], [i32.const(8), set(CLS)]),
-  get(CLS), i32.const(3), i32.shl, i32.add, tee(E),
+  get(CLS), i32.const(2), i32.add, i32.const(8), get(CLS), i32.const(1), i32.sub, i32.const(5), i32.ltU, select,
+  i32.const(3), i32.shl, i32.add, tee(E),
   get(E), f64.load(), f64.const(1), f64.add, f64.store(),
 ];
 

@@ -52,6 +52,8 @@ export const br = (label: string): Instr => ({ kind: 'br', label });
 export const brIf = (label: string): Instr => ({ kind: 'br_if', label });
 export const ret = raw(0x0f);
 export const drop = raw(0x1a);
+/** `a b cond select`: a when cond is not 0, else b. */
+export const select = raw(0x1b);
 
 export const get = (local: number): Instr => raw(0x20, ...uleb(local));
 export const set = (local: number): Instr => raw(0x21, ...uleb(local));
@@ -74,7 +76,7 @@ export const i64 = {
   const: (v: bigint): Instr => raw(0x42, ...sleb(v)),
   load: (offset = 0): Instr => raw(0x29, ...memarg(0, offset)),
   store: (offset = 0): Instr => raw(0x37, ...memarg(3, offset)),
-  eq: raw(0x51), ne: raw(0x52), ltU: raw(0x54), add: raw(0x7c), sub: raw(0x7d), mul: raw(0x7e), divU: raw(0x80), and: raw(0x83), or: raw(0x84), xor: raw(0x85), shl: raw(0x86), shrU: raw(0x88),
+  eq: raw(0x51), ne: raw(0x52), ltU: raw(0x54), ctz: raw(0x7a), add: raw(0x7c), sub: raw(0x7d), mul: raw(0x7e), divU: raw(0x80), and: raw(0x83), or: raw(0x84), xor: raw(0x85), shl: raw(0x86), shrU: raw(0x88),
   extendI32U: raw(0xad),
 };
 export const f64 = {
@@ -82,7 +84,8 @@ export const f64 = {
   load: (offset = 0): Instr => raw(0x2b, ...memarg(3, offset)),
   store: (offset = 0): Instr => raw(0x39, ...memarg(3, offset)),
   add: raw(0xa0),
-  convertI64U: raw(0xba),
+  /** Signed: one instruction on x86-64 (the unsigned one takes several); the kernel's numbers are below 2^63. */
+  convertI64S: raw(0xb9),
 };
 export const v128 = {
   load: (offset = 0): Instr => raw(0xfd, ...uleb(0x00), ...memarg(0, offset)),
