@@ -18,7 +18,6 @@ import type { DeployState } from '../../src/deployer/types.js';
 import { listProcesses, stopProcesses } from '../../src/lab/processes.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { readApp } from '../../src/render/read-app.js';
-import { curl } from '../helpers/curl.js';
 import { sshRun, useOwnLab } from '../helpers/lab.js';
 
 /**
@@ -162,8 +161,12 @@ async function waitForLines(cluster: string, app: string, before: number, count:
 
 const mineCount = async (cluster: string, app: string): Promise<number> => (await logLines(cluster)).filter((l) => l.split(' ')[1] === `${app}_production`).length;
 
+/** GETs of the paths through a cluster's edge: one curl for up to 100 of them, on one connection. */
 async function send(cluster: string, app: string, paths: readonly string[]): Promise<void> {
-  for (const path of paths) await curl(`${edge(cluster)}${path}`, `${app}.example.com`);
+  for (let i = 0; i < paths.length; i += 100) {
+    const urls = paths.slice(i, i + 100).flatMap((path) => ['-o', '/dev/null', `${edge(cluster)}${path}`]);
+    await run('curl', ['-s', '-S', '--fail-early', '--max-time', '30', '-H', `Host: ${app}.example.com`, ...urls]);
+  }
 }
 
 /** The sums of the given log lines, as the edge log says them. */
@@ -269,9 +272,9 @@ describe('traffic counted at the edge', () => {
     await accountingRun();
     const before = traffic(await usage(B), 'cluster-b');
     const seen = await mineCount('cluster-b', B);
-    await send('cluster-b', B, Array.from({ length: 150 }, (_, i) => `/fresh.php?k${i}&${'q'.repeat(100)}`));
-    await waitForLines('cluster-b', B, seen, 150);
-    // Steps of 4 KiB: some are committed when the first says so, the others not yet.
+    await send('cluster-b', B, Array.from({ length: 600 }, (_, i) => `/fresh.php?k${i}&${'q'.repeat(100)}`));
+    await waitForLines('cluster-b', B, seen, 600);
+    // Steps of 4 KiB (about 50 of them): some are committed when the first says so, the others not yet.
     const killed = start('node', [CLI, 'accounting', 'run', '--chunk', '4K', '--cluster', 'cluster-b', '--config', lab.config], { env });
     children.push(killed);
     await killWhen(killed, /b-edge: \d+ line\(s\)/);
@@ -279,10 +282,10 @@ describe('traffic counted at the edge', () => {
     expect(exit.signal).toBe('SIGKILL');
     const partial = traffic(await usage(B), 'cluster-b').requests - before.requests;
     expect(partial).toBeGreaterThan(0);
-    expect(partial).toBeLessThanOrEqual(150);
-    process.stdout.write(`the killed run had counted ${partial} of 150 lines\n`);
+    expect(partial).toBeLessThan(600);
+    process.stdout.write(`the killed run had counted ${partial} of 600 lines\n`);
     await accountingRun('--chunk', '4K');
-    expect(traffic(await usage(B), 'cluster-b').requests - before.requests).toBe(150);
+    expect(traffic(await usage(B), 'cluster-b').requests - before.requests).toBe(600);
   }, 120_000);
 
   it('two runs at once count every line once', async () => {
@@ -293,8 +296,9 @@ describe('traffic counted at the edge', () => {
     await waitForLines('cluster-b', A, seen, 60);
     const context = { redis: redis.client, keys: createKeys(PREFIX) };
     const runs = await Promise.all([1, 2].map(() => runAccounting({ config, redis: context, chunkBytes: 4096 })));
-    // On a busy machine one run may yield the whole log to the other (and say so): never an error of another kind.
-    expect(runs.flatMap((r) => r.visits.filter((v) => v.error && !/other runs kept counting this log first/.test(v.error)))).toEqual([]);
+    // On a busy machine one run may leave the log to the other: it says so, and it is no error.
+    expect(runs.flatMap((r) => r.visits.filter((v) => v.error))).toEqual([]);
+    for (const warning of runs.flatMap((r) => r.visits.flatMap((v) => v.warnings ?? []))) expect(warning).toMatch(/another run was counting this edge log/);
     expect(runs.reduce((n, r) => n + r.visits.reduce((m, v) => m + v.lines, 0), 0)).toBe(60);
     expect(traffic(await usage(A), 'cluster-b').requests - before.requests).toBe(60);
   }, 120_000);
