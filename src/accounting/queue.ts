@@ -26,6 +26,8 @@ export interface StartAccountingWorkerOptions {
   lockDurationMs?: number;
   /** Each progress line of each run. Default: none (they go to the job's log). */
   log?: (line: string) => void;
+  /** One line at the end of each run: hosts, lines counted, failures. Default: `log`. */
+  summary?: (line: string) => void;
   onError?: (error: Error) => void;
 }
 
@@ -65,7 +67,7 @@ export async function startAccountingWorker(options: StartAccountingWorkerOption
       },
     });
     const failed = run.visits.filter((v) => v.error);
-    options.log?.(`accounting run of ${run.visits.length} host(s) in ${run.seconds.toFixed(1)} s: ${run.visits.reduce((n, v) => n + v.lines, 0)} edge log line(s), ${failed.length} failure(s)`);
+    (options.summary ?? options.log)?.(`accounting run of ${run.visits.length} host(s) in ${run.seconds.toFixed(1)} s: ${run.visits.reduce((n, v) => n + v.lines, 0)} edge log line(s), ${failed.length} failure(s)`);
     if (failed.length > 0) throw new MagratheaError(`accounting: ${failed.map((v) => `${v.cluster}/${v.host}: ${v.error}`).join('; ')}`, 'accounting-failed', 1, true);
     return run;
   }, {

@@ -1,11 +1,10 @@
-import { once } from 'node:events';
-import { startAccountingWorker } from '../accounting/queue.js';
 import { formatRun, runAccounting } from '../accounting/run-accounting.js';
 import { configDir, loadGatewayConfig } from '../config/load.js';
 import { renderEdgeLogRotate, renderEdgeLogUnit } from '../core/accounting/edge-log.js';
 import { MagratheaError, UsageError } from '../core/errors.js';
 import { parseArgs } from './args.js';
-import { openGatewayContext } from './gateway-context.js';
+import { openGatewayContext, startGatewayAccounting } from './gateway-context.js';
+import { stopSignal } from './stop-signal.js';
 import type { Command, CommandIO } from './types.js';
 
 const verbs: Record<string, { usage: string; summary: string; run: (args: string[], io: CommandIO) => Promise<void> }> = {
@@ -42,18 +41,15 @@ const verbs: Record<string, { usage: string; summary: string; run: (args: string
       const parsed = parseArgs('accounting worker', verbs.worker!.usage, args, { values: ['chunk', 'config'] });
       const chunk = parsed.values.chunk === undefined ? undefined : size(parsed.values.chunk);
       const gateway = await openGatewayContext(parsed.values.config);
-      const worker = await startAccountingWorker({
-        redis: gateway.redis,
-        keys: gateway.keys,
-        loadConfig: () => loadGatewayConfig(configDir(parsed.values.config)),
-        chunkBytes: chunk,
-        log: (line) => io.stdout.write(`${line}\n`),
-      });
-      io.stdout.write(`accounting worker ready (pid ${process.pid}, every ${gateway.config.gateway.accounting.intervalSeconds} s, redis ${gateway.redis.address})\n`);
-      const signal = await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
-      io.stdout.write(`accounting worker: ${String(signal[0] ?? 'signal')} received, finishing the running job\n`);
-      await worker.close();
-      await gateway.close();
+      try {
+        const worker = await startGatewayAccounting(gateway, parsed.values.config, { chunkBytes: chunk, log: (line) => io.stdout.write(`${line}\n`) });
+        io.stdout.write(`accounting worker ready (pid ${process.pid}, every ${gateway.config.gateway.accounting.intervalSeconds} s, redis ${gateway.redis.address})\n`);
+        const signal = await stopSignal();
+        io.stdout.write(`accounting worker: ${signal} received, finishing the running job\n`);
+        await worker.close();
+      } finally {
+        await gateway.close();
+      }
     },
   },
   'edge-log': {

@@ -10,9 +10,10 @@ import { defaultLabDir } from '../lab/paths.js';
 import { labUp } from '../lab/up.js';
 import { appExists, createRepo } from '../git/repos.js';
 import { startGatewayServer, type GatewayServer } from '../git/server.js';
+import type { AccountingWorker } from '../accounting/queue.js';
 import { parseArgs } from './args.js';
 import { stopSignal } from './stop-signal.js';
-import { openGatewayContext, startGatewayWorker } from './gateway-context.js';
+import { openGatewayContext, startGatewayAccounting, startGatewayWorker } from './gateway-context.js';
 import type { Command } from './types.js';
 
 const usage = '[--dir LAB_DIR] [--subnet S] [--listen ADDRESS:PORT] [--no-wait]';
@@ -41,10 +42,12 @@ export const demoCommand: Command = {
     say(`lab: up in ${seconds.toFixed(1)} s`);
     let gateway: Awaited<ReturnType<typeof openGatewayContext>> | undefined;
     let worker: DeployWorker | undefined;
+    let accounting: AccountingWorker | undefined;
     let server: GatewayServer | undefined;
     try {
       gateway = await openGatewayContext(status.config);
       worker = await startGatewayWorker(gateway, status.config);
+      accounting = await startGatewayAccounting(gateway, status.config);
       const listen = parsed.values.listen ?? gateway.config.gateway.listen.ssh;
       const [host, port] = [listen.slice(0, listen.lastIndexOf(':')), Number(listen.slice(listen.lastIndexOf(':') + 1))];
       server = await startGatewayServer({ config: gateway.config, configDir: status.config, host, port });
@@ -98,14 +101,15 @@ Try next, in another terminal:
   ${sshCmd} magrathea config:set ${APP}@cluster-b GREETING=Servus && ${sshCmd} magrathea deploy ${APP}
   ${sshCmd} magrathea config:show ${APP}@cluster-b
   ${sshCmd} magrathea rollback ${APP}@cluster-a
+  ${sshCmd} magrathea usage ${APP}    (traffic and disk, counted every ${gateway.config.gateway.accounting.intervalSeconds} s)
   curl -H 'Host: ${APP}.example.com' ${status.edges[0]!.url}/
   ssh -F ${status.ssh.config} a-web-1 ls /var/www/magrathea/${APP}/production/releases
-The gateway and a worker run in this process. Ctrl-C stops them and the lab.`);
+The gateway, a deploy worker and the accounting job run in this process. Ctrl-C stops them and the lab.`);
       if (!parsed.flags.has('no-wait')) await stopSignal();
     } finally {
       say('\nstopping the gateway, the worker and the lab');
       await server?.close();
-      await worker?.close();
+      await Promise.all([worker?.close(), accounting?.close()]);
       await gateway?.close();
       const down = await labDown({ dir, purge: false });
       say(`lab: down (${down.stopped.length} processes stopped)`);

@@ -1,3 +1,4 @@
+import { startAccountingWorker, type AccountingWorker } from '../accounting/queue.js';
 import { createKeys, type Keys } from '../adapters/keys.js';
 import { openRedis, type RedisHandle } from '../adapters/redis.js';
 import { configDir, loadGatewayConfig } from '../config/load.js';
@@ -45,6 +46,20 @@ export function startGatewayWorker(gateway: GatewayContext, configFlag: string |
     redis: gateway.redis,
     keys: gateway.keys,
     processor: createDeployProcessor({ loadConfig: () => loadGatewayConfig(configDir(configFlag)), redis: { redis: gateway.redis.client, keys: gateway.keys } }),
+  });
+}
+
+/**
+ * The accounting schedule and a worker for its jobs, on the gateway's
+ * Redis. Several processes may call this: there is one schedule, and two
+ * runs at once still count every line once.
+ */
+export function startGatewayAccounting(gateway: GatewayContext, configFlag: string | undefined, options: { chunkBytes?: number; log?: (line: string) => void; summary?: (line: string) => void } = {}): Promise<AccountingWorker> {
+  return startAccountingWorker({
+    ...options,
+    redis: gateway.redis,
+    keys: gateway.keys,
+    loadConfig: () => loadGatewayConfig(configDir(configFlag)),
   });
 }
 

@@ -1,4 +1,5 @@
 import type { RedisContext } from '../adapters/redis.js';
+import { destroyAccountingState } from '../accounting/store.js';
 import { destroyAppState as destroyQueueState } from '../deployer/queue.js';
 import { destroyDeployState } from '../deployer/redis-state.js';
 import { destroyAppState as destroyConfigVars } from './config-vars.js';
@@ -12,4 +13,5 @@ export async function destroyAppKeys(context: RedisContext, app: string): Promis
   await destroyConfigVars(context, app);
   await destroyQueueState(context, app);
   await destroyDeployState(context, app);
+  await destroyAccountingState(context, app);
 }

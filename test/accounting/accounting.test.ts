@@ -303,7 +303,7 @@ describe('traffic counted at the edge', () => {
     expect(traffic(await usage(A), 'cluster-b').requests - before.requests).toBe(60);
   }, 120_000);
 
-  it('the scheduled job counts on its own, also after its worker is killed during a run', async () => {
+  it('the scheduled job counts on its own, also after its worker is killed during a run; `magrathea worker` runs it too', async () => {
     // A configuration of the lab with a 10 s interval.
     const dir = join(work, 'config-10s');
     await cp(lab.config, dir, { recursive: true });
@@ -314,15 +314,18 @@ describe('traffic counted at the edge', () => {
     await send('cluster-a', B, Array.from({ length: 120 }, (_, i) => `/fresh.php?w${i}&${'w'.repeat(100)}`));
     await waitForLines('cluster-a', B, seen, 120);
 
-    const worker = (): ReturnType<typeof start> => {
-      const child = start('node', [CLI, 'accounting', 'worker', '--chunk', '4K', '--config', dir], { env });
+    const worker = (...args: string[]): ReturnType<typeof start> => {
+      const child = start('node', [CLI, ...args, '--config', dir], { env });
       children.push(child);
       return child;
     };
-    const first = worker();
+    const first = worker('accounting', 'worker', '--chunk', '4K');
     await killWhen(first, /a-edge: \d+ line\(s\)/);
     expect((await first).signal).toBe('SIGKILL');
-    const second = worker();
+    // The deploy worker schedules and runs the accounting job as well (so does `magrathea serve`).
+    const second = worker('worker');
+    let printed = '';
+    second.stdout!.on('data', (chunk: Buffer) => (printed += chunk.toString()));
     const deadline = Date.now() + 60_000;
     let counted = 0;
     while (Date.now() < deadline && (counted = traffic(await usage(B), 'cluster-a').requests - before.requests) < 120) await new Promise((r) => setTimeout(r, 1000));
@@ -332,6 +335,8 @@ describe('traffic counted at the edge', () => {
     expect(traffic(await usage(B), 'cluster-a').requests - before.requests).toBe(120);
     second.kill('SIGTERM');
     expect((await second).exitCode).toBe(0);
+    expect(printed).toMatch(/accounting every 10 s/);
+    expect(printed).toMatch(/accounting run of \d+ host\(s\) in [\d.]+ s: \d+ edge log line\(s\), 0 failure\(s\)/);
   }, 150_000);
 });
 
