@@ -98,13 +98,19 @@ restore)
   done
   ;;
 
-# switch ROOT ID
-# Points current at releases/ID: a relative symlink renamed over the old one.
+# switch ROOT ID [-- ARGV...]
+# Points current at releases/ID: a relative symlink renamed over the old
+# one. Then runs ARGV (the PHP-FPM reload), in the same call.
 switch)
   root=$1 id=$2
+  shift 2
   [ -d "$root/releases/$id" ] || die "no release $id in $root/releases"
   ln -sfn "releases/$id" "$root/current.magrathea-new"
   mv -T "$root/current.magrathea-new" "$root/current"
+  if [ "${1:-}" = "--" ]; then
+    shift
+    "$@" || die "switched to $id, then $* exited with $?"
+  fi
   ;;
 
 # hook USER ROOT ID COMMAND
@@ -117,11 +123,20 @@ hook)
     sh -c 'set -a; . "$1"; set +a; shift; exec sh -c "$1"' hook "$root/releases/$id.env" "$hook"
   ;;
 
-# cleanup ROOT KEEP ID...
-# Removes releases beyond the KEEP newest, never one of the IDs given (current, previous).
+# cleanup ROOT KEEP ID... [--staging DIR]
+# Removes releases beyond the KEEP newest, never one of the IDs given
+# (current, previous); with --staging, the deploy's staged configs too.
 cleanup)
   root=$1 keep=$2
   shift 2
+  protected=
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --staging) rm -rf "$2" "$2.backup"; shift 2 ;;
+      *) protected="$protected $1"; shift ;;
+    esac
+  done
+  set -- $protected
   cd "$root/releases"
   ls -d r[0-9]* 2>/dev/null | grep -v '\.env$' | sort -t r -k 2 -n -r | tail -n +"$((keep + 1))" | while read -r old; do
     for protected in "$@"; do [ "$old" = "$protected" ] && continue 2; done

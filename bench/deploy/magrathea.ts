@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { run } from '../../src/adapters/exec.js';
 import { createKeys } from '../../src/adapters/keys.js';
 import { openRedis, type RedisHandle } from '../../src/adapters/redis.js';
-import { buildRelease, exportTree } from '../../src/builder/build-release.js';
+import { buildRelease, checkoutDir, exportTree } from '../../src/builder/build-release.js';
 import { loadGatewayConfig } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/types.js';
 import { resolveInstance } from '../../src/core/manifest/resolve.js';
@@ -39,7 +39,7 @@ export function magratheaTool(ctx: BenchContext): DeployTool {
   const releases = new Map<string, number>();
   return {
     name: 'Magrathea',
-    does: 'git archive export + build (REVISION, mtimes kept) + rsync --link-dest to 4 web hosts in parallel over one ssh connection each, env + vhost/pool/VCL/HAProxy files staged and checked on the hosts with the real tools, switch, FPM reload (Apache, Varnish, HAProxy on config changes), Varnish ban, health check through every web host and the edge, cleanup',
+    does: 'export from a kept checkout (git read-tree, hard links) + build (REVISION, mtimes kept) + rsync --link-dest to 4 web hosts in parallel over one ssh connection each, env + vhost/pool/VCL/HAProxy files staged and checked on the hosts with the real tools, switch, FPM reload (Apache, Varnish, HAProxy on config changes), Varnish ban, health check through every web host and the edge, cleanup',
     lacks: 'the BullMQ queue and the release record in Redis (milliseconds)',
     async prepare() {
       config = await loadGatewayConfig(ctx.lab.config);
@@ -59,7 +59,7 @@ export function magratheaTool(ctx: BenchContext): DeployTool {
       const commit = (await run('git', ['-C', ctx.repo, 'rev-parse', 'HEAD'])).stdout.trim();
       const tree = join(config.gateway.stateDir, 'sources', app, `${commit}-${n}`);
       try {
-        await exportTree(ctx.repo, commit, tree);
+        await exportTree(ctx.repo, commit, tree, checkoutDir(config.gateway.stateDir, app));
         const source = await readApp(tree, app);
         const environment = source.manifest.environments.find((e) => e.name === ENV)!;
         const resolved = resolveInstance(source.manifest, { app, env: ENV, cluster: environment.clusters[0]! });

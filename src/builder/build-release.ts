@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { CommandError, run } from '../adapters/exec.js';
 import { MagratheaError } from '../core/errors.js';
 
@@ -37,19 +37,45 @@ export interface BuiltRelease {
   commands: string[];
 }
 
+/** Where the gateway keeps an app's kept work tree (see exportTree), under its state directory. */
+export function checkoutDir(stateDir: string, app: string): string {
+  return join(stateDir, 'checkouts', app);
+}
+
+/** An app+environment's build workspace (see BuildReleaseOptions.workspace). */
+export function workspaceDir(stateDir: string, app: string, env: string): string {
+  return join(stateDir, 'builds', app, env);
+}
+
+/** Everything the builder keeps of an app on the gateway, to remove with it. */
+export function builderPaths(stateDir: string, app: string): string[] {
+  const checkout = checkoutDir(stateDir, app);
+  return [checkout, `${checkout}.index`, `${checkout}.lock`, join(stateDir, 'builds', app)];
+}
+
+/** A new directory name for one export of app's commit: unique per process and call. */
+export function sourceDir(stateDir: string, app: string, commit: string): string {
+  return join(stateDir, 'sources', app, `${commit}-${process.pid}-${Date.now()}-${++exports}`);
+}
+let exports = 0;
+
 /**
- * Writes the tree of a commit into `dest` (created; must not exist):
- * `git archive`, which also works inside a pre-receive hook's quarantine.
+ * Writes the tree of a commit into `dest` (created), as hard links to the
+ * files of `checkout`, a work tree kept per app with an index of its own.
+ * git's read-tree rewrites only the files that changed since the previous
+ * export, and removes the ones that are gone, so an export costs a stat and
+ * a link per file instead of writing the whole tree; unchanged files keep
+ * their modification times. git replaces a changed file (a new inode) and
+ * never writes into one, so an earlier export keeps its content. Exports
+ * of one checkout take turns (flock). Works inside a pre-receive hook's
+ * quarantine, and from any repository (a bare one, or a work tree's).
  */
-export async function exportTree(repo: string, commit: string, dest: string): Promise<void> {
-  await mkdir(dest, { recursive: true });
-  const archive = `${dest}.tar`;
-  try {
-    await step('export', () => run('git', ['-C', repo, 'archive', '--format=tar', '-o', archive, commit]));
-    await step('export', () => run('tar', ['-xf', archive, '-C', dest]));
-  } finally {
-    await rm(archive, { force: true });
-  }
+export async function exportTree(repo: string, commit: string, dest: string, checkout: string): Promise<void> {
+  const [from, to, kept] = [resolve(repo), resolve(dest), resolve(checkout)];
+  await mkdir(kept, { recursive: true });
+  await mkdir(to, { recursive: true });
+  const script = 'GIT_INDEX_FILE="$3.index" git -C "$1" --work-tree "$3" read-tree --reset -u "$2^{tree}" && cp -al "$3/." "$4"';
+  await step('export', () => run('flock', [`${kept}.lock`, 'sh', '-c', script, 'export', from, commit, kept, to]));
 }
 
 /**
@@ -59,7 +85,8 @@ export async function exportTree(repo: string, commit: string, dest: string): Pr
  * REVISION file, and syncs the result into the workspace's `release/` by
  * content (rsync --checksum, without --times): a file whose bytes did not
  * change keeps its old modification time, so the next rsync to the hosts
- * skips it, whereas git archive stamps every file with the commit's time.
+ * skips it, however the tree was written. Without commands to run, the
+ * tree is synced as it is; with some, they run in a private copy of it.
  */
 export async function buildRelease(options: BuildReleaseOptions): Promise<BuiltRelease> {
   const { workspace, log = () => {} } = options;
@@ -75,21 +102,27 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<BuiltR
 }
 
 async function buildIn(scratch: string, release: string, options: BuildReleaseOptions, log: (line: string) => void): Promise<BuiltRelease> {
+  const commands = [...options.commands];
+  if (existsSync(join(options.tree, 'composer.json')) && !commands.some((c) => /\bcomposer\b/.test(c))) {
+    commands.unshift('composer install --no-dev --optimize-autoloader --no-interaction --no-progress');
+  }
+  if (commands.length === 0) {
+    // Nothing to run: the tree is the release, with a REVISION file.
+    await step('stage', () => run('rsync', ['-rlpc', '--delete', '--exclude=/REVISION', `${options.tree}/`, `${release}/`]));
+    await writeFile(join(release, 'REVISION'), `${options.commit}\n`);
+    return { dir: release, commands };
+  }
+
+  // The build runs in a copy: its commands may write anywhere in the tree.
   const fresh = join(scratch, 'tree');
   const home = join(scratch, 'home');
   await mkdir(fresh);
   await mkdir(home);
-
   await step('export', () => run('cp', ['-a', `${options.tree}/.`, fresh]));
-
-  const commands = [...options.commands];
-  if (existsSync(join(fresh, 'composer.json')) && !commands.some((c) => /\bcomposer\b/.test(c))) {
-    commands.unshift('composer install --no-dev --optimize-autoloader --no-interaction --no-progress');
-  }
   const env = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: home, COMPOSER_HOME: join(home, 'composer'), LANG: 'C.UTF-8', ...options.env };
   // Whoever can push can write build commands: as root, they run as nobody, in a tree nobody owns.
   const asRoot = process.getuid?.() === 0;
-  if (asRoot && commands.length > 0) await run('chown', ['-R', `${BUILD_USER}:${BUILD_GROUP}`, fresh, home]);
+  if (asRoot) await run('chown', ['-R', `${BUILD_USER}:${BUILD_GROUP}`, fresh, home]);
   for (const command of commands) {
     log(`$ ${command}`);
     const [file, args] = asRoot

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { run } from '../adapters/exec.js';
-import { exportTree } from '../builder/build-release.js';
+import { checkoutDir, exportTree, sourceDir } from '../builder/build-release.js';
 import { MagratheaError, UsageError } from '../core/errors.js';
 import { environmentForBranch } from '../core/manifest/resolve.js';
 import { readApp } from '../render/read-app.js';
@@ -30,9 +30,9 @@ export const deployCommand: Command = {
     });
 
     const gateway = await openGatewayContext(parsed.values.config);
-    const tree = join(gateway.config.gateway.stateDir, 'sources', appName, `${commit}-${process.pid}-${Date.now()}`);
+    const tree = sourceDir(gateway.config.gateway.stateDir, appName, commit);
     try {
-      await exportTree(repo, commit, tree);
+      await exportTree(repo, commit, tree, checkoutDir(gateway.config.gateway.stateDir, appName));
       const app = await readApp(tree, appName);
       const branch = ref.replace(/^refs\/heads\//, '');
       const env = parsed.values.env ?? environmentForBranch(app.manifest, branch)?.name;

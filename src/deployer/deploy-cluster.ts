@@ -115,7 +115,8 @@ async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> 
       outcome.serving = previousRelease(ctx) ?? 'nothing';
       if (back) outcome.error += `; rollback failed too: ${back}`;
     }
-    await onEach(cluster.hosts, 'cleanup', (h) => sessions.get(h.name)!.exec(['rm', '-rf', staging]).then(() => undefined)).catch(() => undefined);
+    const staged = cluster.hosts.filter((h) => files.some((f) => f.host === h.name));
+    await onEach(staged, 'cleanup', (h) => sessions.get(h.name)!.exec(['rm', '-rf', staging]).then(() => undefined)).catch(() => undefined);
   } finally {
     outcome.seconds = (Date.now() - started) / 1000;
     await Promise.all([...sessions.values()].map((s) => s.close()));
@@ -163,20 +164,20 @@ function changedFiles(next: RenderedFile[], before: ReturnType<typeof renderClus
 async function prepareHost(ctx: HostContext, host: HostConfig, source: string | undefined): Promise<number> {
   const session = ctx.sessions.get(host.name)!;
   const { cluster, instance, release } = ctx;
-  // Configs staged first: the local tree of this host's files, then one rsync.
+  // Configs staged first: the local tree of this host's changed files, then one rsync. None changed: nothing staged.
   const files = ctx.files.filter((f) => f.host === host.name);
-  await mkdir(join(ctx.local, cluster.name, host.name), { recursive: true });
-  await writeRendered(ctx.local, cluster.name, files);
-  await session.exec(['mkdir', '-p', ctx.staging]);
-  await session.rsyncTo(join(ctx.local, cluster.name, host.name), ctx.staging);
+  if (files.length > 0) {
+    await mkdir(join(ctx.local, cluster.name, host.name), { recursive: true });
+    await writeRendered(ctx.local, cluster.name, files);
+    await session.rsyncTo(join(ctx.local, cluster.name, host.name), ctx.staging, { mkdir: true });
+  }
   if (!host.roles.includes('web')) return -1;
 
   const root = instanceRoot(cluster.paths, instance);
   let sent = 0;
   if (source) {
-    await session.exec(['mkdir', '-p', `${root}/releases/${release}`]);
     const previous = ctx.previous[host.name];
-    const result = await session.rsyncTo(source, `${root}/releases/${release}`, previous && previous !== release ? { linkDest: `../${previous}` } : {});
+    const result = await session.rsyncTo(source, `${root}/releases/${release}`, { mkdir: true, ...(previous && previous !== release ? { linkDest: `../${previous}` } : {}) });
     sent = Number(/Number of regular files transferred: ([\d,]+)/.exec(result.stdout)?.[1]?.replaceAll(',', '') ?? NaN);
   } else {
     await session.exec(['test', '-d', `${root}/releases/${release}`]).catch(() => {
@@ -211,12 +212,11 @@ async function activateHost(ctx: HostContext, host: HostConfig): Promise<void> {
   const session = ctx.sessions.get(host.name)!;
   const { cluster, instance, release } = ctx;
   const changed = new Set(ctx.files.filter((f) => f.host === host.name).map((f) => f.service));
-  await agent(session, 'install', [ctx.staging + '/', `${ctx.staging}.backup`]);
+  if (changed.size > 0) await agent(session, 'install', [ctx.staging + '/', `${ctx.staging}.backup`]);
   if (host.roles.includes('web')) {
-    await agent(session, 'switch', [instanceRoot(cluster.paths, instance), release]);
+    // FPM reloaded in the same call, always: its realpath and OPcache caches would keep serving the old release.
     ctx.switched.add(host.name);
-    // FPM always: its realpath and OPcache caches would keep serving the old release.
-    await session.exec(reloadArgv(cluster, 'fpm', instance.php));
+    await agent(session, 'switch', [instanceRoot(cluster.paths, instance), release, '--', ...reloadArgv(cluster, 'fpm', instance.php)]);
     if (changed.has('apache')) await session.exec(reloadArgv(cluster, 'apache', instance.php));
   }
   if (host.roles.includes('cache')) {
@@ -240,11 +240,12 @@ async function rollbackHost(ctx: HostContext, host: HostConfig): Promise<void> {
   const session = ctx.sessions.get(host.name)!;
   const { cluster, instance } = ctx;
   const changed = new Set(ctx.files.filter((f) => f.host === host.name).map((f) => f.service));
-  await agent(session, 'restore', [`${ctx.staging}.backup`]);
+  if (changed.size > 0) await agent(session, 'restore', [`${ctx.staging}.backup`]);
   if (host.roles.includes('web')) {
     const previous = ctx.previous[host.name];
-    if (previous && ctx.switched.has(host.name)) await agent(session, 'switch', [instanceRoot(cluster.paths, instance), previous]);
-    await session.exec(reloadArgv(cluster, 'fpm', instance.php));
+    const fpm = reloadArgv(cluster, 'fpm', instance.php);
+    if (previous && ctx.switched.has(host.name)) await agent(session, 'switch', [instanceRoot(cluster.paths, instance), previous, '--', ...fpm]);
+    else await session.exec(fpm);
     if (changed.has('apache')) await session.exec(reloadArgv(cluster, 'apache', instance.php));
   }
   if (host.roles.includes('cache')) {
@@ -252,15 +253,19 @@ async function rollbackHost(ctx: HostContext, host: HostConfig): Promise<void> {
     await varnishBan(session, cluster, instance.domains);
   }
   if (host.roles.includes('balancer') && changed.has('haproxy')) await session.exec(reloadArgv(cluster, 'haproxy', instance.php));
-  await session.exec(['rm', '-rf', ctx.staging, `${ctx.staging}.backup`]);
+  if (changed.size > 0) await session.exec(['rm', '-rf', ctx.staging, `${ctx.staging}.backup`]);
 }
 
 async function cleanupHost(ctx: HostContext, host: HostConfig, keep: number): Promise<void> {
   const session = ctx.sessions.get(host.name)!;
-  await session.exec(['rm', '-rf', ctx.staging, `${ctx.staging}.backup`]);
-  if (!host.roles.includes('web')) return;
+  const staged = ctx.files.some((f) => f.host === host.name);
+  if (!host.roles.includes('web')) {
+    if (staged) await session.exec(['rm', '-rf', ctx.staging, `${ctx.staging}.backup`]);
+    return;
+  }
+  // One call: the staging area (when there was one) and the releases beyond keep_releases.
   const protect = [ctx.release, ctx.previous[host.name]].filter((r): r is string => Boolean(r));
-  await agent(session, 'cleanup', [instanceRoot(ctx.cluster.paths, ctx.instance), String(keep), ...protect]);
+  await agent(session, 'cleanup', [instanceRoot(ctx.cluster.paths, ctx.instance), String(keep), ...protect, ...(staged ? ['--staging', ctx.staging] : [])]);
 }
 
 function previousRelease(ctx: HostContext): string | undefined {

@@ -1,6 +1,5 @@
-import { join } from 'node:path';
 import type { RedisContext } from '../adapters/redis.js';
-import { buildRelease } from '../builder/build-release.js';
+import { buildRelease, workspaceDir } from '../builder/build-release.js';
 import type { GatewayConfig } from '../config/types.js';
 import { InvalidInputError, MagratheaError } from '../core/errors.js';
 import { resolveInstance } from '../core/manifest/resolve.js';
@@ -41,7 +40,7 @@ export function createDeployProcessor(options: DeployProcessorOptions): DeployPr
     log('build');
     let built;
     try {
-      built = await buildRelease({ tree: sourcePath, commit, workspace: join(config.gateway.stateDir, 'builds', name, env), commands: resolved.instance.build, log: (l) => log(`  ${l}`) });
+      built = await buildRelease({ tree: sourcePath, commit, workspace: workspaceDir(config.gateway.stateDir, name, env), commands: resolved.instance.build, log: (l) => log(`  ${l}`) });
     } catch (e) {
       await markReleaseStatus(options.redis, { app: name, env, id: release.id, status: 'failed', message: (e as Error).message });
       throw e;

@@ -6,11 +6,11 @@
  * exit of pre-receive rejects the push and no branch moves.
  */
 import { rm } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { createKeys } from '../adapters/keys.js';
 import { run } from '../adapters/exec.js';
 import { openRedis, type RedisHandle } from '../adapters/redis.js';
-import { exportTree } from '../builder/build-release.js';
+import { checkoutDir, exportTree, sourceDir } from '../builder/build-release.js';
 import { loadGatewayConfig } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
 import { MagratheaError } from '../core/errors.js';
@@ -67,14 +67,14 @@ async function preReceive(ctx: PushContext, updates: string[][], options: string
 
     await acquirePushLock(context, ctx.app, environment.name, ctx.token, () => ctx.say(`waiting: another push of ${ctx.app} (${environment.name}) is deploying`));
     let deployed = false;
-    const tree = join(ctx.config.gateway.stateDir, 'sources', ctx.app, `${newRev}-${process.pid}`);
+    const tree = sourceDir(ctx.config.gateway.stateDir, ctx.app, newRev);
     try {
       // The branch must still be where the pusher saw it: a push that waited behind another sees that one's result.
       const current = (await run('git', ['--git-dir', ctx.gitDir, 'rev-parse', '--verify', '--quiet', ref], { reject: false })).stdout.trim();
       if ((current || '0'.repeat(40)) !== oldRev && !(ZERO.test(oldRev) && !current)) {
         throw new Rejection(`${branch} moved to ${current.slice(0, 12)} while this push waited: pull, then push again`);
       }
-      await exportTree(ctx.gitDir, newRev, tree);
+      await exportTree(ctx.gitDir, newRev, tree, checkoutDir(ctx.config.gateway.stateDir, ctx.app));
       const queue = await openDeployQueue({ redis: ctx.redis, keys: context.keys });
       try {
         const jobId = await queue.enqueueDeploy({

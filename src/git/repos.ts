@@ -6,6 +6,7 @@ import { run } from '../adapters/exec.js';
 import { shellQuote } from '../adapters/ssh.js';
 import { MagratheaError } from '../core/errors.js';
 import { checkName } from '../core/values.js';
+import { builderPaths } from '../builder/build-release.js';
 
 const HOOK = fileURLToPath(new URL('./hook.js', import.meta.url));
 
@@ -56,6 +57,8 @@ export async function installHooks(dir: string, configDir: string): Promise<void
   }
 }
 
+/** The app's repository, and what its builds keep on the gateway. */
 export async function destroyRepo(stateDir: string, app: string): Promise<void> {
   await rm(repoDir(stateDir, app), { recursive: true, force: true });
+  for (const path of builderPaths(stateDir, app)) await rm(path, { recursive: true, force: true });
 }

@@ -99,7 +99,7 @@ async function deployApp(app: string): Promise<void> {
   const head = (await run('git', ['-C', dir, 'rev-parse', 'HEAD'])).stdout.trim();
   const n = (releases[app] = (releases[app] ?? 0) + 1);
   const tree = join(work, `${app}-tree-${n}`);
-  await exportTree(dir, head, tree);
+  await exportTree(dir, head, tree, `${dir}.checkout`);
   const built = await buildRelease({ tree, commit: head, workspace: join(work, `${app}-build`), commands: [] });
   const source = await readApp(dir, app);
   const result = await deploy({ app, env: 'production', release: `r${n}`, manifest: source.manifest, source: built.dir }, { config, state, log: () => undefined });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +24,7 @@ let exports = 0;
 /** Exports the commit, as the push and `magrathea deploy` do, then builds it. */
 async function buildRelease(options: { repo: string; commit: string; workspace: string; commands: string[]; log?: (line: string) => void }) {
   const tree = join(root, `tree-${++exports}`);
-  await exportTree(options.repo, options.commit, tree);
+  await exportTree(options.repo, options.commit, tree, join(root, 'checkout'));
   return buildFromTree({ tree, commit: options.commit, workspace: options.workspace, commands: options.commands, log: options.log });
 }
 
@@ -81,7 +82,58 @@ describe('buildRelease', () => {
     expect(await readFile(join(workspace, 'release/REVISION'), 'utf8')).toBe(revision);
   });
 
+  it('without build commands, syncs the tree as it is: REVISION written, unchanged files keep their times', async () => {
+    const workspace = join(root, 'ws-plain');
+    const one = await commit({ 'plain/a.txt': 'a', 'plain/b.txt': 'b' }, 'plain one');
+    const built = await buildRelease({ repo, commit: one, workspace, commands: [] });
+    const before = (await stat(join(built.dir, 'plain/a.txt'))).mtimeMs;
+    await new Promise((r) => setTimeout(r, 1100));
+    const two = await commit({ 'plain/b.txt': 'b2' }, 'plain two');
+    const again = await buildRelease({ repo, commit: two, workspace, commands: [] });
+    expect((await stat(join(again.dir, 'plain/a.txt'))).mtimeMs).toBe(before);
+    expect(await readFile(join(again.dir, 'plain/b.txt'), 'utf8')).toBe('b2');
+    expect(await readFile(join(again.dir, 'REVISION'), 'utf8')).toBe(`${two}\n`);
+  });
+
   it('names an unknown commit', async () => {
-    await expect(buildRelease({ repo, commit: 'f'.repeat(40), workspace: join(root, 'ws2'), commands: [] })).rejects.toThrow(/^export failed with exit code 128: .*not a (valid object name|tree object)/);
+    await expect(buildRelease({ repo, commit: 'f'.repeat(40), workspace: join(root, 'ws2'), commands: [] })).rejects.toThrow(/^export failed with exit code 128: .*not a (valid object name|tree object)/i);
+  });
+});
+
+describe('exportTree', () => {
+  it('links unchanged files to the kept checkout, rewrites only changed ones, and never touches an earlier export', async () => {
+    const checkout = join(root, 'export-checkout');
+    const one = await commit({ 'x/keep.txt': 'kept', 'x/change.txt': 'old', 'x/gone.txt': 'gone' }, 'export one');
+    const first = join(root, 'export-1');
+    await exportTree(repo, one, first, checkout);
+    await git('rm', '-q', 'x/gone.txt');
+    const two = await commit({ 'x/change.txt': 'new', 'x/added.txt': 'added' }, 'export two');
+    const second = join(root, 'export-2');
+    await exportTree(repo, two, second, checkout);
+
+    expect(await readFile(join(second, 'x/change.txt'), 'utf8')).toBe('new');
+    expect(await readFile(join(second, 'x/added.txt'), 'utf8')).toBe('added');
+    await expect(stat(join(second, 'x/gone.txt'))).rejects.toThrow(/ENOENT/);
+    // The unchanged file is the same inode in both exports; the changed one was replaced, not written into.
+    expect((await stat(join(second, 'x/keep.txt'))).ino).toBe((await stat(join(first, 'x/keep.txt'))).ino);
+    expect(await readFile(join(first, 'x/change.txt'), 'utf8')).toBe('old');
+    expect(await readFile(join(first, 'x/gone.txt'), 'utf8')).toBe('gone');
+    // Going back to the first commit restores it.
+    const third = join(root, 'export-3');
+    await exportTree(repo, one, third, checkout);
+    expect(await readFile(join(third, 'x/change.txt'), 'utf8')).toBe('old');
+    await expect(stat(join(third, 'x/added.txt'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('exports of one checkout at the same time take turns, each with its own commit', async () => {
+    const checkout = join(root, 'export-race');
+    const commits: string[] = [];
+    for (let i = 0; i < 4; i++) commits.push(await commit({ 'race/n.txt': `${i}`, [`race/only-${i}.txt`]: `${i}` }, `race ${i}`));
+    await Promise.all(commits.map((c, i) => exportTree(repo, c, join(root, `race-${i}`), checkout)));
+    for (let i = 0; i < 4; i++) {
+      expect(await readFile(join(root, `race-${i}`, 'race/n.txt'), 'utf8')).toBe(`${i}`);
+      // Files of later commits only: race-0 has only-0, race-3 has only-0..3 (each commit adds one).
+      for (let j = 0; j < 4; j++) expect(existsSync(join(root, `race-${i}`, `race/only-${j}.txt`))).toBe(j <= i);
+    }
   });
 });

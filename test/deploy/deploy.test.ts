@@ -61,7 +61,7 @@ async function deployHead(): Promise<{ result: DeployResult; commit: string; lin
   const head = (await run('git', ['-C', repo, 'rev-parse', 'HEAD'])).stdout.trim();
   const app = await readApp(repo, APP);
   const tree = join(work, `tree-${n + 1}`);
-  await exportTree(repo, head, tree);
+  await exportTree(repo, head, tree, `${repo}.checkout`);
   const built = await buildRelease({ tree, commit: head, workspace: join(work, 'build'), commands: ['cp config/app.example.php config/app.php'] });
   const lines: string[] = [];
   const result = await deploy({ app: APP, env: 'production', release: `r${++n}`, manifest: app.manifest, source: built.dir }, { config, state, log: (l) => lines.push(l) });
@@ -165,7 +165,7 @@ describe('several apps at once', () => {
         await run('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-q', '-m', name]);
         const head = (await run('git', ['-C', dir, 'rev-parse', 'HEAD'])).stdout.trim();
         const tree = join(work, `tree-${name}`);
-        await exportTree(dir, head, tree);
+        await exportTree(dir, head, tree, `${dir}.checkout`);
         const built = await buildRelease({ tree, commit: head, workspace: join(work, `build-${name}`), commands: ['cp config/app.example.php config/app.php'] });
         const app = await readApp(dir, name);
         return deploy({ app: name, env: 'production', release: 'r1', manifest: app.manifest, source: built.dir }, { config, state, log: () => undefined });
