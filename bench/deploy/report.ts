@@ -81,7 +81,7 @@ function phases(record: ToolRecord): string[] {
   if (sent.length > 0) lines.push(`  files rsync sent per host on the 1-file redeploys: ${[...new Set(sent)].join(', ')} (the changed file and REVISION)`);
   const firstSent = record.first.flatMap((m) => m.transferred ?? []);
   if (firstSent.length > 0) lines.push(`  files rsync sent per host on the first deploys: ${[...new Set(firstSent)].join(', ')}`);
-  lines.push('  phases: export = git archive + manifest; build = buildRelease; connect = state, render, ssh masters;',
+  lines.push('  phases: export = kept checkout updated + hard-linked copy + manifest; build = buildRelease; connect = state, render, ssh masters;',
     '          prepare = rsync + host agent; check = staged configs checked by the real tools; switch+verify = configs in place,',
     '          current switched, reloads, ban, health checks, cleanup, masters closed');
   return lines;

@@ -67,6 +67,10 @@ export interface Keys {
   diskDay(app: string, env: string, day: string): string;
   /** HASH: `<cluster>:<host>` → JSON HostVisit, the accounting job's last visit of that host (when, what it read, its error). */
   accountingVisits(): string;
+  /** STRING: JSON ApiToken of the HTTP API token whose SHA-256 is `digest` (hex): who it is, its id and label. The token itself is never stored. */
+  apiToken(digest: string): string;
+  /** HASH: token id → token digest, the HTTP API tokens of one user (`tokens:list`, `tokens:revoke`). */
+  apiTokens(user: string): string;
   /** Glob matching every key of `kind` for app (SCAN MATCH `<prefix>:<kind>:<app>:*`), for destroying an app's state. */
   appPattern(kind: AppKeyKind, app: string): string;
 }
@@ -79,7 +83,7 @@ export function createKeys(prefix: string = DEFAULT_PREFIX): Keys {
   if (!PREFIX.test(prefix)) {
     throw new MagratheaError(`invalid Redis key prefix ${JSON.stringify(prefix)}: 1 to 64 characters of A-Z, a-z, 0-9, _ . - { }`, 'invalid-input', 2);
   }
-  const key = (kind: AppKeyKind | 'release-envs' | 'deploy-progress' | 'cluster-instances' | 'cluster-lock' | 'edge-cursor' | 'traffic-envs' | 'host-disk' | 'accounting-visits', ...parts: string[]) =>
+  const key = (kind: AppKeyKind | 'release-envs' | 'deploy-progress' | 'cluster-instances' | 'cluster-lock' | 'edge-cursor' | 'traffic-envs' | 'host-disk' | 'accounting-visits' | 'api-token' | 'api-tokens', ...parts: string[]) =>
     [prefix, kind, ...parts].join(':');
   return {
     prefix,
@@ -104,6 +108,8 @@ export function createKeys(prefix: string = DEFAULT_PREFIX): Keys {
     hostDisk: (cluster, host) => key('host-disk', name(cluster), name(host)),
     diskDay: (app, env, day) => key('disk-day', name(app), name(env), digits(day, 8, 'a day (YYYYMMDD)')),
     accountingVisits: () => key('accounting-visits'),
+    apiToken: (digest) => key('api-token', hex64(digest)),
+    apiTokens: (user) => key('api-tokens', name(user)),
     // The `:` before `*` keeps `myapp` from matching `myapp2`'s keys.
     appPattern: (kind, app) => `${key(kind, name(app))}:*`,
   };
@@ -123,6 +129,11 @@ function releaseId(value: string): string {
 
 function digits(value: string, length: number, what: string): string {
   if (value.length !== length || !/^[0-9]+$/.test(value)) throw new MagratheaError(`${JSON.stringify(value)} is not ${what}`, 'invalid-input', 2);
+  return value;
+}
+
+function hex64(value: string): string {
+  if (!/^[0-9a-f]{64}$/.test(value)) throw new MagratheaError('an API token digest is 64 hex digits', 'invalid-input', 2);
   return value;
 }
 

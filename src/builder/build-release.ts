@@ -60,6 +60,20 @@ export function sourceDir(stateDir: string, app: string, commit: string): string
 let exports = 0;
 
 /**
+ * Run under the checkout's lock, with $1 the repository, $2 the commit, $3
+ * the kept checkout and $4 the new export. read-tree -m -u touches only the
+ * paths whose content changed (--reset would rewrite every file its index
+ * holds as racily clean); should anything have written into the checkout,
+ * its stray files are removed and a full --reset puts the tree back.
+ */
+const EXPORT_SCRIPT = `set -e
+export GIT_INDEX_FILE="$3.index"
+git -C "$1" --work-tree "$3" read-tree -m -u "$2^{tree}" 2>/dev/null || git -C "$1" --work-tree "$3" read-tree --reset -u "$2^{tree}"
+git -C "$1" --work-tree "$3" clean -q -f -d -x
+git -C "$1" --work-tree "$3" diff-files --quiet || git -C "$1" --work-tree "$3" read-tree --reset -u "$2^{tree}"
+cp -al "$3/." "$4"`;
+
+/**
  * Writes the tree of a commit into `dest` (created), as hard links to the
  * files of `checkout`, a work tree kept per app with an index of its own.
  * git's read-tree rewrites only the files that changed since the previous
@@ -74,8 +88,7 @@ export async function exportTree(repo: string, commit: string, dest: string, che
   const [from, to, kept] = [resolve(repo), resolve(dest), resolve(checkout)];
   await mkdir(kept, { recursive: true });
   await mkdir(to, { recursive: true });
-  const script = 'GIT_INDEX_FILE="$3.index" git -C "$1" --work-tree "$3" read-tree --reset -u "$2^{tree}" && cp -al "$3/." "$4"';
-  await step('export', () => run('flock', [`${kept}.lock`, 'sh', '-c', script, 'export', from, commit, kept, to]));
+  await step('export', () => run('flock', [`${kept}.lock`, 'sh', '-c', EXPORT_SCRIPT, 'export', from, commit, kept, to]));
 }
 
 /**
@@ -145,7 +158,7 @@ async function step<T>(name: string, action: () => Promise<T>): Promise<T> {
     if (e instanceof CommandError) {
       const killed = e.exitCode === 127 && /timed out|ENOENT/.test(e.stderr) ? ` (${/timed out/.test(e.stderr) ? 'timed out' : 'not found'})` : '';
       // A failing build is the app's to fix: retrying the job cannot help.
-      throw new MagratheaError(`${name} failed with exit code ${e.exitCode}${killed}: ${e.message.replace(/^.*? exited with \d+: ?/, '')}`, 'build-failed', 1, false, { cause: e });
+      throw new MagratheaError(`${name} failed with exit code ${e.exitCode}${killed}: ${e.message.replace(/^[\s\S]*? exited with \d+: ?/, '')}`, 'build-failed', 1, false, { cause: e });
     }
     throw e;
   }

@@ -39,6 +39,16 @@ export async function openGatewayContext(configFlag?: string): Promise<GatewayCo
   }
 }
 
+/** Runs `action` with the gateway's context open, and closes it after, whatever happens. */
+export async function withGatewayContext<T>(configFlag: string | undefined, action: (gateway: GatewayContext) => Promise<T>): Promise<T> {
+  const gateway = await openGatewayContext(configFlag);
+  try {
+    return await action(gateway);
+  } finally {
+    await gateway.close();
+  }
+}
+
 /** A deploy worker on the gateway's queue, running the real processor (the configuration is read again at each job). */
 export function startGatewayWorker(gateway: GatewayContext, configFlag: string | undefined, options: Omit<StartDeployWorkerOptions, 'redis' | 'keys' | 'processor'> = {}): Promise<DeployWorker> {
   return startDeployWorker({

@@ -28,8 +28,16 @@ export class InvalidInputError extends MagratheaError {
 
 /** The command line was wrong: unknown command, missing argument, bad flag. */
 export class UsageError extends MagratheaError {
-  constructor(message: string) {
-    super(message, 'usage', 2, false);
+  constructor(message: string, code = 'usage') {
+    super(message, code, 2, false);
     this.name = 'UsageError';
+  }
+}
+
+/** An app named that the gateway does not have (exit 2, like any bad argument; the HTTP API answers 404). */
+export class NoAppError extends UsageError {
+  constructor(app: string, hint = '') {
+    super(`no app ${app}${hint}`, 'no-app');
+    this.name = 'NoAppError';
   }
 }

@@ -2,7 +2,7 @@ import { createKeys } from '../adapters/keys.js';
 import { openRedis } from '../adapters/redis.js';
 import type { SshSettings, SshTarget } from '../adapters/ssh.js';
 import type { ClusterConfig, GatewayConfig, HostConfig } from '../config/types.js';
-import { MagratheaError, UsageError } from '../core/errors.js';
+import { MagratheaError, NoAppError, UsageError } from '../core/errors.js';
 import { checkName } from '../core/values.js';
 import { readClusterReleases } from '../state/host-releases.js';
 import { chooseEnvironment, readAppManifest } from './app-manifest.js';
@@ -49,7 +49,7 @@ export interface ResolveInstancesOptions {
 export async function resolveInstances(options: ResolveInstancesOptions): Promise<InstanceTargets> {
   const { config, app } = options;
   const stateDir = config.gateway.stateDir;
-  if (!appExists(stateDir, app)) throw new UsageError(`no app ${app}`);
+  if (!appExists(stateDir, app)) throw new NoAppError(app);
   const manifest = await readAppManifest(config, app);
   const environment = chooseEnvironment(config, manifest, app, options.env);
   if (options.cluster && !environment.clusters.includes(options.cluster)) {

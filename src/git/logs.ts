@@ -86,7 +86,7 @@ export const logsCommand: SshCommand = {
     const request = parseLogsArgs(args);
     const access = authorize(ctx.user, 'logs', request.app);
     if (!access.ok) throw new MagratheaError(access.reason, 'forbidden', 1);
-    if (request.follow && !ctx.session) throw new UsageError('logs: -f needs an SSH session');
+    if (request.follow && !ctx.session && !ctx.live) throw new UsageError('logs: -f needs a client that stays: an SSH session, or the HTTP API');
     const config = await loadGatewayConfig(ctx.configDir);
     const targets = await resolveInstances({ config, app: request.app, cluster: request.cluster, env: request.env });
     const hosts = targets.clusters.flatMap((c) => c.webHosts.map((host) => ({ cluster: c.cluster.name, host, dir: logDir(c.cluster.paths, targets) })));
@@ -103,10 +103,11 @@ interface LogSource {
 
 async function streamLogs(ctx: SshCommandContext, request: LogsRequest, sources: LogSource[], settings: ReturnType<typeof hostSettings>): Promise<number> {
   const session = ctx.session;
+  const live = session ? { output: session.channel, signal: session.signal } : ctx.live;
   let stopped = false;
   // Under `ssh -t` the client's terminal is raw: a line needs its carriage return.
   const eol = Buffer.from(session?.pty ? '\r\n' : '\n');
-  const out: Writable = session?.channel ?? ctx.io.stdout;
+  const out: Writable = live?.output ?? ctx.io.stdout;
   // Once stopped, the channel may be gone: nothing more is written to it.
   const say = (text: string) => void (stopped || ctx.io.stderr.write(`magrathea logs: ${text}${session?.pty ? '\r\n' : '\n'}`));
   const clients: ssh2.Client[] = [];
@@ -178,11 +179,11 @@ async function streamLogs(ctx: SshCommandContext, request: LogsRequest, sources:
 
   const all = Promise.all(sources.map(read));
   const stop = new Promise<void>((resolve) => {
-    if (!session) return;
-    if (session.signal.aborted) resolve();
-    session.signal.addEventListener('abort', () => resolve(), { once: true });
+    if (!live) return;
+    if (live.signal.aborted) resolve();
+    live.signal.addEventListener('abort', () => resolve(), { once: true });
     // Under `ssh -t`, Ctrl-C and Ctrl-D reach us as bytes, not as the client going away.
-    if (session.pty) session.channel.on('data', (d: Buffer) => (d.includes(0x03) || d.includes(0x04) ? resolve() : undefined));
+    if (session?.pty) session.channel.on('data', (d: Buffer) => (d.includes(0x03) || d.includes(0x04) ? resolve() : undefined));
   });
   try {
     await Promise.race([all, stop]);
@@ -191,6 +192,6 @@ async function streamLogs(ctx: SshCommandContext, request: LogsRequest, sources:
     // Ending each connection closes its remote sessions: sshd hangs up their PTYs and tail exits.
     for (const client of clients) client.end();
   }
-  if (session?.signal.aborted) return 0;
+  if (live?.signal.aborted) return 0;
   return failed > 0 ? 1 : 0;
 }

@@ -7,17 +7,13 @@ import { run, start } from '../adapters/exec.js';
 import type { GatewayConfig, UserConfig } from '../config/types.js';
 import { authorize } from '../core/access.js';
 import { parseCommandLine } from '../core/command-line.js';
-import { MagratheaError } from '../core/errors.js';
 import { checkName } from '../core/values.js';
 import type { AuditEntry } from './audit.js';
 import { appExists, repoDir } from './repos.js';
-import { SSH_COMMANDS, type SshCommand } from './ssh-commands.js';
+import { runGatewayCommand } from './dispatch.js';
 import { SessionTerminal, type SshSession } from './ssh-session.js';
 
 const { Server, utils } = ssh2;
-
-/** Exit status of an unknown command, as on the local command line. */
-export const EXIT_UNKNOWN_COMMAND = 3;
 
 export interface GatewayServerOptions {
   config: GatewayConfig;
@@ -124,7 +120,6 @@ async function handle(options: GatewayServerOptions, user: UserConfig, line: str
   const parsed = parseCommandLine(line);
   if ('error' in parsed) return err(`magrathea: ${parsed.error}`, 2);
   const [name, ...args] = parsed.argv;
-  const may = (need: Parameters<typeof authorize>[1], app: string) => authorize(user, need, app).ok;
 
   if (name === 'git-receive-pack' || name === 'git-upload-pack') {
     const app = (args[0] ?? '').replace(/^\//, '').replace(/\.git$/, '');
@@ -135,34 +130,9 @@ async function handle(options: GatewayServerOptions, user: UserConfig, line: str
     return pipeGit(name, repoDir(options.config.gateway.stateDir, app), user, options.configDir, channel);
   }
 
-  if (name === undefined || name === 'help') {
-    channel.write(helpText(user));
-    return 0;
-  }
-  const command = SSH_COMMANDS.find((c) => c.name === name);
-  if (!command) return err(`magrathea: unknown command ${JSON.stringify(name)}; "ssh magrathea help" lists them`, EXIT_UNKNOWN_COMMAND);
-  const app = command.app(args);
-  // A command about an app is checked against that app: no app named, no access decided, no run.
-  if (app === undefined && command.need !== 'none' && command.need !== 'admin') return err(`magrathea ${name}: missing app name; usage: ${name} ${command.usage}`, 2);
-  const access = authorize(user, command.need, app);
-  if (!access.ok) return err(`magrathea: ${access.reason}`, 1);
   const io = { stdout: writable((d) => channel.write(d)), stderr: writable((d) => channel.stderr.write(d)), cwd: options.config.gateway.stateDir, user: user.name };
-  try {
-    const status = await command.run(args, {
-      user,
-      stateDir: options.config.gateway.stateDir,
-      configDir: options.configDir,
-      io,
-      may,
-      audit: options.readAudit ?? (async () => []),
-      ask: (prompt) => askLine(channel, prompt),
-      session,
-    });
-    return status ?? 0;
-  } catch (e) {
-    if (e instanceof MagratheaError) return err(e.message, e.exitStatus);
-    return err(`magrathea ${name}: unexpected error: ${(e as Error).message}`, 1);
-  }
+  const outcome = await runGatewayCommand({ config: options.config, configDir: options.configDir, readAudit: options.readAudit }, user, parsed.argv, io, { ask: (prompt) => askLine(channel, prompt), session });
+  return outcome.exitCode;
 }
 
 /** git-receive-pack (or upload-pack) wired to the channel; its hooks learn who pushes from the environment. */
@@ -198,20 +168,6 @@ function askLine(channel: Channel, prompt: string, timeoutMs = 60_000): Promise<
     channel.on('data', onData);
     channel.on('end', onEnd);
   });
-}
-
-function helpText(user: UserConfig): string {
-  const lines = SSH_COMMANDS.filter((c: SshCommand) => c.need === 'none' || user.role === 'admin' || c.need !== 'admin').map((c) => `  ${`${c.name} ${c.usage}`.padEnd(44)} ${c.summary}`);
-  return [
-    'usage: ssh magrathea <command> [arguments]',
-    '       git push magrathea <branch>        (remote: magrathea:APP)',
-    '',
-    'commands:',
-    ...lines,
-    '',
-    'Exit status: 0 success, 1 failure, 2 usage, 3 unknown command.',
-    '',
-  ].join('\n');
 }
 
 function writable(write: (data: Buffer | string) => void): Writable {

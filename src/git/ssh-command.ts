@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import type { UserConfig } from '../config/types.js';
 import type { Need } from '../core/access.js';
 import type { CommandIO } from '../commands/types.js';
@@ -17,6 +18,14 @@ export interface SshCommandContext {
   audit(count: number): Promise<AuditEntry[]>;
   /** The SSH session itself (channel, PTY, window changes, the client going away), for logs -f and shell. */
   session?: SshSession;
+  /** A client that stays until it goes away, without SSH (the HTTP API's streams), for logs -f. */
+  live?: LiveClient;
+}
+
+/** Where a long-running command writes, with backpressure (write() false: wait for 'drain'), and when its client went away. */
+export interface LiveClient {
+  output: Writable;
+  signal: AbortSignal;
 }
 
 /**

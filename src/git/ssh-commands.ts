@@ -1,4 +1,4 @@
-import { UsageError } from '../core/errors.js';
+import { NoAppError, UsageError } from '../core/errors.js';
 import { checkName } from '../core/values.js';
 import { parseArgs } from '../commands/args.js';
 import { deployCommand } from '../commands/deploy.js';
@@ -11,6 +11,7 @@ import { appArgument } from './app-argument.js';
 import { appExists, createRepo, destroyRepo, listApps, repoDir } from './repos.js';
 import type { SshCommand, SshCommandContext } from './ssh-command.js';
 import { CONFIG_COMMANDS } from './ssh-config-commands.js';
+import { TOKEN_COMMANDS } from './ssh-token-commands.js';
 import { logsCommand } from './logs.js';
 import { shellCommand } from './shell.js';
 
@@ -20,7 +21,7 @@ export type { SshCommand, SshCommandContext } from './ssh-command.js';
 function requireApp(ctx: SshCommandContext, app: string | undefined): string {
   const problem = app === undefined ? 'missing app name' : checkName(app);
   if (problem) throw new UsageError(problem);
-  if (!appExists(ctx.stateDir, app!)) throw new UsageError(`no app ${app}: create it with "apps:create ${app}"`);
+  if (!appExists(ctx.stateDir, app!)) throw new NoAppError(app!, `: create it with "apps:create ${app}"`);
   return app!;
 }
 
@@ -153,4 +154,5 @@ export const SSH_COMMANDS: SshCommand[] = [
   },
   logsCommand,
   shellCommand,
+  ...TOKEN_COMMANDS,
 ];

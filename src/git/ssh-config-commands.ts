@@ -1,6 +1,6 @@
-import { openGatewayContext } from '../commands/gateway-context.js';
+import { withGatewayContext, type GatewayContext } from '../commands/gateway-context.js';
 import { parseArgs } from '../commands/args.js';
-import { UsageError } from '../core/errors.js';
+import { NoAppError, UsageError } from '../core/errors.js';
 import { explainInstance } from '../core/manifest/explain.js';
 import { resolveInstance } from '../core/manifest/resolve.js';
 import { InvalidInputError } from '../core/errors.js';
@@ -20,17 +20,12 @@ function target(ctx: SshCommandContext, spec: string | undefined): { app: string
     if (problem) throw new UsageError(problem);
   }
   if (extra !== undefined) throw new UsageError(`${JSON.stringify(spec)}: expected APP or APP@CLUSTER`);
-  if (!appExists(ctx.stateDir, app!)) throw new UsageError(`no app ${app}`);
+  if (!appExists(ctx.stateDir, app!)) throw new NoAppError(app!);
   return cluster === undefined ? { app: app! } : { app: app!, cluster };
 }
 
-async function withGateway<T>(ctx: SshCommandContext, action: (gateway: Awaited<ReturnType<typeof openGatewayContext>>) => Promise<T>): Promise<T> {
-  const gateway = await openGatewayContext(ctx.configDir);
-  try {
-    return await action(gateway);
-  } finally {
-    await gateway.close();
-  }
+function withGateway<T>(ctx: SshCommandContext, action: (gateway: GatewayContext) => Promise<T>): Promise<T> {
+  return withGatewayContext(ctx.configDir, action);
 }
 
 function pairs(items: string[]): Record<string, string> {

@@ -123,6 +123,26 @@ describe('exportTree', () => {
     await exportTree(repo, one, third, checkout);
     expect(await readFile(join(third, 'x/change.txt'), 'utf8')).toBe('old');
     await expect(stat(join(third, 'x/added.txt'))).rejects.toThrow(/ENOENT/);
+    // An unchanged file is not rewritten however soon the exports follow each other.
+    expect((await stat(join(third, 'x/keep.txt'))).ino).toBe((await stat(join(first, 'x/keep.txt'))).ino);
+
+    // Something wrote into the kept checkout: the next export is still the commit's tree, exactly.
+    await writeFile(join(checkout, 'x/keep.txt'), 'tampered');
+    await writeFile(join(checkout, 'x/stray.txt'), 'stray');
+    const fourth = join(root, 'export-4');
+    await exportTree(repo, two, fourth, checkout);
+    expect(await readFile(join(fourth, 'x/keep.txt'), 'utf8')).toBe('kept');
+    expect(existsSync(join(fourth, 'x/stray.txt'))).toBe(false);
+    expect(await readFile(join(fourth, 'x/added.txt'), 'utf8')).toBe('added');
+  });
+
+  it('exports from a bare repository, as a push does', async () => {
+    const bare = join(root, 'bare.git');
+    await run('git', ['clone', '-q', '--bare', repo, bare]);
+    const head = (await git('rev-parse', 'HEAD')).stdout.trim();
+    const dest = join(root, 'export-bare');
+    await exportTree(bare, head, dest, join(root, 'export-bare-checkout'));
+    expect(await readFile(join(dest, 'x/change.txt'), 'utf8')).toBe('new');
   });
 
   it('exports of one checkout at the same time take turns, each with its own commit', async () => {

@@ -1,0 +1,127 @@
+/**
+ * The HTTP API's routes: each one the argv of a gateway command (the ones
+ * `ssh magrathea` runs), so both interfaces share one implementation, one
+ * set of argument checks and one set of access rules. Values from the path,
+ * the query and the body become single arguments; none is ever read by a
+ * shell.
+ */
+export interface Route {
+  /** Commands run in order, stopping at the first failure. */
+  commands: string[][];
+  /** Their stdout is JSON (`--json`), answered as the response's body. */
+  json: boolean;
+  /** Answered as a stream of JSON lines instead (deploys, rollbacks, logs, /v1/run). */
+  stream: boolean;
+}
+
+export type RouteResult = Route | { status: number; error: string };
+
+type Params = Record<string, string>;
+type Handler = (p: Params, query: URLSearchParams, body: unknown) => RouteResult;
+
+const APP = '([a-z][a-z0-9-]{0,39})';
+
+const ROUTES: [method: string, path: RegExp, names: string[], handler: Handler][] = [
+  ['GET', /^\/v1\/apps$/, [], () => one(['apps:list', '--json'])],
+  ['POST', /^\/v1\/apps$/, [], (_p, _q, body) => withBody(body, (b) => one(['apps:create', text(b.name, 'name')], false))],
+  ['DELETE', new RegExp(`^/v1/apps/${APP}$`), ['app'], (p, q) => one(['apps:destroy', p.app!, '--confirm', q.get('confirm') ?? ''], false)],
+  ['GET', new RegExp(`^/v1/apps/${APP}/releases$`), ['app'], (p, q) => one(['releases', p.app!, ...opt(q, 'env'), '--json'])],
+  ['GET', new RegExp(`^/v1/apps/${APP}/usage$`), ['app'], (p, q) => one(['usage', p.app!, ...opt(q, 'since'), '--json'])],
+  ['GET', new RegExp(`^/v1/apps/${APP}/config$`), ['app'], (p, q) => one(['config:show', target(p, q), ...opt(q, 'env'), ...(q.get('reveal') === '1' ? ['--reveal'] : []), '--json'])],
+  [
+    'PATCH',
+    new RegExp(`^/v1/apps/${APP}/config$`),
+    ['app'],
+    (p, q, body) =>
+      withBody(body, (b) => {
+        const entries = Object.entries(b);
+        if (entries.length === 0) return { status: 400, error: 'the body names the vars to set ("KEY": "value") or unset ("KEY": null)' };
+        const bad = entries.find(([, v]) => v !== null && typeof v !== 'string');
+        if (bad) return { status: 400, error: `${bad[0]}: a value is a string, or null to unset it` };
+        const set = entries.filter(([, v]) => typeof v === 'string').map(([k, v]) => `${k}=${v as string}`);
+        const unset = entries.filter(([, v]) => v === null).map(([k]) => k);
+        const where = [target(p, q), ...opt(q, 'env')];
+        return {
+          commands: [...(set.length > 0 ? [['config:set', where[0]!, ...set, ...where.slice(1)]] : []), ...(unset.length > 0 ? [['config:unset', where[0]!, ...unset, ...where.slice(1)]] : [])],
+          json: false,
+          stream: false,
+        };
+      }),
+  ],
+  [
+    'POST',
+    new RegExp(`^/v1/apps/${APP}/deploy$`),
+    ['app'],
+    (p, _q, body) => withBody(body ?? {}, (b) => streamed(['deploy', p.app!, ...(b.ref === undefined ? [] : [text(b.ref, 'ref')]), ...(b.env === undefined ? [] : ['--env', text(b.env, 'env')])])),
+  ],
+  [
+    'POST',
+    new RegExp(`^/v1/apps/${APP}/rollback$`),
+    ['app'],
+    (p, _q, body) =>
+      withBody(body ?? {}, (b) =>
+        streamed([
+          'rollback',
+          b.cluster === undefined ? p.app! : `${p.app!}@${text(b.cluster, 'cluster')}`,
+          ...(b.release === undefined ? [] : [text(b.release, 'release')]),
+          ...(b.env === undefined ? [] : ['--env', text(b.env, 'env')]),
+        ]),
+      ),
+  ],
+  [
+    'GET',
+    new RegExp(`^/v1/apps/${APP}/logs$`),
+    ['app'],
+    (p, q) => streamed(['logs', p.app!, ...opt(q, 'cluster'), ...opt(q, 'env'), ...opt(q, 'type'), ...(q.has('n') ? ['-n', q.get('n')!] : []), ...(q.get('follow') === '1' ? ['-f'] : [])]),
+  ],
+  ['GET', /^\/v1\/audit$/, [], (_p, q) => one(['audit', ...(q.has('n') ? ['-n', q.get('n')!] : []), '--json'])],
+  ['GET', /^\/v1\/tokens$/, [], () => one(['tokens:list', '--json'])],
+  // Every other command, as `ssh magrathea ARGV...` runs it (shell excepted: it needs a terminal).
+  ['POST', /^\/v1\/run$/, [], (_p, _q, body) => withBody(body, (b) => (Array.isArray(b.argv) && b.argv.length > 0 && b.argv.every((a) => typeof a === 'string') ? streamed(b.argv as string[]) : { status: 400, error: 'the body is {"argv": ["command", "argument", ...]}' }))],
+];
+
+/** The route of a request, or the status and error to answer. */
+export function routeRequest(method: string, url: URL, body: unknown): RouteResult {
+  let pathMatched = false;
+  for (const [m, path, names, handler] of ROUTES) {
+    const match = path.exec(url.pathname);
+    if (!match) continue;
+    pathMatched = true;
+    if (m !== method) continue;
+    const params = Object.fromEntries(names.map((n, i) => [n, match[i + 1]!]));
+    try {
+      return handler(params, url.searchParams, body);
+    } catch (e) {
+      return { status: 400, error: (e as Error).message };
+    }
+  }
+  return pathMatched ? { status: 405, error: `${method} is not allowed on ${url.pathname}` } : { status: 404, error: `no such endpoint: ${method} ${url.pathname}` };
+}
+
+function one(argv: string[], json = true): Route {
+  return { commands: [argv], json, stream: false };
+}
+
+function streamed(argv: string[]): Route {
+  return { commands: [argv], json: false, stream: true };
+}
+
+function opt(query: URLSearchParams, name: string): string[] {
+  const value = query.get(name);
+  return value === null ? [] : [`--${name}`, value];
+}
+
+function target(params: Params, query: URLSearchParams): string {
+  const cluster = query.get('cluster');
+  return cluster === null ? params.app! : `${params.app!}@${cluster}`;
+}
+
+function withBody(body: unknown, use: (b: Record<string, unknown>) => RouteResult): RouteResult {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { status: 400, error: 'the request body must be a JSON object' };
+  return use(body as Record<string, unknown>);
+}
+
+function text(value: unknown, field: string): string {
+  if (typeof value !== 'string') throw new Error(`${field}: a string is needed`);
+  return value;
+}

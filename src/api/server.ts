@@ -1,0 +1,201 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Writable } from 'node:stream';
+import type { GatewayConfig, UserConfig } from '../config/types.js';
+import type { AuditEntry } from '../git/audit.js';
+import { runGatewayCommand, type CommandOutcome } from '../git/dispatch.js';
+import type { ApiToken } from '../state/api-tokens.js';
+import { routeRequest, type Route } from './routes.js';
+
+export interface ApiServerOptions {
+  config: GatewayConfig;
+  configDir: string;
+  host: string;
+  port: number;
+  /** The token's record, or undefined for an unknown or revoked one. */
+  resolveToken(token: string): Promise<ApiToken | undefined>;
+  audit?: (entry: AuditEntry) => void;
+  readAudit?: (count: number) => Promise<AuditEntry[]>;
+}
+
+export interface ApiServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Largest request body taken: config vars and small option objects only. */
+const MAX_BODY = 256 * 1024;
+
+/**
+ * The HTTP API: the gateway's commands (the ones `ssh magrathea` runs, with
+ * the same access checks) as JSON over HTTP, authenticated by a bearer
+ * token that acts as the user who created it (`ssh magrathea tokens:create`).
+ * Deploys, rollbacks, logs and POST /v1/run answer a stream of JSON lines
+ * (`{"stdout": ...}`, `{"stderr": ...}`, then `{"exit": N}`); the others one
+ * JSON document, with the HTTP status saying how it went.
+ */
+export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const server = createServer((req, res) => {
+    void serve(options, req, res).catch((e: Error) => {
+      if (!res.headersSent) send(res, 500, { error: `unexpected error: ${e.message}` });
+      else res.end();
+    });
+  });
+  // Streams (logs -f, deploys) stay open as long as they need.
+  server.requestTimeout = 0;
+  server.headersTimeout = 10_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : options.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function serve(options: ApiServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://api.invalid');
+  const user = await authenticate(options, req);
+  if (!user) {
+    res.setHeader('WWW-Authenticate', 'Bearer realm="magrathea"');
+    return send(res, 401, { error: 'a valid token is needed: Authorization: Bearer <token> (ssh magrathea tokens:create)' });
+  }
+  let body: unknown;
+  try {
+    body = await readBody(req);
+  } catch (e) {
+    return send(res, (e as { status?: number }).status ?? 400, { error: (e as Error).message });
+  }
+  const route = routeRequest(req.method ?? 'GET', url, body);
+  if ('status' in route) return send(res, route.status, { error: route.error });
+  if (route.stream) return stream(options, user, route, res);
+  let stdout = '';
+  let stderr = '';
+  for (const argv of route.commands) {
+    const io = { stdout: collect((t) => (stdout += t)), stderr: collect((t) => (stderr += t)), cwd: options.config.gateway.stateDir, user: user.name };
+    const outcome = await runGatewayCommand(options, user, argv, io);
+    options.audit?.({ user: user.name, command: `api: ${argv.join(' ')}`.slice(0, 500), exitCode: outcome.exitCode, at: new Date().toISOString() });
+    if (outcome.exitCode !== 0) return send(res, httpStatus(outcome), { error: stderr.trim() || `exit ${outcome.exitCode}`, exit: outcome.exitCode, ...(outcome.code ? { code: outcome.code } : {}) });
+  }
+  if (!route.json) return send(res, 200, { output: stdout });
+  try {
+    return send(res, 200, JSON.parse(stdout));
+  } catch {
+    return send(res, 200, { output: stdout });
+  }
+}
+
+/** Runs the route's commands, their output sent as it comes, one JSON object per line, then the exit status. */
+async function stream(options: ApiServerOptions, user: UserConfig, route: Route, res: ServerResponse): Promise<void> {
+  res.writeHead(200, { 'Content-Type': 'application/x-ndjson; charset=utf-8', 'Cache-Control': 'no-store' });
+  res.flushHeaders();
+  const gone = new AbortController();
+  res.on('close', () => gone.abort());
+  // A slow client slows the command down (logs -f pauses its hosts) instead of the gateway buffering without end.
+  const line = async (object: unknown): Promise<void> => {
+    if (gone.signal.aborted || res.write(`${JSON.stringify(object)}\n`)) return;
+    await new Promise<void>((resolve) => {
+      res.once('drain', resolve);
+      gone.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+  };
+  let outcome: CommandOutcome = { exitCode: 0 };
+  for (const argv of route.commands) {
+    const stdout = lines((text) => line({ stdout: text }));
+    const stderr = lines((text) => line({ stderr: text }));
+    const io = { stdout, stderr, cwd: options.config.gateway.stateDir, user: user.name };
+    outcome = await runGatewayCommand(options, user, argv, io, { live: { output: stdout, signal: gone.signal } });
+    await Promise.all([finish(stdout), finish(stderr)]);
+    options.audit?.({ user: user.name, command: `api: ${argv.join(' ')}`.slice(0, 500), exitCode: outcome.exitCode, at: new Date().toISOString() });
+    if (outcome.exitCode !== 0 || gone.signal.aborted) break;
+  }
+  await line({ exit: outcome.exitCode, ...(outcome.refused ? { refused: outcome.refused } : {}), ...(outcome.code ? { code: outcome.code } : {}) });
+  res.end();
+}
+
+async function authenticate(options: ApiServerOptions, req: IncomingMessage): Promise<UserConfig | undefined> {
+  const match = /^Bearer ([\x21-\x7e]{1,200})$/.exec(req.headers.authorization ?? '');
+  if (!match) return undefined;
+  const token = await options.resolveToken(match[1]!);
+  // The user must still be in users.yml: removing a user there ends their tokens.
+  return token ? options.config.users[token.user] : undefined;
+}
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw Object.assign(new Error(`request body over ${MAX_BODY} bytes`), { status: 413 });
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return undefined;
+  if (!/^application\/json\b/.test(req.headers['content-type'] ?? '')) throw Object.assign(new Error('a request body must be JSON (Content-Type: application/json)'), { status: 415 });
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (e) {
+    throw Object.assign(new Error(`request body: ${(e as Error).message}`), { status: 400 });
+  }
+}
+
+/** HTTP status of a command that did not succeed. */
+function httpStatus(outcome: CommandOutcome): number {
+  switch (outcome.refused) {
+    case 'usage':
+      return outcome.code === 'no-app' ? 404 : 400;
+    case 'forbidden':
+      return 403;
+    case 'unknown':
+      return 404;
+    case 'failed':
+      return 422;
+    default:
+      return 500;
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = `${JSON.stringify(body)}\n`;
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
+  res.end(text);
+}
+
+function collect(append: (text: string) => void): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      append(chunk.toString('utf8'));
+      done();
+    },
+  });
+}
+
+/** A Writable that hands out whole lines (the last one at end()), each written once `emit` has taken it. */
+function lines(emit: (line: string) => Promise<void>): Writable {
+  let rest = '';
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      const parts = (rest + chunk.toString('utf8')).split('\n');
+      rest = parts.pop()!;
+      void parts.reduce((p, part) => p.then(() => emit(part.replace(/\r$/, ''))), Promise.resolve()).then(() => done(), done);
+    },
+    final(done) {
+      const last = rest;
+      rest = '';
+      void (last ? emit(last) : Promise.resolve()).then(() => done(), done);
+    },
+  });
+}
+
+function finish(stream: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.writableFinished) return resolve();
+    stream.once('finish', () => resolve());
+    stream.once('error', () => resolve());
+    stream.end();
+  });
+}

@@ -1,0 +1,89 @@
+import type { GatewayConfig, UserConfig } from '../config/types.js';
+import { authorize } from '../core/access.js';
+import { MagratheaError } from '../core/errors.js';
+import type { CommandIO } from '../commands/types.js';
+import type { AuditEntry } from './audit.js';
+import { SSH_COMMANDS, type SshCommand, type SshCommandContext } from './ssh-commands.js';
+
+/** Exit status of an unknown command, as on the local command line. */
+export const EXIT_UNKNOWN_COMMAND = 3;
+
+export interface DispatchOptions {
+  config: GatewayConfig;
+  configDir: string;
+  readAudit?: (count: number) => Promise<AuditEntry[]>;
+}
+
+/**
+ * How a command ended: its exit status, and why when it did not run or
+ * failed (the HTTP API turns these into status codes).
+ * `usage`: bad arguments (exit 2); `unknown`: no such command (exit 3);
+ * `forbidden`: the user may not; `failed`: the command reported a failure
+ * (a MagratheaError, `code` is its code); `error`: anything else.
+ */
+export interface CommandOutcome {
+  exitCode: number;
+  refused?: 'usage' | 'unknown' | 'forbidden' | 'failed' | 'error';
+  code?: string;
+}
+
+/**
+ * Runs one gateway command for `user`, as `ssh magrathea <argv>` does and
+ * the HTTP API does: the command is looked up, its app checked against the
+ * user's role, apps and verbs, then run. A refusal or failure is one line on
+ * io.stderr.
+ */
+export async function runGatewayCommand(
+  options: DispatchOptions,
+  user: UserConfig,
+  argv: readonly string[],
+  io: CommandIO,
+  extras: Pick<SshCommandContext, 'ask' | 'session' | 'live'> = {},
+): Promise<CommandOutcome> {
+  const refuse = (message: string, exitCode: number, refused: CommandOutcome['refused'], code?: string): CommandOutcome => {
+    io.stderr.write(`${message}\n`);
+    return { exitCode, refused, ...(code ? { code } : {}) };
+  };
+  const [name, ...args] = argv;
+  if (name === undefined || name === 'help') {
+    io.stdout.write(helpText(user));
+    return { exitCode: 0 };
+  }
+  const command = SSH_COMMANDS.find((c) => c.name === name);
+  if (!command) return refuse(`magrathea: unknown command ${JSON.stringify(name)}; "ssh magrathea help" lists them`, EXIT_UNKNOWN_COMMAND, 'unknown');
+  const app = command.app(args);
+  // A command about an app is checked against that app: no app named, no access decided, no run.
+  if (app === undefined && command.need !== 'none' && command.need !== 'admin') return refuse(`magrathea ${name}: missing app name; usage: ${name} ${command.usage}`, 2, 'usage');
+  const access = authorize(user, command.need, app);
+  if (!access.ok) return refuse(`magrathea: ${access.reason}`, 1, 'forbidden');
+  const may = (need: Parameters<typeof authorize>[1], other: string) => authorize(user, need, other).ok;
+  try {
+    const status = await command.run(args, {
+      user,
+      stateDir: options.config.gateway.stateDir,
+      configDir: options.configDir,
+      io,
+      may,
+      audit: options.readAudit ?? (async () => []),
+      ...extras,
+    });
+    return { exitCode: status ?? 0, ...(status ? { refused: 'failed' as const } : {}) };
+  } catch (e) {
+    if (e instanceof MagratheaError) return refuse(e.message, e.exitStatus, e.exitStatus === 2 ? 'usage' : e.code === 'forbidden' ? 'forbidden' : 'failed', e.code);
+    return refuse(`magrathea ${name}: unexpected error: ${(e as Error).message}`, 1, 'error');
+  }
+}
+
+function helpText(user: UserConfig): string {
+  const lines = SSH_COMMANDS.filter((c: SshCommand) => c.need === 'none' || user.role === 'admin' || c.need !== 'admin').map((c) => `  ${`${c.name} ${c.usage}`.padEnd(44)} ${c.summary}`);
+  return [
+    'usage: ssh magrathea <command> [arguments]',
+    '       git push magrathea <branch>        (remote: magrathea:APP)',
+    '',
+    'commands:',
+    ...lines,
+    '',
+    'Exit status: 0 success, 1 failure, 2 usage, 3 unknown command.',
+    '',
+  ].join('\n');
+}
