@@ -39,7 +39,7 @@ let server: ReturnType<typeof start> | undefined;
 try {
   const { status } = await labUp({ dir: labDir, shape: { clusters: 1, webHosts: 2, subnet: 197 } });
   const port = await freePort();
-  server = start('node', [CLI, 'serve', '--config', status.config, '--listen', `127.0.0.1:${port}`], { stdio: 'pipe' });
+  server = start('node', [CLI, 'serve', '--config', status.config, '--listen', `127.0.0.1:${port}`, '--no-http'], { stdio: 'pipe' });
   let log = '';
   server.stdout!.on('data', (d: Buffer) => (log += d.toString()));
   for (let i = 0; i < 100 && !log.includes('listening'); i++) await new Promise((r) => setTimeout(r, 100));

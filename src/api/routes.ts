@@ -1,3 +1,5 @@
+import { checkEnvKey, checkEnvValue } from '../core/values.js';
+
 /**
  * The HTTP API's routes: each one the argv of a gateway command (the ones
  * `ssh magrathea` runs), so both interfaces share one implementation, one
@@ -12,6 +14,8 @@ export interface Route {
   json: boolean;
   /** Answered as a stream of JSON lines instead (deploys, rollbacks, logs, /v1/run). */
   stream: boolean;
+  /** The app of the path (`/v1/apps/APP/...`): a 404 when the gateway has no such app. */
+  app?: string;
 }
 
 export type RouteResult = Route | { status: number; error: string };
@@ -38,6 +42,12 @@ const ROUTES: [method: string, path: RegExp, names: string[], handler: Handler][
         if (entries.length === 0) return { status: 400, error: 'the body names the vars to set ("KEY": "value") or unset ("KEY": null)' };
         const bad = entries.find(([, v]) => v !== null && typeof v !== 'string');
         if (bad) return { status: 400, error: `${bad[0]}: a value is a string, or null to unset it` };
+        // Checked here, all of them, so that the set and the unset after it both run or neither does.
+        const problems = entries.flatMap(([k, v]) => {
+          const problem = checkEnvKey(k) ?? (typeof v === 'string' ? checkEnvValue(v) : undefined);
+          return problem ? [`${k}: ${problem}`] : [];
+        });
+        if (problems.length > 0) return { status: 400, error: problems.join('; ') };
         const set = entries.filter(([, v]) => typeof v === 'string').map(([k, v]) => `${k}=${v as string}`);
         const unset = entries.filter(([, v]) => v === null).map(([k]) => k);
         const where = [target(p, q), ...opt(q, 'env')];
@@ -90,7 +100,8 @@ export function routeRequest(method: string, url: URL, body: unknown): RouteResu
     if (m !== method) continue;
     const params = Object.fromEntries(names.map((n, i) => [n, match[i + 1]!]));
     try {
-      return handler(params, url.searchParams, body);
+      const result = handler(params, url.searchParams, body);
+      return 'commands' in result && params.app !== undefined ? { ...result, app: params.app } : result;
     } catch (e) {
       return { status: 400, error: (e as Error).message };
     }

@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { Writable } from 'node:stream';
 import type { GatewayConfig, UserConfig } from '../config/types.js';
 import type { AuditEntry } from '../git/audit.js';
-import { runGatewayCommand, type CommandOutcome } from '../git/dispatch.js';
+import { appExists } from '../git/repos.js';
+import { prepareGatewayCommand, runGatewayCommand, type CommandOutcome } from '../git/dispatch.js';
 import type { ApiToken } from '../state/api-tokens.js';
 import { routeRequest, type Route } from './routes.js';
 
@@ -73,6 +74,12 @@ async function serve(options: ApiServerOptions, req: IncomingMessage, res: Serve
   }
   const route = routeRequest(req.method ?? 'GET', url, body);
   if ('status' in route) return send(res, route.status, { error: route.error });
+  // Access first, as over SSH (a user learns nothing of apps they may not see), then the app, then the run.
+  for (const argv of route.commands) {
+    const prepared = prepareGatewayCommand(options, user, argv);
+    if (!prepared.ok) return send(res, httpStatus(prepared.outcome), { error: prepared.message, exit: prepared.outcome.exitCode });
+  }
+  if (route.app !== undefined && !appExists(options.config.gateway.stateDir, route.app)) return send(res, 404, { error: `no app ${route.app}` });
   if (route.stream) return stream(options, user, route, res);
   let stdout = '';
   let stderr = '';

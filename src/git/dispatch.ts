@@ -27,27 +27,23 @@ export interface CommandOutcome {
   code?: string;
 }
 
+/** A command found and allowed, ready to run; or why not, with the line to show. */
+export type PreparedCommand =
+  | { ok: true; run(io: CommandIO, extras?: Pick<SshCommandContext, 'ask' | 'session' | 'live'>): Promise<CommandOutcome> }
+  | { ok: false; outcome: CommandOutcome; message: string };
+
 /**
- * Runs one gateway command for `user`, as `ssh magrathea <argv>` does and
- * the HTTP API does: the command is looked up, its app checked against the
- * user's role, apps and verbs, then run. A refusal or failure is one line on
- * io.stderr.
+ * Looks up one gateway command for `user` and checks it, as `ssh magrathea
+ * <argv>` does and the HTTP API does: the command must exist, and its app
+ * (as the command reads its arguments) be allowed to the user's role, apps
+ * and verbs. Nothing runs yet: the HTTP API answers a refusal with a status
+ * before it starts a stream.
  */
-export async function runGatewayCommand(
-  options: DispatchOptions,
-  user: UserConfig,
-  argv: readonly string[],
-  io: CommandIO,
-  extras: Pick<SshCommandContext, 'ask' | 'session' | 'live'> = {},
-): Promise<CommandOutcome> {
-  const refuse = (message: string, exitCode: number, refused: CommandOutcome['refused'], code?: string): CommandOutcome => {
-    io.stderr.write(`${message}\n`);
-    return { exitCode, refused, ...(code ? { code } : {}) };
-  };
+export function prepareGatewayCommand(options: DispatchOptions, user: UserConfig, argv: readonly string[]): PreparedCommand {
+  const refuse = (message: string, exitCode: number, refused: CommandOutcome['refused']): PreparedCommand => ({ ok: false, outcome: { exitCode, refused }, message });
   const [name, ...args] = argv;
   if (name === undefined || name === 'help') {
-    io.stdout.write(helpText(user));
-    return { exitCode: 0 };
+    return { ok: true, run: async (io) => (io.stdout.write(helpText(user)), { exitCode: 0 }) };
   }
   const command = SSH_COMMANDS.find((c) => c.name === name);
   if (!command) return refuse(`magrathea: unknown command ${JSON.stringify(name)}; "ssh magrathea help" lists them`, EXIT_UNKNOWN_COMMAND, 'unknown');
@@ -57,21 +53,44 @@ export async function runGatewayCommand(
   const access = authorize(user, command.need, app);
   if (!access.ok) return refuse(`magrathea: ${access.reason}`, 1, 'forbidden');
   const may = (need: Parameters<typeof authorize>[1], other: string) => authorize(user, need, other).ok;
-  try {
-    const status = await command.run(args, {
-      user,
-      stateDir: options.config.gateway.stateDir,
-      configDir: options.configDir,
-      io,
-      may,
-      audit: options.readAudit ?? (async () => []),
-      ...extras,
-    });
-    return { exitCode: status ?? 0, ...(status ? { refused: 'failed' as const } : {}) };
-  } catch (e) {
-    if (e instanceof MagratheaError) return refuse(e.message, e.exitStatus, e.exitStatus === 2 ? 'usage' : e.code === 'forbidden' ? 'forbidden' : 'failed', e.code);
-    return refuse(`magrathea ${name}: unexpected error: ${(e as Error).message}`, 1, 'error');
-  }
+  return {
+    ok: true,
+    async run(io, extras = {}) {
+      try {
+        const status = await command.run(args, {
+          user,
+          stateDir: options.config.gateway.stateDir,
+          configDir: options.configDir,
+          io,
+          may,
+          audit: options.readAudit ?? (async () => []),
+          ...extras,
+        });
+        return { exitCode: status ?? 0, ...(status ? { refused: 'failed' as const } : {}) };
+      } catch (e) {
+        if (e instanceof MagratheaError) {
+          io.stderr.write(`${e.message}\n`);
+          return { exitCode: e.exitStatus, refused: e.exitStatus === 2 ? 'usage' : e.code === 'forbidden' ? 'forbidden' : 'failed', code: e.code };
+        }
+        io.stderr.write(`magrathea ${name}: unexpected error: ${(e as Error).message}\n`);
+        return { exitCode: 1, refused: 'error' };
+      }
+    },
+  };
+}
+
+/** prepareGatewayCommand, then run: a refusal is one line on io.stderr. */
+export async function runGatewayCommand(
+  options: DispatchOptions,
+  user: UserConfig,
+  argv: readonly string[],
+  io: CommandIO,
+  extras: Pick<SshCommandContext, 'ask' | 'session' | 'live'> = {},
+): Promise<CommandOutcome> {
+  const prepared = prepareGatewayCommand(options, user, argv);
+  if (prepared.ok) return prepared.run(io, extras);
+  io.stderr.write(`${prepared.message}\n`);
+  return prepared.outcome;
 }
 
 function helpText(user: UserConfig): string {

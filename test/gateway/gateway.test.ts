@@ -20,6 +20,7 @@ let config: string;
 let port: number;
 let server: ReturnType<typeof start> | undefined;
 let serverLog = '';
+let api: string;
 const keys: Record<string, string> = {};
 
 async function freePort(): Promise<number> {
@@ -74,11 +75,12 @@ beforeAll(async () => {
   const bobKey = (await readFile(`${keys.bob}.pub`, 'utf8')).trim();
   await writeFile(join(config, 'users.yml'), `${await readFile(join(lab.config, 'users.yml'), 'utf8')}bob:\n  role: member\n  keys: ["${bobKey}"]\n  apps: ["shop-*"]\n  verbs: [deploy]\n`);
   port = await freePort();
-  server = start('node', [CLI, 'serve', '--config', config, '--listen', `127.0.0.1:${port}`], { stdio: 'pipe' });
+  server = start('node', [CLI, 'serve', '--config', config, '--listen', `127.0.0.1:${port}`, '--http', '127.0.0.1:0'], { stdio: 'pipe' });
   server.stdout!.on('data', (d: Buffer) => (serverLog += d.toString()));
   server.stderr!.on('data', (d: Buffer) => (serverLog += d.toString()));
   for (let i = 0; i < 100 && !serverLog.includes('listening'); i++) await new Promise((r) => setTimeout(r, 100));
   expect(serverLog).toContain('listening');
+  api = `http://127.0.0.1:${/the HTTP API on 127\.0\.0\.1:(\d+)/.exec(serverLog)![1]}`;
   expect((await ssh('admin', 'apps:create', 'hello')).exitCode).toBe(0);
   expect((await ssh('admin', 'apps:create', 'shop-eu')).exitCode).toBe(0);
 }, 120_000);
@@ -253,5 +255,93 @@ describe('ssh magrathea', () => {
     expect(audit.some((e) => e.user === 'admin' && e.command === "git-receive-pack '/hello.git'" && e.exitCode === 0)).toBe(true);
     expect(audit.some((e) => e.user === 'bob' && e.command === 'apps:create shop-x' && e.exitCode === 1)).toBe(true);
     expect((await ssh('bob', 'audit')).exitCode).toBe(1);
+  });
+});
+
+describe('the HTTP API', () => {
+  const tokens: Record<string, string> = {};
+  async function call(who: string | undefined, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown; text: string }> {
+    const headers: Record<string, string> = who ? { Authorization: `Bearer ${tokens[who] ?? who}` } : {};
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const response = await fetch(`${api}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(180_000) });
+    const text = await response.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: response.status, json, text };
+  }
+  /** A stream's JSON lines. */
+  const events = (text: string) => text.trim().split('\n').map((l) => JSON.parse(l) as { stdout?: string; stderr?: string; exit?: number });
+
+  beforeAll(async () => {
+    for (const who of ['admin', 'bob']) {
+      const created = await ssh(who, 'tokens:create', '--label', `"${who} laptop"`, '--json');
+      expect(created.exitCode).toBe(0);
+      tokens[who] = (JSON.parse(created.stdout) as { token: string }).token;
+    }
+  });
+
+  it('answers only a valid token, and never shows one again', async () => {
+    expect((await call(undefined, 'GET', '/v1/apps')).status).toBe(401);
+    expect((await call(`mg_${'A'.repeat(43)}`, 'GET', '/v1/apps')).status).toBe(401);
+    expect(await call('admin', 'GET', '/v1/apps')).toMatchObject({ status: 200, json: ['hello', 'shop-eu'] });
+    const listed = (await call('admin', 'GET', '/v1/tokens')).json as { id: string; label: string }[];
+    expect(listed).toEqual([expect.objectContaining({ label: 'admin laptop' })]);
+    expect(JSON.stringify(listed)).not.toContain(tokens.admin!.slice(3));
+  });
+
+  it('gives the same operations as ssh: releases, usage, config, deploy streamed, rollback', async () => {
+    const releases = (await call('admin', 'GET', '/v1/apps/hello/releases')).json as { id: string; status: string }[];
+    expect(releases[0]).toMatchObject({ status: 'live' });
+    expect(releases).toEqual(JSON.parse((await ssh('admin', 'releases', 'hello', '--json')).stdout));
+    expect((await call('admin', 'GET', '/v1/apps/hello/usage?since=7d')).status).toBe(200);
+
+    const value = `Grüezi "x" $y \\ 'z'`;
+    expect(await call('admin', 'PATCH', '/v1/apps/hello/config?cluster=cluster-b', { GREETING: value, GONE: 'soon' })).toMatchObject({ status: 200 });
+    expect(await call('admin', 'PATCH', '/v1/apps/hello/config?cluster=cluster-b', { GONE: null })).toMatchObject({ status: 200 });
+    const shown = JSON.stringify((await call('admin', 'GET', '/v1/apps/hello/config?cluster=cluster-b&reveal=1')).json);
+    expect(shown).toContain(JSON.stringify(value).slice(1, -1));
+    expect(shown).not.toContain('GONE');
+
+    const deploy = await call('admin', 'POST', '/v1/apps/hello/deploy', {});
+    expect(deploy.status).toBe(200);
+    const lines = events(deploy.text);
+    expect(lines.some((l) => /cluster-a: preparing 2 hosts/.test(l.stdout ?? ''))).toBe(true);
+    expect(lines.at(-1)).toEqual({ exit: 0 });
+    expect((await curl(`${edge('cluster-b')}/greeting.php?api`, 'hello.example.net')).body).toBe(`${value}\n`);
+
+    const rollback = await call('admin', 'POST', '/v1/apps/hello/rollback', { cluster: 'cluster-b' });
+    expect(events(rollback.text).at(-1)).toEqual({ exit: 0 });
+    expect((await curl(`${edge('cluster-b')}/greeting.php?back`, 'hello.example.net')).body).not.toBe(`${value}\n`);
+    expect((await call('admin', 'POST', '/v1/run', { argv: ['releases', 'hello'] })).text).toMatch(/"stdout":"production +r\d+ /);
+  }, 240_000);
+
+  it('keeps members to their apps and verbs, and says which status went wrong', async () => {
+    expect(await call('bob', 'GET', '/v1/apps')).toMatchObject({ status: 200, json: ['shop-eu'] });
+    expect(await call('bob', 'GET', '/v1/apps/hello/releases')).toMatchObject({ status: 403, json: { error: 'magrathea: bob has no access to app hello' } });
+    expect((await call('bob', 'POST', '/v1/apps/shop-eu/rollback', {})).status).toBe(403);
+    expect((await call('bob', 'PATCH', '/v1/apps/shop-eu/config', { A: '1' })).status).toBe(403);
+    expect((await call('admin', 'GET', '/v1/apps/nope/releases')).status).toBe(404);
+    expect((await call('bob', 'GET', '/v1/apps/shop-nope/releases')).status).toBe(404);
+    expect((await call('admin', 'GET', '/v1/nothing')).status).toBe(404);
+    expect((await call('admin', 'PUT', '/v1/apps')).status).toBe(405);
+    expect((await call('admin', 'GET', '/v1/apps/hello/usage?since=7d;id')).status).toBe(400);
+    // Refused whole: nothing set when one of the vars is bad.
+    const bad = await call('admin', 'PATCH', '/v1/apps/hello/config', { OK: 'fine', 'A;B': 'x', C: 'new\nline' });
+    expect(bad.status).toBe(400);
+    expect((bad.json as { error: string }).error).toMatch(/A;B: .*; C: /);
+    expect(JSON.stringify((await call('admin', 'GET', '/v1/apps/hello/config?reveal=1')).json)).not.toContain('fine');
+    const raw = await fetch(`${api}/v1/apps/hello/config`, { method: 'PATCH', headers: { Authorization: `Bearer ${tokens.admin}`, 'Content-Type': 'text/plain' }, body: 'A=1' });
+    expect(raw.status).toBe(415);
+  });
+
+  it('forgets a revoked token at once', async () => {
+    const { id } = ((await call('bob', 'GET', '/v1/tokens')).json as { id: string }[])[0]!;
+    expect((await ssh('bob', 'tokens:revoke', id!)).exitCode).toBe(0);
+    expect((await call('bob', 'GET', '/v1/apps')).status).toBe(401);
+    expect((await ssh('bob', 'tokens:revoke', id!)).exitCode).toBe(2);
   });
 });

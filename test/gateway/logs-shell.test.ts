@@ -163,7 +163,7 @@ beforeAll(async () => {
   }
   await writeFile(join(config, 'users.yml'), `${await readFile(join(lab.config, 'users.yml'), 'utf8')}${extra}`);
   port = await freePort();
-  server = start('node', [CLI, 'serve', '--config', config, '--listen', `127.0.0.1:${port}`], { stdio: 'pipe' });
+  server = start('node', [CLI, 'serve', '--config', config, '--listen', `127.0.0.1:${port}`, '--http', '127.0.0.1:0'], { stdio: 'pipe' });
   server.stdout!.on('data', (d: Buffer) => (serverLog += d.toString()));
   server.stderr!.on('data', (d: Buffer) => (serverLog += d.toString()));
   await waitFor('the gateway to listen', async () => serverLog.includes('listening'), 20_000);
@@ -250,6 +250,38 @@ describe('ssh magrathea logs', () => {
     await waitFor('no tail left on the hosts', async () => (await remoteTails()).size === 0, 10_000);
     figures.push(`logs -f: remote tails gone ${Date.now() - gone} ms after the client was killed`);
     expect(await gatewaySide()).toEqual({ connections: 0, sshChildren: [] });
+  });
+});
+
+describe('logs over the HTTP API', () => {
+  it('?follow=1 streams JSON lines until the client goes away; then no tail is left on any host', async () => {
+    const created = await ssh('admin', ['tokens:create', '--json']);
+    const token = (JSON.parse(created.stdout) as { token: string }).token;
+    const api = `http://127.0.0.1:${/the HTTP API on 127\.0\.0\.1:(\d+)/.exec(serverLog)![1]}`;
+    const client = new AbortController();
+    const response = await fetch(`${api}/v1/apps/${APP}/logs?follow=1&n=0`, { headers: { Authorization: `Bearer ${token}` }, signal: client.signal });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^application\/x-ndjson/);
+    let out = '';
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of response.body!) out += decoder.decode(chunk as Uint8Array, { stream: true });
+    })().catch(() => undefined);
+    try {
+      await waitFor('the remote tails', async () => ((await remoteTails()).size === 12 ? true : undefined));
+      const marker = `/admin/api-follow-${Date.now()}`;
+      expect((await curl(`${edge('cluster-b')}${marker}`, DOMAIN['cluster-b'])).status).toBe(404);
+      await waitFor('the request in the streamed logs', async () => out.includes(marker), 10_000);
+      const line = out.split('\n').find((l) => l.includes(marker))!;
+      expect((JSON.parse(line) as { stdout: string }).stdout).toMatch(new RegExp(`^cluster-b/b-web-[12] .*"GET ${marker} HTTP/1\\.1" 404 `));
+    } finally {
+      client.abort();
+      await reading;
+    }
+    await waitFor('no tail left on the hosts', async () => (await remoteTails()).size === 0, 10_000);
+    expect(await gatewaySide()).toEqual({ connections: 0, sshChildren: [] });
+    // Without a token, nothing.
+    expect((await fetch(`${api}/v1/apps/${APP}/logs`)).status).toBe(401);
   });
 });
 
