@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
+import { listenOn } from '../adapters/listen.js';
 import type { GatewayConfig, UserConfig } from '../config/types.js';
 import type { AuditEntry } from '../git/audit.js';
 import { appExists } from '../git/repos.js';
@@ -44,13 +45,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   // Streams (logs -f, deploys) stay open as long as they need.
   server.requestTimeout = 0;
   server.headersTimeout = 10_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const address = server.address();
   return {
-    port: typeof address === 'object' && address ? address.port : options.port,
+    port: await listenOn(server, options.host, options.port),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

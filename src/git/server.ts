@@ -3,6 +3,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
 import ssh2 from 'ssh2';
+import { listenOn } from '../adapters/listen.js';
 import { run, start } from '../adapters/exec.js';
 import type { GatewayConfig, UserConfig } from '../config/types.js';
 import { authorize } from '../core/access.js';
@@ -99,13 +100,8 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
     });
     client.on('error', () => undefined); // a client that goes away mid-handshake
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const address = server.address();
   return {
-    port: typeof address === 'object' && address ? address.port : options.port,
+    port: await listenOn(server, options.host, options.port),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
