@@ -25,7 +25,7 @@ describe('magrathea demo', () => {
         probe.close(() => done(free));
       });
     });
-    const demo = await run('node', [resolve('dist/src/cli/main.js'), 'demo', '--dir', join(dir, 'lab'), '--subnet', String(subnet), '--listen', `127.0.0.1:${port}`, '--no-wait'], { reject: false, timeout: 180_000 });
+    const demo = await run('node', [resolve('dist/src/cli/main.js'), 'demo', '--dir', join(dir, 'lab'), '--subnet', String(subnet), '--listen', `127.0.0.1:${port}`, '--http', '127.0.0.1:0', '--no-wait'], { reject: false, timeout: 180_000 });
     expect(demo.stderr).toBe('');
     expect(demo.exitCode).toBe(0);
     expect(demo.stdout).toMatch(/\$ git push magrathea master/);
@@ -34,6 +34,8 @@ describe('magrathea demo', () => {
     expect(demo.stdout).toMatch(/remote: cluster-b\s+live\s+r1/);
     expect(demo.stdout).toMatch(new RegExp(`curl -H 'Host: hello\\.example\\.com' http://127\\.0\\.${subnet}\\.3/\\n  Hello from cluster-a`));
     expect(demo.stdout).toMatch(/Hallo from cluster-b/);
+    // The HTTP API answered with the release the push made.
+    expect(demo.stdout).toMatch(/\/v1\/apps\/hello\/releases\n {2}\[\{"id":"r1".*"status":"live"/);
     expect(demo.stdout).toMatch(/lab: down \(\d+ processes stopped\)/);
     const status = await run('node', [resolve('dist/src/cli/main.js'), 'lab', 'status', '--dir', join(dir, 'lab'), '--json'], { reject: false });
     expect(JSON.parse(status.stdout).up).toBe(false);

@@ -11,12 +11,14 @@ import { labUp } from '../lab/up.js';
 import { appExists, createRepo } from '../git/repos.js';
 import { startGatewayServer, type GatewayServer } from '../git/server.js';
 import type { AccountingWorker } from '../accounting/queue.js';
+import { startApiServer, type ApiServer } from '../api/server.js';
+import { createApiToken, resolveApiToken } from '../state/api-tokens.js';
 import { parseArgs } from './args.js';
 import { stopSignal } from './stop-signal.js';
 import { openGatewayContext, startGatewayAccounting, startGatewayWorker } from './gateway-context.js';
 import type { Command } from './types.js';
 
-const usage = '[--dir LAB_DIR] [--subnet S] [--listen ADDRESS:PORT] [--no-wait]';
+const usage = '[--dir LAB_DIR] [--subnet S] [--listen ADDRESS:PORT] [--http ADDRESS:PORT] [--no-wait]';
 const EXAMPLE = fileURLToPath(new URL('../../../examples/hello-php', import.meta.url));
 const EXAMPLE_FROM_SOURCE = fileURLToPath(new URL('../../examples/hello-php', import.meta.url));
 const APP = 'hello';
@@ -32,7 +34,7 @@ export const demoCommand: Command = {
   summary: 'start the lab, the gateway and a worker, git push examples/hello-php to both clusters, show it served; Ctrl-C stops everything',
   usage,
   async run(args, io) {
-    const parsed = parseArgs('demo', usage, args, { values: ['dir', 'subnet', 'listen'], booleans: ['no-wait'], positionals: [0, 0] });
+    const parsed = parseArgs('demo', usage, args, { values: ['dir', 'subnet', 'listen', 'http'], booleans: ['no-wait'], positionals: [0, 0] });
     const dir = parsed.values.dir ? resolve(io.cwd, parsed.values.dir) : defaultLabDir();
     const say = (line: string) => io.stdout.write(`${line}\n`);
 
@@ -44,6 +46,7 @@ export const demoCommand: Command = {
     let worker: DeployWorker | undefined;
     let accounting: AccountingWorker | undefined;
     let server: GatewayServer | undefined;
+    let api: ApiServer | undefined;
     try {
       gateway = await openGatewayContext(status.config);
       worker = await startGatewayWorker(gateway, status.config);
@@ -52,6 +55,14 @@ export const demoCommand: Command = {
       const [host, port] = [listen.slice(0, listen.lastIndexOf(':')), Number(listen.slice(listen.lastIndexOf(':') + 1))];
       server = await startGatewayServer({ config: gateway.config, configDir: status.config, host, port });
       say(`gateway: listening on ${host}:${server.port}`);
+      const httpListen = parsed.values.http ?? gateway.config.gateway.listen.http;
+      const context = { redis: gateway.redis.client, keys: gateway.keys };
+      const httpHost = httpListen.slice(0, httpListen.lastIndexOf(':'));
+      api = await startApiServer({ config: gateway.config, configDir: status.config, host: httpHost, port: Number(httpListen.slice(httpListen.lastIndexOf(':') + 1)), resolveToken: (t) => resolveApiToken(context, t) });
+      const admin = Object.values(gateway.config.users).find((u) => u.role === 'admin')!;
+      const { token } = await createApiToken(context, admin.name, 'magrathea demo');
+      const apiUrl = `http://${httpHost}:${api.port}`;
+      say(`HTTP API: listening on ${apiUrl} (a token for ${admin.name}: ${token})`);
 
       // The demo user is the lab's admin; an ssh config names the gateway "magrathea".
       const sshConfig = join(dir, 'ssh', 'gateway_config');
@@ -91,6 +102,9 @@ export const demoCommand: Command = {
         say(`\n$ curl -H 'Host: ${domain}' ${url}/`);
         say(page.stdout.trimEnd().replace(/^/gm, '  '));
       }
+      const releases = await run('curl', ['-s', '-m', '10', '-H', `Authorization: Bearer ${token}`, `${apiUrl}/v1/apps/${APP}/releases`]);
+      say(`\n$ curl -H 'Authorization: Bearer ...' ${apiUrl}/v1/apps/${APP}/releases`);
+      say(`  ${releases.stdout.trim()}`);
       say(`
 Try next, in another terminal:
   cd ${repo}
@@ -103,12 +117,13 @@ Try next, in another terminal:
   ${sshCmd} magrathea rollback ${APP}@cluster-a
   ${sshCmd} magrathea usage ${APP}    (traffic and disk, counted every ${gateway.config.gateway.accounting.intervalSeconds} s)
   curl -H 'Host: ${APP}.example.com' ${status.edges[0]!.url}/
+  curl -N -H 'Authorization: Bearer ${token}' '${apiUrl}/v1/apps/${APP}/logs?follow=1'
   ssh -F ${status.ssh.config} a-web-1 ls /var/www/magrathea/${APP}/production/releases
-The gateway, a deploy worker and the accounting job run in this process. Ctrl-C stops them and the lab.`);
+The gateway, the HTTP API, a deploy worker and the accounting job run in this process. Ctrl-C stops them and the lab.`);
       if (!parsed.flags.has('no-wait')) await stopSignal();
     } finally {
       say('\nstopping the gateway, the worker and the lab');
-      await server?.close();
+      await Promise.all([server?.close(), api?.close()]);
       await Promise.all([worker?.close(), accounting?.close()]);
       await gateway?.close();
       const down = await labDown({ dir, purge: false });
