@@ -65,13 +65,17 @@ let exports = 0;
  * paths whose content changed (--reset would rewrite every file its index
  * holds as racily clean); should anything have written into the checkout,
  * its stray files are removed and a full --reset puts the tree back.
+ * core.trustctime=false: each export's hard links change every file's
+ * ctime, which would otherwise make every file look modified.
  */
 const EXPORT_SCRIPT = `set -e
 export GIT_INDEX_FILE="$3.index"
-git -C "$1" --work-tree "$3" read-tree -m -u "$2^{tree}" 2>/dev/null || git -C "$1" --work-tree "$3" read-tree --reset -u "$2^{tree}"
-git -C "$1" --work-tree "$3" clean -q -f -d -x
-git -C "$1" --work-tree "$3" diff-files --quiet || git -C "$1" --work-tree "$3" read-tree --reset -u "$2^{tree}"
-cp -al "$3/." "$4"`;
+repo=$1 commit=$2 kept=$3 dest=$4
+g() { git -C "$repo" -c core.trustctime=false --work-tree "$kept" "$@"; }
+g read-tree -m -u "$commit^{tree}" 2>/dev/null || g read-tree --reset -u "$commit^{tree}"
+g clean -q -f -d -x
+g diff-files --quiet || g read-tree --reset -u "$commit^{tree}"
+cp -al "$kept/." "$dest"`;
 
 /**
  * Writes the tree of a commit into `dest` (created), as hard links to the
