@@ -4,7 +4,8 @@ import { mkdtemp, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../src/adapters/exec.js';
-import { buildRelease as buildFromTree, exportTree } from '../../src/builder/build-release.js';
+import { buildRelease as buildFromTree, builderPaths, checkoutDir, exportTree, workspaceDir } from '../../src/builder/build-release.js';
+import { createRepo, destroyRepo, repoDir } from '../../src/git/repos.js';
 
 let root: string;
 let repo: string;
@@ -157,5 +158,20 @@ describe('exportTree', () => {
       // Files of later commits only: race-0 has only-0, race-3 has only-0..3 (each commit adds one).
       for (let j = 0; j < 4; j++) expect(existsSync(join(root, `race-${i}`, `race/only-${j}.txt`))).toBe(j <= i);
     }
+  });
+});
+
+describe('apps:destroy on the gateway', () => {
+  it('removes the app\'s repository, kept checkout and build workspaces, and nothing of an app whose name starts the same', async () => {
+    const state = join(root, 'state');
+    for (const app of ['shop', 'shop-two']) {
+      await createRepo(state, app, join(root, 'config'));
+      const head = (await git('rev-parse', 'HEAD')).stdout.trim();
+      await exportTree(repo, head, join(state, 'sources', app, 'one'), checkoutDir(state, app));
+      await buildFromTree({ tree: join(state, 'sources', app, 'one'), commit: head, workspace: workspaceDir(state, app, 'production'), commands: [] });
+    }
+    await destroyRepo(state, 'shop');
+    for (const path of [repoDir(state, 'shop'), ...builderPaths(state, 'shop')]) expect(existsSync(path)).toBe(false);
+    for (const path of [repoDir(state, 'shop-two'), ...builderPaths(state, 'shop-two')]) expect(existsSync(path)).toBe(true);
   });
 });
