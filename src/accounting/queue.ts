@@ -90,3 +90,27 @@ export async function startAccountingWorker(options: StartAccountingWorkerOption
     })()),
   };
 }
+
+/** The accounting schedule as the queue sees it: when the next run is due, who runs the jobs, what is waiting or failed. */
+export interface AccountingQueueStatus {
+  /** ISO 8601; undefined when no process has scheduled the job. */
+  nextRun?: string;
+  everySeconds?: number;
+  workers: string[];
+  counts: Record<string, number>;
+}
+
+export async function readAccountingQueueStatus(redis: RedisHandle, keys: Keys = createKeys()): Promise<AccountingQueueStatus> {
+  const queue = new Queue(ACCOUNTING_QUEUE, { connection: redis.connection, prefix: keys.prefix });
+  try {
+    const scheduler = await queue.getJobScheduler(ACCOUNTING_SCHEDULER);
+    return {
+      ...(scheduler?.next ? { nextRun: new Date(scheduler.next).toISOString() } : {}),
+      ...(scheduler?.every ? { everySeconds: Number(scheduler.every) / 1000 } : {}),
+      workers: (await queue.getWorkers()).map((w) => w.name ?? w.id ?? '?').sort(),
+      counts: await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'),
+    };
+  } finally {
+    await queue.close();
+  }
+}

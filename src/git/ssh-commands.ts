@@ -7,6 +7,7 @@ import { releasesCommand } from '../commands/releases.js';
 import { destroyAppKeys } from '../state/destroy-app.js';
 import { rollbackCommand } from '../commands/rollback.js';
 import { usageCommand } from '../commands/usage.js';
+import { statusCommand } from '../commands/status.js';
 import { appArgument } from './app-argument.js';
 import { appExists, createRepo, destroyRepo, listApps, repoDir } from './repos.js';
 import type { SshCommand, SshCommandContext } from './ssh-command.js';
@@ -150,6 +151,17 @@ export const SSH_COMMANDS: SshCommand[] = [
       const parsed = parseArgs('usage', 'APP [--since 7d] [--json]', args, { values: ['since'], booleans: ['json'], positionals: [1, 1] });
       const app = requireApp(ctx, parsed.positionals[0]);
       await usageCommand.run([app, ...(parsed.values.since ? ['--since', parsed.values.since] : []), ...(parsed.flags.has('json') ? ['--json'] : []), '--config', ctx.configDir], ctx.io);
+    },
+  },
+  {
+    name: 'status',
+    summary: "the gateway's health: workers, queued and failed deploys, the accounting job, each host's last visit (admins)",
+    usage: '[--json] [--check]',
+    need: 'admin',
+    app: () => undefined,
+    async run(args, ctx) {
+      const parsed = parseArgs('status', '[--json] [--check]', args, { booleans: ['json', 'check'], positionals: [0, 0] });
+      await statusCommand.run([...parsed.flags].map((f) => `--${f}`).concat(['--config', ctx.configDir]), ctx.io);
     },
   },
   logsCommand,

@@ -250,6 +250,25 @@ describe('ssh magrathea', () => {
     expect((await ssh('admin', 'apps:list')).stdout).not.toContain('doomed');
   });
 
+  it('status: the workers serve started, the accounting job and its visits, problems named; admins only', async () => {
+    type Status = { deploy: { workers: string[] }; accounting: { workers: string[]; intervalSeconds: number }; hosts: { cluster: string; host: string; visitedAt?: string }[]; problems: string[] };
+    // serve scheduled the accounting job at start: its first run visits every host.
+    let status: Status | undefined;
+    for (let i = 0; i < 60 && !(status?.hosts.every((h) => h.visitedAt)); i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 500));
+      const shown = await ssh('admin', 'status', '--json');
+      expect(shown.exitCode).toBe(0);
+      status = JSON.parse(shown.stdout) as Status;
+    }
+    expect(status!.deploy.workers).toHaveLength(1);
+    expect(status!.accounting.workers).toHaveLength(1);
+    expect(status!.hosts.map((h) => `${h.cluster}/${h.host}`).sort()).toEqual(['cluster-a/a-edge', 'cluster-a/a-web-1', 'cluster-b/b-edge', 'cluster-b/b-web-1']);
+    expect(status!.hosts.every((h) => h.visitedAt)).toBe(true);
+    expect(status!.problems).toEqual([]);
+    expect((await ssh('admin', 'status', '--check')).stdout).toMatch(/^deploys {5}1 worker\(s\)[\s\S]*no problems$/m);
+    expect((await ssh('bob', 'status')).exitCode).toBe(1);
+  });
+
   it('records every command and push in an audit log only admins read', async () => {
     const audit = JSON.parse((await ssh('admin', 'audit', '-n', '200', '--json')).stdout) as { user: string; command: string; exitCode: number }[];
     expect(audit.some((e) => e.user === 'admin' && e.command === "git-receive-pack '/hello.git'" && e.exitCode === 0)).toBe(true);

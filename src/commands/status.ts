@@ -1,0 +1,69 @@
+import { readAccountingQueueStatus } from '../accounting/queue.js';
+import { readVisits } from '../accounting/store.js';
+import { MagratheaError } from '../core/errors.js';
+import { listApps } from '../git/repos.js';
+import { parseArgs } from './args.js';
+import { withGatewayContext } from './gateway-context.js';
+import type { Command } from './types.js';
+
+const usage = '[--json] [--check] [--config DIR]';
+
+/**
+ * `magrathea status`: what an operator looks at first. Who runs deploys and
+ * accounting (BullMQ's workers), what waits or failed, when each host was
+ * last visited by the accounting job and how that went, and the problems
+ * found in all that, each with what to do. `--check` exits 1 when there is
+ * one, for a monitoring system.
+ */
+export const statusCommand: Command = {
+  name: 'status',
+  summary: "the gateway's health: workers, queued and failed deploys, the accounting job, each host's last visit; --check exits 1 on a problem",
+  usage,
+  async run(args, io) {
+    const parsed = parseArgs('status', usage, args, { values: ['config'], booleans: ['json', 'check'], positionals: [0, 0] });
+    const report = await withGatewayContext(parsed.values.config, async (gateway) => {
+      const { config } = gateway;
+      const deployQueue = gateway.queue.queue;
+      const deploy = {
+        workers: (await deployQueue.getWorkers()).map((w) => w.name ?? w.id ?? '?').sort(),
+        counts: await deployQueue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'),
+      };
+      const accounting = await readAccountingQueueStatus(gateway.redis, gateway.keys);
+      const visits = await readVisits({ redis: gateway.redis.client, keys: gateway.keys });
+      const interval = config.gateway.accounting.intervalSeconds;
+      const hosts = Object.values(config.clusters).flatMap((cluster) =>
+        cluster.hosts.map((host) => {
+          const visit = visits[`${cluster.name}:${host.name}`];
+          return { cluster: cluster.name, host: host.name, roles: host.roles, ...(visit ? { visitedAt: visit.at, lines: visit.lines, ...(visit.error ? { error: visit.error } : {}), ...(visit.warnings?.length ? { warnings: visit.warnings } : {}) } : {}) };
+        }),
+      );
+      const problems: string[] = [];
+      if (deploy.workers.length === 0) problems.push('no deploy worker is running: pushes wait until one starts (magrathea serve, or magrathea worker)');
+      if (accounting.workers.length === 0) problems.push('no process runs the accounting job: traffic is not counted (magrathea serve, magrathea worker or magrathea accounting worker)');
+      if (deploy.counts.failed) problems.push(`${deploy.counts.failed} deploy job(s) failed: see each app's releases`);
+      for (const h of hosts) {
+        const name = `${h.cluster}/${h.host}`;
+        if (h.error) problems.push(`${name}: the last accounting visit failed: ${h.error}`);
+        else if (!h.visitedAt) problems.push(`${name}: never visited by the accounting job`);
+        else if (Date.now() - Date.parse(h.visitedAt) > 3 * interval * 1000) problems.push(`${name}: last visited ${h.visitedAt}, over 3 intervals ago`);
+        for (const warning of h.warnings ?? []) problems.push(`${name}: ${warning}`);
+      }
+      return { redis: gateway.redis.address, apps: (await listApps(config.gateway.stateDir)).length, deploy, accounting: { ...accounting, intervalSeconds: interval }, hosts, problems };
+    });
+    if (parsed.flags.has('json')) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    else {
+      const counts = (c: Record<string, number>) => Object.entries(c).map(([k, n]) => `${k} ${n}`).join(', ');
+      const lines = [
+        `redis       ${report.redis}`,
+        `apps        ${report.apps}`,
+        `deploys     ${report.deploy.workers.length} worker(s)${report.deploy.workers.length ? ` (${report.deploy.workers.join(', ')})` : ''}; ${counts(report.deploy.counts)}`,
+        `accounting  every ${report.accounting.intervalSeconds} s, next run ${report.accounting.nextRun ?? 'not scheduled'}; ${report.accounting.workers.length} worker(s); ${counts(report.accounting.counts)}`,
+        'hosts',
+        ...report.hosts.map((h) => `  ${`${h.cluster}/${h.host}`.padEnd(28)} ${h.visitedAt ? `visited ${h.visitedAt}, ${h.lines} edge log line(s)${h.error ? `, FAILED: ${h.error}` : ''}` : 'never visited'}`),
+        report.problems.length === 0 ? 'no problems' : `problems:\n${report.problems.map((p) => `  - ${p}`).join('\n')}`,
+      ];
+      io.stdout.write(`${lines.join('\n')}\n`);
+    }
+    if (parsed.flags.has('check') && report.problems.length > 0) throw new MagratheaError(`status: ${report.problems.length} problem(s)`, 'status-problems');
+  },
+};
