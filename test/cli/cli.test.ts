@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
-import { cp, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { run } from '../../src/adapters/exec.js';
@@ -105,6 +105,23 @@ describe('magrathea explain', () => {
     const result = await magrathea('explain', 'examples/hello-php', '--cluster', 'cluster-b', '--env', 'staging');
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toMatch(/environment "staging" does not deploy to cluster "cluster-b"; its clusters are: cluster-a/);
+  });
+});
+
+describe('magrathea status', () => {
+  it('names what is missing on a gateway where nothing runs; --check exits 1', async () => {
+    const config = join(work, 'status-config');
+    await cp('config', config, { recursive: true });
+    await writeFile(join(config, 'gateway.yml'), `${(await readFile(join(config, 'gateway.yml'), 'utf8')).replace(/^state_dir:.*$/m, `state_dir: ${join(work, 'status-state')}`)}`);
+    const shown = await magrathea('status', '--config', config);
+    expect(shown.exitCode).toBe(0);
+    expect(shown.stdout).toMatch(/^deploys {5}0 worker\(s\)/m);
+    expect(shown.stdout).toMatch(/^ {2}- no deploy worker is running: pushes wait until one starts/m);
+    expect(shown.stdout).toMatch(/^ {2}- cluster-a\/a-web-1: never visited by the accounting job$/m);
+    const checked = await magrathea('status', '--check', '--json', '--config', config);
+    expect(checked.exitCode).toBe(1);
+    expect(checked.stderr).toMatch(/status: \d+ problem\(s\)/);
+    expect((JSON.parse(checked.stdout) as { problems: string[] }).problems.length).toBeGreaterThan(2);
   });
 });
 
