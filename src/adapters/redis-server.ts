@@ -138,6 +138,27 @@ async function stopStarted(paths: PrivateRedisPaths, pid: number, exit: Promise<
   if ((await readPid(paths.pidFile)) === pid) await rm(paths.pidFile, { force: true });
 }
 
+/**
+ * Stops the private server of a state directory that nobody is stopping:
+ * one left running by a process killed without its cleanup (a SIGKILLed
+ * worker). Found by its PID file or by asking it, checked to be that
+ * directory's redis-server, stopped by PID (SIGTERM, SIGKILL after 10 s).
+ * Returns its PID, or undefined when none was running.
+ */
+export async function stopPrivateRedis(stateDir: string): Promise<number | undefined> {
+  const paths = privateRedisPaths(stateDir);
+  const pid = await findRunning(paths);
+  if (pid === undefined) return undefined;
+  signal(pid, 'SIGTERM');
+  const deadline = Date.now() + 10_000;
+  while (await isServerOf(pid, paths.socket)) {
+    if (Date.now() > deadline) signal(pid, 'SIGKILL');
+    await sleep(50);
+  }
+  if ((await readPid(paths.pidFile)) === pid) await rm(paths.pidFile, { force: true });
+  return pid;
+}
+
 function reused(paths: PrivateRedisPaths, pid: number): PrivateRedis {
   return { socket: paths.socket, pid, started: false, stop: async () => {} };
 }

@@ -1,4 +1,5 @@
 import { readdir, rm } from 'node:fs/promises';
+import { stopPrivateRedis } from '../adapters/redis-server.js';
 import { MagratheaError } from '../core/errors.js';
 import { pathExists } from './files.js';
 import { haltHost } from './host-lifecycle.js';
@@ -44,6 +45,9 @@ export async function labDown(options: LabDownOptions): Promise<LabDownResult> {
       for (const name of await readdir(dir).catch(() => [] as string[])) hosts.add(name.replace(/\.uts$/, ''));
     }
     const stopped = (await forEachSettled([...hosts], (name) => haltHost(hostPaths(lab, name)))).flat();
+    // The lab gateway's own Redis, when a gateway process was killed before it could stop it.
+    const redis = await stopPrivateRedis(lab.gatewayState);
+    if (redis !== undefined) stopped.push(redis);
     await unmountUnder(lab.dir);
     if (state) await writeLabState(lab, { ...state, namespaces: {} });
 

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { stat, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
+import { join, resolve } from 'node:path';
+import { start } from '../../src/adapters/exec.js';
 import { labDown } from '../../src/lab/down.js';
 import { mountsUnder } from '../../src/lab/mounts.js';
 import { hostPaths, labPaths } from '../../src/lab/paths.js';
@@ -84,10 +86,20 @@ describe('lab up and down', () => {
     expect((await sshRun(lab, 'a-web-1', ['cat', '/etc/magrathea-lab-kept'])).stdout).toBe('kept\n');
   }, 60_000);
 
-  test('down --purge removes the lab; down where there is no lab says so', async () => {
+  test('down --purge removes the lab, with the Redis of a gateway killed without its cleanup; down where there is no lab says so', async () => {
     const processes = await labProcesses();
+    // A worker on the lab's gateway config, SIGKILLed: its private redis-server stays behind.
+    const worker = start('node', [resolve('dist/src/cli/main.js'), 'worker', '--no-accounting', '--config', lab.config]);
+    let said = '';
+    worker.stdout!.on('data', (d: Buffer) => (said += d.toString()));
+    for (let i = 0; i < 200 && !said.includes('worker ready'); i++) await new Promise((r) => setTimeout(r, 50));
+    worker.kill('SIGKILL');
+    await worker;
+    const redis = Number((await readFile(join(labPaths(dir).gatewayState, 'redis', 'redis.pid'), 'utf8')).trim());
+    expect(await isAlive(redis)).toBe(true);
     expect(await runCli(['lab', 'down', '--purge', '--dir', dir])).toMatchObject({ status: 0, stderr: '' });
     for (const pid of processes) expect(await isAlive(pid)).toBe(false);
+    expect(await isAlive(redis)).toBe(false);
     await expect(stat(dir)).rejects.toThrow(/ENOENT/);
     expect((await runCli(['lab', 'down', '--dir', dir])).stdout).toBe(`no lab at ${dir}: nothing to do\n`);
     expect(await runCli(['lab', 'status', '--dir', dir])).toMatchObject({ status: 1, stderr: expect.stringContaining(`no lab at ${dir}`) });
