@@ -1,6 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { start } from '../adapters/exec.js';
 import { listenOn } from '../adapters/listen.js';
+import { checkSourceKey, SOURCE_KEY_HEADER, SOURCE_NAME } from '../builder/source-link.js';
 import type { GatewayConfig, UserConfig } from '../config/types.js';
 import type { AuditEntry } from '../git/audit.js';
 import { appExists } from '../git/repos.js';
@@ -57,6 +61,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
 
 async function serve(options: ApiServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://api.invalid');
+  const source = /^\/v1\/sources\/([a-z][a-z0-9-]{0,39})\/([^/]+)$/.exec(url.pathname);
+  if (source && req.method === 'GET') return serveSource(options, source[1]!, source[2]!, req, res);
   const user = await authenticate(options, req);
   if (!user) {
     res.setHeader('WWW-Authenticate', 'Bearer realm="magrathea"');
@@ -119,6 +125,27 @@ async function stream(options: ApiServerOptions, user: UserConfig, route: Route,
   }
   await line({ exit: outcome.exitCode, ...(outcome.refused ? { refused: outcome.refused } : {}), ...(outcome.code ? { code: outcome.code } : {}) });
   res.end();
+}
+
+/**
+ * A release's exported source, as a tar stream, for a worker on another
+ * machine: the key the job carries is the only credential (see
+ * source-link.ts). The export exists while its push or deploy waits.
+ */
+async function serveSource(options: ApiServerOptions, app: string, name: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const stateDir = options.config.gateway.stateDir;
+  const key = req.headers[SOURCE_KEY_HEADER];
+  if (!SOURCE_NAME.test(name) || typeof key !== 'string' || !(await checkSourceKey(stateDir, app, name, key))) return send(res, 403, { error: 'no source with that name and key' });
+  const dir = join(stateDir, 'sources', app, name);
+  if (!existsSync(dir)) return send(res, 404, { error: `the source ${app}/${name} is gone (its push or deploy ended)` });
+  res.writeHead(200, { 'Content-Type': 'application/x-tar', 'Cache-Control': 'no-store' });
+  const tar = start('tar', ['-c', '-C', dir, '.'], { stdio: 'pipe' });
+  res.on('close', () => tar.kill('SIGTERM'));
+  tar.stdout!.pipe(res, { end: false });
+  const result = await tar;
+  // A tar that failed half-way must not look like a whole tree: the connection is cut, and the worker's fetch fails.
+  if (result.exitCode === 0) res.end();
+  else res.destroy();
 }
 
 async function authenticate(options: ApiServerOptions, req: IncomingMessage): Promise<UserConfig | undefined> {

@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { run } from '../adapters/exec.js';
 import { checkoutDir, exportTree, sourceDir } from '../builder/build-release.js';
+import { sourceFields } from '../builder/source-link.js';
 import { MagratheaError, UsageError } from '../core/errors.js';
 import { environmentForBranch } from '../core/manifest/resolve.js';
 import { readApp } from '../render/read-app.js';
@@ -47,6 +48,7 @@ export const deployCommand: Command = {
         ref,
         requestedBy: io.user ?? (process.env.SUDO_USER || process.env.USER || 'cli'),
         sourcePath: tree,
+        ...(await sourceFields(gateway.config, tree)),
         ...(parsed.values.cluster ? { clusters: [parsed.values.cluster] } : {}),
       });
       io.stdout.write(`deploy ${jobId}: ${appName} (${env}) at ${commit.slice(0, 12)}\n`);

@@ -15,6 +15,8 @@ export interface GatewaySettings {
   /** Releases kept on each host, the current one included. Default 5. */
   keepReleases: number;
   listen: { ssh: string; http: string };
+  /** How workers on other machines (and API clients) reach the HTTP API: `http://host:port`. Default `http://<listen.http>`. */
+  httpUrl: string;
   /** How the gateway and its workers log in to the hosts. */
   ssh: {
     /** Private key. Default `<state_dir>/ssh/id_ed25519`. */

@@ -83,16 +83,18 @@ function readGateway(r: Reader | undefined): GatewaySettings {
     defaultBranch: 'master',
     keepReleases: 5,
     listen: { ssh: '0.0.0.0:2222', http: '127.0.0.1:5000' },
+    httpUrl: '',
     ssh: { identity: '', knownHosts: '' },
     accounting: { ...DEFAULT_ACCOUNTING, quotas: { default: {}, apps: {} } },
   };
   const sshDefaults = (): GatewaySettings => {
     settings.ssh.identity ||= `${settings.stateDir}/ssh/id_ed25519`;
     settings.ssh.knownHosts ||= `${settings.stateDir}/ssh/known_hosts`;
+    settings.httpUrl ||= `http://${settings.listen.http.replace(/^0\.0\.0\.0:/, '127.0.0.1:')}`;
     return settings;
   };
   if (!r || r.at([]) === '' || r.at([]) === undefined) return sshDefaults();
-  r.map([], ['state_dir', 'default_branch', 'keep_releases', 'listen', 'ssh', 'accounting']);
+  r.map([], ['state_dir', 'default_branch', 'keep_releases', 'listen', 'http_url', 'ssh', 'accounting']);
   settings.stateDir = r.string(['state_dir'], checkAbsolutePath) ?? settings.stateDir;
   r.map(['ssh'], ['identity', 'known_hosts']);
   settings.ssh.identity = r.string(['ssh', 'identity'], checkAbsolutePath) ?? '';
@@ -102,6 +104,7 @@ function readGateway(r: Reader | undefined): GatewaySettings {
   r.map(['listen'], ['ssh', 'http']);
   settings.listen.ssh = r.string(['listen', 'ssh'], checkListen) ?? settings.listen.ssh;
   settings.listen.http = r.string(['listen', 'http'], checkListen) ?? settings.listen.http;
+  settings.httpUrl = (r.string(['http_url'], checkHttpUrl) ?? '').replace(/\/$/, '');
   settings.accounting = readAccounting(r);
   return sshDefaults();
 }

@@ -12,8 +12,11 @@ export interface DeployJobData {
   clusters?: string[];
   /** Who asked: the SSH key's user, the CLI's user. */
   requestedBy: string;
-  /** Where the gateway exported the tree of `commit` (workers fetch it from the gateway, not from a shared disk). */
+  /** Where the gateway exported the tree of `commit`: a worker on the gateway's machine reads it there. */
   sourcePath: string;
+  /** Where a worker on another machine fetches that tree (the gateway's HTTP API), and the key it sends. */
+  sourceUrl?: string;
+  sourceKey?: string;
   /** A rollback: switch back to this earlier release (still on the hosts), with the configuration it went live with; nothing is built. */
   rollbackTo?: string;
 }

@@ -1,5 +1,8 @@
 import type { RedisContext } from '../adapters/redis.js';
-import { buildRelease, workspaceDir } from '../builder/build-release.js';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { buildRelease, sourceDir, workspaceDir } from '../builder/build-release.js';
+import { fetchSource } from '../builder/source-link.js';
 import type { GatewayConfig } from '../config/types.js';
 import { InvalidInputError, MagratheaError } from '../core/errors.js';
 import { resolveInstance } from '../core/manifest/resolve.js';
@@ -26,44 +29,67 @@ export function createDeployProcessor(options: DeployProcessorOptions): DeployPr
   return async (job: DeployJob): Promise<DeployResult> => {
     const config = await options.loadConfig();
     if (job.data.rollbackTo) return rollbackJob(config, options.redis, job);
-    const { app: name, env, commit, ref, requestedBy, sourcePath } = job.data;
     const log = (line: string): void => void job.log(line);
-    const app = await readApp(sourcePath, name);
-    const release = await releaseOf(options.redis, job, { app: name, env, commit, ref, requestedBy, jobId: job.id });
-    log(`${name} (${env}): release ${release.id} of ${commit.slice(0, 12)}${job.attempt > 1 ? ` (run ${job.attempt})` : ''}`);
-
-    const environment = app.manifest.environments.find((e) => e.name === env);
-    if (!environment) throw new MagratheaError(`${name} has no environment "${env}" in magrathea.yml`, 'unknown-environment');
-    // Build commands cannot differ per cluster: any cluster of the environment gives them, placeholders replaced.
-    const resolved = resolveInstance(app.manifest, { app: name, env, cluster: environment.clusters[0]! }, await readConfigVars(options.redis, name, env, environment.clusters));
-    if ('problems' in resolved) throw new InvalidInputError(resolved.problems);
-    log('build');
-    let built;
+    const source = await jobSource(config, job.data, log);
     try {
-      built = await buildRelease({ tree: sourcePath, commit, workspace: workspaceDir(config.gateway.stateDir, name, env), commands: resolved.instance.build, log: (l) => log(`  ${l}`) });
-    } catch (e) {
-      await markReleaseStatus(options.redis, { app: name, env, id: release.id, status: 'failed', message: (e as Error).message });
-      throw e;
+      return await buildAndDeploy(options, config, job, source, log);
+    } finally {
+      if (source !== job.data.sourcePath) await rm(source, { recursive: true, force: true });
     }
-
-    const vars = await readConfigVars(options.redis, name, env, environment.clusters);
-    const result = await deploy(
-      { app: name, env, release: release.id, manifest: app.manifest, source: built.dir, vars, owner: `job-${job.id}`, ...(job.data.clusters ? { clusters: job.data.clusters } : {}) },
-      { config, state: redisDeployState(options.redis), log },
-    );
-    const table = formatDeployResult(result);
-    const failure = result.clusters.find((c) => c.error)?.error;
-    await markReleaseStatus(options.redis, {
-      app: name,
-      env,
-      id: release.id,
-      status: result.ok ? 'live' : result.clusters.some((c) => c.status === 'live') ? 'live' : result.clusters.some((c) => c.status === 'rolled-back') ? 'rolled-back' : 'failed',
-      ...(failure ? { message: failure } : {}),
-    });
-    // A failed deploy is reported, not retried: every cluster was left on a release that serves.
-    if (!result.ok) throw new DeployFailedError(`${table}deploy of ${name} ${release.id} failed: ${failure ?? 'see above'}`);
-    return { summary: table, release: release.id, clusters: result.clusters };
   };
+}
+
+/**
+ * The exported tree of the job: where the gateway wrote it, when this worker
+ * shares the gateway's disk; fetched from the gateway's HTTP API otherwise.
+ */
+async function jobSource(config: GatewayConfig, data: DeployJob['data'], log: (line: string) => void): Promise<string> {
+  if (existsSync(data.sourcePath)) return data.sourcePath;
+  if (!data.sourceUrl || !data.sourceKey) throw new MagratheaError(`the source of this deploy (${data.sourcePath}) is not on this machine, and the job says nowhere to fetch it from`, 'source-missing');
+  const dest = sourceDir(config.gateway.stateDir, data.app, data.commit);
+  const started = Date.now();
+  await fetchSource({ url: data.sourceUrl, key: data.sourceKey }, dest);
+  log(`fetched the source from the gateway in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return dest;
+}
+
+async function buildAndDeploy(options: DeployProcessorOptions, config: GatewayConfig, job: DeployJob, sourcePath: string, log: (line: string) => void): Promise<DeployResult> {
+  const { app: name, env, commit, ref, requestedBy } = job.data;
+  const app = await readApp(sourcePath, name);
+  const release = await releaseOf(options.redis, job, { app: name, env, commit, ref, requestedBy, jobId: job.id });
+  log(`${name} (${env}): release ${release.id} of ${commit.slice(0, 12)}${job.attempt > 1 ? ` (run ${job.attempt})` : ''}`);
+
+  const environment = app.manifest.environments.find((e) => e.name === env);
+  if (!environment) throw new MagratheaError(`${name} has no environment "${env}" in magrathea.yml`, 'unknown-environment');
+  // Build commands cannot differ per cluster: any cluster of the environment gives them, placeholders replaced.
+  const resolved = resolveInstance(app.manifest, { app: name, env, cluster: environment.clusters[0]! }, await readConfigVars(options.redis, name, env, environment.clusters));
+  if ('problems' in resolved) throw new InvalidInputError(resolved.problems);
+  log('build');
+  let built;
+  try {
+    built = await buildRelease({ tree: sourcePath, commit, workspace: workspaceDir(config.gateway.stateDir, name, env), commands: resolved.instance.build, log: (l) => log(`  ${l}`) });
+  } catch (e) {
+    await markReleaseStatus(options.redis, { app: name, env, id: release.id, status: 'failed', message: (e as Error).message });
+    throw e;
+  }
+
+  const vars = await readConfigVars(options.redis, name, env, environment.clusters);
+  const result = await deploy(
+    { app: name, env, release: release.id, manifest: app.manifest, source: built.dir, vars, owner: `job-${job.id}`, ...(job.data.clusters ? { clusters: job.data.clusters } : {}) },
+    { config, state: redisDeployState(options.redis), log },
+  );
+  const table = formatDeployResult(result);
+  const failure = result.clusters.find((c) => c.error)?.error;
+  await markReleaseStatus(options.redis, {
+    app: name,
+    env,
+    id: release.id,
+    status: result.ok ? 'live' : result.clusters.some((c) => c.status === 'live') ? 'live' : result.clusters.some((c) => c.status === 'rolled-back') ? 'rolled-back' : 'failed',
+    ...(failure ? { message: failure } : {}),
+  });
+  // A failed deploy is reported, not retried: every cluster was left on a release that serves.
+  if (!result.ok) throw new DeployFailedError(`${table}deploy of ${name} ${release.id} failed: ${failure ?? 'see above'}`);
+  return { summary: table, release: release.id, clusters: result.clusters };
 }
 
 async function releaseOf(redis: RedisContext, job: DeployJob, options: Parameters<typeof recordRelease>[1]): Promise<Release> {

@@ -87,5 +87,7 @@ function checkJobData(data: DeployJobData): void {
   if (!/^[\x20-\x7e]{1,100}$/.test(data.requestedBy)) problems.push(`requestedBy: ${JSON.stringify(data.requestedBy)} is not printable text of at most 100 characters`);
   if (data.rollbackTo !== undefined && !/^r[1-9][0-9]{0,15}$/.test(data.rollbackTo)) problems.push(`rollbackTo: ${JSON.stringify(data.rollbackTo)} is not a release id (r1, r2, ...)`);
   if (!isAbsolute(data.sourcePath)) problems.push(`sourcePath: ${JSON.stringify(data.sourcePath)} is not an absolute path`);
+  if (data.sourceUrl !== undefined && !/^https?:\/\/[\x21-\x7e]{1,500}$/.test(data.sourceUrl)) problems.push(`sourceUrl: ${JSON.stringify(data.sourceUrl)} is not an http URL`);
+  if (data.sourceKey !== undefined && !/^[0-9a-f]{64}$/.test(data.sourceKey)) problems.push('sourceKey: not 64 hex digits');
   if (problems.length > 0) throw new MagratheaError(`invalid deploy: ${problems.join('; ')}`, 'invalid-input', 2);
 }

@@ -11,6 +11,7 @@ import { createKeys } from '../adapters/keys.js';
 import { run } from '../adapters/exec.js';
 import { openRedis, type RedisHandle } from '../adapters/redis.js';
 import { checkoutDir, exportTree, sourceDir } from '../builder/build-release.js';
+import { sourceFields } from '../builder/source-link.js';
 import { loadGatewayConfig } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
 import { MagratheaError } from '../core/errors.js';
@@ -84,6 +85,7 @@ async function preReceive(ctx: PushContext, updates: string[][], options: string
           ref,
           requestedBy: process.env.MAGRATHEA_USER || 'unknown',
           sourcePath: tree,
+          ...(await sourceFields(ctx.config, tree)),
           ...(clusters.length > 0 ? { clusters } : {}),
         });
         ctx.say(`deploy ${jobId}: ${ctx.app} (${environment.name}) at ${newRev.slice(0, 12)}`);
