@@ -48,6 +48,18 @@ describe('validateGatewayConfig', () => {
       expect.stringMatching(/^\/cfg\/gateway\.yml:1:16: keep_releases: "1" is not a whole number between 2 and 100/),
       expect.stringMatching(/^\/cfg\/gateway\.yml:2:16: listen\.ssh: "nowhere" is not an address:port/),
     ]);
+    expect(problems({ 'clusters.yml': HOSTS, 'gateway.yml': 'http_url: "ftp://gw/x; rm"\n' })).toEqual([
+      expect.stringMatching(/^\/cfg\/gateway\.yml:1:11: http_url: "ftp:\/\/gw\/x; rm" is not a URL/),
+    ]);
+  });
+
+  it('takes http_url, or makes it from listen.http', () => {
+    const url = (gateway: string) => {
+      const result = validateGatewayConfig('/cfg', { 'clusters.yml': HOSTS, 'gateway.yml': gateway });
+      return 'config' in result ? result.config.gateway.httpUrl : result.problems;
+    };
+    expect(url('listen: { http: "0.0.0.0:8080" }\n')).toBe('http://127.0.0.1:8080');
+    expect(url('http_url: http://gw.example:5000/\n')).toBe('http://gw.example:5000');
   });
 
   it('reads accounting settings: interval and retention as durations, quotas as sizes, with defaults', () => {
