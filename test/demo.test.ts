@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { run } from '../src/adapters/exec.js';
+import { freePort } from './helpers/free-port.js';
 import { reserveSubnet } from './helpers/free-subnet.js';
 import { TEST_LABS } from './helpers/test-labs.js';
 
@@ -19,12 +19,7 @@ describe('magrathea demo', () => {
   it('starts the lab and the gateway, pushes the example to both clusters with git, shows it served, and stops everything', async () => {
     dir = await mkdtemp(join(tmpdir(), 'magrathea-demo-'));
     const subnet = await reserveSubnet(TEST_LABS, [181, 183, 185, 187, 189], 2, Number(process.env.MAGRATHEA_TEST_RUN ?? process.pid));
-    const port = await new Promise<number>((done) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const free = (probe.address() as { port: number }).port;
-        probe.close(() => done(free));
-      });
-    });
+    const port = await freePort();
     const demo = await run('node', [resolve('dist/src/cli/main.js'), 'demo', '--dir', join(dir, 'lab'), '--subnet', String(subnet), '--listen', `127.0.0.1:${port}`, '--http', '127.0.0.1:0', '--no-wait'], { reject: false, timeout: 180_000 });
     expect(demo.stderr).toBe('');
     expect(demo.exitCode).toBe(0);

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { run, start } from '../../src/adapters/exec.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { curl } from '../helpers/curl.js';
+import { freePort } from '../helpers/free-port.js';
 import { useOwnLab } from '../helpers/lab.js';
 
 /**
@@ -22,16 +22,6 @@ let server: ReturnType<typeof start> | undefined;
 let serverLog = '';
 let api: string;
 const keys: Record<string, string> = {};
-
-async function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => done(p));
-    });
-  });
-}
 
 /** The ssh command line git and the tests use, as `who`. */
 function sshCommand(who: string): string[] {

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { run, start } from '../../src/adapters/exec.js';
 import { labDown } from '../../src/lab/down.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { curl } from '../helpers/curl.js';
+import { freePort } from '../helpers/free-port.js';
 import { useOwnLab } from '../helpers/lab.js';
 
 /**
@@ -26,16 +26,6 @@ let httpPort: number;
 const children: ReturnType<typeof start>[] = [];
 let serverLog = '';
 let workerLog = '';
-
-async function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => done(p));
-    });
-  });
-}
 
 async function waitFor(what: string, check: () => boolean, ms = 20_000): Promise<void> {
   for (const deadline = Date.now() + ms; !check(); ) {
