@@ -40,7 +40,7 @@ export const statusCommand: Command = {
       const problems: string[] = [];
       if (deploy.workers.length === 0) problems.push('no deploy worker is running: pushes wait until one starts (magrathea serve, or magrathea worker)');
       if (accounting.workers.length === 0) problems.push('no process runs the accounting job: traffic is not counted (magrathea serve, magrathea worker or magrathea accounting worker)');
-      if (deploy.counts.failed) problems.push(`${deploy.counts.failed} deploy job(s) failed: see each app's releases`);
+      // A failed deploy is an app's outcome (a rejected push), not the gateway's health: counted above, not a problem.
       for (const h of hosts) {
         const name = `${h.cluster}/${h.host}`;
         if (h.error) problems.push(`${name}: the last accounting visit failed: ${h.error}`);
