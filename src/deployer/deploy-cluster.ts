@@ -162,17 +162,24 @@ function changedFiles(next: RenderedFile[], before: ReturnType<typeof renderClus
 
 /** Returns how many files rsync sent (-1 for hosts that get no release, 0 for a release already there). */
 async function prepareHost(ctx: HostContext, host: HostConfig, source: string | undefined): Promise<number> {
+  // The configs and the release travel at the same time: two rsyncs over the host's one connection.
+  const [, sent] = await Promise.all([stageConfigs(ctx, host), host.roles.includes('web') ? prepareRelease(ctx, host, source) : -1]);
+  return sent;
+}
+
+/** This host's changed config files, staged for the check and the switch (none changed: nothing staged). */
+async function stageConfigs(ctx: HostContext, host: HostConfig): Promise<void> {
+  const files = ctx.files.filter((f) => f.host === host.name);
+  if (files.length === 0) return;
+  await mkdir(join(ctx.local, ctx.cluster.name, host.name), { recursive: true });
+  await writeRendered(ctx.local, ctx.cluster.name, files);
+  await ctx.sessions.get(host.name)!.rsyncTo(join(ctx.local, ctx.cluster.name, host.name), ctx.staging, { mkdir: true });
+}
+
+/** The release on a web host (synced, or already there for a rollback), its user, shared links and env file. */
+async function prepareRelease(ctx: HostContext, host: HostConfig, source: string | undefined): Promise<number> {
   const session = ctx.sessions.get(host.name)!;
   const { cluster, instance, release } = ctx;
-  // Configs staged first: the local tree of this host's changed files, then one rsync. None changed: nothing staged.
-  const files = ctx.files.filter((f) => f.host === host.name);
-  if (files.length > 0) {
-    await mkdir(join(ctx.local, cluster.name, host.name), { recursive: true });
-    await writeRendered(ctx.local, cluster.name, files);
-    await session.rsyncTo(join(ctx.local, cluster.name, host.name), ctx.staging, { mkdir: true });
-  }
-  if (!host.roles.includes('web')) return -1;
-
   const root = instanceRoot(cluster.paths, instance);
   let sent = 0;
   if (source) {
