@@ -28,6 +28,7 @@ const APP = '([a-z][a-z0-9-]{0,39})';
 const ROUTES: [method: string, path: RegExp, names: string[], handler: Handler][] = [
   ['GET', /^\/v1\/apps$/, [], () => one(['apps:list', '--json'])],
   ['POST', /^\/v1\/apps$/, [], (_p, _q, body) => withBody(body, (b) => one(['apps:create', text(b.name, 'name')], false))],
+  ['GET', new RegExp(`^/v1/apps/${APP}$`), ['app'], (p) => one(['apps:info', p.app!, '--json'])],
   ['DELETE', new RegExp(`^/v1/apps/${APP}$`), ['app'], (p, q) => one(['apps:destroy', p.app!, '--confirm', q.get('confirm') ?? ''], false)],
   ['GET', new RegExp(`^/v1/apps/${APP}/releases$`), ['app'], (p, q) => one(['releases', p.app!, ...opt(q, 'env'), '--json'])],
   ['GET', new RegExp(`^/v1/apps/${APP}/usage$`), ['app'], (p, q) => one(['usage', p.app!, ...opt(q, 'since'), '--json'])],

@@ -1,5 +1,6 @@
 import { readInstanceReleases } from '../state/host-releases.js';
-import { listReleaseEnvs, listReleases } from '../state/releases.js';
+import type { RedisContext } from '../adapters/redis.js';
+import { listReleaseEnvs, listReleases, type Release } from '../state/releases.js';
 import { checkName } from '../core/values.js';
 import { UsageError } from '../core/errors.js';
 import { parseArgs } from './args.js';
@@ -20,16 +21,7 @@ export const releasesCommand: Command = {
     if (problem) throw new UsageError(`releases: ${problem}`);
     const gateway = await openGatewayContext(parsed.values.config);
     try {
-      const context = { redis: gateway.redis.client, keys: gateway.keys };
-      const envs = parsed.values.env ? [parsed.values.env] : await listReleaseEnvs(context, app);
-      const out = [];
-      for (const env of envs) {
-        const live = await readInstanceReleases(context, app, env);
-        for (const release of await listReleases(context, app, env)) {
-          const clusters = Object.entries(live).filter(([, r]) => r.release === release.id).map(([c]) => c).sort();
-          out.push({ ...release, liveOn: clusters });
-        }
-      }
+      const out = await readReleasesLiveOn({ redis: gateway.redis.client, keys: gateway.keys }, app, parsed.values.env);
       if (parsed.flags.has('json')) {
         io.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
         return;
@@ -48,3 +40,15 @@ export const releasesCommand: Command = {
     }
   },
 };
+
+/** An app's releases (of one environment, or all), newest first, each with the clusters it is live on. */
+export async function readReleasesLiveOn(context: RedisContext, app: string, env?: string): Promise<(Release & { liveOn: string[] })[]> {
+  const out = [];
+  for (const e of env ? [env] : await listReleaseEnvs(context, app)) {
+    const live = await readInstanceReleases(context, app, e);
+    for (const release of await listReleases(context, app, e)) {
+      out.push({ ...release, liveOn: Object.entries(live).filter(([, r]) => r.release === release.id).map(([c]) => c).sort() });
+    }
+  }
+  return out;
+}

@@ -2,8 +2,8 @@ import { NoAppError, UsageError } from '../core/errors.js';
 import { checkName } from '../core/values.js';
 import { parseArgs } from '../commands/args.js';
 import { deployCommand } from '../commands/deploy.js';
-import { openGatewayContext } from '../commands/gateway-context.js';
-import { releasesCommand } from '../commands/releases.js';
+import { openGatewayContext, withGatewayContext } from '../commands/gateway-context.js';
+import { readReleasesLiveOn, releasesCommand } from '../commands/releases.js';
 import { destroyAppKeys } from '../state/destroy-app.js';
 import { rollbackCommand } from '../commands/rollback.js';
 import { usageCommand } from '../commands/usage.js';
@@ -71,12 +71,18 @@ export const SSH_COMMANDS: SshCommand[] = [
   {
     name: 'apps:info',
     summary: 'an app\'s repository, environments and live releases',
-    usage: 'APP',
+    usage: 'APP [--json]',
     need: 'read',
     app: appArgument,
     async run(args, ctx) {
-      const [name] = parseArgs('apps:info', 'APP', args, { positionals: [1, 1] }).positionals;
-      const app = requireApp(ctx, name);
+      const parsed = parseArgs('apps:info', 'APP [--json]', args, { booleans: ['json'], positionals: [1, 1] });
+      const app = requireApp(ctx, parsed.positionals[0]);
+      if (parsed.flags.has('json')) {
+        const releases = await withGatewayContext(ctx.configDir, (g) => readReleasesLiveOn({ redis: g.redis.client, keys: g.keys }, app));
+        const live = Object.fromEntries(releases.flatMap((r) => r.liveOn.map((cluster) => [`${r.env}@${cluster}`, r.id])));
+        ctx.io.stdout.write(`${JSON.stringify({ app, repository: repoDir(ctx.stateDir, app), live, releases })}\n`);
+        return;
+      }
       ctx.io.stdout.write(`app ${app}\nrepository ${repoDir(ctx.stateDir, app)}\n`);
       await releasesCommand.run([app, '--config', ctx.configDir], ctx.io);
     },

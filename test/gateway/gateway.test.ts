@@ -306,6 +306,9 @@ describe('the HTTP API', () => {
     const releases = (await call('admin', 'GET', '/v1/apps/hello/releases')).json as { id: string; status: string }[];
     expect(releases[0]).toMatchObject({ status: 'live' });
     expect(releases).toEqual(JSON.parse((await ssh('admin', 'releases', 'hello', '--json')).stdout));
+    const info = (await call('admin', 'GET', '/v1/apps/hello')).json as { app: string; live: Record<string, string>; releases: unknown[] };
+    expect(info).toMatchObject({ app: 'hello', releases });
+    expect(Object.keys(info.live).sort()).toEqual(['production@cluster-a', 'production@cluster-b']);
     expect((await call('admin', 'GET', '/v1/apps/hello/usage?since=7d')).status).toBe(200);
 
     const value = `Grüezi "x" $y \\ 'z'`;
