@@ -6,7 +6,7 @@ import { start } from '../adapters/exec.js';
 import { listenOn } from '../adapters/listen.js';
 import { checkSourceKey, SOURCE_KEY_HEADER, SOURCE_NAME } from '../builder/source-link.js';
 import type { GatewayConfig, UserConfig } from '../config/types.js';
-import type { AuditEntry } from '../git/audit.js';
+import { auditText, type AuditEntry } from '../git/audit.js';
 import { appExists } from '../git/repos.js';
 import { prepareGatewayCommand, runGatewayCommand, type CommandOutcome } from '../git/dispatch.js';
 import type { ApiToken } from '../state/api-tokens.js';
@@ -88,7 +88,7 @@ async function serve(options: ApiServerOptions, req: IncomingMessage, res: Serve
   for (const argv of route.commands) {
     const io = { stdout: collect((t) => (stdout += t)), stderr: collect((t) => (stderr += t)), cwd: options.config.gateway.stateDir, user: user.name };
     const outcome = await runGatewayCommand(options, user, argv, io);
-    options.audit?.({ user: user.name, command: `api: ${argv.join(' ')}`.slice(0, 500), exitCode: outcome.exitCode, at: new Date().toISOString() });
+    options.audit?.({ user: user.name, command: `api: ${auditText(argv)}`, exitCode: outcome.exitCode, at: new Date().toISOString() });
     if (outcome.exitCode !== 0) return send(res, httpStatus(outcome), { error: stderr.trim() || `exit ${outcome.exitCode}`, exit: outcome.exitCode, ...(outcome.code ? { code: outcome.code } : {}) });
   }
   if (!route.json) return send(res, 200, { output: stdout });
@@ -120,7 +120,7 @@ async function stream(options: ApiServerOptions, user: UserConfig, route: Route,
     const io = { stdout, stderr, cwd: options.config.gateway.stateDir, user: user.name };
     outcome = await runGatewayCommand(options, user, argv, io, { live: { output: stdout, signal: gone.signal } });
     await Promise.all([finish(stdout), finish(stderr)]);
-    options.audit?.({ user: user.name, command: `api: ${argv.join(' ')}`.slice(0, 500), exitCode: outcome.exitCode, at: new Date().toISOString() });
+    options.audit?.({ user: user.name, command: `api: ${auditText(argv)}`, exitCode: outcome.exitCode, at: new Date().toISOString() });
     if (outcome.exitCode !== 0 || gone.signal.aborted) break;
   }
   await line({ exit: outcome.exitCode, ...(outcome.refused ? { refused: outcome.refused } : {}), ...(outcome.code ? { code: outcome.code } : {}) });

@@ -9,7 +9,7 @@ import type { GatewayConfig, UserConfig } from '../config/types.js';
 import { authorize } from '../core/access.js';
 import { parseCommandLine } from '../core/command-line.js';
 import { checkName } from '../core/values.js';
-import type { AuditEntry } from './audit.js';
+import { auditText, type AuditEntry } from './audit.js';
 import { appExists, repoDir } from './repos.js';
 import { runGatewayCommand } from './dispatch.js';
 import { SessionTerminal, type SshSession } from './ssh-session.js';
@@ -85,7 +85,7 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
           const channel = accept();
           void handle(options, user!, info.command, channel, terminal.session(channel, client)).then(
             (code) => {
-              options.audit?.({ user: user!.name, command: info.command.slice(0, 500), exitCode: code, at: new Date().toISOString() });
+              options.audit?.({ user: user!.name, command: auditText(info.command), exitCode: code, at: new Date().toISOString() });
               channel.exit(code);
               channel.end();
             },

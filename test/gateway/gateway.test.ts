@@ -263,6 +263,9 @@ describe('ssh magrathea', () => {
     const audit = JSON.parse((await ssh('admin', 'audit', '-n', '200', '--json')).stdout) as { user: string; command: string; exitCode: number }[];
     expect(audit.some((e) => e.user === 'admin' && e.command === "git-receive-pack '/hello.git'" && e.exitCode === 0)).toBe(true);
     expect(audit.some((e) => e.user === 'bob' && e.command === 'apps:create shop-x' && e.exitCode === 1)).toBe(true);
+    // config:set was audited, its values were not.
+    expect(audit.some((e) => e.command.startsWith('config:set hello@cluster-b GREETING=******** DB_PASSWORD=********'))).toBe(true);
+    expect(JSON.stringify(audit)).not.toContain('s3cret');
     expect((await ssh('bob', 'audit')).exitCode).toBe(1);
   });
 });
