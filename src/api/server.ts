@@ -1,16 +1,17 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { start } from '../adapters/exec.js';
 import { listenOn } from '../adapters/listen.js';
+import { exportDir } from '../builder/build-release.js';
 import { checkSourceKey, SOURCE_KEY_HEADER, SOURCE_NAME } from '../builder/source-link.js';
 import type { GatewayConfig, UserConfig } from '../config/types.js';
 import { auditText, type AuditEntry } from '../git/audit.js';
 import { appExists } from '../git/repos.js';
-import { prepareGatewayCommand, runGatewayCommand, type CommandOutcome } from '../git/dispatch.js';
+import { prepareGatewayCommand, type CommandOutcome, type PreparedCommand } from '../git/dispatch.js';
+import { lineWriter, writable } from '../git/line-splitter.js';
 import type { ApiToken } from '../state/api-tokens.js';
-import { routeRequest, type Route } from './routes.js';
+import { routeRequest } from './routes.js';
 
 export interface ApiServerOptions {
   config: GatewayConfig;
@@ -77,30 +78,39 @@ async function serve(options: ApiServerOptions, req: IncomingMessage, res: Serve
   const route = routeRequest(req.method ?? 'GET', url, body);
   if ('status' in route) return send(res, route.status, { error: route.error });
   // Access first, as over SSH (a user learns nothing of apps they may not see), then the app, then the run.
+  const commands: { argv: string[]; run: Extract<PreparedCommand, { ok: true }>['run'] }[] = [];
   for (const argv of route.commands) {
     const prepared = prepareGatewayCommand(options, user, argv);
     if (!prepared.ok) return send(res, httpStatus(prepared.outcome), { error: prepared.message, exit: prepared.outcome.exitCode });
+    commands.push({ argv, run: prepared.run });
   }
   if (route.app !== undefined && !appExists(options.config.gateway.stateDir, route.app)) return send(res, 404, { error: `no app ${route.app}` });
-  if (route.stream) return stream(options, user, route, res);
-  let stdout = '';
-  let stderr = '';
-  for (const argv of route.commands) {
-    const io = { stdout: collect((t) => (stdout += t)), stderr: collect((t) => (stderr += t)), cwd: options.config.gateway.stateDir, user: user.name };
-    const outcome = await runGatewayCommand(options, user, argv, io);
-    options.audit?.({ user: user.name, command: `api: ${auditText(argv)}`, exitCode: outcome.exitCode, at: new Date().toISOString() });
-    if (outcome.exitCode !== 0) return send(res, httpStatus(outcome), { error: stderr.trim() || `exit ${outcome.exitCode}`, exit: outcome.exitCode, ...(outcome.code ? { code: outcome.code } : {}) });
+  const audit = (argv: string[], outcome: CommandOutcome) => options.audit?.({ user: user.name, command: `api: ${auditText(argv)}`, exitCode: outcome.exitCode, at: new Date().toISOString() });
+  if (route.stream) return stream(options, user, commands, audit, res);
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  for (const { argv, run } of commands) {
+    const outcome = await run({ stdout: writable((d) => stdout.push(d)), stderr: writable((d) => stderr.push(d)), cwd: options.config.gateway.stateDir, user: user.name });
+    audit(argv, outcome);
+    if (outcome.exitCode !== 0) return send(res, httpStatus(outcome), { error: Buffer.concat(stderr).toString('utf8').trim() || `exit ${outcome.exitCode}`, exit: outcome.exitCode, ...(outcome.code ? { code: outcome.code } : {}) });
   }
-  if (!route.json) return send(res, 200, { output: stdout });
+  const output = Buffer.concat(stdout).toString('utf8');
+  if (!route.json) return send(res, 200, { output });
   try {
-    return send(res, 200, JSON.parse(stdout));
+    return send(res, 200, JSON.parse(output));
   } catch {
-    return send(res, 200, { output: stdout });
+    return send(res, 200, { output });
   }
 }
 
-/** Runs the route's commands, their output sent as it comes, one JSON object per line, then the exit status. */
-async function stream(options: ApiServerOptions, user: UserConfig, route: Route, res: ServerResponse): Promise<void> {
+/** Runs the commands, their output sent as it comes, one JSON object per line, then the exit status. */
+async function stream(
+  options: ApiServerOptions,
+  user: UserConfig,
+  commands: { argv: string[]; run: Extract<PreparedCommand, { ok: true }>['run'] }[],
+  audit: (argv: string[], outcome: CommandOutcome) => void,
+  res: ServerResponse,
+): Promise<void> {
   res.writeHead(200, { 'Content-Type': 'application/x-ndjson; charset=utf-8', 'Cache-Control': 'no-store' });
   res.flushHeaders();
   const gone = new AbortController();
@@ -114,13 +124,12 @@ async function stream(options: ApiServerOptions, user: UserConfig, route: Route,
     });
   };
   let outcome: CommandOutcome = { exitCode: 0 };
-  for (const argv of route.commands) {
-    const stdout = lines((text) => line({ stdout: text }));
-    const stderr = lines((text) => line({ stderr: text }));
-    const io = { stdout, stderr, cwd: options.config.gateway.stateDir, user: user.name };
-    outcome = await runGatewayCommand(options, user, argv, io, { live: { output: stdout, signal: gone.signal } });
+  for (const { argv, run } of commands) {
+    const stdout = lineWriter((text) => line({ stdout: text }));
+    const stderr = lineWriter((text) => line({ stderr: text }));
+    outcome = await run({ stdout, stderr, cwd: options.config.gateway.stateDir, user: user.name }, { live: { output: stdout, signal: gone.signal } });
     await Promise.all([finish(stdout), finish(stderr)]);
-    options.audit?.({ user: user.name, command: `api: ${auditText(argv)}`, exitCode: outcome.exitCode, at: new Date().toISOString() });
+    audit(argv, outcome);
     if (outcome.exitCode !== 0 || gone.signal.aborted) break;
   }
   await line({ exit: outcome.exitCode, ...(outcome.refused ? { refused: outcome.refused } : {}), ...(outcome.code ? { code: outcome.code } : {}) });
@@ -136,7 +145,7 @@ async function serveSource(options: ApiServerOptions, app: string, name: string,
   const stateDir = options.config.gateway.stateDir;
   const key = req.headers[SOURCE_KEY_HEADER];
   if (!SOURCE_NAME.test(name) || typeof key !== 'string' || !(await checkSourceKey(stateDir, app, name, key))) return send(res, 403, { error: 'no source with that name and key' });
-  const dir = join(stateDir, 'sources', app, name);
+  const dir = exportDir(stateDir, app, name);
   if (!existsSync(dir)) return send(res, 404, { error: `the source ${app}/${name} is gone (its push or deploy ended)` });
   res.writeHead(200, { 'Content-Type': 'application/x-tar', 'Cache-Control': 'no-store' });
   const tar = start('tar', ['-c', '-C', dir, '.'], { stdio: 'pipe' });
@@ -193,32 +202,6 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   const text = `${JSON.stringify(body)}\n`;
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
   res.end(text);
-}
-
-function collect(append: (text: string) => void): Writable {
-  return new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      append(chunk.toString('utf8'));
-      done();
-    },
-  });
-}
-
-/** A Writable that hands out whole lines (the last one at end()), each written once `emit` has taken it. */
-function lines(emit: (line: string) => Promise<void>): Writable {
-  let rest = '';
-  return new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      const parts = (rest + chunk.toString('utf8')).split('\n');
-      rest = parts.pop()!;
-      void parts.reduce((p, part) => p.then(() => emit(part.replace(/\r$/, ''))), Promise.resolve()).then(() => done(), done);
-    },
-    final(done) {
-      const last = rest;
-      rest = '';
-      void (last ? emit(last) : Promise.resolve()).then(() => done(), done);
-    },
-  });
 }
 
 function finish(stream: Writable): Promise<void> {

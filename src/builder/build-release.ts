@@ -53,9 +53,14 @@ export function builderPaths(stateDir: string, app: string): string[] {
   return [checkout, `${checkout}.index`, `${checkout}.lock`, join(stateDir, 'builds', app)];
 }
 
-/** A new directory name for one export of app's commit: unique per process and call. */
+/** Where the export named `name` of app is (the HTTP API serves it from there to workers on other machines). */
+export function exportDir(stateDir: string, app: string, name: string): string {
+  return join(stateDir, 'sources', app, name);
+}
+
+/** A new directory for one export of app's commit: its name unique per process and call. */
 export function sourceDir(stateDir: string, app: string, commit: string): string {
-  return join(stateDir, 'sources', app, `${commit}-${process.pid}-${Date.now()}-${++exports}`);
+  return exportDir(stateDir, app, `${commit}-${process.pid}-${Date.now()}-${++exports}`);
 }
 let exports = 0;
 

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { run } from '../adapters/exec.js';
+import { CommandError, run, tail } from '../adapters/exec.js';
 import type { GatewayConfig } from '../config/types.js';
 import { MagratheaError } from '../core/errors.js';
 
@@ -63,6 +63,7 @@ export async function fetchSource(link: SourceLink, dest: string): Promise<void>
   await mkdir(dest, { recursive: true });
   const script = 'set -o pipefail; curl -fsS --max-time 600 -H "$2" "$1" | tar -x -C "$3"';
   await run('bash', ['-c', script, 'fetch-source', link.url, `${SOURCE_KEY_HEADER}: ${link.key}`, dest]).catch((e: Error) => {
-    throw new MagratheaError(`fetching the source from the gateway (${link.url}): ${e.message.replace(/^[\s\S]*? exited with \d+: ?/, '')}`, 'source-fetch-failed', 1, true);
+    const cause = e instanceof CommandError ? `exit ${e.exitCode}: ${tail(e.stderr) || 'no output'}` : e.message;
+    throw new MagratheaError(`fetching the source from the gateway (${link.url}): ${cause}`, 'source-fetch-failed', 1, true, { cause: e });
   });
 }

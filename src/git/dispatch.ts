@@ -43,7 +43,13 @@ export function prepareGatewayCommand(options: DispatchOptions, user: UserConfig
   const refuse = (message: string, exitCode: number, refused: CommandOutcome['refused']): PreparedCommand => ({ ok: false, outcome: { exitCode, refused }, message });
   const [name, ...args] = argv;
   if (name === undefined || name === 'help') {
-    return { ok: true, run: async (io) => (io.stdout.write(helpText(user)), { exitCode: 0 }) };
+    return {
+      ok: true,
+      async run(io) {
+        io.stdout.write(helpText(user));
+        return { exitCode: 0 };
+      },
+    };
   }
   const command = SSH_COMMANDS.find((c) => c.name === name);
   if (!command) return refuse(`magrathea: unknown command ${JSON.stringify(name)}; "ssh magrathea help" lists them`, EXIT_UNKNOWN_COMMAND, 'unknown');

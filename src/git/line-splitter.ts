@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+
 /** Lines longer than this are cut into pieces: a host writing no newline cannot grow the gateway's memory. */
 export const MAX_LINE_BYTES = 64 * 1024;
 
@@ -30,4 +32,39 @@ export function splitLines(onLine: (line: Buffer) => void): LineSplitter {
       pending = Buffer.alloc(0);
     },
   };
+}
+
+/** A Writable handing each chunk to `write` (a command's stdout into an SSH channel, or into a buffer). */
+export function writable(write: (data: Buffer) => void): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      write(chunk);
+      done();
+    },
+  });
+}
+
+/**
+ * A Writable handing out whole lines (splitLines: a character split between
+ * chunks stays whole; the last line at end()), each written once `emit`'s
+ * promise resolves: a slow reader slows the writer down.
+ */
+export function lineWriter(emit: (line: string) => Promise<void>): Writable {
+  let queued: string[] = [];
+  const splitter = splitLines((line) => void queued.push(line.toString('utf8')));
+  const drain = async (): Promise<void> => {
+    const taken = queued;
+    queued = [];
+    for (const line of taken) await emit(line);
+  };
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      splitter.push(chunk);
+      drain().then(() => done(), done);
+    },
+    final(done) {
+      splitter.end();
+      drain().then(() => done(), done);
+    },
+  });
 }

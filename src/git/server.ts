@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Writable } from 'node:stream';
 import ssh2 from 'ssh2';
 import { listenOn } from '../adapters/listen.js';
 import { run, start } from '../adapters/exec.js';
@@ -12,6 +11,7 @@ import { checkName } from '../core/values.js';
 import { auditText, type AuditEntry } from './audit.js';
 import { appExists, repoDir } from './repos.js';
 import { runGatewayCommand } from './dispatch.js';
+import { writable } from './line-splitter.js';
 import { SessionTerminal, type SshSession } from './ssh-session.js';
 
 const { Server, utils } = ssh2;
@@ -163,15 +163,6 @@ function askLine(channel: Channel, prompt: string, timeoutMs = 60_000): Promise<
     const timer = setTimeout(() => done(undefined), timeoutMs);
     channel.on('data', onData);
     channel.on('end', onEnd);
-  });
-}
-
-function writable(write: (data: Buffer | string) => void): Writable {
-  return new Writable({
-    write(chunk, _encoding, done) {
-      write(chunk as Buffer);
-      done();
-    },
   });
 }
 
