@@ -10,30 +10,80 @@ shift
 
 die() { echo "magrathea-agent: $*" >&2; exit 1; }
 
+# as_user USER ARGV...: ARGV as the instance's user, its groups, no way back to root.
+as_user() {
+  u=$1
+  shift
+  env -i PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 setpriv --reuid="$u" --regid="$u" --init-groups --no-new-privs -- "$@"
+}
+
 case "$command" in
 
-# prepare USER ROOT LOGS ID SHARED...  (env file content on stdin)
-# The instance's unix user, its directories, the release's shared links and env file.
+# prepare USER OWNER ROOT LOGS WEB ID SHARED...  (env file content on stdin)
+# The instance's unix user (recorded as OWNER's: no two instances share
+# one), its directories, the release's shared links and env file. The
+# instance root is root's, readable by the instance's group only (its
+# user, and the web server WEB as a member); the release is root's and
+# read-only to the app, which writes only to shared/ and tmp/. Root never
+# acts inside a tree the app can write: shared dirs are seeded as the
+# instance's user. Prints "web-groups-changed" when WEB joined the group
+# (the web server must then be reloaded to see the release).
 prepare)
-  user=$1 root=$2 logs=$3 id=$4
-  shift 4
-  if ! id -u "$user" >/dev/null 2>&1; then
-    useradd --system --user-group --no-create-home --home-dir "$root" --shell /usr/sbin/nologin "$user"
-  fi
-  mkdir -p "$root/releases/$id" "$root/shared" "$logs"
-  chown "$user:$user" "$logs"
-  release="$root/releases/$id"
-  for path in "$@"; do
-    # Seeded from the release the first time, kept across releases afterwards.
-    if [ ! -e "$root/shared/$path" ] && [ ! -L "$root/shared/$path" ]; then
-      mkdir -p "$(dirname "$root/shared/$path")"
-      if [ -d "$release/$path" ] && [ ! -L "$release/$path" ]; then cp -a "$release/$path" "$root/shared/$path"; else mkdir -p "$root/shared/$path"; fi
-      chown -R "$user:$user" "$root/shared/$path"
+  user=$1 owner=$2 root=$3 logs=$4 web=$5 id=$6
+  shift 6
+  record="magrathea $owner"
+  if ! getent passwd "$user" >/dev/null; then
+    useradd --system --user-group --no-create-home --home-dir "$root/tmp" --shell /usr/sbin/nologin --comment "$record" "$user"
+  else
+    found=$(getent passwd "$user" | cut -d: -f5)
+    if [ "$found" != "$record" ]; then
+      # Users made before the record existed had no comment and the instance root as home.
+      [ -z "$found" ] && [ "$(getent passwd "$user" | cut -d: -f6)" = "$root" ] || die "unix user $user belongs to ${found:-someone else}, not to $owner"
+      usermod --comment "$record" --home "$root/tmp" "$user"
     fi
+  fi
+  if ! id -nG "$web" | tr ' ' '\n' | grep -qx "$user"; then
+    usermod -a -G "$user" "$web"
+    echo web-groups-changed
+  fi
+  release="$root/releases/$id"
+  mkdir -p "$release"
+  [ "$(stat -c %U:%G:%a "$root")" = "root:$user:750" ] || { chown root:"$user" "$root" && chmod 0750 "$root"; }
+  for dir in shared tmp; do
+    [ -d "$root/$dir" ] && [ ! -L "$root/$dir" ] || { rm -f "$root/$dir"; mkdir "$root/$dir"; }
+    chown "$user:$user" "$root/$dir"
+  done
+  chmod 0750 "$root/shared"
+  chmod 0700 "$root/tmp"
+  mkdir -p "$logs"
+  chown root:"$user" "$logs"
+  chmod 0750 "$logs"
+  for file in access.log error.log php-error.log; do
+    # A link or second name planted while the directory was the app's: root (Apache, logs) must not follow it.
+    if [ -L "$logs/$file" ] || { [ -e "$logs/$file" ] && { [ ! -f "$logs/$file" ] || [ "$(stat -c %h "$logs/$file")" != 1 ]; }; }; then rm -rf "${logs:?}/$file"; fi
+  done
+  [ -e "$logs/php-error.log" ] || install -m 0640 -o "$user" -g "$user" /dev/null "$logs/php-error.log"
+  for path in "$@"; do
+    up=$(echo "releases/$id/$path" | sed 's#[^/]*/#../#g; s#[^/]*$##')
+    # Linked already (the release is prepared again: a rerun, a rollback).
+    [ -L "$release/$path" ] && [ "$(readlink "$release/$path")" = "${up}shared/$path" ] && continue
+    # The path's directories in the release must be real ones (also checked on the gateway).
+    prefix=
+    for part in $(echo "$path" | tr / ' '); do
+      prefix=${prefix:+$prefix/}$part
+      [ -L "$release/$prefix" ] && die "shared path $path: $prefix is a symbolic link in release $id"
+    done
+    # Seeded from the release the first time, kept across releases afterwards; as the app's user.
+    as_user "$user" sh -c 'shared=$1 release=$2 path=$3
+      [ -e "$shared/$path" ] || [ -L "$shared/$path" ] && exit 0
+      mkdir -p "$shared/$path"
+      if [ -d "$release/$path" ] && [ ! -L "$release/$path" ]; then cp -R -p "$release/$path/." "$shared/$path/"; fi' \
+      seed "$root/shared" "$release" "$path" || die "shared path $path: cannot create it in $root/shared as $user"
     rm -rf "${release:?}/$path"
     mkdir -p "$(dirname "$release/$path")"
-    up=$(echo "releases/$id/$path" | sed 's#[^/]*/#../#g; s#[^/]*$##')
     ln -sfn "${up}shared/$path" "$release/$path"
+    # Apache follows a link only when it and its target have one owner (SymLinksIfOwnerMatch).
+    chown -h "$user:$user" "$release/$path"
   done
   umask 027
   cat > "$root/releases/$id.env.tmp"
@@ -113,14 +163,21 @@ switch)
   fi
   ;;
 
-# hook USER ROOT ID COMMAND
-# The release hook, as the instance's user, in the new release, with its env.
+# hook USER ROOT ID SECONDS COMMAND
+# The release hook, as the instance's user, in the new release, with its
+# env, without a way back to root (no_new_privs: setuid files do nothing).
+# It runs in a PID namespace of its own: when it ends, or after SECONDS,
+# every process it started is killed with it, and nothing holds the deploy.
 hook)
-  user=$1 root=$2 id=$3 hook=$4
+  user=$1 root=$2 id=$3 seconds=$4 hook=$5
   cd "$root/releases/$id"
-  exec env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$root" LANG=C.UTF-8 \
-    setpriv --reuid="$user" --regid="$user" --init-groups -- \
-    sh -c 'set -a; . "$1"; set +a; shift; exec sh -c "$1"' hook "$root/releases/$id.env" "$hook"
+  status=0
+  timeout --kill-after=5 "$seconds" unshare --pid --fork --kill-child --mount-proc -- \
+    env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$root/tmp" TMPDIR="$root/tmp" LANG=C.UTF-8 \
+    setpriv --reuid="$user" --regid="$user" --init-groups --no-new-privs -- \
+    sh -c 'set -a; . "$1"; set +a; shift; exec sh -c "$1"' hook "$root/releases/$id.env" "$hook" || status=$?
+  [ "$status" = 124 ] || [ "$status" = 137 ] && die "timed out after $seconds s, and was stopped with everything it started"
+  exit "$status"
   ;;
 
 # cleanup ROOT KEEP ID... [--staging DIR]

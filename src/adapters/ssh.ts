@@ -107,9 +107,10 @@ export class HostSession {
    * master connection. `linkDest` (relative to `to`, or absolute on the host)
    * hard-links files unchanged since that release instead of sending them.
    * `mkdir` creates `to` and its parents first, in the same call.
+   * `release`: the tree is an app's (see RELEASE_MODES).
    */
-  async rsyncTo(from: string, to: string, options: { linkDest?: string; mkdir?: boolean; onLine?: (line: string) => void } = {}): Promise<RunResult> {
-    const args = ['-a', '--delete', '--stats', '-e', ['ssh', ...this.options()].map(rsyncQuote).join(' ')];
+  async rsyncTo(from: string, to: string, options: { linkDest?: string; mkdir?: boolean; release?: boolean; onLine?: (line: string) => void } = {}): Promise<RunResult> {
+    const args = [...(options.release ? RELEASE_MODES : ['-a']), '--delete', '--stats', '-e', ['ssh', ...this.options()].map(rsyncQuote).join(' ')];
     if (options.linkDest) args.push(`--link-dest=${options.linkDest}`);
     // The remote rsync is started by the host's shell: one round trip instead of an `ssh mkdir` first.
     if (options.mkdir) args.push(`--rsync-path=mkdir -p ${shellQuote([to])} && rsync`);
@@ -126,6 +127,15 @@ export class HostSession {
     await run('ssh', [...this.options(), '-O', 'exit', this.target.address], { reject: false, input: '', timeout: 10_000 });
   }
 }
+
+/**
+ * How an app's release lands on a host: owned by root (the receiving
+ * user; owners and groups are not copied), readable by all and writable
+ * by root only, so the app cannot change its own code; no setuid, setgid
+ * or sticky bit, no device, fifo or socket (no -D). Who may read it at all
+ * is decided by the instance root above it (0750, the instance's group).
+ */
+const RELEASE_MODES = ['-rlt', '--perms', '--chmod=ugo-st,go-w,u+w,a+rX'];
 
 /** A command as a person reads it: an inline script (`sh -c SCRIPT name ...`) is shown by its name. */
 function displayArgv(argv: readonly string[]): string {

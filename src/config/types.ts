@@ -14,6 +14,8 @@ export interface GatewaySettings {
   defaultBranch: string;
   /** Releases kept on each host, the current one included. Default 5. */
   keepReleases: number;
+  /** The longest a release hook may run, in seconds; an app's `hooks.timeout` may only lower it. Default 600. */
+  releaseHookTimeoutSeconds: number;
   listen: { ssh: string; http: string };
   /** How workers on other machines (and API clients) reach the HTTP API: `http://host:port`. Default `http://<listen.http>`. */
   httpUrl: string;
@@ -110,4 +112,8 @@ export interface UserConfig {
   /** Globs of app names a member may touch (`shop-*`); admins may touch all. */
   apps: string[];
   verbs: Verb[];
+  /** Globs of the clusters a member may deploy to; admins: `*`. None given: none. */
+  clusters: string[];
+  /** Domains a member's apps may claim (`*` any part, `${app}` the app's name); admins: `*`. None given: none. */
+  domains: string[];
 }

@@ -1,6 +1,6 @@
 import { Reader } from '../core/reader.js';
 import { YamlSource, type Problem } from '../core/source.js';
-import { checkBranch, checkDuration, checkName, durationSeconds, show, type Check } from '../core/values.js';
+import { checkBranch, checkDomain, checkDuration, checkName, durationSeconds, show, type Check } from '../core/values.js';
 import {
   ROLES,
   VERBS,
@@ -82,6 +82,7 @@ function readGateway(r: Reader | undefined): GatewaySettings {
     stateDir: '/var/lib/magrathea',
     defaultBranch: 'master',
     keepReleases: 5,
+    releaseHookTimeoutSeconds: 600,
     listen: { ssh: '0.0.0.0:2222', http: '127.0.0.1:5000' },
     httpUrl: '',
     ssh: { identity: '', knownHosts: '' },
@@ -94,13 +95,14 @@ function readGateway(r: Reader | undefined): GatewaySettings {
     return settings;
   };
   if (!r || r.at([]) === '' || r.at([]) === undefined) return sshDefaults();
-  r.map([], ['state_dir', 'default_branch', 'keep_releases', 'listen', 'http_url', 'ssh', 'accounting']);
+  r.map([], ['state_dir', 'default_branch', 'keep_releases', 'release_hook_timeout', 'listen', 'http_url', 'ssh', 'accounting']);
   settings.stateDir = r.string(['state_dir'], checkAbsolutePath) ?? settings.stateDir;
   r.map(['ssh'], ['identity', 'known_hosts']);
   settings.ssh.identity = r.string(['ssh', 'identity'], checkAbsolutePath) ?? '';
   settings.ssh.knownHosts = r.string(['ssh', 'known_hosts'], checkAbsolutePath) ?? '';
   settings.defaultBranch = r.string(['default_branch'], checkBranch) ?? settings.defaultBranch;
   settings.keepReleases = r.integer(['keep_releases'], 2, 100) ?? settings.keepReleases;
+  settings.releaseHookTimeoutSeconds = readDuration(r, ['release_hook_timeout'], 1, 86400, 'the release hook timeout must be from 1s to 1d') ?? settings.releaseHookTimeoutSeconds;
   r.map(['listen'], ['ssh', 'http']);
   settings.listen.ssh = r.string(['listen', 'ssh'], checkListen) ?? settings.listen.ssh;
   settings.listen.http = r.string(['listen', 'http'], checkListen) ?? settings.listen.http;
@@ -109,20 +111,23 @@ function readGateway(r: Reader | undefined): GatewaySettings {
   return sshDefaults();
 }
 
+/** A duration (`10m`) at path, in seconds, from min to max; `what` says the range when it is out of it. */
+function readDuration(r: Reader, path: string[], min: number, max: number, what: string): number | undefined {
+  const text = r.string(path, (v) => {
+    const problem = checkDuration(v);
+    if (problem) return problem;
+    const seconds = durationSeconds(v);
+    return seconds < min || seconds > max ? `${show(v)}: ${what}` : undefined;
+  });
+  return text === undefined ? undefined : durationSeconds(text);
+}
+
 export const DEFAULT_ACCOUNTING: Omit<AccountingSettings, 'quotas'> = { intervalSeconds: 300, retentionSeconds: 90 * 86400 };
 
 function readAccounting(r: Reader): AccountingSettings {
   const at = ['accounting'];
   r.map(at, ['interval', 'retention', 'quotas'], 'accounting settings (interval, retention, quotas)');
-  const duration = (key: string, min: number, max: number, what: string): number | undefined => {
-    const text = r.string([...at, key], (v) => {
-      const problem = checkDuration(v);
-      if (problem) return problem;
-      const seconds = durationSeconds(v);
-      return seconds < min || seconds > max ? `${show(v)}: ${what}` : undefined;
-    });
-    return text === undefined ? undefined : durationSeconds(text);
-  };
+  const duration = (key: string, min: number, max: number, what: string): number | undefined => readDuration(r, [...at, key], min, max, what);
   const quotas: AccountingSettings['quotas'] = { default: {}, apps: {} };
   r.map([...at, 'quotas'], ['default', 'apps'], 'quotas (default, apps)');
   quotas.default = readQuota(r, [...at, 'quotas', 'default']);
@@ -250,7 +255,7 @@ function readUsers(r: Reader): Record<string, UserConfig> {
   const keyOwners = new Map<string, string>();
   for (const name of r.dict([], checkName, 'a map of user names to users')) {
     const at = [name];
-    if (!r.map(at, ['role', 'keys', 'apps', 'verbs'], 'a user (role, keys, apps, verbs)')) {
+    if (!r.map(at, ['role', 'keys', 'apps', 'verbs', 'clusters', 'domains'], 'a user (role, keys, apps, verbs, clusters, domains)')) {
       r.fail(at, 'a user needs a role and keys');
       continue;
     }
@@ -267,8 +272,12 @@ function readUsers(r: Reader): Record<string, UserConfig> {
     const apps = r.list([...at, 'apps'], checkAppGlob, 200) ?? [];
     const verbs = (r.list([...at, 'verbs'], (v) => (VERBS.includes(v as never) ? undefined : `${show(v)} is not a verb; verbs are: ${VERBS.join(', ')}`), 10) ??
       (role === 'admin' ? [...VERBS] : [])) as UserConfig['verbs'];
+    const clusters = r.list([...at, 'clusters'], checkAppGlob, 200) ?? [];
+    const domains = r.list([...at, 'domains'], checkDomainPattern, 200) ?? [];
     if (role === undefined) continue;
-    users[name] = { name, role, keys, apps: role === 'admin' ? ['*'] : apps, verbs: role === 'admin' ? [...VERBS] : verbs };
+    users[name] = role === 'admin'
+      ? { name, role, keys, apps: ['*'], verbs: [...VERBS], clusters: ['*'], domains: ['*'] }
+      : { name, role, keys, apps, verbs, clusters, domains };
   }
   return users;
 }
@@ -301,6 +310,14 @@ const checkArgvItem: Check = (v) => {
     if (!PLACEHOLDERS.includes(placeholder)) return `${show(placeholder)} is not a placeholder; known ones: ${PLACEHOLDERS.join(', ')}`;
   }
   return undefined;
+};
+
+/** A domain a member may claim: a domain where `*` stands for any run of letters, digits, dashes and dots, and `${app}` for the app's name. */
+const checkDomainPattern: Check = (v) => {
+  const sample = v.replaceAll('${app}', 'app').replaceAll('*', 'x');
+  return /^[a-z0-9.*${}-]{1,253}$/.test(v) && checkDomain(sample) === undefined
+    ? undefined
+    : `${show(v)} is not a domain pattern: a domain where * stands for any part, and \${app} for the app's name (like *.shop.example.com or \${app}.example.com)`;
 };
 
 const checkAppGlob: Check = (v) =>

@@ -19,6 +19,38 @@ export function authorize(user: Pick<UserConfig, 'name' | 'role' | 'apps' | 'ver
   return { ok: true };
 }
 
+/**
+ * Whether `user` may deploy `app` to these instances: each cluster is one
+ * of the member's `clusters`, each domain matches one of its `domains`
+ * patterns (`*` is any part, `${app}` the app's name). Admins may deploy
+ * anywhere. Who else serves a domain is checked against the live
+ * instances, elsewhere: this is the gateway configuration's word only.
+ */
+export function authorizeDeploy(user: Pick<UserConfig, 'name' | 'role' | 'clusters' | 'domains'>, app: string, instances: readonly { cluster: string; domains: readonly string[] }[]): Access {
+  if (user.role === 'admin') return { ok: true };
+  for (const { cluster, domains } of instances) {
+    if (!user.clusters.some((glob) => globMatches(glob, cluster))) {
+      return { ok: false, reason: `${user.name} may not deploy to cluster ${cluster} (users.yml: ${user.name}.clusters ${user.clusters.length > 0 ? `is ${user.clusters.join(', ')}` : 'is not set'})` };
+    }
+    const refused = domains.find((d) => !user.domains.some((pattern) => domainMatches(pattern, app, d)));
+    if (refused) {
+      return { ok: false, reason: `${user.name} may not claim the domain ${refused} for ${app} (users.yml: ${user.name}.domains ${user.domains.length > 0 ? `is ${user.domains.join(', ')}` : 'is not set'})` };
+    }
+  }
+  return { ok: true };
+}
+
+/** `*.shop.example.com` matches `eu.shop.example.com` (and `a.b.shop.example.com`); `${app}.example.com` matches `shop.example.com` for app shop. */
+export function domainMatches(pattern: string, app: string, domain: string): boolean {
+  const source = pattern
+    .replaceAll('${app}', '\u0000')
+    .split('*')
+    .map((part) => part.replaceAll('.', '\\.'))
+    .join('[a-z0-9.-]+')
+    .replaceAll('\u0000', app);
+  return new RegExp(`^${source}$`).test(domain);
+}
+
 /** `shop-*` matches `shop-eu`; `?` is one character. Globs are validated: a-z, 0-9, -, * and ?. */
 export function globMatches(glob: string, name: string): boolean {
   const pattern = glob.replace(/[*?]/g, (c) => (c === '*' ? '[a-z0-9-]*' : '[a-z0-9-]'));

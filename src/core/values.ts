@@ -31,10 +31,29 @@ export const checkDomain: Check = (value) => {
 };
 
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
-export const checkEnvKey: Check = (value) =>
-  ENV_KEY.test(value)
-    ? undefined
-    : `${show(value)} is not a valid variable name: letters, digits and _, not starting with a digit, at most 128 characters`;
+
+/**
+ * Variables that change how a process starts rather than what the app
+ * reads: the dynamic loader's, the shells' start-up files and parsing,
+ * PHP's ini search, other interpreters' preloads, and those Magrathea sets
+ * itself. The release hook and `shell` source the app's variables before
+ * running anything, so one of these would run code of the app's choosing
+ * in a way nobody reading the hook expects.
+ */
+const RESERVED_ENV_KEYS = new Set([
+  'PATH', 'HOME', 'TMPDIR', 'SHELL', 'USER', 'LOGNAME', 'ENV', 'BASH_ENV', 'IFS', 'CDPATH', 'SHELLOPTS', 'BASHOPTS', 'PS4', 'PROMPT_COMMAND',
+  'GLOBIGNORE', 'PHPRC', 'PHP_INI_SCAN_DIR', 'PHP_VALUE', 'PHP_ADMIN_VALUE', 'GCONV_PATH', 'GLIBC_TUNABLES', 'LOCPATH', 'NLSPATH', 'HOSTALIASES',
+  'RES_OPTIONS', 'LOCALDOMAIN', 'PERL5LIB', 'PERL5OPT', 'PERLLIB', 'PYTHONPATH', 'PYTHONSTARTUP', 'PYTHONHOME', 'NODE_OPTIONS', 'RUBYOPT', 'RUBYLIB',
+  'GIT_SSH', 'GIT_SSH_COMMAND', 'GIT_EXEC_PATH', 'GIT_CONFIG_GLOBAL',
+]);
+
+export const checkEnvKey: Check = (value) => {
+  if (!ENV_KEY.test(value)) return `${show(value)} is not a valid variable name: letters, digits and _, not starting with a digit, at most 128 characters`;
+  if (RESERVED_ENV_KEYS.has(value) || value.startsWith('LD_') || value.startsWith('BASH_FUNC_') || value.startsWith('MALLOC_')) {
+    return `${show(value)} changes how programs start (loader, shell, PHP or interpreter settings): it cannot be set for an app`;
+  }
+  return undefined;
+};
 
 /**
  * Environment values may hold any printable text (passwords do), since they

@@ -20,6 +20,15 @@ import type { ClusterOutcome, DeployState, Step } from './types.js';
 /** How long a health check may take to pass after the switch: reloads are graceful, hence not instant. */
 const VERIFY_SECONDS = 10;
 
+/** The user the web server runs as on web hosts: Debian's. It joins each instance's group to read its files. */
+export const WEB_SERVER_USER = 'www-data';
+
+/** The release hook's time limit: the app's `hooks.timeout`, never above the gateway's (default 10 minutes). */
+export function hookSeconds(instance: InstanceConfig, limit = DEFAULT_HOOK_SECONDS): number {
+  return Math.min(instance.hooks.timeoutSeconds ?? limit, limit);
+}
+const DEFAULT_HOOK_SECONDS = 600;
+
 export interface ClusterDeployInput {
   cluster: ClusterConfig;
   instance: InstanceConfig;
@@ -29,6 +38,8 @@ export interface ClusterDeployInput {
   /** Run the manifest's release hook. Default true (a rollback skips it: migrations do not run backwards). */
   runHook?: boolean;
   keepReleases: number;
+  /** The longest a release hook may run (gateway.yml `release_hook_timeout`). Default 10 minutes. */
+  hookTimeoutSeconds?: number;
   /** Who deploys (the job id): a rerun of the same job takes its cluster lock back. Default: this call only. */
   owner?: string;
   ssh: SshSettings;
@@ -76,7 +87,7 @@ async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> 
   const staging = `${cluster.paths.apps}/.magrathea/staging/${instanceId(instance)}.${release}`;
   const local = await mkdtemp(join(tmpdir(), 'magrathea-stage-'));
   const web = cluster.hosts.filter((h) => h.roles.includes('web'));
-  const ctx: HostContext = { cluster, instance, release, files, staging, local, sessions, previous, switched: new Set() };
+  const ctx: HostContext = { cluster, instance, release, files, staging, local, sessions, previous, switched: new Set(), webGroupsChanged: new Set() };
   let switched = false;
   try {
     await onEach(cluster.hosts, 'connect', (h) => sessions.get(h.name)!.open());
@@ -89,8 +100,13 @@ async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> 
     if (instance.hooks.release && input.runHook !== false) {
       const host = web[0]!;
       log(`${cluster.name}: release hook on ${host.name}: ${instance.hooks.release}`);
+      const seconds = hookSeconds(instance, input.hookTimeoutSeconds);
       await onEach([host], 'hook', (h) =>
-        agent(sessions.get(h.name)!, 'hook', [unixUser(instance), instanceRoot(cluster.paths, instance), release, instance.hooks.release!], { onLine: (l) => log(`  ${l}`) }),
+        agent(sessions.get(h.name)!, 'hook', [unixUser(instance), instanceRoot(cluster.paths, instance), release, String(seconds), instance.hooks.release!], {
+          onLine: (l) => log(`  ${l}`),
+          // The host stops the hook at its timeout; this one is for a host that stops answering.
+          timeout: (seconds + 60) * 1000,
+        }),
       );
     }
     log(`${cluster.name}: switching ${cluster.hosts.length} hosts to ${release}`);
@@ -136,6 +152,8 @@ interface HostContext {
   previous: Record<string, string>;
   /** Hosts whose `current` now points at the new release: the ones to switch back. */
   switched: Set<string>;
+  /** Web hosts whose web server user just joined the instance's group. */
+  webGroupsChanged: Set<string>;
 }
 
 /** Runs `action` on every host in parallel; the first failure (by host order) names its host and step. */
@@ -184,14 +202,16 @@ async function prepareRelease(ctx: HostContext, host: HostConfig, source: string
   let sent = 0;
   if (source) {
     const previous = ctx.previous[host.name];
-    const result = await session.rsyncTo(source, `${root}/releases/${release}`, { mkdir: true, ...(previous && previous !== release ? { linkDest: `../${previous}` } : {}) });
+    const result = await session.rsyncTo(source, `${root}/releases/${release}`, { mkdir: true, release: true, ...(previous && previous !== release ? { linkDest: `../${previous}` } : {}) });
     sent = Number(/Number of regular files transferred: ([\d,]+)/.exec(result.stdout)?.[1]?.replaceAll(',', '') ?? NaN);
   } else {
     await session.exec(['test', '-d', `${root}/releases/${release}`]).catch(() => {
       throw new MagratheaError(`release ${release} is no longer on ${host.name} (only the last releases are kept)`, 'release-gone');
     });
   }
-  await agent(session, 'prepare', [unixUser(instance), root, logDir(cluster.paths, instance), release, ...instance.shared], { input: envFile(instance, host) });
+  const prepared = await agent(session, 'prepare', [unixUser(instance), instanceId(instance), root, logDir(cluster.paths, instance), WEB_SERVER_USER, release, ...instance.shared], { input: envFile(instance, host) });
+  // Apache's workers take their groups when they start: a graceful restart lets them into the new instance's root.
+  if (prepared.stdout.includes('web-groups-changed')) ctx.webGroupsChanged.add(host.name);
   return sent;
 }
 
@@ -224,7 +244,7 @@ async function activateHost(ctx: HostContext, host: HostConfig): Promise<void> {
     // FPM reloaded in the same call, always: its realpath and OPcache caches would keep serving the old release.
     ctx.switched.add(host.name);
     await agent(session, 'switch', [instanceRoot(cluster.paths, instance), release, '--', ...reloadArgv(cluster, 'fpm', instance.php)]);
-    if (changed.has('apache')) await session.exec(reloadArgv(cluster, 'apache', instance.php));
+    if (changed.has('apache') || ctx.webGroupsChanged.has(host.name)) await session.exec(reloadArgv(cluster, 'apache', instance.php));
   }
   if (host.roles.includes('cache')) {
     if (changed.has('varnish')) await varnishActivate(session, cluster, `magrathea_${release}_${Date.now()}`);

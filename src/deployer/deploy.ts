@@ -57,6 +57,7 @@ export async function deploy(input: DeployInput, deps: DeployDeps): Promise<Depl
       release: input.release,
       source: input.source,
       keepReleases: deps.config.gateway.keepReleases,
+      hookTimeoutSeconds: deps.config.gateway.releaseHookTimeoutSeconds,
       ...(input.owner ? { owner: input.owner } : {}),
       ssh,
       state: deps.state,

@@ -10,6 +10,7 @@ import { readApp } from '../render/read-app.js';
 import { readConfigVars } from '../state/config-vars.js';
 import { listReleases, markReleaseStatus, recordRelease, type Release } from '../state/releases.js';
 import { deploy, formatDeployResult } from './deploy.js';
+import { checkDeployAllowed } from './deploy-access.js';
 import { DeployFailedError, type DeployJob, type DeployProcessor, type DeployResult } from './job-types.js';
 import { redisDeployState } from './redis-state.js';
 import { rollbackJob } from './rollback.js';
@@ -61,9 +62,20 @@ async function buildAndDeploy(options: DeployProcessorOptions, config: GatewayCo
 
   const environment = app.manifest.environments.find((e) => e.name === env);
   if (!environment) throw new MagratheaError(`${name} has no environment "${env}" in magrathea.yml`, 'unknown-environment');
+  const vars = await readConfigVars(options.redis, name, env, environment.clusters);
+  const instanceOn = (cluster: string) => {
+    const resolved = resolveInstance(app.manifest, { app: name, env, cluster }, vars);
+    if ('problems' in resolved) throw new InvalidInputError(resolved.problems);
+    return resolved.instance;
+  };
+  // Clusters the environment does not deploy to are refused by deploy(), naming them.
+  const instances = (job.data.clusters ?? environment.clusters).filter((c) => environment.clusters.includes(c)).map(instanceOn);
+  await checkDeployAllowed(config, redisDeployState(options.redis), requestedBy, instances).catch(async (e: unknown) => {
+    await markReleaseStatus(options.redis, { app: name, env, id: release.id, status: 'failed', message: (e as Error).message });
+    throw e;
+  });
   // Build commands cannot differ per cluster: any cluster of the environment gives them, placeholders replaced.
-  const resolved = resolveInstance(app.manifest, { app: name, env, cluster: environment.clusters[0]! }, await readConfigVars(options.redis, name, env, environment.clusters));
-  if ('problems' in resolved) throw new InvalidInputError(resolved.problems);
+  const resolved = { instance: instanceOn(environment.clusters[0]!) };
   log('build');
   let built;
   try {
@@ -73,7 +85,6 @@ async function buildAndDeploy(options: DeployProcessorOptions, config: GatewayCo
     throw e;
   }
 
-  const vars = await readConfigVars(options.redis, name, env, environment.clusters);
   const result = await deploy(
     { app: name, env, release: release.id, manifest: app.manifest, source: built.dir, vars, owner: `job-${job.id}`, ...(job.data.clusters ? { clusters: job.data.clusters } : {}) },
     { config, state: redisDeployState(options.redis), log },

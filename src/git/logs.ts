@@ -55,12 +55,14 @@ function parseLogsArgs(args: readonly string[]): LogsRequest {
  * `-F` follows the file across rotation and waits for one not written yet
  * (php-error.log); its notices about that are not log lines. Where tail
  * cannot use inotify (overlayfs, NFS) it polls: every quarter second
- * rather than every second.
+ * rather than every second. tail runs as root: the log directory is
+ * root's (the deploy's prepare step), so the app cannot plant a link
+ * there; a link found anyway is not read.
  */
 function tailArgv(file: string, lines: number, follow: boolean): string[] {
   return follow
-    ? ['sh', '-c', 'exec tail -n "$1" -s 0.25 -F -- "$2" 2>/dev/null', 'magrathea-logs', String(lines), file]
-    : ['sh', '-c', '[ -e "$2" ] || exit 0; exec tail -n "$1" -- "$2"', 'magrathea-logs', String(lines), file];
+    ? ['sh', '-c', '[ -L "$2" ] && exit 0; exec tail -n "$1" -s 0.25 -F -- "$2" 2>/dev/null', 'magrathea-logs', String(lines), file]
+    : ['sh', '-c', '[ -e "$2" ] && [ ! -L "$2" ] || exit 0; exec tail -n "$1" -- "$2"', 'magrathea-logs', String(lines), file];
 }
 
 /**

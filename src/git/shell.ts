@@ -19,7 +19,8 @@ const EXIT_CONNECTION = 255;
 
 /**
  * Run as root on the host: into the release `current` points at, then as
- * the instance's user (who has no login shell), its environment cleared
+ * the instance's user (who has no login shell; no_new_privs: a setuid
+ * file cannot take it back to root), its environment cleared
  * and the release's env file sourced, an interactive bash (sh without it).
  * The env file is the one of the release the directory is: they always
  * agree, even during a switch.
@@ -29,8 +30,8 @@ root=$1 user=$2 prompt=$3 term=$4
 cd "$root/current" 2>/dev/null || { echo "magrathea shell: no current release in $root" >&2; exit 1; }
 release=$(readlink "$root/current")
 case "$release" in /*) env_file="$release.env" ;; *) env_file="$root/$release.env" ;; esac
-exec env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$root" LANG=C.UTF-8 TERM="$term" PS1="$prompt" PWD="$root/current" \\
-  setpriv --reuid="$user" --regid="$user" --init-groups -- \\
+exec env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$root/tmp" TMPDIR="$root/tmp" LANG=C.UTF-8 TERM="$term" PS1="$prompt" PWD="$root/current" \\
+  setpriv --reuid="$user" --regid="$user" --init-groups --no-new-privs -- \\
   sh -c 'set -a; [ -r "$1" ] && . "$1"; set +a; command -v bash >/dev/null 2>&1 && exec bash -i; exec sh -i' magrathea-shell "$env_file"
 `;
 

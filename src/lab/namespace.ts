@@ -45,7 +45,9 @@ export async function createHostNamespace(host: HostPaths, name: string): Promis
     await mkdir(upper, { recursive: true });
     await mkdir(work, { recursive: true });
     await copyOwnerAndMode(path, upper);
-    await inHost(['mount', '-t', 'overlay', 'magrathea-lab', '-o', `lowerdir=${path},upperdir=${upper},workdir=${work}`, path]);
+    // The apps' tree is mounted as a real host should mount it: a setuid file or a device node there does nothing.
+    const flags = path === '/var/www' ? 'nosuid,nodev,' : '';
+    await inHost(['mount', '-t', 'overlay', 'magrathea-lab', '-o', `${flags}lowerdir=${path},upperdir=${upper},workdir=${work}`, path]);
   }
   for (const path of FRESH_PATHS) {
     const dir = join(host.fs, path);

@@ -56,7 +56,7 @@ function valueAt(instance: InstanceConfig, path: string): string | string[] {
       return 'value' in result ? result.value.replaceAll('$$', '$') : template;
     }
     case 'hooks':
-      return instance.hooks.release ?? '';
+      return tail === 'timeout' ? (instance.hooks.timeout ?? '') : (instance.hooks.release ?? '');
     case 'cache':
       return tail === 'ttl' ? instance.cache.ttl : instance.cache.pass;
     case 'health':

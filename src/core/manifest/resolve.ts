@@ -1,6 +1,6 @@
 import { escapeTemplate, interpolate } from '../interpolate.js';
 import { sortProblems, type Problem, type SourcePosition } from '../source.js';
-import { checkEnvKey, checkEnvValue, show } from '../values.js';
+import { checkEnvKey, checkEnvValue, durationSeconds, show } from '../values.js';
 import type { ConfigVars, EnvironmentDef, InstanceConfig, Layer, LayerName, Manifest, Origin } from './types.js';
 import { checkTemplate, leafSpec } from './validate.js';
 
@@ -109,6 +109,10 @@ export function resolveInstance(manifest: Manifest, ref: InstanceRef, vars?: Con
   for (const [path, value] of resolved) if (path.startsWith('env.')) envTemplates[path.slice(4)] = value as string;
   const hooks: InstanceConfig['hooks'] = {};
   if (resolved.has('hooks.release')) hooks.release = get('hooks.release');
+  if (resolved.has('hooks.timeout')) {
+    hooks.timeout = get('hooks.timeout');
+    hooks.timeoutSeconds = Math.max(1, Math.ceil(durationSeconds(hooks.timeout)));
+  }
   const origins: Record<string, Origin> = {};
   for (const [path, leaf] of leaves) origins[path] = leaf.origin;
 

@@ -68,7 +68,8 @@ export interface InstanceConfig {
   envTemplates: Record<string, string>;
   shared: string[];
   build: string[];
-  hooks: { release?: string };
+  /** `timeout` as written (`5m`), `timeoutSeconds` the same in seconds. */
+  hooks: { release?: string; timeout?: string; timeoutSeconds?: number };
   cache: { ttl: string; pass: string[] };
   health: { path: string; status: number };
   /** For each leaf path, the layer it came from. */

@@ -40,6 +40,7 @@ export const LEAVES: Record<string, LeafSpec> = {
   shared: { kind: 'list', check: checkRelativePath, max: 50 },
   build: { kind: 'list', check: checkCommand, max: 50 },
   'hooks.release': { kind: 'scalar', check: checkCommand },
+  'hooks.timeout': { kind: 'scalar', check: checkDuration },
   'cache.ttl': { kind: 'scalar', check: checkDuration },
   'cache.pass': { kind: 'list', check: checkUrlRegex, max: 50 },
   'health.path': { kind: 'scalar', check: checkUrlPath },
@@ -47,7 +48,7 @@ export const LEAVES: Record<string, LeafSpec> = {
 };
 
 const LAYER_KEYS = ['stack', 'domains', 'env', 'shared', 'build', 'hooks', 'cache', 'health'];
-const SUBKEYS: Record<string, string[]> = { stack: ['php', 'docroot'], hooks: ['release'], cache: ['ttl', 'pass'], health: ['path', 'status'] };
+const SUBKEYS: Record<string, string[]> = { stack: ['php', 'docroot'], hooks: ['release', 'timeout'], cache: ['ttl', 'pass'], health: ['path', 'status'] };
 const ENVIRONMENT_KEYS = ['branch', 'clusters', 'strategy', ...LAYER_KEYS];
 const STRATEGIES: readonly Strategy[] = ['rolling', 'parallel'];
 

@@ -2,6 +2,23 @@ import type { ClusterConfig } from '../../config/types.js';
 import type { InstanceConfig } from '../manifest/types.js';
 import { fpmSocket, instanceId, instanceRoot, logDir } from './names.js';
 
+/**
+ * What an app's .htaccess may say beyond AllowOverride's AuthConfig and
+ * Limit classes: what WordPress, Laravel, Symfony and Drupal ship, and no
+ * directive that picks a handler (SetHandler, AddHandler, Action), sets
+ * environment variables (SetEnv, SetEnvIf: PHP_VALUE reaches PHP-FPM) or
+ * proxies. A directive outside the list answers 500 and names itself in
+ * the instance's error log.
+ */
+export const HTACCESS_DIRECTIVES = [
+  'RewriteEngine', 'RewriteBase', 'RewriteCond', 'RewriteRule', 'RewriteOptions',
+  'Redirect', 'RedirectMatch', 'RedirectPermanent', 'RedirectTemp',
+  'DirectoryIndex', 'DirectorySlash', 'ErrorDocument', 'FileETag',
+  'Header', 'ExpiresActive', 'ExpiresByType', 'ExpiresDefault',
+  'AddType', 'AddCharset', 'AddDefaultCharset', 'AddEncoding', 'AddLanguage', 'DefaultLanguage', 'RemoveType',
+  'AddOutputFilterByType',
+] as const;
+
 export const HEADER = 'Managed by Magrathea: every change here is overwritten by the next deploy.';
 
 /**
@@ -31,10 +48,17 @@ export function renderVhost(cluster: ClusterConfig, instance: InstanceConfig): s
     ...proxies.map((a) => `    RemoteIPTrustedProxy ${a}`),
     '',
     `    <Directory "${docroot}">`,
-    `        Options -Indexes +FollowSymLinks`,
-    `        AllowOverride All`,
+    `        # Links are followed only to what their owner owns: an app's link into another app's tree is not.`,
+    `        Options -Indexes +SymLinksIfOwnerMatch`,
+    `        # .htaccess may rewrite, redirect, set headers, types, caching and access; never pick a handler,`,
+    `        # set environment variables, proxy or PHP settings (another app's pool, PHP_VALUE).`,
+    `        AllowOverride AuthConfig Limit Options=Indexes,MultiViews,SymLinksIfOwnerMatch`,
+    `        AllowOverrideList ${HTACCESS_DIRECTIVES.join(' ')}`,
     `        Require all granted`,
     `    </Directory>`,
+    `    # PHP settings never come from the request side (a RewriteRule's E= flag): only the pool's count.`,
+    `    ProxyFCGISetEnvIf "true" !PHP_VALUE`,
+    `    ProxyFCGISetEnvIf "true" !PHP_ADMIN_VALUE`,
     `    # Dot files (.env, .git) are never served; .well-known is.`,
     `    <FilesMatch "^\\.(?!well-known$)">`,
     `        Require all denied`,

@@ -2,7 +2,7 @@ import type { ClusterConfig, HostConfig } from '../../config/types.js';
 import { interpolate } from '../interpolate.js';
 import type { InstanceConfig } from '../manifest/types.js';
 import { HEADER } from './apache.js';
-import { fpmSocket, instanceId, logDir, unixUser } from './names.js';
+import { fpmSocket, instanceId, instanceRoot, logDir, unixUser } from './names.js';
 
 /**
  * The PHP-FPM pool of one instance on one web host: its own unix user, its
@@ -11,6 +11,7 @@ import { fpmSocket, instanceId, logDir, unixUser } from './names.js';
 export function renderPool(cluster: ClusterConfig, host: HostConfig, instance: InstanceConfig): string {
   const user = unixUser(instance);
   const logs = logDir(cluster.paths, instance);
+  const root = instanceRoot(cluster.paths, instance);
   const env = Object.entries(instance.envTemplates).map(([key, template]) => {
     const result = interpolate(template, { host: host.name }, true);
     if ('error' in result) throw new Error(`env.${key}: ${result.error}`); // validated earlier: cannot happen
@@ -33,8 +34,14 @@ export function renderPool(cluster: ClusterConfig, host: HostConfig, instance: I
     `catch_workers_output = yes`,
     `php_admin_flag[log_errors] = on`,
     `php_admin_value[error_log] = ${logs}/php-error.log`,
+    // PHP opens files in its own instance only; its sessions and temporary files stay there.
+    `php_admin_value[open_basedir] = ${root}/:/usr/share/php/:/dev/urandom`,
+    `php_admin_value[session.save_path] = ${root}/tmp`,
+    `php_admin_value[upload_tmp_dir] = ${root}/tmp`,
+    `php_admin_value[sys_temp_dir] = ${root}/tmp`,
     `clear_env = yes`,
     `env[PATH] = /usr/local/bin:/usr/bin:/bin`,
+    `env[TMPDIR] = ${root}/tmp`,
     ...env,
     '',
   ].join('\n');

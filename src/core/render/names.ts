@@ -24,14 +24,15 @@ export function instanceIdent(i: InstanceKey): string {
 
 /**
  * The unix user the instance's PHP runs as (and shells open as). At most 32
- * characters, as useradd requires: long names are cut and made unique by a
- * hash of the whole.
+ * characters, as useradd requires: long names are cut and made unique by 64
+ * bits of a hash of the whole (the host also records which instance owns a
+ * user, and refuses to hand it to another).
  */
 export function unixUser(i: InstanceKey): string {
   const full = `m_${i.app}_${i.env}`;
   if (full.length <= 32) return full;
-  const hash = createHash('sha256').update(full).digest('hex').slice(0, 8);
-  return `${full.slice(0, 23)}_${hash}`;
+  const hash = createHash('sha256').update(full).digest('hex').slice(0, 16);
+  return `${full.slice(0, 15)}_${hash}`;
 }
 
 export function instanceRoot(paths: ClusterPaths, i: InstanceKey): string {
