@@ -19,7 +19,9 @@ describe('validateGatewayConfig', () => {
     expect(config.clusters['cluster-a']!.hosts.find((h) => h.name === 'a-web-2')!.ssh).toEqual({ user: 'root', port: 2201 });
     expect(config.clusters['cluster-b']!.hosts[0]!.ssh).toEqual({ user: 'deploy', port: 22 });
     expect(config.clusters['cluster-b']!.edge).toBe('http://198.51.100.2');
-    expect(config.users.bob).toMatchObject({ role: 'member', apps: ['shop-*', 'hello'], verbs: ['deploy', 'logs', 'config'] });
+    expect(config.users.bob).toMatchObject({ role: 'member', apps: ['shop-*', 'hello'], verbs: ['deploy', 'logs', 'config'], clusters: ['cluster-a'], domains: ['${app}.example.com', '*.${app}.example.com'] });
+    expect(config.users.alice).toMatchObject({ clusters: ['*'], domains: ['*'] });
+    expect(config.gateway.releaseHookTimeoutSeconds).toBe(600);
     expect(config.users.alice!.verbs).toEqual(['deploy', 'config', 'logs', 'shell', 'rollback']);
     expect(config.gateway.defaultBranch).toBe('master');
     expect(config.gateway.accounting).toEqual({
@@ -112,5 +114,22 @@ describe('validateGatewayConfig', () => {
       expect.stringMatching(/^\/cfg\/users\.yml:6:\d+: b\.keys\.2: "ssh-dss" is not a supported key type/),
       expect.stringMatching(/^\/cfg\/users\.yml:7:19: b\.verbs\.1: "sudo" is not a verb/),
     ]);
+  });
+});
+
+describe('users: what a member may deploy', () => {
+  const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAhws3CpZS9vWlPT6fRHX2WXG/UrbMHYoK/JUgYK57kx bob@ci';
+  it('reads clusters and domain patterns, refusing what is not one, with file:line', () => {
+    expect(problems({ 'clusters.yml': HOSTS, 'users.yml': `bob:\n  role: member\n  keys: ["${key}"]\n  clusters: ["c*"]\n  domains: ["*.example.com", "\${app}.example.org"]\n` })).toEqual([]);
+    expect(problems({ 'clusters.yml': HOSTS, 'users.yml': `bob:\n  role: member\n  keys: ["${key}"]\n  domains: ["http://x.com", "\${user}.example.com"]\n` })).toEqual([
+      expect.stringMatching(/^\/cfg\/users\.yml:4:13: bob\.domains\.0: "http:\/\/x\.com" is not a domain pattern/),
+      expect.stringMatching(/^\/cfg\/users\.yml:4:29: bob\.domains\.1: .*is not a domain pattern/),
+    ]);
+  });
+
+  it('reads release_hook_timeout within 1s..1d', () => {
+    const result = validateGatewayConfig('/cfg', { 'clusters.yml': HOSTS, 'gateway.yml': 'release_hook_timeout: 2m\n' });
+    expect('config' in result && result.config.gateway.releaseHookTimeoutSeconds).toBe(120);
+    expect(problems({ 'clusters.yml': HOSTS, 'gateway.yml': 'release_hook_timeout: 2d\n' })).toEqual([expect.stringMatching(/^\/cfg\/gateway\.yml:1:23: .*from 1s to 1d/)]);
   });
 });

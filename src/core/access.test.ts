@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { authorize, globMatches } from './access.js';
+import { authorize, authorizeDeploy, domainMatches, globMatches } from './access.js';
 
 const bob = { name: 'bob', role: 'member' as const, apps: ['shop-*', 'blog'], verbs: ['deploy' as const, 'logs' as const] };
 const alice = { name: 'alice', role: 'admin' as const, apps: ['*'], verbs: [] };
@@ -24,5 +24,32 @@ describe('authorize', () => {
     expect(globMatches('shop-*', 'myshop-eu')).toBe(false);
     expect(globMatches('a?c', 'abc')).toBe(true);
     expect(globMatches('a?c', 'abbc')).toBe(false);
+  });
+});
+
+describe('authorizeDeploy', () => {
+  const carol = { name: 'carol', role: 'member' as const, clusters: ['cluster-a', 'eu-*'], domains: ['${app}.example.com', '*.shop.example.com'] };
+
+  it('lets a member deploy to its clusters with its domains only', () => {
+    expect(authorizeDeploy(carol, 'blog', [{ cluster: 'cluster-a', domains: ['blog.example.com'] }, { cluster: 'eu-1', domains: ['x.shop.example.com'] }])).toEqual({ ok: true });
+    expect(authorizeDeploy(carol, 'blog', [{ cluster: 'cluster-b', domains: [] }])).toEqual({ ok: false, reason: 'carol may not deploy to cluster cluster-b (users.yml: carol.clusters is cluster-a, eu-*)' });
+    expect(authorizeDeploy(carol, 'blog', [{ cluster: 'cluster-a', domains: ['blog.example.com', 'shop.example.com'] }])).toMatchObject({ ok: false, reason: expect.stringMatching(/^carol may not claim the domain shop\.example\.com for blog/) });
+    expect(authorizeDeploy({ ...carol, clusters: [], domains: [] }, 'blog', [{ cluster: 'cluster-a', domains: [] }])).toMatchObject({ ok: false, reason: expect.stringMatching(/clusters is not set/) });
+  });
+
+  it('lets admins deploy anywhere', () => {
+    expect(authorizeDeploy({ name: 'alice', role: 'admin', clusters: [], domains: [] }, 'x', [{ cluster: 'any', domains: ['any.example.org'] }])).toEqual({ ok: true });
+  });
+});
+
+describe('domainMatches', () => {
+  it('reads * as any part and ${app} as the app name, on whole domains', () => {
+    expect(domainMatches('${app}.example.com', 'shop', 'shop.example.com')).toBe(true);
+    expect(domainMatches('${app}.example.com', 'shop', 'blog.example.com')).toBe(false);
+    expect(domainMatches('${app}.example.com', 'shop', 'shopXexample.com')).toBe(false);
+    expect(domainMatches('*.example.com', 'shop', 'a.b.example.com')).toBe(true);
+    expect(domainMatches('*.example.com', 'shop', 'example.com')).toBe(false);
+    expect(domainMatches('*.example.com', 'shop', 'evil-example.com')).toBe(false);
+    expect(domainMatches('*', 'shop', 'anything.org')).toBe(true);
   });
 });

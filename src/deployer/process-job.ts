@@ -57,9 +57,6 @@ async function jobSource(config: GatewayConfig, data: DeployJob['data'], log: (l
 async function buildAndDeploy(options: DeployProcessorOptions, config: GatewayConfig, job: DeployJob, sourcePath: string, log: (line: string) => void): Promise<DeployResult> {
   const { app: name, env, commit, ref, requestedBy } = job.data;
   const app = await readApp(sourcePath, name);
-  const release = await releaseOf(options.redis, job, { app: name, env, commit, ref, requestedBy, jobId: job.id });
-  log(`${name} (${env}): release ${release.id} of ${commit.slice(0, 12)}${job.attempt > 1 ? ` (run ${job.attempt})` : ''}`);
-
   const environment = app.manifest.environments.find((e) => e.name === env);
   if (!environment) throw new MagratheaError(`${name} has no environment "${env}" in magrathea.yml`, 'unknown-environment');
   const vars = await readConfigVars(options.redis, name, env, environment.clusters);
@@ -70,10 +67,10 @@ async function buildAndDeploy(options: DeployProcessorOptions, config: GatewayCo
   };
   // Clusters the environment does not deploy to are refused by deploy(), naming them.
   const instances = (job.data.clusters ?? environment.clusters).filter((c) => environment.clusters.includes(c)).map(instanceOn);
-  await checkDeployAllowed(config, redisDeployState(options.redis), requestedBy, instances).catch(async (e: unknown) => {
-    await markReleaseStatus(options.redis, { app: name, env, id: release.id, status: 'failed', message: (e as Error).message });
-    throw e;
-  });
+  // Before any release is recorded or built.
+  await checkDeployAllowed(config, redisDeployState(options.redis), requestedBy, instances);
+  const release = await releaseOf(options.redis, job, { app: name, env, commit, ref, requestedBy, jobId: job.id });
+  log(`${name} (${env}): release ${release.id} of ${commit.slice(0, 12)}${job.attempt > 1 ? ` (run ${job.attempt})` : ''}`);
   // Build commands cannot differ per cluster: any cluster of the environment gives them, placeholders replaced.
   const resolved = { instance: instanceOn(environment.clusters[0]!) };
   log('build');

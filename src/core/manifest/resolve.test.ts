@@ -93,3 +93,23 @@ describe('resolveInstance', () => {
     expect(text).toMatch(/domains\s+\["shop\.example\.net"\]\s+clusters\.cluster-b\s+magrathea\.yml:14:14/);
   });
 });
+
+describe('hooks.timeout and reserved variables', () => {
+  const manifest = (extra: string) => validateManifest(`environments:\n  production: { branch: master, clusters: [cluster-a] }\n${extra}`, 'magrathea.yml');
+
+  it('reads hooks.timeout as a duration, in seconds too', () => {
+    const parsed = manifest('hooks: { release: "php migrate.php", timeout: 90s }\n');
+    if ('problems' in parsed) throw new Error(parsed.problems.map(formatProblem).join('\n'));
+    const result = resolveInstance(parsed.manifest, { app: 'shop', env: 'production', cluster: 'cluster-a' });
+    expect('instance' in result && result.instance.hooks).toEqual({ release: 'php migrate.php', timeout: '90s', timeoutSeconds: 90 });
+  });
+
+  it('refuses a variable that changes how programs start, in the manifest (with its line) and in config vars', () => {
+    const parsed = manifest('env: { LD_PRELOAD: /tmp/x.so }\n');
+    expect('problems' in parsed && parsed.problems.map(formatProblem)).toEqual([expect.stringMatching(/^magrathea\.yml:3:8: .*"LD_PRELOAD" changes how programs start/)]);
+    const ok = manifest('');
+    if ('problems' in ok) throw new Error('unexpected');
+    const result = resolveInstance(ok.manifest, { app: 'shop', env: 'production', cluster: 'cluster-a' }, { app: { BASH_ENV: '/tmp/x' }, clusters: {} });
+    expect('problems' in result && result.problems.map((p) => p.message)).toEqual([expect.stringMatching(/"BASH_ENV" changes how programs start/)]);
+  });
+});

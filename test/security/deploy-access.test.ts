@@ -1,0 +1,126 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { run, start } from '../../src/adapters/exec.js';
+import type { LabStatus } from '../../src/lab/status.js';
+import { curl } from '../helpers/curl.js';
+import { freePort } from '../helpers/free-port.js';
+import { useLab } from '../helpers/lab.js';
+
+/**
+ * Which clusters a member deploys to and which domains its apps claim:
+ * `magrathea serve` on the shared lab (a state directory of its own), real
+ * git pushes as a member whose users.yml entry allows cluster-a and
+ * *.example.com only. A refused push is refused before anything is built.
+ */
+const CLI = resolve('dist/src/cli/main.js');
+const OWNER = 'sq-owner';
+const APP = 'shop-sq';
+let lab: LabStatus;
+let work: string;
+let port: number;
+let server: ReturnType<typeof start> | undefined;
+let serverLog = '';
+const keys: Record<string, string> = {};
+
+function sshCommand(who: string): string[] {
+  return ['ssh', '-p', String(port), '-i', keys[who]!, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', `UserKnownHostsFile=${join(work, 'known_hosts')}`];
+}
+
+function ssh(who: string, ...command: string[]) {
+  return run(sshCommand(who)[0]!, [...sshCommand(who).slice(1), 'git@127.0.0.1', ...command], { reject: false, timeout: 120_000 });
+}
+
+function git(repo: string, who: string, ...args: string[]) {
+  return run('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { reject: false, timeout: 180_000, env: { GIT_SSH_COMMAND: sshCommand(who).join(' ') } });
+}
+
+async function newRepo(app: string, who: string): Promise<string> {
+  const repo = join(work, app);
+  await cp('examples/hello-php', repo, { recursive: true });
+  await run('git', ['init', '-q', '-b', 'master', repo]);
+  await git(repo, who, 'add', '-A');
+  await git(repo, who, 'commit', '-q', '-m', 'first');
+  await git(repo, who, 'remote', 'add', 'magrathea', `ssh://git@127.0.0.1:${port}/${app}.git`);
+  return repo;
+}
+
+async function setDomains(repo: string, domains: string[]): Promise<void> {
+  const file = join(repo, 'magrathea.yml');
+  await writeFile(file, (await readFile(file, 'utf8')).replace(/^domains:\n(  - .*\n)+/m, `domains:\n${domains.map((d) => `  - ${d}\n`).join('')}`));
+  await git(repo, 'carol', 'commit', '-q', '-am', `domains ${domains.join(' ')}`);
+}
+
+const edge = () => lab.edges.find((e) => e.cluster === 'cluster-a')!.url;
+
+beforeAll(async () => {
+  lab = await useLab();
+  work = await mkdtemp(join(tmpdir(), 'magrathea-deploy-access-'));
+  const config = join(work, 'config');
+  await cp(lab.config, config, { recursive: true });
+  const gateway = join(config, 'gateway.yml');
+  await writeFile(gateway, (await readFile(gateway, 'utf8')).replace(/^state_dir: .*$/m, `state_dir: ${join(work, 'state')}`));
+  keys.carol = join(work, 'carol_key');
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'carol', '-f', keys.carol]);
+  keys.admin = lab.ssh.identity.replace(/id_ed25519$/, 'user_ed25519');
+  const carolKey = (await readFile(`${keys.carol}.pub`, 'utf8')).trim();
+  const users = join(config, 'users.yml');
+  await writeFile(users, `${await readFile(users, 'utf8')}carol:\n  role: member\n  keys: ["${carolKey}"]\n  apps: ["shop-*"]\n  verbs: [deploy]\n  clusters: [cluster-a]\n  domains: ["*.example.com"]\n`);
+  port = await freePort();
+  server = start('node', [CLI, 'serve', '--config', config, '--listen', `127.0.0.1:${port}`, '--no-http', '--no-accounting'], { stdio: 'pipe' });
+  server.stdout!.on('data', (d: Buffer) => (serverLog += d.toString()));
+  server.stderr!.on('data', (d: Buffer) => (serverLog += d.toString()));
+  for (let i = 0; i < 100 && !serverLog.includes('listening'); i++) await new Promise((r) => setTimeout(r, 100));
+  expect(serverLog).toContain('listening');
+  for (const app of [OWNER, APP]) expect((await ssh('admin', 'apps:create', app)).exitCode).toBe(0);
+  const owner = await newRepo(OWNER, 'admin');
+  const push = await git(owner, 'admin', 'push', '-o', 'cluster=cluster-a', 'magrathea', 'master');
+  expect(push.stderr).toMatch(/cluster-a\s+live/);
+}, 180_000);
+
+// The server is stopped by PID here, failed or not.
+afterAll(async () => {
+  if (server) {
+    server.kill('SIGTERM');
+    await server.catch(() => undefined);
+  }
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('a member\'s push', () => {
+  it('to a cluster it may not deploy to is refused before anything is built or recorded', async () => {
+    const repo = await newRepo(APP, 'carol');
+    const push = await git(repo, 'carol', 'push', 'magrathea', 'master');
+    expect(push.exitCode).not.toBe(0);
+    expect(push.stderr).toMatch(/remote: carol may not deploy to cluster cluster-b \(users\.yml: carol\.clusters is cluster-a\)/);
+    expect(push.stderr).not.toMatch(/remote: build|\$ cp config/);
+    expect(JSON.parse((await ssh('admin', 'releases', APP, '--json')).stdout)).toEqual([]);
+  });
+
+  it('to its own cluster, with domains it may claim, deploys', async () => {
+    const push = await git(join(work, APP), 'carol', 'push', '-o', 'cluster=cluster-a', 'magrathea', 'master');
+    expect(push.stderr).toMatch(/cluster-a\s+live/);
+    expect(push.exitCode).toBe(0);
+    expect((await curl(edge(), `${APP}.example.com`)).status).toBe(200);
+  });
+
+  it('claiming a domain outside its patterns is refused', async () => {
+    const repo = join(work, APP);
+    await setDomains(repo, [`${APP}.example.com`, `${APP}.example.org`]);
+    const push = await git(repo, 'carol', 'push', '-o', 'cluster=cluster-a', 'magrathea', 'master');
+    expect(push.exitCode).not.toBe(0);
+    expect(push.stderr).toMatch(new RegExp(`remote: carol may not claim the domain ${APP}\\.example\\.org for ${APP}`));
+    await git(repo, 'carol', 'reset', '-q', '--hard', 'HEAD~1');
+  });
+
+  it('claiming another app\'s domain is refused, and that app keeps serving it', async () => {
+    const repo = join(work, APP);
+    await setDomains(repo, [`${APP}.example.com`, `${OWNER}.example.com`]);
+    const push = await git(repo, 'carol', 'push', '-o', 'cluster=cluster-a', 'magrathea', 'master');
+    expect(push.exitCode).not.toBe(0);
+    expect(push.stderr).toMatch(new RegExp(`remote: the domain ${OWNER}\\.example\\.com is served by app ${OWNER} \\(production\\) on cluster-a`));
+    expect((await curl(edge(), `${OWNER}.example.com`)).body).toMatch(/^Hello from cluster-a/);
+    await git(repo, 'carol', 'reset', '-q', '--hard', 'HEAD~1');
+  });
+});

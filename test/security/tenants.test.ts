@@ -1,0 +1,237 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { chmod, copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createKeys } from '../../src/adapters/keys.js';
+import { openRedis, type RedisHandle } from '../../src/adapters/redis.js';
+import { loadGatewayConfig } from '../../src/config/load.js';
+import type { GatewayConfig } from '../../src/config/types.js';
+import { validateManifest } from '../../src/core/manifest/validate.js';
+import type { ConfigVars } from '../../src/core/manifest/types.js';
+import { fpmSocket, unixUser } from '../../src/core/render/names.js';
+import { deploy } from '../../src/deployer/deploy.js';
+import { redisDeployState } from '../../src/deployer/redis-state.js';
+import type { DeployResult, DeployState } from '../../src/deployer/types.js';
+import type { LabStatus } from '../../src/lab/status.js';
+import { curl } from '../helpers/curl.js';
+import { sshRun, useLab } from '../helpers/lab.js';
+
+/**
+ * Tenants on shared web hosts: what an app's own tree, release hook and PHP
+ * code try against another app, the hosts' root and the deploy itself. The
+ * trees are handed to deploy() as they are (as if the gateway's own checks
+ * had let them through), so that each test shows what the hosts themselves
+ * refuse. Each asserts that what the attacker wanted did not happen.
+ */
+const VICTIM = 'sec-victim';
+const ATTACKER = 'sec-attacker';
+const SECRET = 'victim-secret-4242';
+const APPS = '/var/www/magrathea';
+const victimRoot = `${APPS}/${VICTIM}/production`;
+const attackerRoot = `${APPS}/${ATTACKER}/production`;
+
+let lab: LabStatus;
+let config: GatewayConfig;
+let redis: RedisHandle;
+let state: DeployState;
+let work: string;
+let releases = 0;
+
+type Entry = string | { link: string } | { copyOf: string; mode: number };
+
+function manifest(extra = ''): string {
+  return [
+    'stack: { php: "8.2", docroot: public }',
+    'domains: ["${app}.sec.example.com"]',
+    'health: { path: /health.php }',
+    'environments:',
+    '  production: { branch: master, clusters: [cluster-a] }',
+    extra,
+  ].join('\n');
+}
+
+/** Writes a release tree (entries by path) and deploys it as app's next release on cluster-a. */
+async function deployTree(app: string, entries: Record<string, Entry>, yaml = manifest(), vars?: ConfigVars): Promise<{ result: DeployResult; lines: string[] }> {
+  const tree = join(work, `${app}-${++releases}`);
+  const all: Record<string, Entry> = { 'public/health.php': '<?php echo "ok";', ...entries };
+  for (const [path, entry] of Object.entries(all)) {
+    const file = join(tree, path);
+    await mkdir(dirname(file), { recursive: true });
+    if (typeof entry === 'string') await writeFile(file, entry);
+    else if ('link' in entry) await symlink(entry.link, file);
+    else {
+      await copyFile(entry.copyOf, file);
+      await chmod(file, entry.mode);
+    }
+  }
+  const parsed = validateManifest(yaml);
+  if ('problems' in parsed) throw new Error(JSON.stringify(parsed.problems));
+  const lines: string[] = [];
+  const result = await deploy({ app, env: 'production', release: `r${releases}`, manifest: parsed.manifest, source: tree, ...(vars ? { vars } : {}) }, { config, state, log: (l) => lines.push(l) });
+  return { result, lines };
+}
+
+const edge = () => lab.edges.find((e) => e.cluster === 'cluster-a')!.url;
+const onHost = (argv: string[]) => sshRun(lab, 'a-web-1', argv, { reject: false });
+
+const victimTree: Record<string, Entry> = {
+  'public/index.php': '<?php session_start(); $_SESSION["who"] = "victim-session"; echo getenv("SECRET"), "\\n";',
+  'data/secret.txt': `${SECRET}\n`,
+};
+
+beforeAll(async () => {
+  lab = await useLab();
+  config = await loadGatewayConfig(lab.config);
+  work = await mkdtemp(join(tmpdir(), 'magrathea-security-'));
+  config.gateway.stateDir = join(work, 'state');
+  redis = await openRedis({ stateDir: join(work, 'state'), env: {} });
+  state = redisDeployState({ redis: redis.client, keys: createKeys(`sectest${process.pid}`) });
+  const { result } = await deployTree(VICTIM, victimTree, manifest('shared: [data]'), { app: { SECRET }, clusters: {} });
+  expect(result.clusters[0]).toMatchObject({ status: 'live' });
+  expect((await curl(edge(), `${VICTIM}.sec.example.com`)).body).toContain(SECRET);
+}, 120_000);
+
+afterAll(async () => {
+  await redis?.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('the release tree on the hosts', () => {
+  it('is root-owned, not writable by the app, and its instance root is open to the app and the web server only', async () => {
+    const user = unixUser({ app: VICTIM, env: 'production' });
+    expect((await onHost(['stat', '-c', '%U:%G:%a', victimRoot, `${victimRoot}/current/public/index.php`, `${victimRoot}/shared`])).stdout.trim().split('\n')).toEqual([
+      `root:${user}:750`,
+      'root:root:644',
+      `${user}:${user}:750`,
+    ]);
+    const write = await onHost(['setpriv', `--reuid=${user}`, `--regid=${user}`, '--init-groups', '--', 'sh', '-c', `echo x > ${victimRoot}/current/public/index.php`]);
+    expect(write.exitCode).not.toBe(0);
+    expect(write.stderr).toMatch(/Permission denied/);
+    expect((await onHost(['findmnt', '-n', '-o', 'OPTIONS', '-T', APPS])).stdout).toMatch(/\bnosuid\b.*\bnodev\b|\bnodev\b.*\bnosuid\b/);
+  });
+
+  it('a setuid file keeps no setuid bit, and a release hook running it gets no root', async () => {
+    const { result, lines } = await deployTree(ATTACKER, { x: { copyOf: '/bin/dash', mode: 0o6755 } }, manifest('hooks: { release: "./x -p -c id" }'));
+    expect(result.clusters[0]).toMatchObject({ status: 'live' });
+    expect((await onHost(['stat', '-c', '%a %U', `${attackerRoot}/current/x`])).stdout.trim()).toBe('755 root');
+    const id = lines.find((l) => l.includes('uid='));
+    expect(id).toBeDefined();
+    expect(id).not.toMatch(/uid=0\b|euid=0\b/);
+  });
+
+  it('a shared path through a committed link to another app is refused before any copy, chown or delete', async () => {
+    const { result } = await deployTree(ATTACKER, { x: { link: victimRoot } }, manifest('shared: [x/releases]'));
+    expect(result.clusters[0]).toMatchObject({ status: 'failed' });
+    expect(result.clusters[0]!.error).toMatch(/shared path x\/releases: x is a symbolic link/);
+    const user = unixUser({ app: VICTIM, env: 'production' });
+    expect((await onHost(['stat', '-c', '%U:%G', `${victimRoot}/releases/r1.env`, `${victimRoot}/releases/r1`])).stdout.trim().split('\n')).toEqual([`root:${user}`, 'root:root']);
+    expect((await curl(edge(), `${VICTIM}.sec.example.com`)).body).toContain(SECRET);
+  });
+
+  it('a link the app planted in its shared dir is not followed when a new shared path is seeded under it', async () => {
+    const user = unixUser({ app: ATTACKER, env: 'production' });
+    // What the app's PHP could do: its shared dir is its own.
+    await onHost(['setpriv', `--reuid=${user}`, `--regid=${user}`, '--init-groups', '--', 'ln', '-sfn', '/etc', `${attackerRoot}/shared/y`]);
+    const { result } = await deployTree(ATTACKER, { 'y/evil/file': 'owned' }, manifest('shared: [y/evil]'));
+    expect(result.clusters[0]).toMatchObject({ status: 'failed' });
+    expect(result.clusters[0]!.error).toMatch(/shared path y\/evil: cannot create it/);
+    expect((await onHost(['test', '-e', '/etc/evil'])).exitCode).not.toBe(0);
+  });
+});
+
+describe('PHP of one app', () => {
+  it('cannot list or read another app\'s release, shared files, sessions or logs, and neither can its unix user', async () => {
+    await curl(edge(), `${VICTIM}.sec.example.com`); // a session file now exists
+    const targets = [victimRoot, `${victimRoot}/current/public/index.php`, `${victimRoot}/releases`, `${victimRoot}/shared/data/secret.txt`, `${victimRoot}/tmp`, `${victimRoot}/releases/r1.env`, `/var/log/magrathea/${VICTIM}/production/access.log`];
+    const probe = `<?php foreach (${JSON.stringify(targets)} as $t) { $r = is_dir($t) ? @scandir($t) : @file_get_contents($t); echo $t, ": ", ($r === false || $r === null) ? "DENIED" : "READ " . json_encode($r), "\\n"; }`;
+    const { result } = await deployTree(ATTACKER, { 'public/probe.php': probe });
+    expect(result.clusters[0]).toMatchObject({ status: 'live' });
+    for (let i = 0; i < 2; i++) {
+      const page = await curl(`${edge()}/probe.php?${i}`, `${ATTACKER}.sec.example.com`);
+      expect(page.status).toBe(200);
+      expect(page.body.trim().split('\n')).toEqual(targets.map((t) => `${t}: DENIED`));
+    }
+    // Without PHP's open_basedir: the files' owners and modes alone keep the app's user out.
+    const user = unixUser({ app: ATTACKER, env: 'production' });
+    for (const target of targets) {
+      const read = await onHost(['setpriv', `--reuid=${user}`, `--regid=${user}`, '--init-groups', '--', 'sh', '-c', 'ls "$1" 2>&1 || cat "$1" 2>&1', 'probe', target]);
+      expect(read.stdout).toMatch(/Permission denied/);
+      expect(read.stdout).not.toContain(SECRET);
+    }
+  });
+
+  it('an .htaccess cannot hand its requests to another app\'s pool, nor set PHP settings', async () => {
+    const victimPool = fpmSocket(config.clusters['cluster-a']!.paths, { app: VICTIM, env: 'production' });
+    const handler = `proxy:unix:${victimPool}|fcgi://magrathea.${VICTIM}.production`;
+    const { result } = await deployTree(ATTACKER, {
+      'public/h/.htaccess': `SetHandler "${handler}"\n`,
+      'public/h/x.php': '<?php echo "secret: ", getenv("SECRET") ?: "none", "\\n";',
+      'public/r/.htaccess': `RewriteEngine On\nRewriteRule ^x\\.php$ - [H=${handler}]\n`,
+      'public/r/x.php': '<?php echo "secret: ", getenv("SECRET") ?: "none", "\\n";',
+      'public/e/.htaccess': `RewriteEngine On\nRewriteRule ^ - [E=PHP_VALUE:auto_prepend_file=${attackerRoot}/current/prepend.php,E=PHP_ADMIN_VALUE:auto_prepend_file=${attackerRoot}/current/prepend.php]\n`,
+      'public/e/x.php': '<?php echo "page\\n";',
+      'prepend.php': '<?php echo "PREPENDED\\n";',
+    });
+    expect(result.clusters[0]).toMatchObject({ status: 'live' });
+    const host = `${ATTACKER}.sec.example.com`;
+    const setHandler = await curl(`${edge()}/h/x.php`, host);
+    expect(setHandler.status).toBe(500);
+    expect(setHandler.body).not.toContain(SECRET);
+    const rewritten = await curl(`${edge()}/r/x.php`, host);
+    expect(rewritten.body).not.toContain(SECRET);
+    expect(rewritten.status).not.toBe(200);
+    const prepended = await curl(`${edge()}/e/x.php`, host);
+    expect(prepended).toMatchObject({ status: 200, body: 'page\n' });
+    // The victim still serves its own page.
+    expect((await curl(edge(), `${VICTIM}.sec.example.com`)).body).toContain(SECRET);
+  });
+});
+
+describe('the logs', () => {
+  it('a link to a root-only file planted in the log directory is neither possible for the app nor kept by the next deploy', async () => {
+    const logs = `/var/log/magrathea/${ATTACKER}/production`;
+    const user = unixUser({ app: ATTACKER, env: 'production' });
+    const planted = await onHost(['setpriv', `--reuid=${user}`, `--regid=${user}`, '--init-groups', '--', 'ln', '-sfn', '/etc/shadow', `${logs}/php-error.log`]);
+    expect(planted.exitCode).not.toBe(0);
+    // As on a host whose log directory was the app's before this version: the link is there already.
+    await onHost(['sh', '-c', 'rm -f "$1/error.log" && ln -s /etc/shadow "$1/error.log"', 'plant', logs]);
+    const { result } = await deployTree(ATTACKER, {});
+    expect(result.clusters[0]).toMatchObject({ status: 'live' });
+    const [dir, file] = (await onHost(['stat', '-c', '%F %U:%G %a', logs, `${logs}/php-error.log`])).stdout.trim().split('\n');
+    expect(dir).toBe(`directory root:${user} 750`);
+    expect(file).toMatch(new RegExp(`^regular (empty )?file ${user}:${user} 640$`));
+    expect((await onHost(['test', '-L', `${logs}/error.log`])).exitCode).not.toBe(0);
+    expect((await onHost(['sh', '-c', 'grep -c "^root:" "$1"/*.log || true', 'count', logs])).stdout).not.toMatch(/:[1-9]/);
+  });
+});
+
+describe('the release hook', () => {
+  it('is stopped at its timeout with everything it started, and the cluster is free for the next deploy at once', async () => {
+    const started = Date.now();
+    const { result } = await deployTree(ATTACKER, {}, manifest('hooks: { release: "sleep 100042 & sleep 100043", timeout: 3s }'));
+    const seconds = (Date.now() - started) / 1000;
+    expect(result.clusters[0]).toMatchObject({ status: 'failed' });
+    expect(result.clusters[0]!.error).toMatch(/hook: .*timed out after 3 s/);
+    expect(seconds).toBeLessThan(60);
+    const ps = await onHost(['ps', '-eo', 'args=']);
+    expect(ps.stdout).not.toMatch(/sleep 10004[23]/);
+    // Another app's deploy on the same cluster goes through right after.
+    const next = await deployTree(VICTIM, victimTree, manifest('shared: [data]'), { app: { SECRET }, clusters: {} });
+    expect(next.result.clusters[0]).toMatchObject({ status: 'live' });
+  }, 120_000);
+});
+
+describe('unix users', () => {
+  it('a user that another instance (or anyone else) owns is never handed to this one', async () => {
+    const app = 'sec-owned';
+    const user = unixUser({ app, env: 'production' });
+    await onHost(['useradd', '--system', '--no-create-home', '--comment', 'someone else', user]);
+    try {
+      const { result } = await deployTree(app, {});
+      expect(result.clusters[0]).toMatchObject({ status: 'failed' });
+      expect(result.clusters[0]!.error).toMatch(new RegExp(`unix user ${user} belongs to someone else, not to ${app}\\.production`));
+    } finally {
+      await onHost(['userdel', user]);
+    }
+  });
+});
