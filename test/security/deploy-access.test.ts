@@ -48,7 +48,7 @@ async function newRepo(app: string, who: string): Promise<string> {
 
 async function setDomains(repo: string, domains: string[]): Promise<void> {
   const file = join(repo, 'magrathea.yml');
-  await writeFile(file, (await readFile(file, 'utf8')).replace(/^domains:\n(  - .*\n)+/m, `domains:\n${domains.map((d) => `  - ${d}\n`).join('')}`));
+  await writeFile(file, (await readFile(file, 'utf8')).replace(/^domains:\n( {2}- .*\n)+/m, `domains:\n${domains.map((d) => `  - ${d}\n`).join('')}`));
   await git(repo, 'carol', 'commit', '-q', '-am', `domains ${domains.join(' ')}`);
 }
 
