@@ -27,7 +27,7 @@ case "$command" in
 # read-only to the app, which writes only to shared/ and tmp/. Root never
 # acts inside a tree the app can write: shared dirs are seeded as the
 # instance's user. Prints "web-groups-changed" when WEB joined the group
-# (the web server must then be reloaded to see the release).
+# (the web server must then be restarted gracefully to read the instance's files).
 prepare)
   user=$1 owner=$2 root=$3 logs=$4 web=$5 id=$6
   shift 6

@@ -87,7 +87,7 @@ async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> 
   const staging = `${cluster.paths.apps}/.magrathea/staging/${instanceId(instance)}.${release}`;
   const local = await mkdtemp(join(tmpdir(), 'magrathea-stage-'));
   const web = cluster.hosts.filter((h) => h.roles.includes('web'));
-  const ctx: HostContext = { cluster, instance, release, files, staging, local, sessions, previous, switched: new Set(), webGroupsChanged: new Set() };
+  const ctx: HostContext = { cluster, instance, release, files, staging, local, sessions, previous, switched: new Set() };
   let switched = false;
   try {
     await onEach(cluster.hosts, 'connect', (h) => sessions.get(h.name)!.open());
@@ -152,8 +152,6 @@ interface HostContext {
   previous: Record<string, string>;
   /** Hosts whose `current` now points at the new release: the ones to switch back. */
   switched: Set<string>;
-  /** Web hosts whose web server user just joined the instance's group. */
-  webGroupsChanged: Set<string>;
 }
 
 /** Runs `action` on every host in parallel; the first failure (by host order) names its host and step. */
@@ -210,8 +208,10 @@ async function prepareRelease(ctx: HostContext, host: HostConfig, source: string
     });
   }
   const prepared = await agent(session, 'prepare', [unixUser(instance), instanceId(instance), root, logDir(cluster.paths, instance), WEB_SERVER_USER, release, ...instance.shared], { input: envFile(instance, host) });
-  // Apache's workers take their groups when they start: a graceful restart lets them into the new instance's root.
-  if (prepared.stdout.includes('web-groups-changed')) ctx.webGroupsChanged.add(host.name);
+  // Apache's workers take their groups when they start: a graceful restart (of the configuration
+  // it serves now) lets them into the instance's root at once, which matters when a host that ran an
+  // older version has its instance roots closed to others by this deploy while they serve traffic.
+  if (prepared.stdout.includes('web-groups-changed')) await session.exec(reloadArgv(cluster, 'apache', instance.php));
   return sent;
 }
 
@@ -244,7 +244,7 @@ async function activateHost(ctx: HostContext, host: HostConfig): Promise<void> {
     // FPM reloaded in the same call, always: its realpath and OPcache caches would keep serving the old release.
     ctx.switched.add(host.name);
     await agent(session, 'switch', [instanceRoot(cluster.paths, instance), release, '--', ...reloadArgv(cluster, 'fpm', instance.php)]);
-    if (changed.has('apache') || ctx.webGroupsChanged.has(host.name)) await session.exec(reloadArgv(cluster, 'apache', instance.php));
+    if (changed.has('apache')) await session.exec(reloadArgv(cluster, 'apache', instance.php));
   }
   if (host.roles.includes('cache')) {
     if (changed.has('varnish')) await varnishActivate(session, cluster, `magrathea_${release}_${Date.now()}`);
