@@ -48,6 +48,9 @@ prepare)
   fi
   release="$root/releases/$id"
   mkdir -p "$release"
+  mount=",$(findmnt -n -o OPTIONS -T "$root" 2>/dev/null || true),"
+  case "$mount" in *,nosuid,*) case "$mount" in *,nodev,*) ;; *) mount= ;; esac ;; *) mount= ;; esac
+  [ -n "$mount" ] || echo "warning: $root is not on a nosuid,nodev mount (see the security model in Magrathea's README)"
   [ "$(stat -c %U:%G:%a "$root")" = "root:$user:750" ] || { chown root:"$user" "$root" && chmod 0750 "$root"; }
   for dir in shared tmp; do
     [ -d "$root/$dir" ] && [ ! -L "$root/$dir" ] || { rm -f "$root/$dir"; mkdir "$root/$dir"; }

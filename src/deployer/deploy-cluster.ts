@@ -87,7 +87,7 @@ async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> 
   const staging = `${cluster.paths.apps}/.magrathea/staging/${instanceId(instance)}.${release}`;
   const local = await mkdtemp(join(tmpdir(), 'magrathea-stage-'));
   const web = cluster.hosts.filter((h) => h.roles.includes('web'));
-  const ctx: HostContext = { cluster, instance, release, files, staging, local, sessions, previous, switched: new Set() };
+  const ctx: HostContext = { cluster, instance, release, files, staging, local, sessions, previous, switched: new Set(), log };
   let switched = false;
   try {
     await onEach(cluster.hosts, 'connect', (h) => sessions.get(h.name)!.open());
@@ -150,6 +150,7 @@ interface HostContext {
   local: string;
   sessions: Map<string, HostSession>;
   previous: Record<string, string>;
+  log: (line: string) => void;
   /** Hosts whose `current` now points at the new release: the ones to switch back. */
   switched: Set<string>;
 }
@@ -212,6 +213,7 @@ async function prepareRelease(ctx: HostContext, host: HostConfig, source: string
   // it serves now) lets them into the instance's root at once, which matters when a host that ran an
   // older version has its instance roots closed to others by this deploy while they serve traffic.
   if (prepared.stdout.includes('web-groups-changed')) await session.exec(reloadArgv(cluster, 'apache', instance.php));
+  for (const line of prepared.stdout.split('\n')) if (line.startsWith('warning: ')) ctx.log(`${cluster.name}: ${host.name}: ${line}`);
   return sent;
 }
 

@@ -9,6 +9,7 @@ import type { GatewayConfig } from '../../src/config/types.js';
 import { validateManifest } from '../../src/core/manifest/validate.js';
 import type { ConfigVars } from '../../src/core/manifest/types.js';
 import { fpmSocket, unixUser } from '../../src/core/render/names.js';
+import { agentArgv } from '../../src/deployer/agent.js';
 import { deploy } from '../../src/deployer/deploy.js';
 import { redisDeployState } from '../../src/deployer/redis-state.js';
 import type { DeployResult, DeployState } from '../../src/deployer/types.js';
@@ -113,6 +114,8 @@ describe('the release tree on the hosts', () => {
   it('a setuid file keeps no setuid bit, and a release hook running it gets no root', async () => {
     const { result, lines } = await deployTree(ATTACKER, { x: { copyOf: '/bin/dash', mode: 0o6755 } }, manifest('hooks: { release: "./x -p -c id" }'));
     expect(result.clusters[0]).toMatchObject({ status: 'live' });
+    // The lab mounts the apps' tree as a real host should: no warning.
+    expect(lines.filter((l) => l.includes('warning'))).toEqual([]);
     expect((await onHost(['stat', '-c', '%a %U', `${attackerRoot}/current/x`])).stdout.trim()).toBe('755 root');
     const id = lines.find((l) => l.includes('uid='));
     expect(id).toBeDefined();
@@ -232,6 +235,20 @@ describe('unix users', () => {
       expect(result.clusters[0]!.error).toMatch(new RegExp(`unix user ${user} belongs to someone else, not to ${app}\\.production`));
     } finally {
       await onHost(['userdel', user]);
+    }
+  });
+});
+
+describe('host requirements', () => {
+  it('prepare warns when the apps tree is not on a nosuid,nodev mount', async () => {
+    // The host's /tmp is an ordinary mount: an instance root there stands for a host set up without the options.
+    const user = unixUser({ app: 'sec-mount', env: 'production' });
+    const root = '/tmp/magrathea-mount-test/sec-mount/production';
+    try {
+      const prepared = await sshRun(lab, 'a-web-1', agentArgv('prepare', [user, 'sec-mount.production', root, '/tmp/magrathea-mount-test/logs', 'www-data', 'r1']), { input: '' });
+      expect(prepared.stdout).toContain(`warning: ${root} is not on a nosuid,nodev mount`);
+    } finally {
+      await onHost(['sh', '-c', 'rm -rf /tmp/magrathea-mount-test; userdel "$1"; gpasswd -d www-data "$1"; groupdel "$1"; true', 'clean', user]);
     }
   });
 });
