@@ -22,10 +22,15 @@ export interface AuditEntry {
 /** Entries kept, about; older ones are trimmed as new ones come. */
 const KEEP = 100_000;
 
-/** Every text field is escaped as it is written (printable): what a client sent reaches the log inert. */
+/**
+ * Every text field reaches the log escaped (printable): what a client sent
+ * is stored inert. The command comes escaped from auditText already, and
+ * is escaped here only if it holds something raw (escaping twice would
+ * double its backslashes).
+ */
 export async function recordAudit({ redis, keys }: RedisContext, entry: AuditEntry): Promise<void> {
-  const optional = [...(entry.from === undefined ? [] : ['from', printable(entry.from)]), ...(entry.refused === undefined ? [] : ['refused', printable(entry.refused)])];
-  await redis.xadd(keys.audit(), 'MAXLEN', '~', KEEP, '*', 'user', printable(entry.user), 'command', printable(entry.command), 'exitCode', String(entry.exitCode), 'at', printable(entry.at), ...optional);
+  const optional = [...(entry.from === undefined ? [] : ['from', shown(entry.from)]), ...(entry.refused === undefined ? [] : ['refused', shown(entry.refused)])];
+  await redis.xadd(keys.audit(), 'MAXLEN', '~', KEEP, '*', 'user', shown(entry.user), 'command', shown(entry.command), 'exitCode', String(entry.exitCode), 'at', shown(entry.at), ...optional);
 }
 
 /**
@@ -48,7 +53,7 @@ export async function readAudit({ redis, keys }: RedisContext, count: number): P
   });
 }
 
-/** Text written by recordAudit is escaped already (escaping it again would double its backslashes); anything raw is escaped here. */
+/** Text escaped already is kept as it is (escaping it again would double its backslashes); anything raw is escaped. */
 function shown(text: string): string {
   return hasUnprintable(text) ? printable(text) : text;
 }
