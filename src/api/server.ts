@@ -1,6 +1,8 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { existsSync } from 'node:fs';
-import type { Writable } from 'node:stream';
+import type { Socket } from 'node:net';
+import type { Duplex, Writable } from 'node:stream';
+import { ConnectionGate } from '../adapters/connection-gate.js';
 import { start } from '../adapters/exec.js';
 import { listenOn } from '../adapters/listen.js';
 import { exportDir } from '../builder/build-release.js';
@@ -8,9 +10,11 @@ import { checkSourceKey, SOURCE_KEY_HEADER, SOURCE_NAME } from '../builder/sourc
 import type { GatewayConfig, UserConfig } from '../config/types.js';
 import { auditText, type AuditEntry } from '../git/audit.js';
 import { appExists } from '../git/repos.js';
-import { prepareGatewayCommand, type CommandOutcome, type PreparedCommand } from '../git/dispatch.js';
+import { Slots } from '../core/slots.js';
+import { prepareGatewayCommand, refusalOf, type CommandOutcome, type PreparedCommand } from '../git/dispatch.js';
+import { LiveUsers } from '../git/live-users.js';
 import { lineWriter, writable } from '../git/line-splitter.js';
-import type { ApiToken } from '../state/api-tokens.js';
+import { tokenExpired, type ApiToken } from '../state/api-tokens.js';
 import { routeRequest } from './routes.js';
 
 export interface ApiServerOptions {
@@ -20,8 +24,30 @@ export interface ApiServerOptions {
   port: number;
   /** The token's record, or undefined for an unknown or revoked one. */
   resolveToken(token: string): Promise<ApiToken | undefined>;
+  /** users.yml as it is now; default: the users of `config`, never reloaded. */
+  users?: LiveUsers;
+  /** `logs -f` running per user, shared with the SSH server; default: this server's own, of limits.logs_follow_per_user. */
+  follows?: Slots;
+  /** Each command once it ended, and each refusal (401, 403, a limit): who, what, from where. */
   audit?: (entry: AuditEntry) => void;
   readAudit?: (count: number) => Promise<AuditEntry[]>;
+  /** One line for the gateway's log (connections refused by a limit, streams of removed users ended). */
+  log?: (line: string) => void;
+}
+
+/** What a request may use: who it acts as, through which token, from where, and the gateway's shared counters. */
+interface Caller {
+  user: UserConfig;
+  token: ApiToken;
+  from: string;
+}
+
+interface Shared {
+  users: LiveUsers;
+  follows: Slots;
+  streams: Slots;
+  /** Streams open now, ended when their user leaves users.yml. */
+  open: Set<{ user: string; res: ServerResponse }>;
 }
 
 export interface ApiServer {
@@ -41,34 +67,105 @@ const MAX_BODY = 256 * 1024;
  * JSON document, with the HTTP status saying how it went.
  */
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
-  const server = createServer((req, res) => {
-    void serve(options, req, res).catch((e: Error) => {
+  const limits = options.config.gateway.limits;
+  const shared: Shared = {
+    users: options.users ?? new LiveUsers(options.configDir, options.config),
+    follows: options.follows ?? new Slots(limits.logsFollowPerUser),
+    streams: new Slots(limits.http.streamsPerToken),
+    open: new Set(),
+  };
+  const log = options.log ?? (() => undefined);
+  // Timeouts are checked every second (Node's default: every 30 s, which would let a slow body hold its socket that much longer).
+  const server = createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
+    void serve(options, shared, req, res).catch((e: Error) => {
       if (!res.headersSent) send(res, 500, { error: `unexpected error: ${e.message}` });
       else res.end();
     });
   });
-  // Streams (logs -f, deploys) stay open as long as they need.
-  server.requestTimeout = 0;
-  server.headersTimeout = 10_000;
+  // The request (headers and body) must arrive within request_timeout; the answer may then stream as long as it needs (logs -f, deploys).
+  server.requestTimeout = limits.http.requestTimeoutSeconds * 1000;
+  server.headersTimeout = limits.http.requestTimeoutSeconds * 1000;
+  server.keepAliveTimeout = limits.http.idleTimeoutSeconds * 1000;
+  server.on('clientError', (e: NodeJS.ErrnoException, socket: Duplex) => {
+    const timedOut = e.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    const answer = timedOut
+      ? rawAnswer(408, 'Request Timeout', `the request did not arrive within ${limits.http.requestTimeoutSeconds} s (limits.http.request_timeout)`)
+      : rawAnswer(400, 'Bad Request', 'not an HTTP request this server can read');
+    // As Node does by default: an answer only where none has started.
+    const started = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+    if (socket.writable && !started) socket.end(answer);
+    socket.destroy();
+  });
+  gateConnections(server, new ConnectionGate({ total: limits.http.connections, names: { total: 'limits.http.connections' } }), log);
+
+  // Removing a user from users.yml ends their open streams (a logs -f stops following); their tokens stop at their next request.
+  const onUsersChange = (users: Record<string, UserConfig>) => {
+    for (const stream of shared.open) {
+      if (users[stream.user]) continue;
+      log(`the HTTP stream of ${stream.user} ended: no longer in users.yml`);
+      stream.res.destroy();
+    }
+  };
+  shared.users.on('change', onUsersChange);
   return {
     port: await listenOn(server, options.host, options.port),
     close: () =>
       new Promise<void>((resolve) => {
+        shared.users.off('change', onUsersChange);
         server.close(() => resolve());
         server.closeAllConnections();
       }),
   };
 }
 
-async function serve(options: ApiServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/**
+ * Puts `gate` in front of the server's own connection handler: a connection
+ * over the cap is answered 503, naming the limit, and closed before Node
+ * reads a byte of it.
+ */
+function gateConnections(server: Server, gate: ConnectionGate, log: (line: string) => void): void {
+  const handlers = server.listeners('connection') as ((socket: Socket) => void)[];
+  server.removeAllListeners('connection');
+  let lastLog = 0;
+  server.on('connection', (socket: Socket) => {
+    const admission = gate.admit(socket);
+    if (admission.ok) {
+      for (const handler of handlers) handler.call(server, socket);
+      return;
+    }
+    if (Date.now() - lastLog > 1000) {
+      lastLog = Date.now();
+      log(`HTTP connection from ${socket.remoteAddress} refused: ${admission.message}`);
+    }
+    socket.on('error', () => undefined);
+    socket.end(rawAnswer(503, 'Service Unavailable', admission.message));
+    setTimeout(() => socket.destroy(), 1000).unref();
+  });
+}
+
+/** A whole HTTP/1.1 answer with a JSON error, for a socket Node's server does not (or no longer) handle. */
+function rawAnswer(status: number, reason: string, error: string): string {
+  const body = `${JSON.stringify({ error })}\n`;
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
+
+async function serve(options: ApiServerOptions, shared: Shared, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://api.invalid');
   const source = /^\/v1\/sources\/([a-z][a-z0-9-]{0,39})\/([^/]+)$/.exec(url.pathname);
   if (source && req.method === 'GET') return serveSource(options, source[1]!, source[2]!, req, res);
-  const user = await authenticate(options, req);
-  if (!user) {
+  const from = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+  const what = `api: ${req.method} ${url.pathname}`;
+  const refuse = (user: string, refused: string, status: number, error: string, extra: Record<string, unknown> = {}) => {
+    options.audit?.({ user, command: auditText(what), exitCode: 1, at: new Date().toISOString(), from, refused });
+    return send(res, status, { error, ...extra });
+  };
+  const auth = await authenticate(options, shared, req);
+  if ('refused' in auth) {
     res.setHeader('WWW-Authenticate', 'Bearer realm="magrathea"');
-    return send(res, 401, { error: 'a valid token is needed: Authorization: Bearer <token> (ssh magrathea tokens:create)' });
+    return refuse(auth.user ?? '-', auth.refused, 401, auth.error);
   }
+  const caller: Caller = { ...auth, from };
+  const user = caller.user;
   let body: unknown;
   try {
     body = await readBody(req);
@@ -80,13 +177,34 @@ async function serve(options: ApiServerOptions, req: IncomingMessage, res: Serve
   // Access first, as over SSH (a user learns nothing of apps they may not see), then the app, then the run.
   const commands: { argv: string[]; run: Extract<PreparedCommand, { ok: true }>['run'] }[] = [];
   for (const argv of route.commands) {
-    const prepared = prepareGatewayCommand(options, user, argv);
-    if (!prepared.ok) return send(res, httpStatus(prepared.outcome), { error: prepared.message, exit: prepared.outcome.exitCode });
+    const prepared = prepareGatewayCommand({ ...options, follows: shared.follows }, user, argv);
+    if (!prepared.ok) {
+      const refused = refusalOf(prepared.outcome);
+      const status = httpStatus(prepared.outcome);
+      if (refused) {
+        options.audit?.({ user: user.name, command: `api: ${auditText(argv)}`, exitCode: prepared.outcome.exitCode, at: new Date().toISOString(), from, refused });
+      }
+      return send(res, status, { error: prepared.message, exit: prepared.outcome.exitCode });
+    }
     commands.push({ argv, run: prepared.run });
   }
   if (route.app !== undefined && !appExists(options.config.gateway.stateDir, route.app)) return send(res, 404, { error: `no app ${route.app}` });
-  const audit = (argv: string[], outcome: CommandOutcome) => options.audit?.({ user: user.name, command: `api: ${auditText(argv)}`, exitCode: outcome.exitCode, at: new Date().toISOString() });
-  if (route.stream) return stream(options, user, commands, audit, res);
+  const audit = (argv: string[], outcome: CommandOutcome) => {
+    const refused = refusalOf(outcome);
+    options.audit?.({ user: user.name, command: `api: ${auditText(argv)}`, exitCode: outcome.exitCode, at: new Date().toISOString(), from, ...(refused ? { refused } : {}) });
+  };
+  if (route.stream) {
+    const release = shared.streams.take(caller.token.id);
+    if (!release) return refuse(user.name, 'limits.http.streams_per_token', 429, `token ${caller.token.id} has ${shared.streams.max} streams open already (limits.http.streams_per_token: ${shared.streams.max}); end one first`);
+    const entry = { user: user.name, res };
+    shared.open.add(entry);
+    try {
+      return await stream(options, user, commands, audit, res);
+    } finally {
+      shared.open.delete(entry);
+      release();
+    }
+  }
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
   for (const { argv, run } of commands) {
@@ -157,12 +275,18 @@ async function serveSource(options: ApiServerOptions, app: string, name: string,
   else res.destroy();
 }
 
-async function authenticate(options: ApiServerOptions, req: IncomingMessage): Promise<UserConfig | undefined> {
-  const match = /^Bearer ([\x21-\x7e]{1,200})$/.exec(req.headers.authorization ?? '');
-  if (!match) return undefined;
-  const token = await options.resolveToken(match[1]!);
+/** The token's user, as users.yml says now; or why not, for the 401 and the audit log. */
+async function authenticate(options: ApiServerOptions, shared: Shared, req: IncomingMessage): Promise<{ user: UserConfig; token: ApiToken } | { refused: string; error: string; user?: string }> {
+  const header = req.headers.authorization;
+  if (header === undefined) return { refused: 'no-token', error: 'a valid token is needed: Authorization: Bearer <token> (ssh magrathea tokens:create)' };
+  const match = /^Bearer ([\x21-\x7e]{1,200})$/.exec(header);
+  const token = match ? await options.resolveToken(match[1]!) : undefined;
+  if (!token) return { refused: 'unknown-token', error: 'this token is not valid (revoked, or never made): ssh magrathea tokens:create makes one' };
+  if (tokenExpired(token, new Date())) return { refused: 'expired-token', user: token.user, error: `token ${token.id} expired at ${token.expiresAt}: ssh magrathea tokens:create makes a new one` };
   // The user must still be in users.yml: removing a user there ends their tokens.
-  return token ? options.config.users[token.user] : undefined;
+  const user = shared.users.users[token.user];
+  if (!user) return { refused: 'removed-user', user: token.user, error: `token ${token.id} belongs to ${token.user}, who is no longer a user of this gateway` };
+  return { user, token };
 }
 
 async function readBody(req: IncomingMessage): Promise<unknown> {
@@ -187,12 +311,12 @@ function httpStatus(outcome: CommandOutcome): number {
   switch (outcome.refused) {
     case 'usage':
       return outcome.code === 'no-app' ? 404 : 400;
+    case 'failed':
+      return outcome.code === 'limit' ? 429 : 422;
     case 'forbidden':
       return 403;
     case 'unknown':
       return 404;
-    case 'failed':
-      return 422;
     default:
       return 500;
   }

@@ -4,7 +4,9 @@ import { readAudit, recordAudit } from '../git/audit.js';
 import { installHooks, listApps, repoDir } from '../git/repos.js';
 import { startApiServer, type ApiServer } from '../api/server.js';
 import type { AuditEntry } from '../git/audit.js';
+import { LiveUsers } from '../git/live-users.js';
 import { startGatewayServer, type GatewayServer } from '../git/server.js';
+import { Slots } from '../core/slots.js';
 import { resolveApiToken } from '../state/api-tokens.js';
 import { parseArgs } from './args.js';
 import { stopSignal } from './stop-signal.js';
@@ -34,6 +36,12 @@ export const serveCommand: Command = {
     let server: GatewayServer | undefined;
     let api: ApiServer | undefined;
     let accounting: Awaited<ReturnType<typeof startGatewayAccounting>> | undefined;
+    const log = (line: string) => void io.stdout.write(`magrathea gateway: ${line}\n`);
+    // users.yml is read again on SIGHUP and when it changes: a removed user loses their sessions, streams and tokens at once.
+    const users = new LiveUsers(dir, gateway.config, log);
+    const reload = () => void users.reload('SIGHUP');
+    process.on('SIGHUP', reload);
+    users.watch();
     try {
       // Hooks point at this installation's node and code: refreshed at each start.
       for (const app of await listApps(gateway.config.gateway.stateDir)) await installHooks(repoDir(gateway.config.gateway.stateDir, app), dir);
@@ -44,6 +52,10 @@ export const serveCommand: Command = {
         configDir: dir,
         audit: (entry: AuditEntry) => void recordAudit(context, entry).catch(() => undefined),
         readAudit: (count: number) => readAudit(context, count),
+        users,
+        // One count of `logs -f` per user for SSH and HTTP together.
+        follows: new Slots(gateway.config.gateway.limits.logsFollowPerUser),
+        log,
       };
       server = await startGatewayServer({ ...shared, host: match.host, port: match.port });
       if (http) api = await startApiServer({ ...shared, host: http.host, port: http.port, resolveToken: (token) => resolveApiToken(context, token) });
@@ -52,6 +64,8 @@ export const serveCommand: Command = {
       await stopSignal();
       io.stdout.write('magrathea gateway: stopping\n');
     } finally {
+      process.off('SIGHUP', reload);
+      users.close();
       await Promise.all([server?.close(), api?.close()]);
       await Promise.all([worker?.close(), accounting?.close()]);
       await gateway.close();

@@ -27,6 +27,36 @@ export interface GatewaySettings {
     knownHosts: string;
   };
   accounting: AccountingSettings;
+  limits: LimitsSettings;
+}
+
+/**
+ * What one client may hold of the gateway's front door (`limits:` in
+ * gateway.yml): many teams share one gateway, and none may starve the others.
+ */
+export interface LimitsSettings {
+  ssh: {
+    /** Seconds a connection has to log in before it is closed. Default 10. */
+    authTimeoutSeconds: number;
+    /** Open SSH connections, every address together. Default 1000. */
+    connections: number;
+    /** Open SSH connections from one IP address. Default 50. */
+    connectionsPerAddress: number;
+    /** Sessions open at once on one connection (OpenSSH multiplexing opens several). Default 10. */
+    channelsPerConnection: number;
+  };
+  http: {
+    /** Seconds a request's headers and body have to arrive; later, 408 and the connection is closed. Default 30. */
+    requestTimeoutSeconds: number;
+    /** Seconds a kept-alive connection may wait for its next request. Default 5. */
+    idleTimeoutSeconds: number;
+    /** Open HTTP connections. Default 1000. */
+    connections: number;
+    /** Streamed answers (deploy, rollback, logs, /v1/run) open at once per token. Default 4. */
+    streamsPerToken: number;
+  };
+  /** `logs -f` running at once per user, over SSH and the HTTP API together. Default 4. */
+  logsFollowPerUser: number;
 }
 
 /** Disk and web traffic accounting (`accounting:` in gateway.yml). */

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import { formatProblem } from '../core/source.js';
 import { loadGatewayConfig } from './load.js';
-import { DEFAULT_COMMANDS, DEFAULT_PATHS, validateGatewayConfig, type GatewayConfigFiles } from './validate.js';
+import { DEFAULT_COMMANDS, DEFAULT_LIMITS, DEFAULT_PATHS, validateGatewayConfig, type GatewayConfigFiles } from './validate.js';
 
 function problems(files: GatewayConfigFiles): string[] {
   const result = validateGatewayConfig('/cfg', files);
@@ -83,6 +83,29 @@ describe('validateGatewayConfig', () => {
       expect.stringMatching(/^\/cfg\/gateway\.yml:6:13: accounting\.quotas\.apps\.Shop: "Shop" is not a valid name/),
       expect.stringMatching(/^\/cfg\/gateway\.yml:2:13: accounting\.interval: "1s": the interval must be from 10s to 1d/),
       expect.stringMatching(/^\/cfg\/gateway\.yml:3:14: accounting\.retention: "5" is not a duration/),
+    ]);
+  });
+
+  it('reads limits: durations and counts, with defaults, each problem at its line', async () => {
+    const read = (gateway: string) => {
+      const result = validateGatewayConfig('/cfg', { 'clusters.yml': HOSTS, 'gateway.yml': gateway });
+      if ('problems' in result) throw new Error(result.problems.map(formatProblem).join('\n'));
+      return result.config.gateway.limits;
+    };
+    // The commented example states the defaults.
+    expect((await loadGatewayConfig('config')).gateway.limits).toEqual(DEFAULT_LIMITS);
+    expect(read('keep_releases: 3\n')).toEqual(DEFAULT_LIMITS);
+    expect(read('limits:\n  ssh: { auth_timeout: 2s, connections_per_address: 3000 }\n  http: { request_timeout: 1m }\n  logs_follow_per_user: 1\n')).toEqual({
+      ssh: { ...DEFAULT_LIMITS.ssh, authTimeoutSeconds: 2, connectionsPerAddress: 3000 },
+      http: { ...DEFAULT_LIMITS.http, requestTimeoutSeconds: 60 },
+      logsFollowPerUser: 1,
+    });
+    expect(problems({ 'clusters.yml': HOSTS, 'gateway.yml': 'limits:\n  ssh:\n    auth_timeout: 0s\n    channels: 3\n  http: { idle_timeout: soon, connections: 0 }\n  logs_follow_per_user: -1\n' })).toEqual([
+      expect.stringMatching(/^\/cfg\/gateway\.yml:4:5: limits\.ssh\.channels: unknown key "channels"; expected one of: auth_timeout, connections, connections_per_address, channels_per_connection/),
+      expect.stringMatching(/^\/cfg\/gateway\.yml:3:19: limits\.ssh\.auth_timeout: "0s": must be from 1s to 10m/),
+      expect.stringMatching(/^\/cfg\/gateway\.yml:5:25: limits\.http\.idle_timeout: "soon" is not a duration/),
+      expect.stringMatching(/^\/cfg\/gateway\.yml:5:44: limits\.http\.connections: "0" is not a whole number between 1 and 100000/),
+      expect.stringMatching(/^\/cfg\/gateway\.yml:6:25: limits\.logs_follow_per_user: "-1" is not a whole number between 1 and 1000/),
     ]);
   });
 

@@ -11,6 +11,7 @@ import {
   type GatewayConfig,
   type GatewaySettings,
   type HostConfig,
+  type LimitsSettings,
   type Quota,
   type UserConfig,
 } from './types.js';
@@ -87,6 +88,7 @@ function readGateway(r: Reader | undefined): GatewaySettings {
     httpUrl: '',
     ssh: { identity: '', knownHosts: '' },
     accounting: { ...DEFAULT_ACCOUNTING, quotas: { default: {}, apps: {} } },
+    limits: defaultLimits(),
   };
   const sshDefaults = (): GatewaySettings => {
     settings.ssh.identity ||= `${settings.stateDir}/ssh/id_ed25519`;
@@ -95,7 +97,7 @@ function readGateway(r: Reader | undefined): GatewaySettings {
     return settings;
   };
   if (!r || r.at([]) === '' || r.at([]) === undefined) return sshDefaults();
-  r.map([], ['state_dir', 'default_branch', 'keep_releases', 'release_hook_timeout', 'listen', 'http_url', 'ssh', 'accounting']);
+  r.map([], ['state_dir', 'default_branch', 'keep_releases', 'release_hook_timeout', 'listen', 'http_url', 'ssh', 'accounting', 'limits']);
   settings.stateDir = r.string(['state_dir'], checkAbsolutePath) ?? settings.stateDir;
   r.map(['ssh'], ['identity', 'known_hosts']);
   settings.ssh.identity = r.string(['ssh', 'identity'], checkAbsolutePath) ?? '';
@@ -108,6 +110,7 @@ function readGateway(r: Reader | undefined): GatewaySettings {
   settings.listen.http = r.string(['listen', 'http'], checkListen) ?? settings.listen.http;
   settings.httpUrl = (r.string(['http_url'], checkHttpUrl) ?? '').replace(/\/$/, '');
   settings.accounting = readAccounting(r);
+  settings.limits = readLimits(r);
   return sshDefaults();
 }
 
@@ -120,6 +123,35 @@ function readDuration(r: Reader, path: string[], min: number, max: number, what:
     return seconds < min || seconds > max ? `${show(v)}: ${what}` : undefined;
   });
   return text === undefined ? undefined : durationSeconds(text);
+}
+
+export const DEFAULT_LIMITS: LimitsSettings = {
+  ssh: { authTimeoutSeconds: 10, connections: 1000, connectionsPerAddress: 50, channelsPerConnection: 10 },
+  http: { requestTimeoutSeconds: 30, idleTimeoutSeconds: 5, connections: 1000, streamsPerToken: 4 },
+  logsFollowPerUser: 4,
+};
+
+function defaultLimits(): LimitsSettings {
+  return { ssh: { ...DEFAULT_LIMITS.ssh }, http: { ...DEFAULT_LIMITS.http }, logsFollowPerUser: DEFAULT_LIMITS.logsFollowPerUser };
+}
+
+function readLimits(r: Reader): LimitsSettings {
+  const limits = defaultLimits();
+  r.map(['limits'], ['ssh', 'http', 'logs_follow_per_user'], 'limits (ssh, http, logs_follow_per_user)');
+  r.map(['limits', 'ssh'], ['auth_timeout', 'connections', 'connections_per_address', 'channels_per_connection'], 'SSH limits (auth_timeout, connections, connections_per_address, channels_per_connection)');
+  r.map(['limits', 'http'], ['request_timeout', 'idle_timeout', 'connections', 'streams_per_token'], 'HTTP limits (request_timeout, idle_timeout, connections, streams_per_token)');
+  const seconds = (at: string[], min: number, max: number, range: string): number | undefined => readDuration(r, at, min, max, `must be from ${range}`);
+  const count = (at: string[], max: number) => r.integer(at, 1, max);
+  limits.ssh.authTimeoutSeconds = seconds(['limits', 'ssh', 'auth_timeout'], 1, 600, '1s to 10m') ?? limits.ssh.authTimeoutSeconds;
+  limits.ssh.connections = count(['limits', 'ssh', 'connections'], 100_000) ?? limits.ssh.connections;
+  limits.ssh.connectionsPerAddress = count(['limits', 'ssh', 'connections_per_address'], 100_000) ?? limits.ssh.connectionsPerAddress;
+  limits.ssh.channelsPerConnection = count(['limits', 'ssh', 'channels_per_connection'], 1000) ?? limits.ssh.channelsPerConnection;
+  limits.http.requestTimeoutSeconds = seconds(['limits', 'http', 'request_timeout'], 1, 3600, '1s to 1h') ?? limits.http.requestTimeoutSeconds;
+  limits.http.idleTimeoutSeconds = seconds(['limits', 'http', 'idle_timeout'], 1, 600, '1s to 10m') ?? limits.http.idleTimeoutSeconds;
+  limits.http.connections = count(['limits', 'http', 'connections'], 100_000) ?? limits.http.connections;
+  limits.http.streamsPerToken = count(['limits', 'http', 'streams_per_token'], 1000) ?? limits.http.streamsPerToken;
+  limits.logsFollowPerUser = count(['limits', 'logs_follow_per_user'], 1000) ?? limits.logsFollowPerUser;
+  return limits;
 }
 
 export const DEFAULT_ACCOUNTING: Omit<AccountingSettings, 'quotas'> = { intervalSeconds: 300, retentionSeconds: 90 * 86400 };

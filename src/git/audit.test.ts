@@ -15,4 +15,10 @@ describe('auditText', () => {
     expect(auditText('releases "shop')).toBe('releases "shop');
     expect(auditText('config:set shop "A=s3cret')).toBe('config:set (a line that does not parse, 25 characters)');
   });
+
+  it('escapes control characters a user typed, after masking', () => {
+    expect(auditText('releases shop\u001b]0;pwned\u0007\r\u001b[2K')).toBe('releases shop\\x1b]0;pwned\\x07\\r\\x1b[2K');
+    expect(auditText(['config:set', 'shop', 'A=\u001b[31m'])).toBe('config:set shop A=********');
+    expect(auditText(['deploy', 'shop\u009b2J'])).toBe('deploy shop\\x9b2J');
+  });
 });

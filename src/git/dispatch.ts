@@ -1,6 +1,7 @@
 import type { GatewayConfig, UserConfig } from '../config/types.js';
 import { authorize } from '../core/access.js';
 import { MagratheaError } from '../core/errors.js';
+import type { Slots } from '../core/slots.js';
 import type { CommandIO } from '../commands/types.js';
 import type { AuditEntry } from './audit.js';
 import { SSH_COMMANDS, type SshCommand, type SshCommandContext } from './ssh-commands.js';
@@ -12,6 +13,8 @@ export interface DispatchOptions {
   config: GatewayConfig;
   configDir: string;
   readAudit?: (count: number) => Promise<AuditEntry[]>;
+  /** `logs -f` running per user (limits.logs_follow_per_user), one count for SSH and the HTTP API. */
+  follows?: Slots;
 }
 
 /**
@@ -25,6 +28,18 @@ export interface CommandOutcome {
   exitCode: number;
   refused?: 'usage' | 'unknown' | 'forbidden' | 'failed' | 'error';
   code?: string;
+}
+
+/**
+ * What the audit log says of a command that was refused rather than run:
+ * access denied, no such command, a limit hit. Undefined for one that ran
+ * (failed or not) and for a usage error.
+ */
+export function refusalOf(outcome: CommandOutcome): string | undefined {
+  if (outcome.code === 'limit') return 'limit';
+  if (outcome.refused === 'forbidden') return 'forbidden';
+  if (outcome.refused === 'unknown') return 'unknown-command';
+  return undefined;
 }
 
 /** A command found and allowed, ready to run; or why not, with the line to show. */
@@ -70,6 +85,7 @@ export function prepareGatewayCommand(options: DispatchOptions, user: UserConfig
           io,
           may,
           audit: options.readAudit ?? (async () => []),
+          ...(options.follows ? { follows: options.follows } : {}),
           ...extras,
         });
         return { exitCode: status ?? 0, ...(status ? { refused: 'failed' as const } : {}) };

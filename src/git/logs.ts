@@ -93,7 +93,17 @@ export const logsCommand: SshCommand = {
     const targets = await resolveInstances({ config, app: request.app, cluster: request.cluster, env: request.env });
     const hosts = targets.clusters.flatMap((c) => c.webHosts.map((host) => ({ cluster: c.cluster.name, host, dir: logDir(c.cluster.paths, targets) })));
     if (hosts.length === 0) throw new MagratheaError(`${request.app} (${targets.env}) has no web host`, 'no-hosts', 1);
-    return streamLogs(ctx, request, hosts, hostSettings(config));
+    if (!request.follow) return streamLogs(ctx, request, hosts, hostSettings(config));
+    // Each follower holds an SSH connection to every web host: one user may hold only so many at once.
+    const release = ctx.follows?.take(ctx.user.name);
+    if (ctx.follows && !release) {
+      throw new MagratheaError(`logs -f: ${ctx.user.name} already follows ${ctx.follows.max} logs, over SSH and the HTTP API together (limits.logs_follow_per_user: ${ctx.follows.max}); end one first`, 'limit', 1);
+    }
+    try {
+      return await streamLogs(ctx, request, hosts, hostSettings(config));
+    } finally {
+      release?.();
+    }
   },
 };
 

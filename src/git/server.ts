@@ -1,20 +1,25 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import ssh2 from 'ssh2';
+import { ConnectionGate } from '../adapters/connection-gate.js';
 import { listenOn } from '../adapters/listen.js';
 import { run, start } from '../adapters/exec.js';
 import type { GatewayConfig, UserConfig } from '../config/types.js';
 import { authorize } from '../core/access.js';
 import { parseCommandLine } from '../core/command-line.js';
+import { Slots } from '../core/slots.js';
 import { checkName } from '../core/values.js';
 import { auditText, type AuditEntry } from './audit.js';
 import { appExists, repoDir } from './repos.js';
-import { runGatewayCommand } from './dispatch.js';
+import { refusalOf, runGatewayCommand, type CommandOutcome } from './dispatch.js';
+import { keyId, LiveUsers } from './live-users.js';
 import { writable } from './line-splitter.js';
 import { SessionTerminal, type SshSession } from './ssh-session.js';
 
-const { Server, utils } = ssh2;
+const { Server } = ssh2;
 
 export interface GatewayServerOptions {
   config: GatewayConfig;
@@ -22,10 +27,16 @@ export interface GatewayServerOptions {
   configDir: string;
   host: string;
   port: number;
-  /** Each command and push, once it ended: who, what, outcome. */
+  /** users.yml as it is now; default: the users of `config`, never reloaded. */
+  users?: LiveUsers;
+  /** `logs -f` running per user, shared with the HTTP API; default: this server's own, of limits.logs_follow_per_user. */
+  follows?: Slots;
+  /** Each command and push, once it ended, and each refusal: who, what, from where, outcome. */
   audit?: (entry: AuditEntry) => void;
   /** The newest audit entries, for the `audit` command. */
   readAudit?: (count: number) => Promise<AuditEntry[]>;
+  /** One line for the gateway's log (connections refused by a limit, users removed). */
+  log?: (line: string) => void;
 }
 
 export interface GatewayServer {
@@ -43,28 +54,87 @@ export async function hostKey(stateDir: string): Promise<Buffer> {
   return readFile(path);
 }
 
+/** One client connection, from accept to close. */
+interface Connection {
+  socket: Socket;
+  from: string;
+  client?: ssh2.Connection;
+  /** The key it logged in with, and whose it was then. */
+  keyId?: string;
+  userName?: string;
+  /** Sessions open on it now, and the channels of their commands. */
+  sessions: number;
+  channels: Set<Channel>;
+  /** Keys offered and refused, for the audit entry of a failed login. */
+  refusedKeys: string[];
+  channelRefusalAudited?: boolean;
+}
+
 /**
  * `ssh magrathea ...` and `git push magrathea`: an SSH server that accepts
  * only the public keys of the configured users, runs git-receive-pack for
  * pushes (whose hooks deploy) and the gateway's commands, each checked
- * against the user's role, apps and verbs.
+ * against the user's role, apps and verbs as users.yml says at that moment.
+ * limits.ssh bounds what one client may hold: connections (per address and
+ * in all), time to log in, sessions per connection.
  */
 export async function startGatewayServer(options: GatewayServerOptions): Promise<GatewayServer> {
-  const keys = authorizedKeys(options.config);
-  const server = new Server({ hostKeys: [await hostKey(options.config.gateway.stateDir)] }, (client) => {
-    let user: UserConfig | undefined;
+  const limits = options.config.gateway.limits;
+  const users = options.users ?? new LiveUsers(options.configDir, options.config);
+  const follows = options.follows ?? new Slots(limits.logsFollowPerUser);
+  const log = options.log ?? (() => undefined);
+  const gate = new ConnectionGate({
+    total: limits.ssh.connections,
+    perAddress: limits.ssh.connectionsPerAddress,
+    names: { total: 'limits.ssh.connections', perAddress: 'limits.ssh.connections_per_address' },
+  });
+  const refusals = refusalLog(log);
+  const connections = new Map<string, Connection>();
+
+  const ssh = new Server({ hostKeys: [await hostKey(options.config.gateway.stateDir)] }, (client, info) => {
+    const conn = connections.get(`${info.ip}:${info.port}`);
+    if (!conn) return client.end(); // its socket closed meanwhile
+    conn.client = client;
     client.on('authentication', (ctx) => {
       if (ctx.method !== 'publickey') return ctx.reject(['publickey']);
-      const known = keys.get(`${ctx.key.algo} ${ctx.key.data.toString('base64')}`);
-      if (!known) return ctx.reject();
+      const id = keyId(ctx.key.algo, ctx.key.data);
+      const known = users.byKey(id);
+      if (!known) {
+        if (conn.refusedKeys.length < 5) conn.refusedKeys.push(`unknown key ${ctx.key.algo} ${fingerprint(ctx.key.data)}`);
+        return ctx.reject();
+      }
       // Without a signature the client only asks whether this key would do.
-      if (ctx.signature && known.key.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) !== true) return ctx.reject();
-      user = known.user;
+      if (ctx.signature && known.key.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) !== true) {
+        if (conn.refusedKeys.length < 5) conn.refusedKeys.push(`bad signature for the key of ${known.user.name}`);
+        return ctx.reject();
+      }
+      if (ctx.signature) {
+        conn.keyId = id;
+        conn.userName = known.user.name;
+      }
       ctx.accept();
     });
     client.on('ready', () => {
-      client.on('session', (acceptSession) => {
+      clearTimeout(authTimers.get(conn));
+      authTimers.delete(conn);
+      client.on('session', (acceptSession, rejectSession) => {
+        // SSH cannot say why a channel is refused: the limit is named in the gateway's log and the audit log.
+        if (conn.sessions >= limits.ssh.channelsPerConnection) {
+          refusals(`${conn.from}: a session refused (limits.ssh.channels_per_connection: ${limits.ssh.channelsPerConnection})`);
+          if (!conn.channelRefusalAudited) {
+            conn.channelRefusalAudited = true;
+            options.audit?.({ user: conn.userName ?? '-', command: 'ssh session', exitCode: 1, at: new Date().toISOString(), from: conn.from, refused: 'limits.ssh.channels_per_connection' });
+          }
+          return rejectSession();
+        }
         const session = acceptSession();
+        conn.sessions++;
+        let counted = true;
+        const uncount = () => {
+          if (counted) conn.sessions--;
+          counted = false;
+        };
+        session.once('close', uncount);
         // The terminal (ssh -t) and its size changes, for `shell` (and raw-mode line ends).
         const terminal = new SessionTerminal();
         session.on('pty', (accept, _reject, info) => {
@@ -77,16 +147,32 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
         });
         session.on('shell', (accept) => {
           const channel = accept();
+          channel.once('close', uncount);
           channel.stderr.write('magrathea: give a command: ssh magrathea help\n');
           channel.exit(2);
           channel.end();
         });
         session.on('exec', (accept, _reject, info) => {
           const channel = accept();
-          void handle(options, user!, info.command, channel, terminal.session(channel, client)).then(
-            (code) => {
-              options.audit?.({ user: user!.name, command: auditText(info.command), exitCode: code, at: new Date().toISOString() });
-              channel.exit(code);
+          conn.channels.add(channel);
+          channel.once('close', () => {
+            conn.channels.delete(channel);
+            uncount();
+          });
+          const at = () => new Date().toISOString();
+          // The user as users.yml says now: a member whose apps or verbs shrank has lost them for this command.
+          const user = conn.keyId ? users.byKey(conn.keyId)?.user : undefined;
+          if (!user || user.name !== conn.userName) {
+            channel.stderr.write('magrathea: your access to this gateway was removed\n');
+            channel.exit(1);
+            channel.end();
+            return;
+          }
+          void handle(options, users, follows, user, info.command, channel, terminal.session(channel, client)).then(
+            (outcome) => {
+              const refused = refusalOf(outcome);
+              options.audit?.({ user: user.name, command: auditText(info.command), exitCode: outcome.exitCode, at: at(), from: conn.from, ...(refused ? { refused } : {}) });
+              channel.exit(outcome.exitCode);
               channel.end();
             },
             (e) => {
@@ -100,35 +186,101 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
     });
     client.on('error', () => undefined); // a client that goes away mid-handshake
   });
-  return {
-    port: await listenOn(server, options.host, options.port),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+
+  const authTimers = new Map<Connection, NodeJS.Timeout>();
+  const front = createServer((socket) => {
+    const admission = gate.admit(socket);
+    if (!admission.ok) {
+      // Before the SSH version line a server may send lines of text (RFC 4253, 4.2): the client learns which limit it hit.
+      refusals(`${socket.remoteAddress}: connection refused: ${admission.message}`);
+      socket.on('error', () => undefined);
+      socket.end(`magrathea: ${admission.message}\r\n`);
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
+    const from = `${socket.remoteAddress}:${socket.remotePort}`;
+    const conn: Connection = { socket, from, sessions: 0, channels: new Set(), refusedKeys: [] };
+    connections.set(from, conn);
+    // Like sshd's LoginGraceTime: an idle or slow connection gives its socket back.
+    authTimers.set(conn, setTimeout(() => socket.destroy(), limits.ssh.authTimeoutSeconds * 1000));
+    socket.once('close', () => {
+      clearTimeout(authTimers.get(conn));
+      authTimers.delete(conn);
+      connections.delete(from);
+      if (!conn.keyId && conn.refusedKeys.length > 0) {
+        options.audit?.({ user: '-', command: `ssh login: ${conn.refusedKeys.join(', ')}`, exitCode: 255, at: new Date().toISOString(), from, refused: 'unknown-key' });
+      }
+    });
+    ssh.injectSocket(socket);
+  });
+  front.on('error', (e) => log(`SSH listener: ${e.message}`));
+
+  // A user removed from users.yml (or whose key was) loses their open connections at once: their logs -f and shells end with them.
+  const onUsersChange = () => {
+    for (const conn of connections.values()) {
+      if (!conn.keyId || users.byKey(conn.keyId)?.user.name === conn.userName) continue;
+      log(`${conn.from}: ${conn.userName} is no longer in users.yml (or this key is not theirs): connection closed`);
+      for (const channel of conn.channels) channel.stderr.write('\r\nmagrathea: your access to this gateway was removed\r\n');
+      conn.client?.end();
+      setTimeout(() => conn.socket.destroy(), 1000).unref();
+    }
   };
+  users.on('change', onUsersChange);
+
+  return {
+    port: await listenOn(front, options.host, options.port),
+    close: () =>
+      new Promise<void>((resolve) => {
+        users.off('change', onUsersChange);
+        front.close(() => resolve());
+        for (const conn of connections.values()) conn.socket.destroy();
+      }),
+  };
+}
+
+/** Logs refusals, at most one line a second and a count of the rest: a flood must not flood the log too. */
+function refusalLog(log: (line: string) => void): (line: string) => void {
+  let last = 0;
+  let skipped = 0;
+  return (line) => {
+    const now = Date.now();
+    if (now - last < 1000) {
+      skipped++;
+      return;
+    }
+    log(skipped > 0 ? `${line} (and ${skipped} more refusals since the last line)` : line);
+    last = now;
+    skipped = 0;
+  };
+}
+
+/** OpenSSH's fingerprint of a public key blob: what `ssh-keygen -l` shows its owner. */
+function fingerprint(blob: Buffer): string {
+  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
 }
 
 type Channel = ssh2.ServerChannel;
 
-async function handle(options: GatewayServerOptions, user: UserConfig, line: string, channel: Channel, session: SshSession): Promise<number> {
-  const err = (message: string, code: number): number => {
+async function handle(options: GatewayServerOptions, users: LiveUsers, follows: Slots, user: UserConfig, line: string, channel: Channel, session: SshSession): Promise<CommandOutcome> {
+  const err = (message: string, exitCode: number, refused: CommandOutcome['refused']): CommandOutcome => {
     channel.stderr.write(`${message}\n`);
-    return code;
+    return { exitCode, refused };
   };
   const parsed = parseCommandLine(line);
-  if ('error' in parsed) return err(`magrathea: ${parsed.error}`, 2);
+  if ('error' in parsed) return err(`magrathea: ${parsed.error}`, 2, 'usage');
   const [name, ...args] = parsed.argv;
 
   if (name === 'git-receive-pack' || name === 'git-upload-pack') {
     const app = (args[0] ?? '').replace(/^\//, '').replace(/\.git$/, '');
-    if (args.length !== 1 || checkName(app) !== undefined) return err(`magrathea: ${JSON.stringify(args[0] ?? '')} is not an app (push to magrathea:APP)`, 2);
+    if (args.length !== 1 || checkName(app) !== undefined) return err(`magrathea: ${JSON.stringify(args[0] ?? '')} is not an app (push to magrathea:APP)`, 2, 'usage');
     const access = authorize(user, name === 'git-receive-pack' ? 'deploy' : 'read', app);
-    if (!access.ok) return err(`magrathea: ${access.reason}`, 1);
-    if (!appExists(options.config.gateway.stateDir, app)) return err(`magrathea: no app ${app}: an admin creates it with "ssh magrathea apps:create ${app}"`, 1);
-    return pipeGit(name, repoDir(options.config.gateway.stateDir, app), user, options.configDir, channel);
+    if (!access.ok) return err(`magrathea: ${access.reason}`, 1, 'forbidden');
+    if (!appExists(options.config.gateway.stateDir, app)) return err(`magrathea: no app ${app}: an admin creates it with "ssh magrathea apps:create ${app}"`, 1, 'failed');
+    return { exitCode: await pipeGit(name, repoDir(options.config.gateway.stateDir, app), user, options.configDir, channel) };
   }
 
   const io = { stdout: writable((d) => channel.write(d)), stderr: writable((d) => channel.stderr.write(d)), cwd: options.config.gateway.stateDir, user: user.name };
-  const outcome = await runGatewayCommand({ config: options.config, configDir: options.configDir, readAudit: options.readAudit }, user, parsed.argv, io, { ask: (prompt) => askLine(channel, prompt), session });
-  return outcome.exitCode;
+  return runGatewayCommand({ config: options.config, configDir: options.configDir, readAudit: options.readAudit, follows }, user, parsed.argv, io, { ask: (prompt) => askLine(channel, prompt), session });
 }
 
 /** git-receive-pack (or upload-pack) wired to the channel; its hooks learn who pushes from the environment. */
@@ -164,17 +316,4 @@ function askLine(channel: Channel, prompt: string, timeoutMs = 60_000): Promise<
     channel.on('data', onData);
     channel.on('end', onEnd);
   });
-}
-
-/** `<algo> <base64 blob>` of every configured key, with its user and parsed key (to verify signatures). */
-function authorizedKeys(config: GatewayConfig): Map<string, { user: UserConfig; key: ssh2.ParsedKey }> {
-  const map = new Map<string, { user: UserConfig; key: ssh2.ParsedKey }>();
-  for (const user of Object.values(config.users)) {
-    for (const line of user.keys) {
-      const key = utils.parseKey(line);
-      if (key instanceof Error) continue; // validated at load: cannot happen
-      map.set(`${key.type} ${key.getPublicSSH().toString('base64')}`, { user, key });
-    }
-  }
-  return map;
 }

@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { UserConfig } from '../config/types.js';
 import type { Need } from '../core/access.js';
+import type { Slots } from '../core/slots.js';
 import type { CommandIO } from '../commands/types.js';
 import type { AuditEntry } from './audit.js';
 import type { SshSession } from './ssh-session.js';
@@ -20,6 +21,8 @@ export interface SshCommandContext {
   session?: SshSession;
   /** A client that stays until it goes away, without SSH (the HTTP API's streams), for logs -f. */
   live?: LiveClient;
+  /** `logs -f` running per user, SSH and HTTP together (limits.logs_follow_per_user); none: not limited. */
+  follows?: Slots;
 }
 
 /** Where a long-running command writes, with backpressure (write() false: wait for 'drain'), and when its client went away. */

@@ -39,7 +39,12 @@ export const SSH_COMMANDS: SshCommand[] = [
       const count = Number(parsed.values.n ?? 50);
       if (!Number.isInteger(count) || count < 1 || count > 10_000) throw new UsageError('audit: -n takes a number from 1 to 10000');
       const entries = await ctx.audit(count);
-      ctx.io.stdout.write(parsed.flags.has('json') ? `${JSON.stringify(entries)}\n` : entries.map((e) => `${e.at}  ${e.user.padEnd(12)}  exit ${String(e.exitCode).padEnd(3)}  ${e.command}\n`).join(''));
+      // readAudit escaped every field: nothing a client typed reaches this terminal raw.
+      ctx.io.stdout.write(
+        parsed.flags.has('json')
+          ? `${JSON.stringify(entries)}\n`
+          : entries.map((e) => `${e.at}  ${e.user.padEnd(12)}  exit ${String(e.exitCode).padEnd(3)}  ${(e.from ?? '-').padEnd(21)}  ${e.command}${e.refused ? `  [refused: ${e.refused}]` : ''}\n`).join(''),
+      );
     },
   },
   {

@@ -9,6 +9,13 @@ export interface ApiToken {
   user: string;
   label: string;
   createdAt: string;
+  /** When it stops working (ISO 8601); none: until revoked. */
+  expiresAt?: string;
+}
+
+/** Whether the token has expired at `now`. */
+export function tokenExpired(token: ApiToken, now: Date): boolean {
+  return token.expiresAt !== undefined && Date.parse(token.expiresAt) <= now.getTime();
 }
 
 const TOKEN = /^mg_[A-Za-z0-9_-]{43}$/;
@@ -17,12 +24,12 @@ function digestOf(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
-/** A new token for `user`: returned once, stored only as its digest. */
-export async function createApiToken({ redis, keys }: RedisContext, user: string, label: string): Promise<{ token: string; record: ApiToken }> {
+/** A new token for `user`: returned once, stored only as its digest. `expiresAt`: when it stops working; none: until revoked. */
+export async function createApiToken({ redis, keys }: RedisContext, user: string, label: string, expiresAt?: Date): Promise<{ token: string; record: ApiToken }> {
   if (!/^[\x20-\x7e]{0,100}$/.test(label)) throw new MagratheaError('tokens:create: --label takes up to 100 printable ASCII characters', 'invalid-input', 2);
   const token = `mg_${randomBytes(32).toString('base64url')}`;
   const digest = digestOf(token);
-  const record: ApiToken = { id: digest.slice(0, 12), user, label, createdAt: new Date().toISOString() };
+  const record: ApiToken = { id: digest.slice(0, 12), user, label, createdAt: new Date().toISOString(), ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}) };
   const results = await redis.multi().set(keys.apiToken(digest), JSON.stringify(record)).hset(keys.apiTokens(user), record.id, digest).exec();
   for (const [err] of results ?? []) if (err) throw err;
   return { token, record };
