@@ -218,6 +218,79 @@ status)
   done
   ;;
 
+# without FILE[,FILE...] -- ARGV...   (run under unshare --mount, around view)
+# Runs ARGV with each FILE absent from its directory: what a check sees once
+# they are removed. Nested around `view`, the staged files show too.
+without)
+  files=$1
+  shift
+  [ "$1" = "--" ] && shift
+  work=$(mktemp -d)
+  n=0 mounted=
+  for dir in $(echo "$files" | tr , '\n' | sed 's#/[^/]*$##' | sort -u); do
+    [ -d "$dir" ] || continue
+    n=$((n + 1))
+    mkdir -p "$work/$n"
+    cp -a "$dir/." "$work/$n/"
+    for file in $(echo "$files" | tr , '\n'); do
+      if [ "${file%/*}" = "$dir" ]; then rm -f "$work/$n/${file##*/}"; fi
+    done
+    mount --bind "$work/$n" "$dir"
+    mounted="$mounted $dir"
+  done
+  status=0
+  "$@" || status=$?
+  for dir in $mounted; do umount -l "$dir" || true; done
+  rm -rf "$work"
+  exit "$status"
+  ;;
+
+# remove BACKUP FILE...
+# Deletes each FILE after copying it (or a marker that there was none) under
+# BACKUP, as install does: restore puts it back.
+remove)
+  backup=$1
+  shift
+  for target in "$@"; do
+    mkdir -p "$(dirname "$backup$target")"
+    if [ ! -e "$backup$target" ] && [ ! -e "$backup$target.absent" ]; then
+      if [ -e "$target" ]; then cp -p "$target" "$backup$target"; else : > "$backup$target.absent"; fi
+    fi
+    if [ -e "$target" ]; then rm -f "$target" && echo "removed $target"; fi
+  done
+  ;;
+
+# purge USER ROOT LOGS [PATH...]
+# Removes an instance from a web host once no config names it any more: the
+# processes of its user (in this host's mount namespace: elsewhere the same
+# uid may be another host's user), its tree and logs (rm does not follow the
+# links an app may have planted), the other PATHs, its user and its group
+# (userdel keeps a group another user, like www-data, is a member of).
+purge)
+  user=$1 root=$2 logs=$3
+  shift 3
+  if uid=$(id -u "$user" 2>/dev/null); then
+    mine=$(readlink /proc/$$/ns/mnt)
+    for attempt in 1 2 3 4 5 6 7 8 9 10; do
+      left=
+      for pid in $(find /proc -mindepth 1 -maxdepth 1 -name '[0-9]*' -uid "$uid" -printf '%f\n' 2>/dev/null); do
+        if [ "$(readlink "/proc/$pid/ns/mnt" 2>/dev/null)" = "$mine" ]; then left=1; kill -KILL "$pid" 2>/dev/null || true; fi
+      done
+      [ -z "$left" ] && break
+      [ "$attempt" = 10 ] && die "processes of $user are still running"
+      sleep 0.2
+    done
+  fi
+  # What was there is printed, one word a line: a second run says it found nothing.
+  if [ -e "$root" ]; then rm -rf "$root" && echo files; fi
+  if [ -e "$logs" ]; then rm -rf "$logs" && echo logs; fi
+  rm -rf "$@"
+  rmdir "${root%/*}" "${logs%/*}" 2>/dev/null || true
+  # -f: another host of a machine shared by several (the lab) may run processes under the same uid.
+  if id -u "$user" >/dev/null 2>&1; then userdel -f "$user" && echo user; fi
+  if getent group "$user" >/dev/null 2>&1; then groupdel "$user" && echo group; fi
+  ;;
+
 *)
   die "unknown command $command"
   ;;

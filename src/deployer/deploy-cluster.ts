@@ -156,7 +156,7 @@ interface HostContext {
 }
 
 /** Runs `action` on every host in parallel; the first failure (by host order) names its host and step. */
-async function onEach<T>(hosts: HostConfig[], step: Step, action: (host: HostConfig) => Promise<T>): Promise<T[]> {
+export async function onEach<T>(hosts: HostConfig[], step: Step, action: (host: HostConfig) => Promise<T>): Promise<T[]> {
   const results = await Promise.allSettled(hosts.map(action));
   const failed = results.findIndex((r) => r.status === 'rejected');
   if (failed >= 0) throw new StepError(hosts[failed]!.name, step, (results[failed] as PromiseRejectedResult).reason);
@@ -301,7 +301,8 @@ function previousRelease(ctx: HostContext): string | undefined {
   return Object.values(ctx.previous)[0];
 }
 
-function describe(e: unknown): string {
+/** The one line a human reads of an error from a host. */
+export function describe(e: unknown): string {
   if (e instanceof StepError) return e.message;
   if (e instanceof CommandError) return `${e.command.split(' ').slice(0, 6).join(' ')}${e.command.split(' ').length > 6 ? '...' : ''} exited with ${e.exitCode}: ${tail(e.stderr || e.stdout) || 'no output'}`;
   return (e as Error).message ?? String(e);

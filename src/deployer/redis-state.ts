@@ -68,6 +68,15 @@ export function redisDeployState(context: RedisContext): DeployState {
         await releaseScript(redis, [key], [token]);
       }
     },
+    async forgetInstance(app, env, cluster) {
+      const results = await redis
+        .multi()
+        .hdel(keys.clusterInstances(cluster), instanceId({ app, env }))
+        .del(keys.hostReleases(app, env, cluster))
+        .hdel(keys.instanceReleases(app, env), cluster)
+        .exec();
+      for (const [err] of results ?? []) if (err) throw err;
+    },
     async releaseInstance(app, env, release, cluster) {
       const json = await redis.hget(keys.releaseInstances(app, env, release), cluster);
       return json ? (JSON.parse(json) as InstanceConfig) : undefined;

@@ -20,9 +20,16 @@ export interface DeployState {
   withClusterLock<T>(cluster: string, owner: string, onWait: () => void, action: () => Promise<T>): Promise<T>;
   /** The configuration `release` went live with on `cluster`, if it ever did. */
   releaseInstance(app: string, env: string, release: string, cluster: string): Promise<InstanceConfig | undefined>;
+  /**
+   * The instance is gone from the cluster's hosts (`apps:destroy`): it leaves
+   * the cluster's instances, and no host of the cluster is recorded as serving
+   * it, in one step. What its releases went live with stays, for the app's
+   * own removal.
+   */
+  forgetInstance(app: string, env: string, cluster: string): Promise<void>;
 }
 
-export type Step = 'connect' | 'prepare' | 'check' | 'hook' | 'activate' | 'verify' | 'rollback' | 'cleanup';
+export type Step = 'connect' | 'prepare' | 'check' | 'hook' | 'activate' | 'verify' | 'rollback' | 'cleanup' | 'purge';
 
 export interface ClusterOutcome {
   cluster: string;

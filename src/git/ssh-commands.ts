@@ -1,9 +1,10 @@
-import { NoAppError, UsageError } from '../core/errors.js';
+import { MagratheaError, NoAppError, UsageError } from '../core/errors.js';
 import { checkName } from '../core/values.js';
 import { parseArgs } from '../commands/args.js';
 import { deployCommand } from '../commands/deploy.js';
 import { openGatewayContext, withGatewayContext } from '../commands/gateway-context.js';
 import { readReleasesLiveOn, releasesCommand } from '../commands/releases.js';
+import { undeployApp } from '../deployer/undeploy-app.js';
 import { destroyAppKeys } from '../state/destroy-app.js';
 import { rollbackCommand } from '../commands/rollback.js';
 import { usageCommand } from '../commands/usage.js';
@@ -94,23 +95,37 @@ export const SSH_COMMANDS: SshCommand[] = [
   },
   {
     name: 'apps:destroy',
-    summary: 'remove an app\'s repository and history (admins; asks for the app name)',
+    summary: 'remove an app from every host, then its repository and history (admins; asks for the app name)',
     usage: 'APP [--confirm APP]',
     need: 'admin',
     app: appArgument,
     async run(args, ctx) {
       const parsed = parseArgs('apps:destroy', 'APP [--confirm APP]', args, { values: ['confirm'], positionals: [1, 1] });
-      const app = requireApp(ctx, parsed.positionals[0]);
+      const app = parsed.positionals[0]!;
+      const problem = checkName(app);
+      if (problem) throw new UsageError(`apps:destroy: ${problem}`);
+      // Run again after it succeeded, it finds nothing and succeeds: a destroy that was cut short can always be finished.
+      const existed = appExists(ctx.stateDir, app);
       const answer = parsed.values.confirm ?? (await ctx.ask?.(`type the app's name (${app}) to destroy it: `));
       if (answer?.trim() !== app) throw new UsageError(`apps:destroy: not confirmed; nothing removed (give --confirm ${app}, or type the name)`);
       const gateway = await openGatewayContext(ctx.configDir);
+      let removed;
       try {
-        await destroyAppKeys({ redis: gateway.redis.client, keys: gateway.keys }, app);
+        const context = { redis: gateway.redis.client, keys: gateway.keys };
+        // A deploy running or waiting would put the app back on a cluster once the destroy has left it.
+        const deploys = (await gateway.queue.queue.getJobs(['active', 'waiting', 'delayed', 'prioritized'])).filter((j) => j?.data.app === app);
+        if (deploys.length > 0) throw new MagratheaError(`apps:destroy: a deploy of ${app} is running or queued (job ${deploys.map((j) => j.id).join(', ')}); nothing removed: run apps:destroy once it has ended`, 'deploy-running');
+        // The hosts first: should one fail, the gateway still knows everything a second run needs.
+        removed = await undeployApp({ app, config: gateway.config, redis: context, log: (l) => ctx.io.stderr.write(`${l}\n`), report: (l) => ctx.io.stdout.write(`${l}\n`) }).catch((e: unknown) => {
+          throw new MagratheaError(`apps:destroy: ${(e as Error).message}\nthe gateway keeps ${app} (repository, releases, config vars): run apps:destroy ${app} again`, e instanceof MagratheaError ? e.code : 'destroy-failed', 1, true, { cause: e });
+        });
+        await destroyAppKeys(context, app);
       } finally {
         await gateway.close();
       }
       await destroyRepo(ctx.stateDir, app);
-      ctx.io.stdout.write(`destroyed ${app}: its repository, releases, config vars and history on the gateway; the hosts keep its files, and each cluster's edge forgets it at its next deploy\n`);
+      const where = removed.instances === 0 ? 'it was on no host' : `${removed.instances} instance(s) removed from ${removed.clusters} cluster(s) in ${removed.seconds.toFixed(1)} s`;
+      ctx.io.stdout.write(existed || removed.instances > 0 ? `gateway: destroyed ${app}: its repository, releases, config vars and history (${where})\n` : `gateway: no app ${app}, and no host serves it: nothing to destroy\n`);
     },
   },
   {
