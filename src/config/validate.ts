@@ -5,6 +5,7 @@ import {
   ROLES,
   VERBS,
   type AccountingSettings,
+  type BuildSettings,
   type ClusterCommands,
   type ClusterConfig,
   type ClusterPaths,
@@ -86,6 +87,7 @@ function readGateway(r: Reader | undefined): GatewaySettings {
     httpUrl: '',
     ssh: { identity: '', knownHosts: '' },
     accounting: { ...DEFAULT_ACCOUNTING, quotas: { default: {}, apps: {} } },
+    builds: { ...DEFAULT_BUILDS },
   };
   const sshDefaults = (): GatewaySettings => {
     settings.ssh.identity ||= `${settings.stateDir}/ssh/id_ed25519`;
@@ -94,7 +96,7 @@ function readGateway(r: Reader | undefined): GatewaySettings {
     return settings;
   };
   if (!r || r.at([]) === '' || r.at([]) === undefined) return sshDefaults();
-  r.map([], ['state_dir', 'default_branch', 'keep_releases', 'listen', 'http_url', 'ssh', 'accounting']);
+  r.map([], ['state_dir', 'default_branch', 'keep_releases', 'listen', 'http_url', 'ssh', 'accounting', 'builds']);
   settings.stateDir = r.string(['state_dir'], checkAbsolutePath) ?? settings.stateDir;
   r.map(['ssh'], ['identity', 'known_hosts']);
   settings.ssh.identity = r.string(['ssh', 'identity'], checkAbsolutePath) ?? '';
@@ -106,7 +108,32 @@ function readGateway(r: Reader | undefined): GatewaySettings {
   settings.listen.http = r.string(['listen', 'http'], checkListen) ?? settings.listen.http;
   settings.httpUrl = (r.string(['http_url'], checkHttpUrl) ?? '').replace(/\/$/, '');
   settings.accounting = readAccounting(r);
+  settings.builds = readBuilds(r);
   return sshDefaults();
+}
+
+export const DEFAULT_BUILDS: BuildSettings = { network: 'allow', stepTimeoutSeconds: 600, maxPushSize: 500 * 1024 ** 2, maxReleaseSize: 2 * 1024 ** 3 };
+
+function readBuilds(r: Reader): BuildSettings {
+  const at = ['builds'];
+  r.map(at, ['network', 'step_timeout', 'max_push_size', 'max_release_size'], 'build settings (network, step_timeout, max_push_size, max_release_size)');
+  const network = r.string([...at, 'network'], (v) => (v === 'allow' || v === 'deny' ? undefined : `${show(v)} is not one of: allow, deny`));
+  const timeout = r.string([...at, 'step_timeout'], (v) => {
+    const problem = checkDuration(v);
+    if (problem) return problem;
+    const seconds = durationSeconds(v);
+    return seconds < 1 || seconds > 86400 ? `${show(v)}: a build step's time limit must be from 1s to 1d` : undefined;
+  });
+  const size = (key: string): number | undefined => {
+    const text = r.string([...at, key], checkSize);
+    return text === undefined ? undefined : sizeBytes(text);
+  };
+  return {
+    network: (network as BuildSettings['network'] | undefined) ?? DEFAULT_BUILDS.network,
+    stepTimeoutSeconds: timeout === undefined ? DEFAULT_BUILDS.stepTimeoutSeconds : durationSeconds(timeout),
+    maxPushSize: size('max_push_size') ?? DEFAULT_BUILDS.maxPushSize,
+    maxReleaseSize: size('max_release_size') ?? DEFAULT_BUILDS.maxReleaseSize,
+  };
 }
 
 export const DEFAULT_ACCOUNTING: Omit<AccountingSettings, 'quotas'> = { intervalSeconds: 300, retentionSeconds: 90 * 86400 };
