@@ -62,12 +62,24 @@ async function buildAndDeploy(options: DeployProcessorOptions, config: GatewayCo
   const environment = app.manifest.environments.find((e) => e.name === env);
   if (!environment) throw new MagratheaError(`${name} has no environment "${env}" in magrathea.yml`, 'unknown-environment');
   // Build commands cannot differ per cluster: any cluster of the environment gives them, placeholders replaced.
-  const resolved = resolveInstance(app.manifest, { app: name, env, cluster: environment.clusters[0]! }, await readConfigVars(options.redis, name, env, environment.clusters));
+  const configVars = await readConfigVars(options.redis, name, env, environment.clusters);
+  const instances = environment.clusters.map((cluster) => resolveInstance(app.manifest, { app: name, env, cluster }, configVars));
+  const resolved = instances[0]!;
   if ('problems' in resolved) throw new InvalidInputError(resolved.problems);
+  // One release serves every cluster: no cluster's shared paths may cross a link in it.
+  const shared = [...new Set(instances.flatMap((i) => ('instance' in i ? i.instance.shared : [])))];
   log('build');
   let built;
   try {
-    built = await buildRelease({ tree: sourcePath, commit, workspace: workspaceDir(config.gateway.stateDir, name, env), commands: resolved.instance.build, log: (l) => log(`  ${l}`) });
+    built = await buildRelease({
+      tree: sourcePath,
+      commit,
+      workspace: workspaceDir(config.gateway.stateDir, name, env),
+      commands: resolved.instance.build,
+      settings: config.gateway.builds,
+      shared,
+      log: (l) => log(`  ${l}`),
+    });
   } catch (e) {
     await markReleaseStatus(options.redis, { app: name, env, id: release.id, status: 'failed', message: (e as Error).message });
     throw e;
