@@ -1,3 +1,4 @@
+import { loadGatewayConfig } from '../config/load.js';
 import { NoAppError, UsageError } from '../core/errors.js';
 import { checkName } from '../core/values.js';
 import { parseArgs } from '../commands/args.js';
@@ -64,7 +65,7 @@ export const SSH_COMMANDS: SshCommand[] = [
       const [app] = parseArgs('apps:create', 'APP', args, { positionals: [1, 1] }).positionals;
       const problem = checkName(app!);
       if (problem) throw new UsageError(`apps:create: ${problem}`);
-      await createRepo(ctx.stateDir, app!, ctx.configDir);
+      await createRepo(ctx.stateDir, app!, ctx.configDir, (await loadGatewayConfig(ctx.configDir)).gateway.builds);
       ctx.io.stdout.write(`created ${app}\nnext: git remote add magrathea <this gateway>:${app} && git push magrathea master\n`);
     },
   },

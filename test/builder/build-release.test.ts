@@ -170,7 +170,7 @@ describe('apps:destroy on the gateway', () => {
   it('removes the app\'s repository, kept checkout and build workspaces, and nothing of an app whose name starts the same', async () => {
     const state = join(root, 'state');
     for (const app of ['shop', 'shop-two']) {
-      await createRepo(state, app, join(root, 'config'));
+      await createRepo(state, app, join(root, 'config'), { maxPushSize: 1024 ** 2 });
       const head = (await git('rev-parse', 'HEAD')).stdout.trim();
       await exportTree(repo, head, join(state, 'sources', app, 'one'), checkoutDir(state, app));
       await buildFromTree({ tree: join(state, 'sources', app, 'one'), commit: head, workspace: workspaceDir(state, app, 'production'), commands: [] });
