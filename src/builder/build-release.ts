@@ -36,6 +36,8 @@ export interface BuildReleaseOptions {
   settings?: Partial<BuildSettings>;
   /** The instance's `shared:` paths, of every cluster the release goes to: none may cross a link in the release. */
   shared?: string[];
+  /** Directories build commands see empty (the gateway's state and config directories). */
+  hidden?: string[];
 }
 
 export interface BuiltRelease {
@@ -164,10 +166,14 @@ async function buildIn(scratch: string, release: string, options: BuildReleaseOp
   await chmod(scratch, 0o711);
   await step('export', () => run('cp', ['-a', `${options.tree}/.`, fresh]));
   await run('chown', ['-R', `${id}:${id}`, fresh, home]);
+  // Builds of other apps run at the same time, under other uids: this one's files are its own.
+  await chmod(fresh, 0o700);
+  await chmod(home, 0o700);
+  const hidden = (options.hidden ?? []).filter((dir) => existsSync(dir));
   const env = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: home, COMPOSER_HOME: join(home, 'composer'), LANG: 'C.UTF-8', ...options.env };
   for (const command of commands) {
     log(`$ ${command}`);
-    const [file, args] = sandboxArgv(command, id, settings);
+    const [file, args] = sandboxArgv(command, id, settings, hidden);
     const started = Date.now();
     // The gateway's own limit only backs up timeout's, which names the outcome.
     const result = await run(file, args, { cwd: fresh, env, extendEnv: false, timeout: (settings.stepTimeoutSeconds + KILL_AFTER_SECONDS + 30) * 1000, reject: false, onLine: (line) => log(line) });

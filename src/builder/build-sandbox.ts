@@ -17,10 +17,20 @@ export function throwawayId(): number {
 export const KILL_AFTER_SECONDS = 5;
 
 /**
+ * Run as root in the new mount namespace (private propagation: nothing
+ * leaks out), before the rest of the argv: each directory up to `--` is
+ * covered by an empty read-only tmpfs, then the rest is exec'd.
+ */
+const HIDE_SCRIPT = 'while [ "$1" != -- ]; do mount -t tmpfs -o ro,size=4k,mode=0755 magrathea-hidden "$1" || exit 125; shift; done; shift; exec "$@"';
+
+/**
  * The argv that runs one build command in its own PID, mount, IPC and UTS
  * namespaces (and network namespace, loopback only, when builds.network is
  * deny), as `id` for uid and gid, with no supplementary groups, no
  * capabilities and no way to gain privileges (setuid files do nothing).
+ * `hidden` directories (the gateway's state and config: every app's
+ * repository, exports and releases) show up empty to it: files there are
+ * mostly world-readable, and a build must read only its own tree.
  *
  * `timeout` is the namespace's first process and stays root: when the
  * command ends or its time is up, timeout exits and the kernel kills every
@@ -29,7 +39,7 @@ export const KILL_AFTER_SECONDS = 5;
  * that ties the namespace to unshare, so that a gateway killed mid-build
  * would otherwise leave the build running.
  */
-export function sandboxArgv(command: string, id: number, settings: Pick<BuildSettings, 'network' | 'stepTimeoutSeconds'>): [string, string[]] {
+export function sandboxArgv(command: string, id: number, settings: Pick<BuildSettings, 'network' | 'stepTimeoutSeconds'>, hidden: readonly string[] = []): [string, string[]] {
   return [
     'unshare',
     [
@@ -41,6 +51,7 @@ export function sandboxArgv(command: string, id: number, settings: Pick<BuildSet
       '--uts',
       ...(settings.network === 'deny' ? ['--net'] : []),
       '--',
+      ...(hidden.length > 0 ? ['sh', '-c', HIDE_SCRIPT, 'hide', ...hidden, '--'] : []),
       'timeout',
       `--kill-after=${KILL_AFTER_SECONDS}`,
       String(settings.stepTimeoutSeconds),

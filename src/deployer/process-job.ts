@@ -78,6 +78,7 @@ async function buildAndDeploy(options: DeployProcessorOptions, config: GatewayCo
       commands: resolved.instance.build,
       settings: config.gateway.builds,
       shared,
+      hidden: [config.gateway.stateDir, config.dir],
       log: (l) => log(`  ${l}`),
     });
   } catch (e) {

@@ -38,7 +38,7 @@ async function commitTree(files: Record<string, string | { link: string }>): Pro
   return { tree, commit };
 }
 
-function build(source: { tree: string; commit: string }, commands: string[], more: { shared?: string[]; settings?: Partial<BuildSettings>; workspace?: string; log?: (l: string) => void } = {}) {
+function build(source: { tree: string; commit: string }, commands: string[], more: { shared?: string[]; hidden?: string[]; settings?: Partial<BuildSettings>; workspace?: string; log?: (l: string) => void } = {}) {
   return buildRelease({ tree: source.tree, commit: source.commit, workspace: more.workspace ?? join(root, `ws-${++workspaces}`), commands, ...more });
 }
 
@@ -123,6 +123,20 @@ describeAsRoot('build commands', () => {
     expect(Number(uid)).toBeGreaterThanOrEqual(1_900_000_000);
     expect(lines).toContain('home writable');
     expect(Number(lines.at(-1))).toBeLessThan(6);
+  });
+
+  it('see the gateway\'s state and config empty, and keep their tree from builds of other apps', async () => {
+    const state = join(root, 'state-of-the-gateway');
+    await mkdir(join(state, 'repos', 'other-app.git'), { recursive: true });
+    await writeFile(join(state, 'repos', 'other-app.git', 'secret'), 'another tenant\'s source\n', { mode: 0o644 });
+    const source = await commitTree({ 'index.php': '<?php // hidden' });
+    const lines: string[] = [];
+    await build(source, [`cat ${state}/repos/other-app.git/secret 2>/dev/null || echo "entries: $(ls -A ${state} | wc -l)"; echo "tree $(stat -c %a .) home $(stat -c %a "$HOME")"`], { hidden: [state], log: (l) => lines.push(l) });
+    expect(lines).toContain('entries: 0');
+    expect(lines).not.toContain('another tenant\'s source');
+    expect(lines).toContain('tree 700 home 700');
+    // Hidden in the build's namespace only.
+    expect(await readFile(join(state, 'repos', 'other-app.git', 'secret'), 'utf8')).toBe('another tenant\'s source\n');
   });
 
   it('take every process they started with them when they end', async () => {
