@@ -185,6 +185,8 @@ async function buildIn(scratch: string, release: string, options: BuildReleaseOp
   }
 
   // Every process of the build has ended with its namespace: the tree holds still while it is checked and copied.
+  // Its root's mode (0700 for the build, or whatever the build made it) would become release/'s: the walk sees only what is inside.
+  await chmod(fresh, 0o755);
   await checkRelease(fresh, rules);
   // --checksum without --times: unchanged content keeps release/'s old mtime. REVISION is never taken from the tree.
   await step('stage', () => run('rsync', ['-rlpc', '--delete', '--exclude=/REVISION', `${fresh}/`, `${release}/`]));

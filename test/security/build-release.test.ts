@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type Server } from 'node:net';
-import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../src/adapters/exec.js';
@@ -110,6 +110,9 @@ describeAsRoot('build commands', () => {
     await expect(build(source, ['cp /bin/dash x && chmod 6755 x'])).rejects.toThrow('x: setuid bit (mode 6755): refused');
     await expect(build(source, ['mkdir d && chmod 2775 d'])).rejects.toThrow('d: setgid bit (mode 2775): refused');
     await expect(build(source, ['mkfifo p'])).rejects.toThrow('p: a fifo: refused');
+    // The release's root is not in the walk: its mode is the gateway's, whatever the build made it.
+    const built = await build(source, ['chmod 6777 .']);
+    expect((await stat(built.dir)).mode & 0o7777).toBe(0o755);
     await expect(build(source, ['python3 -c "import socket; socket.socket(socket.AF_UNIX).bind(\'s\')"'])).rejects.toThrow('s: a socket: refused');
   });
 
