@@ -9,7 +9,8 @@ import { repoDir } from './repos.js';
 /** An app's manifest as its repository on the gateway holds it, at `ref` (default: the gateway's default branch). */
 export async function readAppManifest(config: GatewayConfig, app: string, ref?: string): Promise<Manifest> {
   const branch = ref ?? config.gateway.defaultBranch;
-  const text = await readManifestBlob(repoDir(config.gateway.stateDir, app), branch);
+  // The branch by its full name: git would take a tag of the same name first.
+  const text = await readManifestBlob(repoDir(config.gateway.stateDir, app), ref ?? `refs/heads/${branch}`, branch);
   if (text === undefined) throw new UsageError(`${app}: no ${MANIFEST_FILE} on ${branch} yet: push first`);
   const parsed = validateManifest(text, `${app}@${branch}:${MANIFEST_FILE}`);
   if ('problems' in parsed) throw new InvalidInputError(parsed.problems);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { run } from '../../src/adapters/exec.js';
 import { stopPrivateRedis } from '../../src/adapters/redis-server.js';
 import { loadGatewayConfig } from '../../src/config/load.js';
+import { readAppManifest } from '../../src/git/app-manifest.js';
 import { readApp } from '../../src/render/read-app.js';
 import { runCli } from '../helpers/cli.js';
 
@@ -104,6 +105,16 @@ describe('magrathea.yml', () => {
     const deploy = await runCli(['deploy', bare, '--app', 'shop', '--ref', 'v1', '--config', config]);
     expect(deploy.stderr).toContain('magrathea.yml: not a regular file in v1 (a symbolic link)');
     expect(deploy.status).toBe(1);
+  });
+
+  it('of the default branch is the branch\'s, whatever a tag of the same name holds', async () => {
+    await commit({ 'magrathea.yml': MANIFEST.replace('production', 'from-the-branch') });
+    expect((await push('HEAD:refs/heads/feature')).exitCode).toBe(0);
+    await commit({ 'magrathea.yml': MANIFEST.replace('production', 'from-a-tag') });
+    expect((await push('HEAD:refs/tags/feature')).exitCode).toBe(0);
+    const gateway = { ...(await loadGatewayConfig(config)) };
+    gateway.gateway = { ...gateway.gateway, defaultBranch: 'feature' };
+    expect((await readAppManifest(gateway, 'shop')).environments.map((e) => e.name)).toEqual(['from-the-branch']);
   });
 
   it('is never read through a link, nor from a fifo, in a tree on disk', async () => {
