@@ -1,12 +1,14 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CommandError, run } from '../adapters/exec.js';
+import type { BuildSettings } from '../config/types.js';
+import { DEFAULT_BUILDS } from '../config/validate.js';
 import { MagratheaError } from '../core/errors.js';
+import { KILL_AFTER_SECONDS, sandboxArgv, throwawayId } from './build-sandbox.js';
+import { checkRelease } from './check-release.js';
 
-const BUILD_USER = 'nobody';
-const BUILD_GROUP = 'nogroup';
 
 export interface BuildReleaseOptions {
   /** The commit's tree, as exportTree wrote it; left untouched. */
@@ -20,14 +22,22 @@ export interface BuildReleaseOptions {
    * hosts sends, and `--link-dest` copies, only what changed.
    */
   workspace: string;
-  /** The manifest's `build` commands, run in order with `sh -c` in the exported tree. */
+  /**
+   * The manifest's `build` commands, run in order with `sh -c` in a copy of
+   * the exported tree, each in a sandbox of its own (see sandboxArgv); they
+   * need the gateway to run as root.
+   */
   commands: string[];
   /** Environment of the build commands, added to a minimal PATH/HOME. */
   env?: Record<string, string>;
   /** Each line the build prints. */
   log?: (line: string) => void;
-  /** Per command. Default 10 minutes. */
-  timeout?: number;
+  /** Network, time limit per command and release size cap (gateway.yml's `builds:`); defaults as there. */
+  settings?: Partial<BuildSettings>;
+  /** The instance's `shared:` paths, of every cluster the release goes to: none may cross a link in the release. */
+  shared?: string[];
+  /** Directories build commands see empty (the gateway's state and config directories). */
+  hidden?: string[];
 }
 
 export interface BuiltRelease {
@@ -103,8 +113,9 @@ export async function exportTree(repo: string, commit: string, dest: string, che
 /**
  * Builds a release from an exported tree: runs
  * `composer install` when there is a composer.json and no build command
- * runs composer itself, then the manifest's build commands, writes a
- * REVISION file, and syncs the result into the workspace's `release/` by
+ * runs composer itself, then the manifest's build commands, checks the
+ * result (checkRelease: links, special files, shared paths, size), syncs it
+ * into the workspace's `release/` and writes a REVISION file there, by
  * content (rsync --checksum, without --times): a file whose bytes did not
  * change keeps its old modification time, so the next rsync to the hosts
  * skips it, however the tree was written. Without commands to run, the
@@ -124,39 +135,78 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<BuiltR
 }
 
 async function buildIn(scratch: string, release: string, options: BuildReleaseOptions, log: (line: string) => void): Promise<BuiltRelease> {
+  const settings = { ...DEFAULT_BUILDS, ...options.settings };
+  const rules = { shared: options.shared ?? [], maxSize: settings.maxReleaseSize };
   const commands = [...options.commands];
   if (existsSync(join(options.tree, 'composer.json')) && !commands.some((c) => /\bcomposer\b/.test(c))) {
     commands.unshift('composer install --no-dev --optimize-autoloader --no-interaction --no-progress');
   }
   if (commands.length === 0) {
     // Nothing to run: the tree is the release, with a REVISION file.
+    await checkRelease(options.tree, rules);
     await step('stage', () => run('rsync', ['-rlpc', '--delete', '--exclude=/REVISION', `${options.tree}/`, `${release}/`]));
-    await writeFile(join(release, 'REVISION'), `${options.commit}\n`);
+    await writeRevision(release, options.commit);
     return { dir: release, commands };
   }
+  if (process.getuid?.() !== 0) {
+    throw new MagratheaError(
+      `builds need the gateway to run as root: each build command runs in namespaces of its own under a throwaway uid, which only root can set up; this gateway runs as uid ${process.getuid?.()}, so ${commands.map((c) => JSON.stringify(c)).join(', ')} did not run (without build commands and composer.json, a release needs no build)`,
+      'build-needs-root',
+      1,
+      false,
+    );
+  }
 
-  // The build runs in a copy: its commands may write anywhere in the tree.
+  // The build runs in a copy, owned by a uid of its own: its commands may write anywhere in the tree, and nowhere else of the gateway's.
+  const id = throwawayId();
   const fresh = join(scratch, 'tree');
   const home = join(scratch, 'home');
   await mkdir(fresh);
   await mkdir(home);
+  await chmod(scratch, 0o711);
   await step('export', () => run('cp', ['-a', `${options.tree}/.`, fresh]));
+  await run('chown', ['-R', `${id}:${id}`, fresh, home]);
+  // Builds of other apps run at the same time, under other uids: this one's files are its own.
+  await chmod(fresh, 0o700);
+  await chmod(home, 0o700);
+  const hidden = (options.hidden ?? []).filter((dir) => existsSync(dir));
   const env = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: home, COMPOSER_HOME: join(home, 'composer'), LANG: 'C.UTF-8', ...options.env };
-  // Whoever can push can write build commands: as root, they run as nobody, in a tree nobody owns.
-  const asRoot = process.getuid?.() === 0;
-  if (asRoot) await run('chown', ['-R', `${BUILD_USER}:${BUILD_GROUP}`, fresh, home]);
   for (const command of commands) {
     log(`$ ${command}`);
-    const [file, args] = asRoot
-      ? ['setpriv', [`--reuid=${BUILD_USER}`, `--regid=${BUILD_GROUP}`, '--clear-groups', '--', 'sh', '-c', command]]
-      : ['sh', ['-c', command]];
-    await step(`build: ${command}`, () => run(file, args as string[], { cwd: fresh, env, extendEnv: false, timeout: options.timeout ?? 600_000, onLine: (line) => log(line) }));
+    const [file, args] = sandboxArgv(command, id, settings, hidden);
+    const started = Date.now();
+    // The gateway's own limit only backs up timeout's, which names the outcome.
+    const result = await run(file, args, { cwd: fresh, env, extendEnv: false, timeout: (settings.stepTimeoutSeconds + KILL_AFTER_SECONDS + 30) * 1000, reject: false, onLine: (line) => log(line) });
+    const timedOut = result.exitCode === 124 || (result.exitCode === 137 && Date.now() - started >= settings.stepTimeoutSeconds * 1000);
+    if (timedOut) {
+      throw new MagratheaError(`build: ${command} timed out after ${formatSeconds(settings.stepTimeoutSeconds)} (builds.step_timeout): it and every process it started were killed`, 'build-timed-out', 1, false);
+    }
+    if (result.exitCode !== 0) throw stepFailed(`build: ${command}`, new CommandError(result.command, result.exitCode, result.stdout, result.stderr));
   }
 
-  await writeFile(join(fresh, 'REVISION'), `${options.commit}\n`);
-  // --checksum without --times: unchanged content keeps release/'s old mtime.
-  await step('stage', () => run('rsync', ['-rlpc', '--delete', `${fresh}/`, `${release}/`]));
+  // Every process of the build has ended with its namespace: the tree holds still while it is checked and copied.
+  // Its root's mode (0700 for the build, or whatever the build made it) would become release/'s: the walk sees only what is inside.
+  await chmod(fresh, 0o755);
+  await checkRelease(fresh, rules);
+  // --checksum without --times: unchanged content keeps release/'s old mtime. REVISION is never taken from the tree.
+  await step('stage', () => run('rsync', ['-rlpc', '--delete', '--exclude=/REVISION', `${fresh}/`, `${release}/`]));
+  await writeRevision(release, options.commit);
   return { dir: release, commands };
+}
+
+/**
+ * REVISION, written in the gateway's own `release/` (never in a tree a build
+ * wrote): whatever is at that name is removed, and the file is created
+ * anew, failing rather than following a link put there meanwhile.
+ */
+async function writeRevision(release: string, commit: string): Promise<void> {
+  const path = join(release, 'REVISION');
+  await rm(path, { recursive: true, force: true });
+  await writeFile(path, `${commit}\n`, { flag: 'wx', mode: 0o644 });
+}
+
+function formatSeconds(seconds: number): string {
+  return seconds % 60 === 0 ? `${seconds / 60}m` : `${seconds}s`;
 }
 
 /** Names the build step in the error, keeping the command's own exit code and stderr tail. */
@@ -164,11 +214,12 @@ async function step<T>(name: string, action: () => Promise<T>): Promise<T> {
   try {
     return await action();
   } catch (e) {
-    if (e instanceof CommandError) {
-      const killed = e.exitCode === 127 && /timed out|ENOENT/.test(e.stderr) ? ` (${/timed out/.test(e.stderr) ? 'timed out' : 'not found'})` : '';
-      // A failing build is the app's to fix: retrying the job cannot help.
-      throw new MagratheaError(`${name} failed with exit code ${e.exitCode}${killed}: ${e.message.replace(/^[\s\S]*? exited with \d+: ?/, '')}`, 'build-failed', 1, false, { cause: e });
-    }
-    throw e;
+    throw e instanceof CommandError ? stepFailed(name, e) : e;
   }
+}
+
+function stepFailed(name: string, e: CommandError): MagratheaError {
+  const killed = e.exitCode === 127 && /timed out|ENOENT/.test(e.stderr) ? ` (${/timed out/.test(e.stderr) ? 'timed out' : 'not found'})` : '';
+  // A failing build is the app's to fix: retrying the job cannot help.
+  return new MagratheaError(`${name} failed with exit code ${e.exitCode}${killed}: ${e.message.replace(/^[\s\S]*? exited with \d+: ?/, '')}`, 'build-failed', 1, false, { cause: e });
 }

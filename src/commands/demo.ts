@@ -79,7 +79,7 @@ export const demoCommand: Command = {
         '',
       ].join('\n'));
       const sshCmd = `ssh -F ${sshConfig}`;
-      if (!appExists(gateway.config.gateway.stateDir, APP)) await createRepo(gateway.config.gateway.stateDir, APP, status.config);
+      if (!appExists(gateway.config.gateway.stateDir, APP)) await createRepo(gateway.config.gateway.stateDir, APP, status.config, gateway.config.gateway.builds);
 
       // The example as a git repository of its own, pushed like any app.
       const repo = join(dir, 'demo', APP);

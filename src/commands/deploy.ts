@@ -3,9 +3,11 @@ import { basename, resolve } from 'node:path';
 import { run } from '../adapters/exec.js';
 import { checkoutDir, exportTree, sourceDir } from '../builder/build-release.js';
 import { sourceFields } from '../builder/source-link.js';
-import { MagratheaError, UsageError } from '../core/errors.js';
+import { InvalidInputError, MagratheaError, UsageError } from '../core/errors.js';
 import { environmentForBranch } from '../core/manifest/resolve.js';
-import { readApp } from '../render/read-app.js';
+import { MANIFEST_FILE, validateManifest } from '../core/manifest/validate.js';
+import { checkName } from '../core/values.js';
+import { readManifestBlob } from '../git/manifest-blob.js';
 import { parseArgs } from './args.js';
 import { followWithWorker, openGatewayContext } from './gateway-context.js';
 import type { Command } from './types.js';
@@ -30,15 +32,23 @@ export const deployCommand: Command = {
       throw new UsageError(`deploy: ${JSON.stringify(ref)} is not a commit of ${repo}`);
     });
 
+    const problem = checkName(appName);
+    if (problem) throw new MagratheaError(`app name: ${problem}${parsed.values.app === undefined ? ` (taken from the directory ${repo}; give one with --app)` : ''}`, 'invalid-app-name');
+    // From git's objects, as the push hook reads it: a tag or commit no push validated may hold a link at its name.
+    const text = await readManifestBlob(repo, commit, ref);
+    if (text === undefined) throw new MagratheaError(`${MANIFEST_FILE}: missing at the root of ${ref}: every commit Magrathea deploys needs one`, 'manifest-missing');
+    const validated = validateManifest(text, `${appName}@${ref}:${MANIFEST_FILE}`);
+    if ('problems' in validated) throw new InvalidInputError(validated.problems);
+    const manifest = validated.manifest;
+
     const gateway = await openGatewayContext(parsed.values.config);
     const tree = sourceDir(gateway.config.gateway.stateDir, appName, commit);
     try {
       await exportTree(repo, commit, tree, checkoutDir(gateway.config.gateway.stateDir, appName));
-      const app = await readApp(tree, appName);
       const branch = ref.replace(/^refs\/heads\//, '');
-      const env = parsed.values.env ?? environmentForBranch(app.manifest, branch)?.name;
+      const env = parsed.values.env ?? environmentForBranch(manifest, branch)?.name;
       if (!env) {
-        const known = app.manifest.environments.map((e) => `${e.name} (branch ${e.branch})`).join(', ');
+        const known = manifest.environments.map((e) => `${e.name} (branch ${e.branch})`).join(', ');
         throw new UsageError(`deploy: no environment of ${appName} is fed by ${branch}; choose one with --env: ${known}`);
       }
       const jobId = await gateway.queue.enqueueDeploy({

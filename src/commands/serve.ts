@@ -1,7 +1,7 @@
 import { configDir } from '../config/load.js';
 import { UsageError } from '../core/errors.js';
 import { readAudit, recordAudit } from '../git/audit.js';
-import { installHooks, listApps, repoDir } from '../git/repos.js';
+import { configureRepo, listApps, repoDir } from '../git/repos.js';
 import { startApiServer, type ApiServer } from '../api/server.js';
 import type { AuditEntry } from '../git/audit.js';
 import { LiveUsers } from '../git/live-users.js';
@@ -43,8 +43,8 @@ export const serveCommand: Command = {
     process.on('SIGHUP', reload);
     users.watch();
     try {
-      // Hooks point at this installation's node and code: refreshed at each start.
-      for (const app of await listApps(gateway.config.gateway.stateDir)) await installHooks(repoDir(gateway.config.gateway.stateDir, app), dir);
+      // Hooks point at this installation's node and code, and the push size cap is gateway.yml's: refreshed at each start.
+      for (const app of await listApps(gateway.config.gateway.stateDir)) await configureRepo(repoDir(gateway.config.gateway.stateDir, app), dir, gateway.config.gateway.builds);
       if (!parsed.flags.has('no-worker')) worker = await startGatewayWorker(gateway, dir);
       if (!parsed.flags.has('no-accounting')) accounting = await startGatewayAccounting(gateway, dir, { summary: (line) => io.stdout.write(`${line}\n`) });
       const shared = {

@@ -28,6 +28,7 @@ export interface GatewaySettings {
   };
   accounting: AccountingSettings;
   limits: LimitsSettings;
+  builds: BuildSettings;
 }
 
 /**
@@ -57,6 +58,22 @@ export interface LimitsSettings {
   };
   /** `logs -f` running at once per user, over SSH and the HTTP API together. Default 4. */
   logsFollowPerUser: number;
+}
+
+/**
+ * How untrusted build commands run (`builds:` in gateway.yml). Each command
+ * runs in its own namespaces under a throwaway uid; these bound what it may
+ * reach and how much it may take.
+ */
+export interface BuildSettings {
+  /** `allow`: build commands reach the network (composer needs it); `deny`: a network namespace of their own, loopback only. Default `allow`. */
+  network: 'allow' | 'deny';
+  /** Seconds one build command may run; then it, and everything it started, is killed. Default 600 (10 minutes). */
+  stepTimeoutSeconds: number;
+  /** Bytes one push may send (git's `receive.maxInputSize`). Default 500M. */
+  maxPushSize: number;
+  /** Bytes a built release may hold (its regular files), checked before it is shipped. Default 2G. */
+  maxReleaseSize: number;
 }
 
 /** Disk and web traffic accounting (`accounting:` in gateway.yml). */

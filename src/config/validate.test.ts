@@ -109,6 +109,28 @@ describe('validateGatewayConfig', () => {
     ]);
   });
 
+  it('reads build settings: network, step time limit, push and release size caps, with defaults', () => {
+    const read = (gateway: string) => {
+      const result = validateGatewayConfig('/cfg', { 'clusters.yml': HOSTS, 'gateway.yml': gateway });
+      if ('problems' in result) throw new Error(result.problems.map(formatProblem).join('\n'));
+      return result.config.gateway.builds;
+    };
+    expect(read('keep_releases: "3"\n')).toEqual({ network: 'allow', stepTimeoutSeconds: 600, maxPushSize: 500 * 1024 ** 2, maxReleaseSize: 2 * 1024 ** 3 });
+    expect(read('builds:\n  network: deny\n  step_timeout: 90s\n  max_push_size: 64M\n  max_release_size: 1G\n')).toEqual({
+      network: 'deny',
+      stepTimeoutSeconds: 90,
+      maxPushSize: 64 * 1024 ** 2,
+      maxReleaseSize: 1024 ** 3,
+    });
+    expect(problems({ 'clusters.yml': HOSTS, 'gateway.yml': 'builds:\n  network: off\n  step_timeout: 2d\n  max_push_size: 1.5G\n  max_release_size: [1G]\n  limits: 1\n' })).toEqual([
+      expect.stringMatching(/^\/cfg\/gateway\.yml:6:3: builds\.limits: unknown key "limits"; expected one of: network, step_timeout, max_push_size, max_release_size/),
+      expect.stringMatching(/^\/cfg\/gateway\.yml:2:12: builds\.network: "off" is not one of: allow, deny/),
+      expect.stringMatching(/^\/cfg\/gateway\.yml:3:17: builds\.step_timeout: "2d": a build step's time limit must be from 1s to 1d/),
+      expect.stringMatching(/^\/cfg\/gateway\.yml:4:18: builds\.max_push_size: "1\.5G" is not a size/),
+      expect.stringMatching(/^\/cfg\/gateway\.yml:5:21: builds\.max_release_size: expected a single value/),
+    ]);
+  });
+
   it('requires clusters.yml, and web, cache and balancer hosts in every cluster', () => {
     expect(problems({})).toEqual(['/cfg/clusters.yml:1:1: missing: the gateway configuration needs clusters.yml']);
     expect(problems({ 'clusters.yml': 'c1:\n  hosts:\n    w1: { address: 127.0.1.1, roles: [web] }\n' })).toEqual([

@@ -5,6 +5,7 @@ import {
   ROLES,
   VERBS,
   type AccountingSettings,
+  type BuildSettings,
   type ClusterCommands,
   type ClusterConfig,
   type ClusterPaths,
@@ -89,6 +90,7 @@ function readGateway(r: Reader | undefined): GatewaySettings {
     ssh: { identity: '', knownHosts: '' },
     accounting: { ...DEFAULT_ACCOUNTING, quotas: { default: {}, apps: {} } },
     limits: defaultLimits(),
+    builds: { ...DEFAULT_BUILDS },
   };
   const sshDefaults = (): GatewaySettings => {
     settings.ssh.identity ||= `${settings.stateDir}/ssh/id_ed25519`;
@@ -97,7 +99,7 @@ function readGateway(r: Reader | undefined): GatewaySettings {
     return settings;
   };
   if (!r || r.at([]) === '' || r.at([]) === undefined) return sshDefaults();
-  r.map([], ['state_dir', 'default_branch', 'keep_releases', 'release_hook_timeout', 'listen', 'http_url', 'ssh', 'accounting', 'limits']);
+  r.map([], ['state_dir', 'default_branch', 'keep_releases', 'release_hook_timeout', 'listen', 'http_url', 'ssh', 'accounting', 'limits', 'builds']);
   settings.stateDir = r.string(['state_dir'], checkAbsolutePath) ?? settings.stateDir;
   r.map(['ssh'], ['identity', 'known_hosts']);
   settings.ssh.identity = r.string(['ssh', 'identity'], checkAbsolutePath) ?? '';
@@ -111,6 +113,7 @@ function readGateway(r: Reader | undefined): GatewaySettings {
   settings.httpUrl = (r.string(['http_url'], checkHttpUrl) ?? '').replace(/\/$/, '');
   settings.accounting = readAccounting(r);
   settings.limits = readLimits(r);
+  settings.builds = readBuilds(r);
   return sshDefaults();
 }
 
@@ -152,6 +155,25 @@ function readLimits(r: Reader): LimitsSettings {
   limits.http.streamsPerToken = count(['limits', 'http', 'streams_per_token'], 1000) ?? limits.http.streamsPerToken;
   limits.logsFollowPerUser = count(['limits', 'logs_follow_per_user'], 1000) ?? limits.logsFollowPerUser;
   return limits;
+}
+
+export const DEFAULT_BUILDS: BuildSettings = { network: 'allow', stepTimeoutSeconds: 600, maxPushSize: 500 * 1024 ** 2, maxReleaseSize: 2 * 1024 ** 3 };
+
+function readBuilds(r: Reader): BuildSettings {
+  const at = ['builds'];
+  r.map(at, ['network', 'step_timeout', 'max_push_size', 'max_release_size'], 'build settings (network, step_timeout, max_push_size, max_release_size)');
+  const network = r.string([...at, 'network'], (v) => (v === 'allow' || v === 'deny' ? undefined : `${show(v)} is not one of: allow, deny`));
+  const timeout = readDuration(r, [...at, 'step_timeout'], 1, 86400, "a build step's time limit must be from 1s to 1d");
+  const size = (key: string): number | undefined => {
+    const text = r.string([...at, key], checkSize);
+    return text === undefined ? undefined : sizeBytes(text);
+  };
+  return {
+    network: (network as BuildSettings['network'] | undefined) ?? DEFAULT_BUILDS.network,
+    stepTimeoutSeconds: timeout ?? DEFAULT_BUILDS.stepTimeoutSeconds,
+    maxPushSize: size('max_push_size') ?? DEFAULT_BUILDS.maxPushSize,
+    maxReleaseSize: size('max_release_size') ?? DEFAULT_BUILDS.maxReleaseSize,
+  };
 }
 
 export const DEFAULT_ACCOUNTING: Omit<AccountingSettings, 'quotas'> = { intervalSeconds: 300, retentionSeconds: 90 * 86400 };

@@ -85,16 +85,25 @@ export const checkDocroot: Check = (value) => (value === '.' ? undefined : check
 export const checkPhpVersion: Check = (value) =>
   /^[5-9]\.[0-9]{1,2}$/.test(value) ? undefined : `${show(value)} is not a PHP version: expected major.minor, like 8.2 (quote it in YAML: "8.2")`;
 
-export const checkBranch: Check = (value) => {
-  const ok =
+/**
+ * Branch and tag names: stricter than git's own rules (which let `;`, `$`,
+ * quotes and any Unicode through), since they reach messages, job data and
+ * command lines.
+ */
+function isRefName(value: string): boolean {
+  return (
     /^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$/.test(value) &&
     !value.includes('..') &&
     !value.includes('//') &&
     !value.endsWith('/') &&
     !value.endsWith('.lock') &&
-    !value.endsWith('.');
-  return ok ? undefined : `${show(value)} is not a valid branch name (letters, digits, '.', '_', '-', '/')`;
-};
+    !value.endsWith('.')
+  );
+}
+
+export const checkBranch: Check = (value) => (isRefName(value) ? undefined : `${show(value)} is not a valid branch name (letters, digits, '.', '_', '-', '/')`);
+
+export const checkTag: Check = (value) => (isRefName(value) ? undefined : `${show(value)} is not a valid tag name (letters, digits, '.', '_', '-', '/')`);
 
 /** A duration as Varnish spells it: `120s`, `5m`, `1h`, `500ms`. */
 export const checkDuration: Check = (value) =>

@@ -73,10 +73,21 @@ async function buildAndDeploy(options: DeployProcessorOptions, config: GatewayCo
   log(`${name} (${env}): release ${release.id} of ${commit.slice(0, 12)}${job.attempt > 1 ? ` (run ${job.attempt})` : ''}`);
   // Build commands cannot differ per cluster: any cluster of the environment gives them, placeholders replaced.
   const resolved = { instance: instanceOn(environment.clusters[0]!) };
+  // One release serves every cluster: no cluster's shared paths may cross a link in it.
+  const shared = [...new Set(environment.clusters.flatMap((cluster) => instanceOn(cluster).shared))];
   log('build');
   let built;
   try {
-    built = await buildRelease({ tree: sourcePath, commit, workspace: workspaceDir(config.gateway.stateDir, name, env), commands: resolved.instance.build, log: (l) => log(`  ${l}`) });
+    built = await buildRelease({
+      tree: sourcePath,
+      commit,
+      workspace: workspaceDir(config.gateway.stateDir, name, env),
+      commands: resolved.instance.build,
+      settings: config.gateway.builds,
+      shared,
+      hidden: [config.gateway.stateDir, config.dir],
+      log: (l) => log(`  ${l}`),
+    });
   } catch (e) {
     await markReleaseStatus(options.redis, { app: name, env, id: release.id, status: 'failed', message: (e as Error).message });
     throw e;

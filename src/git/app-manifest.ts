@@ -1,17 +1,18 @@
-import { run } from '../adapters/exec.js';
 import type { GatewayConfig } from '../config/types.js';
 import { InvalidInputError, UsageError } from '../core/errors.js';
 import { environmentForBranch } from '../core/manifest/resolve.js';
 import type { EnvironmentDef, Manifest } from '../core/manifest/types.js';
 import { MANIFEST_FILE, validateManifest } from '../core/manifest/validate.js';
+import { readManifestBlob } from './manifest-blob.js';
 import { repoDir } from './repos.js';
 
 /** An app's manifest as its repository on the gateway holds it, at `ref` (default: the gateway's default branch). */
 export async function readAppManifest(config: GatewayConfig, app: string, ref?: string): Promise<Manifest> {
   const branch = ref ?? config.gateway.defaultBranch;
-  const shown = await run('git', ['--git-dir', repoDir(config.gateway.stateDir, app), 'show', `${branch}:${MANIFEST_FILE}`], { reject: false });
-  if (shown.exitCode !== 0) throw new UsageError(`${app}: no ${MANIFEST_FILE} on ${branch} yet: push first`);
-  const parsed = validateManifest(shown.stdout, `${app}@${branch}:${MANIFEST_FILE}`);
+  // The branch by its full name: git would take a tag of the same name first.
+  const text = await readManifestBlob(repoDir(config.gateway.stateDir, app), ref ?? `refs/heads/${branch}`, branch);
+  if (text === undefined) throw new UsageError(`${app}: no ${MANIFEST_FILE} on ${branch} yet: push first`);
+  const parsed = validateManifest(text, `${app}@${branch}:${MANIFEST_FILE}`);
   if ('problems' in parsed) throw new InvalidInputError(parsed.problems);
   return parsed.manifest;
 }

@@ -18,9 +18,10 @@ import { MagratheaError } from '../core/errors.js';
 import { checkAllInstances, environmentForBranch } from '../core/manifest/resolve.js';
 import { MANIFEST_FILE, validateManifest } from '../core/manifest/validate.js';
 import { formatProblem } from '../core/source.js';
-import { checkName } from '../core/values.js';
+import { checkBranch, checkName, checkTag } from '../core/values.js';
 import { openDeployQueue } from '../deployer/queue.js';
 import { quotaWarnings } from '../accounting/read-usage.js';
+import { readManifestBlob } from './manifest-blob.js';
 import { acquirePushLock, heldPushLocks, releasePushLock } from './push-lock.js';
 
 const ZERO = /^0+$/;
@@ -43,17 +44,24 @@ async function preReceive(ctx: PushContext, updates: string[][], options: string
   for (const option of options) {
     if (!option.startsWith('cluster=')) throw new Rejection(`unknown push option ${JSON.stringify(option)}; known: cluster=NAME (deploy that cluster only)`);
   }
+  // Every name first: a push with one bad ref is rejected before any of its branches deploys.
+  for (const [, newRev, ref] of updates as [string, string, string][]) {
+    const problem = refProblem(ref, ZERO.test(newRev));
+    if (problem) throw new Rejection(problem);
+  }
   for (const [oldRev, newRev, ref] of updates as [string, string, string][]) {
-    if (!ref.startsWith('refs/heads/')) {
-      ctx.say(`${ref}: not a branch: stored, nothing deployed`);
+    if (ref.startsWith('refs/tags/')) {
+      ctx.say(`${ref}: a tag: stored, nothing deployed`);
       continue;
     }
     const branch = ref.slice('refs/heads/'.length);
     if (ZERO.test(newRev)) throw new Rejection(`deleting branches is refused: ${branch} may feed an environment`);
 
-    const shown = await run('git', ['--git-dir', ctx.gitDir, 'show', `${newRev}:${MANIFEST_FILE}`], { reject: false });
-    if (shown.exitCode !== 0) throw new Rejection(`${MANIFEST_FILE}: missing at the root of ${newRev.slice(0, 12)}: every commit Magrathea deploys needs one`);
-    const parsed = validateManifest(shown.stdout, MANIFEST_FILE);
+    const text = await readManifestBlob(ctx.gitDir, newRev, branch).catch((e: Error) => {
+      throw new Rejection(e.message);
+    });
+    if (text === undefined) throw new Rejection(`${MANIFEST_FILE}: missing at the root of ${newRev.slice(0, 12)}: every commit Magrathea deploys needs one`);
+    const parsed = validateManifest(text, MANIFEST_FILE);
     const problems = 'problems' in parsed ? parsed.problems : checkAllInstances(parsed.manifest, ctx.app);
     if (problems.length > 0 || 'problems' in parsed) throw new Rejection(problems.map(formatProblem).join('\n'));
     const environment = environmentForBranch(parsed.manifest, branch);
@@ -104,6 +112,24 @@ async function preReceive(ctx: PushContext, updates: string[][], options: string
       if (!deployed) await releasePushLock(context, ctx.app, environment.name, ctx.token);
     }
   }
+}
+
+/**
+ * Why a ref may not be stored: only branches and tags, named as branches
+ * must be (checkBranch: git itself lets `;`, `$`, quotes and any Unicode
+ * through), since their names reach messages, jobs and `deploy APP REF`.
+ * Deleting a tag stays possible whatever its name.
+ */
+function refProblem(ref: string, deleting: boolean): string | undefined {
+  if (ref.startsWith('refs/heads/')) {
+    const problem = checkBranch(ref.slice('refs/heads/'.length));
+    return problem && `${ref}: ${problem}: refused`;
+  }
+  if (ref.startsWith('refs/tags/')) {
+    const problem = deleting ? undefined : checkTag(ref.slice('refs/tags/'.length));
+    return problem && `${ref}: ${problem}: refused`;
+  }
+  return `${ref}: only branches (refs/heads/) and tags (refs/tags/) are accepted`;
 }
 
 async function postReceive(ctx: PushContext): Promise<void> {

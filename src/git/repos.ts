@@ -33,14 +33,30 @@ export async function listApps(stateDir: string): Promise<string[]> {
  * hooks are compiled JavaScript run by this same node, not a TypeScript
  * runtime: a push pays Node's start, not a compiler's.
  */
-export async function createRepo(stateDir: string, app: string, configDir: string): Promise<string> {
+export async function createRepo(stateDir: string, app: string, configDir: string, settings: RepoSettings): Promise<string> {
   const dir = repoDir(stateDir, app);
   if (existsSync(join(dir, 'HEAD'))) throw new MagratheaError(`app ${app} already exists`, 'app-exists');
   await mkdir(dir, { recursive: true });
   await run('git', ['init', '-q', '--bare', '-b', 'master', dir]);
-  await run('git', ['-C', dir, 'config', 'receive.advertisePushOptions', 'true']);
-  await installHooks(dir, configDir);
+  await configureRepo(dir, configDir, settings);
   return dir;
+}
+
+export interface RepoSettings {
+  /** Bytes one push may send (gateway.yml's builds.max_push_size). */
+  maxPushSize: number;
+}
+
+/**
+ * What the gateway sets in every app repository: push options, the push
+ * size cap (git refuses a bigger pack while receiving it, before any hook
+ * runs or anything is stored), the hooks. Run at creation and at each start
+ * of the gateway, so that existing repositories follow gateway.yml.
+ */
+export async function configureRepo(dir: string, configDir: string, settings: RepoSettings): Promise<void> {
+  await run('git', ['-C', dir, 'config', 'receive.advertisePushOptions', 'true']);
+  await run('git', ['-C', dir, 'config', 'receive.maxInputSize', String(settings.maxPushSize)]);
+  await installHooks(dir, configDir);
 }
 
 export async function installHooks(dir: string, configDir: string): Promise<void> {

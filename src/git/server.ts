@@ -8,6 +8,7 @@ import { ConnectionGate } from '../adapters/connection-gate.js';
 import { listenOn } from '../adapters/listen.js';
 import { run, start } from '../adapters/exec.js';
 import type { GatewayConfig, UserConfig } from '../config/types.js';
+import { formatBytes } from '../core/accounting/usage.js';
 import { authorize } from '../core/access.js';
 import { parseCommandLine } from '../core/command-line.js';
 import { Slots } from '../core/slots.js';
@@ -276,7 +277,7 @@ async function handle(options: GatewayServerOptions, users: LiveUsers, follows: 
     const access = authorize(user, name === 'git-receive-pack' ? 'deploy' : 'read', app);
     if (!access.ok) return err(`magrathea: ${access.reason}`, 1, 'forbidden');
     if (!appExists(options.config.gateway.stateDir, app)) return err(`magrathea: no app ${app}: an admin creates it with "ssh magrathea apps:create ${app}"`, 1, 'failed');
-    return { exitCode: await pipeGit(name, repoDir(options.config.gateway.stateDir, app), user, options.configDir, channel) };
+    return { exitCode: await pipeGit(name, repoDir(options.config.gateway.stateDir, app), user, options.configDir, channel, options.config.gateway.builds.maxPushSize) };
   }
 
   const io = { stdout: writable((d) => channel.write(d)), stderr: writable((d) => channel.stderr.write(d)), cwd: options.config.gateway.stateDir, user: user.name };
@@ -284,14 +285,20 @@ async function handle(options: GatewayServerOptions, users: LiveUsers, follows: 
 }
 
 /** git-receive-pack (or upload-pack) wired to the channel; its hooks learn who pushes from the environment. */
-async function pipeGit(program: string, repo: string, user: UserConfig, configDir: string, channel: Channel): Promise<number> {
+async function pipeGit(program: string, repo: string, user: UserConfig, configDir: string, channel: Channel, maxPushSize: number): Promise<number> {
   const child = start(program, [repo], { env: { MAGRATHEA_USER: user.name, MAGRATHEA_CONFIG: configDir } });
+  let received = 0;
+  channel.on('data', (data: Buffer) => void (received += data.length));
   channel.pipe(child.stdin!);
   child.stdout!.pipe(channel, { end: false });
   child.stderr!.pipe(channel.stderr, { end: false });
   // The client going away ends the push: git-receive-pack, and its hooks with it, see their input close.
   channel.on('close', () => child.stdin?.destroy());
   const result = await child;
+  // git's own refusal of a pack over receive.maxInputSize (see configureRepo) names neither the size nor the setting.
+  if (program === 'git-receive-pack' && received > maxPushSize) {
+    channel.stderr.write(`magrathea: push refused: ${formatBytes(received)} received before git stopped reading, over the limit of ${formatBytes(maxPushSize)} per push (builds.max_push_size in gateway.yml); nothing was stored\n`);
+  }
   return result.exitCode ?? 1;
 }
 

@@ -1,3 +1,5 @@
+import { run } from '../adapters/exec.js';
+import { loadGatewayConfig } from '../config/load.js';
 import { MagratheaError, NoAppError, UsageError } from '../core/errors.js';
 import { checkName } from '../core/values.js';
 import { parseArgs } from '../commands/args.js';
@@ -19,6 +21,18 @@ import { shellCommand } from './shell.js';
 
 export type { SshCommand, SshCommandContext } from './ssh-command.js';
 
+
+/**
+ * A branch before a tag of the same name, then anything else git resolves
+ * (a commit id): git itself would take the tag, so that a tag named
+ * `master` would otherwise shadow the branch the push hook checked.
+ */
+async function fullRef(repo: string, ref: string): Promise<string> {
+  for (const full of [`refs/heads/${ref}`, `refs/tags/${ref}`]) {
+    if ((await run('git', ['-C', repo, 'show-ref', '--verify', '--quiet', full], { reject: false })).exitCode === 0) return full;
+  }
+  return ref;
+}
 
 function requireApp(ctx: SshCommandContext, app: string | undefined): string {
   const problem = app === undefined ? 'missing app name' : checkName(app);
@@ -70,7 +84,7 @@ export const SSH_COMMANDS: SshCommand[] = [
       const [app] = parseArgs('apps:create', 'APP', args, { positionals: [1, 1] }).positionals;
       const problem = checkName(app!);
       if (problem) throw new UsageError(`apps:create: ${problem}`);
-      await createRepo(ctx.stateDir, app!, ctx.configDir);
+      await createRepo(ctx.stateDir, app!, ctx.configDir, (await loadGatewayConfig(ctx.configDir)).gateway.builds);
       ctx.io.stdout.write(`created ${app}\nnext: git remote add magrathea <this gateway>:${app} && git push magrathea master\n`);
     },
   },
@@ -164,7 +178,8 @@ export const SSH_COMMANDS: SshCommand[] = [
       const app = requireApp(ctx, parsed.positionals[0]);
       const ref = parsed.positionals[1] ?? 'master';
       if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$/.test(ref) || ref.includes('..')) throw new UsageError(`deploy: ${JSON.stringify(ref)} is not a branch or commit`);
-      await deployCommand.run([repoDir(ctx.stateDir, app), '--app', app, '--ref', ref, ...(parsed.values.env ? ['--env', parsed.values.env] : []), '--config', ctx.configDir], ctx.io);
+      const repo = repoDir(ctx.stateDir, app);
+      await deployCommand.run([repo, '--app', app, '--ref', await fullRef(repo, ref), ...(parsed.values.env ? ['--env', parsed.values.env] : []), '--config', ctx.configDir], ctx.io);
     },
   },
   {

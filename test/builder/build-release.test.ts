@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../src/adapters/exec.js';
+import { THROWAWAY_UIDS } from '../../src/builder/build-sandbox.js';
 import { buildRelease as buildFromTree, builderPaths, checkoutDir, exportTree, workspaceDir } from '../../src/builder/build-release.js';
 import { createRepo, destroyRepo, repoDir } from '../../src/git/repos.js';
 
@@ -45,12 +46,16 @@ describe('buildRelease', () => {
     const first = await commit({ 'public/index.php': '<?php echo 1;', 'lib/a.php': '<?php // a', 'lib/b.php': '<?php // b' }, 'one');
     const workspace = join(root, 'ws');
     const lines: string[] = [];
-    const built = await buildRelease({ repo, commit: first, workspace, commands: ['mkdir -p gen && echo built > gen/out.txt', 'echo hello from the build; id -un'], log: (l) => lines.push(l) });
+    const built = await buildRelease({ repo, commit: first, workspace, commands: ['mkdir -p gen && echo built > gen/out.txt', 'echo hello from the build; echo "uid $(id -u) gid $(id -g) groups $(id -G)"'], log: (l) => lines.push(l) });
     expect(await readFile(join(built.dir, 'REVISION'), 'utf8')).toBe(`${first}\n`);
     expect(await readFile(join(built.dir, 'gen/out.txt'), 'utf8')).toBe('built\n');
     expect(lines).toContain('hello from the build');
-    // As root, the commands ran as nobody.
-    if (process.getuid?.() === 0) expect(lines).toContain('nobody');
+    // The commands ran under a throwaway uid and gid, without the gateway's groups.
+    const ids = lines.find((l) => l.startsWith('uid '))!.match(/^uid (\d+) gid (\d+) groups (\d+)$/);
+    expect(ids).not.toBeNull();
+    expect(Number(ids![1])).toBeGreaterThanOrEqual(THROWAWAY_UIDS.first);
+    expect(Number(ids![1])).toBeLessThan(THROWAWAY_UIDS.first + THROWAWAY_UIDS.count);
+    expect([ids![2], ids![3]]).toEqual([ids![1], ids![1]]);
     const before = { a: (await stat(join(built.dir, 'lib/a.php'))).mtimeMs, b: (await stat(join(built.dir, 'lib/b.php'))).mtimeMs, gen: (await stat(join(built.dir, 'gen/out.txt'))).mtimeMs };
 
     await new Promise((r) => setTimeout(r, 1100)); // mtimes have a one-second grain on some file systems
@@ -165,7 +170,7 @@ describe('apps:destroy on the gateway', () => {
   it('removes the app\'s repository, kept checkout and build workspaces, and nothing of an app whose name starts the same', async () => {
     const state = join(root, 'state');
     for (const app of ['shop', 'shop-two']) {
-      await createRepo(state, app, join(root, 'config'));
+      await createRepo(state, app, join(root, 'config'), { maxPushSize: 1024 ** 2 });
       const head = (await git('rev-parse', 'HEAD')).stdout.trim();
       await exportTree(repo, head, join(state, 'sources', app, 'one'), checkoutDir(state, app));
       await buildFromTree({ tree: join(state, 'sources', app, 'one'), commit: head, workspace: workspaceDir(state, app, 'production'), commands: [] });

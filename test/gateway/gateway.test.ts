@@ -57,6 +57,8 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'magrathea-gateway-'));
   config = join(work, 'config');
   await cp(lab.config, config, { recursive: true });
+  // Small enough for a test to cross, far above what the example app sends.
+  await writeFile(join(config, 'gateway.yml'), `${await readFile(join(lab.config, 'gateway.yml'), 'utf8')}builds:\n  max_push_size: 2M\n`);
   for (const who of ['bob', 'stranger']) {
     keys[who] = join(work, `${who}_key`);
     await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', who, '-f', keys[who]!]);
@@ -132,6 +134,17 @@ describe('git push magrathea master', () => {
     expect(push.exitCode).toBe(0);
     expect(push.stderr).toMatch(/remote: feature: feeds no environment \(master -> production, develop -> staging\): pushed, nothing deployed/);
     await git(repo, 'admin', 'checkout', '-q', 'master');
+  });
+
+  it('refuses a push over builds.max_push_size, naming the limit, and stores nothing', async () => {
+    const repo = await newRepo('too-big', 'shop-eu');
+    await run('sh', ['-c', 'head -c 3000000 /dev/urandom > "$1"', 'sh', join(repo, 'big.bin')]);
+    await git(repo, 'admin', 'add', '-A');
+    await git(repo, 'admin', 'commit', '-q', '-m', 'big');
+    const push = await git(repo, 'admin', 'push', 'magrathea', 'master');
+    expect(push.exitCode).not.toBe(0);
+    expect(push.stderr).toMatch(/magrathea: push refused: .* received before git stopped reading, over the limit of 2\.0 MiB per push \(builds\.max_push_size in gateway\.yml\); nothing was stored/);
+    expect((await git(repo, 'admin', 'ls-remote', 'magrathea')).stdout).toBe('');
   });
 
   it('deploys one cluster only with git push -o cluster=NAME', async () => {

@@ -22,6 +22,9 @@ import type { EnvironmentDef, Layer, LayerValue, Manifest, Strategy } from './ty
 
 export const MANIFEST_FILE = 'magrathea.yml';
 
+/** Bytes a manifest may hold: far more than any needs, and a bound on what the gateway reads of an untrusted one. */
+export const MAX_MANIFEST_BYTES = 1024 * 1024;
+
 interface LeafSpec {
   kind: 'scalar' | 'list';
   check: Check;
