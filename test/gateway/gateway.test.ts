@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { run, start } from '../../src/adapters/exec.js';
+import { join } from 'node:path';
+import { run } from '../../src/adapters/exec.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { curl } from '../helpers/curl.js';
 import { freePort } from '../helpers/free-port.js';
+import { gatewayClient, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { useOwnLab } from '../helpers/lab.js';
 
 /**
@@ -13,42 +14,16 @@ import { useOwnLab } from '../helpers/lab.js';
  * on a lab of its own, pushes that deploy (or are rejected), commands,
  * access control.
  */
-const CLI = resolve('dist/src/cli/main.js');
 let lab: LabStatus;
 let work: string;
 let config: string;
 let port: number;
-let server: ReturnType<typeof start> | undefined;
-let serverLog = '';
+let server: TestGateway | undefined;
 let api: string;
 const keys: Record<string, string> = {};
 
-/** The ssh command line git and the tests use, as `who`. */
-function sshCommand(who: string): string[] {
-  return ['ssh', '-p', String(port), '-i', keys[who]!, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', `UserKnownHostsFile=${join(work, 'known_hosts')}`];
-}
-
-function ssh(who: string, ...command: string[]) {
-  return run(sshCommand(who)[0]!, [...sshCommand(who).slice(1), 'git@127.0.0.1', ...command], { reject: false, timeout: 120_000 });
-}
-
-function git(repo: string, who: string, ...args: string[]) {
-  return run('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], {
-    reject: false,
-    timeout: 180_000,
-    env: { GIT_SSH_COMMAND: sshCommand(who).join(' ') },
-  });
-}
-
-async function newRepo(name: string, app: string): Promise<string> {
-  const repo = join(work, name);
-  await cp('examples/hello-php', repo, { recursive: true });
-  await run('git', ['init', '-q', '-b', 'master', repo]);
-  await git(repo, 'admin', 'add', '-A');
-  await git(repo, 'admin', 'commit', '-q', '-m', 'first');
-  await git(repo, 'admin', 'remote', 'add', 'magrathea', `ssh://git@127.0.0.1:${port}/${app}.git`);
-  return repo;
-}
+const { sshCommand, ssh, git, newRepo: cloneExample } = gatewayClient(() => port, keys, () => join(work, 'known_hosts'));
+const newRepo = (name: string, app: string) => cloneExample(join(work, name), app, 'admin');
 
 const edge = (cluster: string) => lab.edges.find((e) => e.cluster === cluster)!.url;
 
@@ -67,22 +42,15 @@ beforeAll(async () => {
   const bobKey = (await readFile(`${keys.bob}.pub`, 'utf8')).trim();
   await writeFile(join(config, 'users.yml'), `${await readFile(join(lab.config, 'users.yml'), 'utf8')}bob:\n  role: member\n  keys: ["${bobKey}"]\n  apps: ["shop-*"]\n  verbs: [deploy]\n`);
   port = await freePort();
-  server = start('node', [CLI, 'serve', '--config', config, '--listen', `127.0.0.1:${port}`, '--http', '127.0.0.1:0'], { stdio: 'pipe' });
-  server.stdout!.on('data', (d: Buffer) => (serverLog += d.toString()));
-  server.stderr!.on('data', (d: Buffer) => (serverLog += d.toString()));
-  for (let i = 0; i < 100 && !serverLog.includes('listening'); i++) await new Promise((r) => setTimeout(r, 100));
-  expect(serverLog).toContain('listening');
-  api = `http://127.0.0.1:${/the HTTP API on 127\.0\.0\.1:(\d+)/.exec(serverLog)![1]}`;
+  server = await startGateway(['--config', config, '--listen', `127.0.0.1:${port}`, '--http', '127.0.0.1:0']);
+  api = server.api!;
   expect((await ssh('admin', 'apps:create', 'hello')).exitCode).toBe(0);
   expect((await ssh('admin', 'apps:create', 'shop-eu')).exitCode).toBe(0);
 }, 120_000);
 
 // The server is stopped by PID here, failed or not; the lab by the run's teardown.
 afterAll(async () => {
-  if (server) {
-    server.kill('SIGTERM');
-    await server.catch(() => undefined);
-  }
+  await server?.stop();
   await rm(work, { recursive: true, force: true });
 });
 

@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { run, start } from '../../src/adapters/exec.js';
 import { labDown } from '../../src/lab/down.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { curl } from '../helpers/curl.js';
 import { freePort } from '../helpers/free-port.js';
+import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
 import { sshRun, useOwnLab } from '../helpers/lab.js';
 
 /**
@@ -15,15 +16,13 @@ import { sshRun, useOwnLab } from '../helpers/lab.js';
  * of their own (2 clusters x 2 web hosts), the example app deployed
  * through the gateway first.
  */
-const CLI = resolve('dist/src/cli/main.js');
 const APP = 'logshell';
 const DOMAIN = { 'cluster-a': `${APP}.example.com`, 'cluster-b': `${APP}.example.net` } as const;
 const LOGS = `/var/log/magrathea/${APP}/production/`;
 let lab: LabStatus;
 let work: string;
 let port: number;
-let server: ReturnType<typeof start> | undefined;
-let serverLog = '';
+let server: TestGateway | undefined;
 const keys: Record<string, string> = {};
 const figures: string[] = [];
 
@@ -40,16 +39,6 @@ function ssh(who: string, command: string[], options: { tty?: boolean; input?: s
 const webHosts = () => lab.hosts.filter((h) => h.roles.includes('web')).map((h) => h.name);
 const edge = (cluster: string) => lab.edges.find((e) => e.cluster === cluster)!.url;
 
-/** Polls `probe` until it gives a value; on timeout, the error says what was awaited and, if given, what `detail` shows then. */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000, detail?: () => Promise<string>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${detail ? `; ${await detail()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The `tail` processes of the app's logs that `ps` shows on each web host, by PID (lab hosts share one PID space). */
 async function remoteTails(): Promise<Map<string, string>> {
@@ -66,7 +55,7 @@ async function remoteTails(): Promise<Map<string, string>> {
 
 /** The gateway's own TCP connections to hosts' sshd, and its `ssh` children (there should be none of either after a session). */
 async function gatewaySide(): Promise<{ connections: number; sshChildren: string[] }> {
-  const pid = server!.pid!;
+  const pid = server!.pid;
   const ss = await run('ss', ['-tnpH', 'state', 'established', '( dport = :22 )']);
   const children = await run('ps', ['--ppid', String(pid), '-o', 'args='], { reject: false });
   return {
@@ -153,10 +142,7 @@ beforeAll(async () => {
   }
   await writeFile(join(config, 'users.yml'), `${await readFile(join(lab.config, 'users.yml'), 'utf8')}${extra}`);
   port = await freePort();
-  server = start('node', [CLI, 'serve', '--config', config, '--listen', `127.0.0.1:${port}`, '--http', '127.0.0.1:0'], { stdio: 'pipe' });
-  server.stdout!.on('data', (d: Buffer) => (serverLog += d.toString()));
-  server.stderr!.on('data', (d: Buffer) => (serverLog += d.toString()));
-  await waitFor('the gateway to listen', async () => serverLog.includes('listening'), 20_000);
+  server = await startGateway(['--config', config, '--listen', `127.0.0.1:${port}`, '--http', '127.0.0.1:0']);
   expect((await ssh('admin', ['apps:create', APP])).exitCode).toBe(0);
 
   const repo = join(work, 'app');
@@ -170,10 +156,7 @@ beforeAll(async () => {
 
 // Everything started here is stopped by PID, failed or not: the server, then the lab.
 afterAll(async () => {
-  if (server) {
-    server.kill('SIGTERM');
-    await server.catch(() => undefined);
-  }
+  await server?.stop();
   if (lab) await labDown({ dir: lab.dir, purge: true });
   if (work) await rm(work, { recursive: true, force: true });
   if (figures.length > 0) process.stdout.write(`logs/shell figures:\n  ${figures.join('\n  ')}\n`);
@@ -247,7 +230,7 @@ describe('logs over the HTTP API', () => {
   it('?follow=1 streams JSON lines until the client goes away; then no tail is left on any host', async () => {
     const created = await ssh('admin', ['tokens:create', '--json']);
     const token = (JSON.parse(created.stdout) as { token: string }).token;
-    const api = `http://127.0.0.1:${/the HTTP API on 127\.0\.0\.1:(\d+)/.exec(serverLog)![1]}`;
+    const api = server!.api!;
     const client = new AbortController();
     const response = await fetch(`${api}/v1/apps/${APP}/logs?follow=1&n=0`, { headers: { Authorization: `Bearer ${token}` }, signal: client.signal });
     expect(response.status).toBe(200);

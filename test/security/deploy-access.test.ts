@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { run, start } from '../../src/adapters/exec.js';
+import { join } from 'node:path';
+import { run } from '../../src/adapters/exec.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { curl } from '../helpers/curl.js';
 import { freePort } from '../helpers/free-port.js';
+import { gatewayClient, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { useLab } from '../helpers/lab.js';
 
 /**
@@ -14,37 +15,16 @@ import { useLab } from '../helpers/lab.js';
  * git pushes as a member whose users.yml entry allows cluster-a and
  * *.example.com only. A refused push is refused before anything is built.
  */
-const CLI = resolve('dist/src/cli/main.js');
 const OWNER = 'sq-owner';
 const APP = 'shop-sq';
 let lab: LabStatus;
 let work: string;
 let port: number;
-let server: ReturnType<typeof start> | undefined;
-let serverLog = '';
+let server: TestGateway | undefined;
 const keys: Record<string, string> = {};
 
-function sshCommand(who: string): string[] {
-  return ['ssh', '-p', String(port), '-i', keys[who]!, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', `UserKnownHostsFile=${join(work, 'known_hosts')}`];
-}
-
-function ssh(who: string, ...command: string[]) {
-  return run(sshCommand(who)[0]!, [...sshCommand(who).slice(1), 'git@127.0.0.1', ...command], { reject: false, timeout: 120_000 });
-}
-
-function git(repo: string, who: string, ...args: string[]) {
-  return run('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { reject: false, timeout: 180_000, env: { GIT_SSH_COMMAND: sshCommand(who).join(' ') } });
-}
-
-async function newRepo(app: string, who: string): Promise<string> {
-  const repo = join(work, app);
-  await cp('examples/hello-php', repo, { recursive: true });
-  await run('git', ['init', '-q', '-b', 'master', repo]);
-  await git(repo, who, 'add', '-A');
-  await git(repo, who, 'commit', '-q', '-m', 'first');
-  await git(repo, who, 'remote', 'add', 'magrathea', `ssh://git@127.0.0.1:${port}/${app}.git`);
-  return repo;
-}
+const { ssh, git, newRepo: cloneExample } = gatewayClient(() => port, keys, () => join(work, 'known_hosts'));
+const newRepo = (app: string, who: string) => cloneExample(join(work, app), app, who);
 
 async function setDomains(repo: string, domains: string[]): Promise<void> {
   const file = join(repo, 'magrathea.yml');
@@ -68,11 +48,7 @@ beforeAll(async () => {
   const users = join(config, 'users.yml');
   await writeFile(users, `${await readFile(users, 'utf8')}carol:\n  role: member\n  keys: ["${carolKey}"]\n  apps: ["shop-*"]\n  verbs: [deploy]\n  clusters: [cluster-a]\n  domains: ["*.example.com"]\n`);
   port = await freePort();
-  server = start('node', [CLI, 'serve', '--config', config, '--listen', `127.0.0.1:${port}`, '--no-http', '--no-accounting'], { stdio: 'pipe' });
-  server.stdout!.on('data', (d: Buffer) => (serverLog += d.toString()));
-  server.stderr!.on('data', (d: Buffer) => (serverLog += d.toString()));
-  for (let i = 0; i < 100 && !serverLog.includes('listening'); i++) await new Promise((r) => setTimeout(r, 100));
-  expect(serverLog).toContain('listening');
+  server = await startGateway(['--config', config, '--listen', `127.0.0.1:${port}`, '--no-http', '--no-accounting']);
   for (const app of [OWNER, APP]) expect((await ssh('admin', 'apps:create', app)).exitCode).toBe(0);
   const owner = await newRepo(OWNER, 'admin');
   const push = await git(owner, 'admin', 'push', '-o', 'cluster=cluster-a', 'magrathea', 'master');
@@ -81,10 +57,7 @@ beforeAll(async () => {
 
 // The server is stopped by PID here, failed or not.
 afterAll(async () => {
-  if (server) {
-    server.kill('SIGTERM');
-    await server.catch(() => undefined);
-  }
+  await server?.stop();
   await rm(work, { recursive: true, force: true });
 });
 

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { run, start } from '../../src/adapters/exec.js';
+import { join } from 'node:path';
+import { run } from '../../src/adapters/exec.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { curl } from '../helpers/curl.js';
 import { freePort } from '../helpers/free-port.js';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { putFile, sshRun, useOwnLab } from '../helpers/lab.js';
 
 /**
@@ -13,7 +14,6 @@ import { putFile, sshRun, useOwnLab } from '../helpers/lab.js';
  * breaks a pool file): `shop` (production on both clusters, staging on
  * cluster-a) is removed from every host while `keep` goes on serving.
  */
-const CLI = resolve('dist/src/cli/main.js');
 const WEB = ['a-web-1', 'a-web-2', 'b-web-1', 'b-web-2'];
 const EDGES = ['a-edge', 'b-edge'];
 let lab: LabStatus;
@@ -22,8 +22,7 @@ let config: string;
 let port: number;
 let api: string;
 let token: string;
-let server: ReturnType<typeof start> | undefined;
-let serverLog = '';
+let server: TestGateway | undefined;
 let sleeper: number | undefined;
 
 function sshArgs(): string[] {
@@ -68,12 +67,8 @@ beforeAll(async () => {
   config = join(work, 'config');
   await cp(lab.config, config, { recursive: true });
   port = await freePort();
-  server = start('node', [CLI, 'serve', '--config', config, '--listen', `127.0.0.1:${port}`, '--http', '127.0.0.1:0', '--no-accounting'], { stdio: 'pipe' });
-  server.stdout!.on('data', (d: Buffer) => (serverLog += d.toString()));
-  server.stderr!.on('data', (d: Buffer) => (serverLog += d.toString()));
-  for (let i = 0; i < 100 && !serverLog.includes('listening'); i++) await new Promise((r) => setTimeout(r, 100));
-  expect(serverLog).toContain('listening');
-  api = `http://127.0.0.1:${/the HTTP API on 127\.0\.0\.1:(\d+)/.exec(serverLog)![1]}`;
+  server = await startGateway(['--config', config, '--listen', `127.0.0.1:${port}`, '--http', '127.0.0.1:0', '--no-accounting']);
+  api = server.api!;
   for (const app of ['keep', 'shop']) {
     expect((await magrathea('apps:create', app)).exitCode).toBe(0);
     const repo = join(work, app);
@@ -92,10 +87,7 @@ beforeAll(async () => {
 // The server and the process this suite starts on a host are stopped by PID, failed or not; the lab by the run's teardown.
 afterAll(async () => {
   if (sleeper) await run('kill', ['-KILL', String(sleeper)], { reject: false });
-  if (server) {
-    server.kill('SIGTERM');
-    await server.catch(() => undefined);
-  }
+  await server?.stop();
   await rm(work, { recursive: true, force: true });
 });
 

@@ -3,12 +3,13 @@ import { readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { run, start } from '../../src/adapters/exec.js';
 import { repoDir } from '../../src/git/repos.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { freePort } from '../helpers/free-port.js';
+import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
 import { useLab } from '../helpers/lab.js';
 
 /**
@@ -19,17 +20,14 @@ import { useLab } from '../helpers/lab.js';
  * (one test per cap). Each test asserts what the attacker wanted did not
  * happen.
  */
-const CLI = resolve('dist/src/cli/main.js');
 const APP = 'sec-app';
 let lab: LabStatus;
 let work: string;
 const keys: Record<string, string> = {};
 const figures: string[] = [];
 
-interface Gateway {
+interface Gateway extends TestGateway {
   name: string;
-  process: ReturnType<typeof start>;
-  log: string;
   ssh: number;
   api: string;
   config: string;
@@ -58,7 +56,7 @@ async function writeUsers(gateway: Gateway, text: string): Promise<void> {
   await rename(join(gateway.config, 'users.yml.new'), join(gateway.config, 'users.yml'));
 }
 
-async function startGateway(name: string, limits: string): Promise<Gateway> {
+async function startNamedGateway(name: string, limits: string): Promise<Gateway> {
   const dir = join(work, name);
   const config = join(dir, 'config');
   const stateDir = join(dir, 'state');
@@ -68,16 +66,10 @@ async function startGateway(name: string, limits: string): Promise<Gateway> {
   await writeFile(join(config, 'gateway.yml'), `${gatewayYml}${limits}`);
   await writeFile(join(config, 'users.yml'), usersYml());
   const port = await freePort();
-  // The gateway holds a socket per connection: its soft open-file limit is raised (as far as the hard one allows) for the floods.
-  const child = start('sh', ['-c', 'ulimit -S -n 8192 2>/dev/null; exec "$@"', 'sh', 'node', CLI, 'serve', '--config', config, '--listen', `127.0.0.1:${port}`, '--http', '127.0.0.1:0', '--no-worker', '--no-accounting'], {
-    stdio: 'pipe',
-  });
-  const gateway: Gateway = { name, process: child, log: '', ssh: port, api: '', config, stateDir };
+  // The gateway holds a socket per connection: its soft open-file limit is raised for the floods.
+  const server = await startGateway(['--config', config, '--listen', `127.0.0.1:${port}`, '--http', '127.0.0.1:0', '--no-worker', '--no-accounting'], { openFiles: 8192 });
+  const gateway: Gateway = { ...server, name, ssh: port, api: server.api!, config, stateDir };
   gateways[name] = gateway;
-  child.stdout!.on('data', (d: Buffer) => (gateway.log += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (gateway.log += d.toString()));
-  await waitFor(`gateway ${name} to listen`, async () => gateway.log.includes('listening'), 30_000, async () => gateway.log);
-  gateway.api = `http://127.0.0.1:${/the HTTP API on 127\.0\.0\.1:(\d+)/.exec(gateway.log)![1]}`;
   return gateway;
 }
 
@@ -89,15 +81,6 @@ function ssh(gateway: Gateway, who: string, ...command: string[]) {
   return run('ssh', [...sshArgv(gateway, who), ...command], { reject: false, timeout: 60_000, input: '' });
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000, detail?: () => Promise<string>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${detail ? `; ${await detail()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function token(gateway: Gateway, who: string, ...options: string[]): Promise<string> {
   const created = await ssh(gateway, who, 'tokens:create', '--json', ...options);
@@ -142,7 +125,7 @@ async function hostConnections(gateway: Gateway): Promise<number> {
 
 /** The node process (the sh that raised its file limit exec'd it: the same PID). */
 async function gatewayPid(gateway: Gateway): Promise<number> {
-  return gateway.process.pid!;
+  return gateway.pid;
 }
 
 /** A streaming fetch that keeps reading until aborted; `text` grows as lines come, `ended` says when the server ended it. */
@@ -172,8 +155,8 @@ beforeAll(async () => {
     memberKeys[who] = (await readFile(`${keys[who]}.pub`, 'utf8')).trim();
   }
   baseUsers = await readFile(join(lab.config, 'users.yml'), 'utf8');
-  const open = await startGateway('open', 'limits:\n  ssh: { auth_timeout: 2s, connections: 2100 }\n');
-  const tight = await startGateway(
+  const open = await startNamedGateway('open', 'limits:\n  ssh: { auth_timeout: 2s, connections: 2100 }\n');
+  const tight = await startNamedGateway(
     'tight',
     'limits:\n  ssh: { connections: 4, channels_per_connection: 2 }\n  http: { request_timeout: 2s, idle_timeout: 1s, connections: 4, streams_per_token: 1 }\n  logs_follow_per_user: 1\n',
   );
@@ -191,10 +174,7 @@ beforeAll(async () => {
 
 // Every gateway is stopped by PID, failed or not; the shared lab by the run's teardown.
 afterAll(async () => {
-  for (const gateway of Object.values(gateways)) {
-    gateway.process.kill('SIGTERM');
-    await gateway.process.catch(() => undefined);
-  }
+  for (const gateway of Object.values(gateways)) await gateway.stop();
   if (work) await rm(work, { recursive: true, force: true });
   if (figures.length > 0) process.stdout.write(`front door figures:\n${figures.map((f) => `  ${f}\n`).join('')}`);
 });
@@ -290,7 +270,7 @@ describe('SSH limits', () => {
     const carol = await token(tight, 'carol');
     const stream = follow(`${tight.api}/v1/apps/${APP}/logs?follow=1&n=0`, carol);
     try {
-      await waitFor('the HTTP logs -f to follow the hosts', async () => (await hostConnections(tight)) > 0, 20_000, async () => tight.log);
+      await waitFor('the HTTP logs -f to follow the hosts', async () => (await hostConnections(tight)) > 0, 20_000, async () => tight.log());
       const second = await ssh(tight, 'carol', 'logs', APP, '-f');
       expect(second.exitCode).toBe(1);
       expect(second.stderr).toMatch(/carol already follows 1 logs, over SSH and the HTTP API together \(limits\.logs_follow_per_user: 1\)/);
@@ -457,11 +437,11 @@ describe('revocation', () => {
 
   it('a broken users.yml is reported and the previous users kept: nobody is let in, nobody locked out', async () => {
     const open = gateways.open!;
-    const before = open.log.length;
+    const before = open.log().length;
     try {
       await writeUsers(open, `${usersYml()}mallory:\n  role: root\n  keys: ["${memberKeys.stranger}"]\n`);
-      await waitFor('the refusal in the gateway log', async () => open.log.slice(before).includes('users not reloaded'), 10_000, async () => open.log.slice(before));
-      expect(open.log.slice(before)).toMatch(/users\.yml:\d+:\d+: mallory\.role: "root" is not one of: admin, member/);
+      await waitFor('the refusal in the gateway log', async () => open.log().slice(before).includes('users not reloaded'), 10_000, async () => open.log().slice(before));
+      expect(open.log().slice(before)).toMatch(/users\.yml:\d+:\d+: mallory\.role: "root" is not one of: admin, member/);
       expect((await ssh(open, 'stranger', 'apps:list')).exitCode).toBe(255);
       expect((await ssh(open, 'carol', 'apps:list')).stdout).toBe(`${APP}\n`);
     } finally {
@@ -490,10 +470,10 @@ describe('revocation', () => {
     try {
       expect(await exec(`releases ${APP}`)).toMatchObject({ code: 0 });
       // Written in place (no rename, so the watcher may or may not see it first); SIGHUP reloads it for sure.
-      const before = open.log.length;
+      const before = open.log().length;
       await writeFile(join(open.config, 'users.yml'), usersYml([], ['other-*']));
       process.kill(await gatewayPid(open), 'SIGHUP');
-      await waitFor('the reload', async () => open.log.slice(before).includes('users reloaded'), 10_000);
+      await waitFor('the reload', async () => open.log().slice(before).includes('users reloaded'), 10_000);
       expect(await exec(`releases ${APP}`)).toMatchObject({ code: 1, stderr: `magrathea: carol has no access to app ${APP}\n` });
       expect(await exec('apps:list')).toMatchObject({ code: 0, stdout: '' });
     } finally {
