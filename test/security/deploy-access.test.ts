@@ -96,4 +96,11 @@ describe('a member\'s push', () => {
     expect((await curl(edge(), `${OWNER}.example.com`)).body).toMatch(/^Hello from cluster-a/);
     await git(repo, 'carol', 'reset', '-q', '--hard', 'HEAD~1');
   });
+
+  it('config vars that change how programs start are refused, and nothing is set', async () => {
+    const set = await ssh('admin', 'config:set', APP, 'GREETING=hi', 'LD_PRELOAD=/tmp/x.so');
+    expect(set.exitCode).not.toBe(0);
+    expect(set.stderr).toMatch(/"LD_PRELOAD" changes how programs start/);
+    expect((await ssh('admin', 'config:show', APP)).stdout).not.toMatch(/GREETING|LD_PRELOAD/);
+  });
 });
