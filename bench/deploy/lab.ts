@@ -15,24 +15,25 @@ export interface BenchLab {
 }
 
 /**
- * A lab of the bench's own: one cluster of `webHosts` web hosts and an
- * edge, on the first subnet of BENCH_SUBNETS whose addresses nobody holds.
+ * A lab of the bench's own: `clusters` clusters (default one) of `webHosts`
+ * web hosts and an edge, on the first subnet of BENCH_SUBNETS whose
+ * addresses nobody holds.
  * `down` is returned even when `up` fails half way (the caller's finally
  * brings down whatever started).
  */
-export async function benchLabUp(dir: string, webHosts: number, onDown: (down: () => Promise<void>) => void): Promise<BenchLab> {
-  const subnet = await freeSubnet(webHosts);
+export async function benchLabUp(dir: string, webHosts: number, onDown: (down: () => Promise<void>) => void, clusters = 1): Promise<BenchLab> {
+  const subnet = await freeSubnet(webHosts, clusters);
   let done: Promise<void> | undefined;
   const down = (): Promise<void> => (done ??= labDown({ dir, purge: true }).then(() => undefined));
   onDown(down);
-  const { status, seconds } = await labUp({ dir, shape: { clusters: 1, webHosts, subnet } });
+  const { status, seconds } = await labUp({ dir, shape: { clusters, webHosts, subnet } });
   if (!status.up) throw new Error(`the bench's lab at ${dir} is not fully up: ${status.hosts.filter((h) => !h.up).map((h) => h.name).join(', ')}`);
   return { status, seconds, down };
 }
 
-async function freeSubnet(webHosts: number): Promise<number> {
+async function freeSubnet(webHosts: number, clusters: number): Promise<number> {
   for (const subnet of BENCH_SUBNETS) {
-    const hosts = planLab({ clusters: 1, webHosts, subnet }).hosts;
+    const hosts = planLab({ clusters, webHosts, subnet }).hosts;
     const free = await Promise.all(hosts.map((h) => canBind(h.address, 22)));
     if (free.every(Boolean)) return subnet;
   }

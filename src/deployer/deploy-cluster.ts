@@ -14,6 +14,7 @@ import { fpmPoolDir, instanceId, instanceRoot, logDir, unixUser } from '../core/
 import { writeRendered } from '../render/write.js';
 import { agent, agentArgv } from './agent.js';
 import { envFile } from './env-file.js';
+import { checkFpmReload } from './host-requirements.js';
 import { checkArgv, reloadArgv, varnishActivate, varnishBan } from './services.js';
 import type { ClusterOutcome, DeployState, Step } from './types.js';
 
@@ -217,9 +218,15 @@ async function prepareRelease(ctx: HostContext, host: HostConfig, source: string
   return sent;
 }
 
-/** The host's services, checked with the staged files in place, in a private mount namespace on the host. */
+/**
+ * The host's services, checked with the staged files in place, in a private
+ * mount namespace on the host; on a web host, first that the switch's FPM
+ * reload will let requests in flight finish (checked on every deploy and
+ * rollback: a host's php-fpm.conf can change between two).
+ */
 async function checkHost(ctx: HostContext, host: HostConfig): Promise<void> {
   const session = ctx.sessions.get(host.name)!;
+  if (host.roles.includes('web')) await checkFpmReload(session, ctx.cluster, ctx.instance.php);
   const services = new Set(ctx.files.filter((f) => f.host === host.name).map((f) => f.service));
   for (const service of services) {
     const dirs = configDirs(ctx, host, service);

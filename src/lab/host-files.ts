@@ -61,6 +61,26 @@ async function enableApacheModules(paths: HostPaths): Promise<void> {
   }
 }
 
+/** The lab's FPM `process_control_timeout`: above any request of the lab's tests and demo, and above the deployer's minimum (MIN_PROCESS_CONTROL_TIMEOUT). */
+export const LAB_PROCESS_CONTROL_TIMEOUT = '30s';
+
+/**
+ * Each PHP version's php-fpm.conf, as Puppet would set it on a real web
+ * host: the package's, with `process_control_timeout` set in [global], so
+ * that a reload lets requests in flight finish (Debian's 0 kills them).
+ * The deployer refuses a host without it.
+ */
+export async function provisionFpm(paths: HostPaths, phpVersions: readonly string[]): Promise<void> {
+  for (const v of phpVersions) {
+    const path = `/etc/php/${v}/fpm/php-fpm.conf`;
+    const base = await readFile(path, 'utf8');
+    const own = base.replace(/^\s*process_control_timeout\s*=.*$/gm, '').replace(/^\[global\]$/m, `[global]\n; ${WRITTEN_BY}: finish requests in flight on a reload.\nprocess_control_timeout = ${LAB_PROCESS_CONTROL_TIMEOUT}`);
+    const file = join(paths.fs, path);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, own);
+  }
+}
+
 /**
  * Key-only root login on the host's own address. No PAM: its session
  * modules cost time on every command and key-only root needs none. Only

@@ -5,7 +5,7 @@ import { renderCluster } from '../core/render/cluster.js';
 import { formatProblem } from '../core/source.js';
 import { writeLabConfig } from './gateway-config.js';
 import { bootHost, haltHost, isHostUp } from './host-lifecycle.js';
-import { provisionHost, writeIfAbsent } from './host-files.js';
+import { provisionFpm, provisionHost, writeIfAbsent } from './host-files.js';
 import { withLabLock } from './lock.js';
 import { ensureNamespaceDir } from './namespace.js';
 import { hostPaths, labPaths, onHost, type LabPaths } from './paths.js';
@@ -70,6 +70,7 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
       if (await isHostUp(host, paths, services)) return;
       await haltHost(paths);
       await provisionHost(host, paths, hostsKey);
+      if (host.roles.includes('web')) await provisionFpm(paths, php);
       await writeInitialConfigs(config, host, lab);
       await bootHost(host, paths, services, (inode) => {
         state.namespaces[host.name] = inode;
