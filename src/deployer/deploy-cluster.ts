@@ -10,7 +10,7 @@ import { MagratheaError } from '../core/errors.js';
 import type { InstanceConfig } from '../core/manifest/types.js';
 import { renderCluster, type RenderedFile, type Service } from '../core/render/cluster.js';
 import { formatProblem } from '../core/source.js';
-import { fpmPoolDir, instanceId, instanceRoot, logDir, unixUser } from '../core/render/names.js';
+import { fpmPoolDir, instanceId, instanceRoot, instanceStorage, logDir, unixId, unixUser } from '../core/render/names.js';
 import { writeRendered } from '../render/write.js';
 import { agent, agentArgv } from './agent.js';
 import { envFile } from './env-file.js';
@@ -79,6 +79,8 @@ async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> 
   const previous = await state.hostReleases(instance.app, instance.env, cluster.name);
   const live = await state.clusterInstances(cluster.name);
   const others = live.filter((i) => instanceId(i) !== instanceId(instance));
+  const clash = others.find((i) => unixId(i) === unixId(instance));
+  if (clash) throw new MagratheaError(`${cluster.name}: ${instanceId(instance)} and ${instanceId(clash)} would get the same uid ${unixId(instance)} (it is derived from the instance's name): deploy under another app or environment name`, 'uid-clash');
   const rendered = renderCluster(cluster, [...others, instance]);
   if ('problems' in rendered) throw new MagratheaError(`${cluster.name}: ${rendered.problems.map(formatProblem).join('; ')}`, 'render-failed');
   const files = changedFiles(rendered.files, live.length > others.length ? renderCluster(cluster, live) : undefined);
@@ -208,7 +210,10 @@ async function prepareRelease(ctx: HostContext, host: HostConfig, source: string
       throw new MagratheaError(`release ${release} is no longer on ${host.name} (only the last releases are kept)`, 'release-gone');
     });
   }
-  const prepared = await agent(session, 'prepare', [unixUser(instance), instanceId(instance), root, logDir(cluster.paths, instance), WEB_SERVER_USER, release, ...instance.shared], { input: envFile(instance, host) });
+  const storage = cluster.storage ? ['--storage', cluster.storage, instanceStorage(cluster.storage, instance)] : [];
+  const prepared = await agent(session, 'prepare', [unixUser(instance), instanceId(instance), root, logDir(cluster.paths, instance), WEB_SERVER_USER, release, '--uid', String(unixId(instance)), ...storage, '--', ...instance.shared], {
+    input: envFile(instance, host),
+  });
   // Apache's workers take their groups when they start: a graceful restart (of the configuration
   // it serves now) lets them into the instance's root at once, which matters when a host that ran an
   // older version has its instance roots closed to others by this deploy while they serve traffic.
