@@ -14,6 +14,7 @@ import { fpmPoolDir, instanceId, instanceRoot, instanceStorage, logDir, unixId, 
 import { writeRendered } from '../render/write.js';
 import { agent, agentArgv } from './agent.js';
 import { envFile } from './env-file.js';
+import { checkPhpExtensions } from './php-extensions.js';
 import { checkArgv, reloadArgv, varnishActivate, varnishBan } from './services.js';
 import type { ClusterOutcome, DeployState, Step } from './types.js';
 
@@ -35,6 +36,8 @@ export interface ClusterDeployInput {
   release: string;
   /** The built release tree on the gateway; without it, the release must already be on the hosts (a rollback). */
   source?: string;
+  /** PHP extensions the release's composer.json requires: each web host must have them, checked before the switch. Default none. */
+  extensions?: readonly string[];
   /** Run the manifest's release hook. Default true (a rollback skips it: migrations do not run backwards). */
   runHook?: boolean;
   keepReleases: number;
@@ -89,7 +92,7 @@ async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> 
   const staging = `${cluster.paths.apps}/.magrathea/staging/${instanceId(instance)}.${release}`;
   const local = await mkdtemp(join(tmpdir(), 'magrathea-stage-'));
   const web = cluster.hosts.filter((h) => h.roles.includes('web'));
-  const ctx: HostContext = { cluster, instance, release, files, staging, local, sessions, previous, switched: new Set(), log };
+  const ctx: HostContext = { cluster, instance, release, files, staging, local, sessions, previous, switched: new Set(), log, extensions: input.extensions ?? [] };
   let switched = false;
   try {
     await onEach(cluster.hosts, 'connect', (h) => sessions.get(h.name)!.open());
@@ -155,6 +158,7 @@ interface HostContext {
   log: (line: string) => void;
   /** Hosts whose `current` now points at the new release: the ones to switch back. */
   switched: Set<string>;
+  extensions: readonly string[];
 }
 
 /** Runs `action` on every host in parallel; the first failure (by host order) names its host and step. */
@@ -225,6 +229,7 @@ async function prepareRelease(ctx: HostContext, host: HostConfig, source: string
 /** The host's services, checked with the staged files in place, in a private mount namespace on the host. */
 async function checkHost(ctx: HostContext, host: HostConfig): Promise<void> {
   const session = ctx.sessions.get(host.name)!;
+  if (host.roles.includes('web') && ctx.extensions.length > 0) await checkPhpExtensions(session, ctx.instance.php, ctx.extensions);
   const services = new Set(ctx.files.filter((f) => f.host === host.name).map((f) => f.service));
   for (const service of services) {
     const dirs = configDirs(ctx, host, service);
