@@ -326,15 +326,18 @@ remove)
   done
   ;;
 
-# purge USER ROOT LOGS [PATH...]
+# purge USER ROOT LOGS [--storage DIR] [PATH...]
 # Removes an instance from a web host once no config names it any more: the
 # processes of its user (in this host's mount namespace: elsewhere the same
 # uid may be another host's user), its tree and logs (rm does not follow the
 # links an app may have planted), the other PATHs, its user and its group
 # (userdel keeps a group another user, like www-data, is a member of).
+# DIR is the instance's directory on the cluster's storage: one host removes it for all.
 purge)
   user=$1 root=$2 logs=$3
   shift 3
+  stored=
+  if [ "${1:-}" = --storage ]; then stored=$2; shift 2; fi
   if uid=$(id -u "$user" 2>/dev/null); then
     mine=$(readlink /proc/$$/ns/mnt)
     for attempt in 1 2 3 4 5 6 7 8 9 10; do
@@ -352,6 +355,7 @@ purge)
   if [ -e "$logs" ]; then rm -rf "$logs" && echo logs; fi
   rm -rf "$@"
   rmdir "${root%/*}" "${logs%/*}" 2>/dev/null || true
+  if [ -n "$stored" ]; then rm -rf "$stored" && { rmdir "${stored%/*}" 2>/dev/null || true; }; fi
   # -f: another host of a machine shared by several (the lab) may run processes under the same uid.
   if id -u "$user" >/dev/null 2>&1; then userdel -f "$user" && echo user; fi
   if getent group "$user" >/dev/null 2>&1; then groupdel "$user" && echo group; fi

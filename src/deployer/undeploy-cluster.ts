@@ -206,8 +206,8 @@ async function purgeHost(ctx: Context, host: HostConfig): Promise<string[]> {
     // Shared files on the cluster's storage go once, from its first web host: a later app of the same name
     // gets the same uid, and must not inherit them.
     const first = ctx.cluster.storage !== undefined && ctx.cluster.hosts.find((h) => h.roles.includes('web'))?.name === host.name;
-    const stored = first ? [instanceStorage(ctx.cluster.storage!, i)] : [];
-    const result = await agent(session, 'purge', [user, instanceRoot(ctx.cluster.paths, i), logDir(ctx.cluster.paths, i), fpmSocket(ctx.cluster.paths, i), ...stored]);
+    const stored = first ? ['--storage', instanceStorage(ctx.cluster.storage!, i)] : [];
+    const result = await agent(session, 'purge', [user, instanceRoot(ctx.cluster.paths, i), logDir(ctx.cluster.paths, i), ...stored, fpmSocket(ctx.cluster.paths, i)]);
     for (const word of result.stdout.split('\n').filter(Boolean)) words.push(`${instanceId(i)}\u0000${word === 'user' ? `user ${user}` : word}`);
   }
   return words;
