@@ -11,6 +11,7 @@ import { unixId, unixUser } from '../../src/core/render/names.js';
 import { deploy, hostSshSettings } from '../../src/deployer/deploy.js';
 import { deployCluster } from '../../src/deployer/deploy-cluster.js';
 import { redisDeployState } from '../../src/deployer/redis-state.js';
+import { undeployCluster } from '../../src/deployer/undeploy-cluster.js';
 import type { DeployResult, DeployState } from '../../src/deployer/types.js';
 import { LAB_STORAGE } from '../../src/lab/plan.js';
 import type { LabStatus } from '../../src/lab/status.js';
@@ -175,6 +176,18 @@ describe('shared dirs on cluster storage', () => {
     expect(pool.stdout).toContain(`${LAB_STORAGE}/${OTHER}/production/:`);
     expect(pool.stdout).not.toContain(`${LAB_STORAGE}/${APP}/`);
   });
+});
+
+describe('apps:destroy', () => {
+  it('removes the instance\'s directory from the storage: a later app of the same name (and uid) inherits nothing', async () => {
+    const instance = (await state.clusterInstances('cluster-a')).find((i) => i.app === OTHER)!;
+    await sshRun(lab, 'a-web-2', ['setpriv', `--reuid=${unixUser(instance)}`, `--regid=${unixUser(instance)}`, '--init-groups', '--', 'sh', '-c', `echo left > ${LAB_STORAGE}/${OTHER}/production/files/x`]);
+    expect(await stat(join(lab.dir, 'storage', 'cluster-a', OTHER, 'production', 'files', 'x')).then(() => true)).toBe(true);
+    await undeployCluster({ cluster: config.clusters['cluster-a']!, instances: [instance], ssh: hostSshSettings(config), state, log: () => undefined });
+    await expect(stat(join(lab.dir, 'storage', 'cluster-a', OTHER, 'production'))).rejects.toThrow(/ENOENT/);
+    // The other app's files are untouched.
+    expect(await readEveryHost('cluster-a')).toEqual(webHosts('cluster-a').map((h) => expect.stringMatching(new RegExp(`^200 v1 on ${h.name}: seeded\n`))));
+  }, 120_000);
 });
 
 describe('the push on clusters without storage', () => {
