@@ -19,21 +19,44 @@ as_user() {
 
 case "$command" in
 
-# prepare USER OWNER ROOT LOGS WEB ID SHARED...  (env file content on stdin)
+# prepare USER OWNER ROOT LOGS WEB ID [--uid N] [--storage MOUNT DIR] [--] SHARED...  (env file content on stdin)
 # The instance's unix user (recorded as OWNER's: no two instances share
 # one), its directories, the release's shared links and env file. The
 # instance root is root's, readable by the instance's group only (its
 # user, and the web server WEB as a member); the release is root's and
-# read-only to the app, which writes only to shared/ and tmp/. Root never
-# acts inside a tree the app can write: shared dirs are seeded as the
-# instance's user. Prints "web-groups-changed" when WEB joined the group
-# (the web server must then be restarted gracefully to read the instance's files).
+# read-only to the app, which writes only to its shared dirs and tmp/. Root
+# never acts inside a tree the app can write: shared dirs are seeded as the
+# instance's user. With --uid, a new user and its group get that number
+# (the same on every host). With --storage, shared dirs live in DIR, on the
+# cluster's shared filesystem mounted at MOUNT, instead of ROOT/shared.
+# Prints "web-groups-changed" when WEB joined the group (the web server must
+# then be restarted gracefully to read the instance's files).
 prepare)
   user=$1 owner=$2 root=$3 logs=$4 web=$5 id=$6
   shift 6
+  uid= storage= sdir=
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --uid) uid=$2; shift 2 ;;
+      --storage) storage=$2 sdir=$3; shift 3 ;;
+      --) shift; break ;;
+      *) break ;;
+    esac
+  done
   record="magrathea $owner"
   if ! getent passwd "$user" >/dev/null; then
-    useradd --system --user-group --no-create-home --home-dir "$root/tmp" --shell /usr/sbin/nologin --comment "$record" "$user"
+    if [ -n "$uid" ]; then
+      # Never a number another user or group holds: they would own each other's files on shared storage.
+      held=$(getent passwd "$uid" | cut -d: -f1) || true
+      [ -z "$held" ] || die "uid $uid of $owner is held by unix user $held on this host"
+      held=$(getent group "$uid" | cut -d: -f1) || true
+      [ -z "$held" ] || [ "$held" = "$user" ] || die "gid $uid of $owner is held by group $held on this host"
+      getent group "$user" >/dev/null || groupadd --system --gid "$uid" "$user"
+      # --no-log-init: lastlog and faillog are indexed by uid, and would grow to hundreds of GB (sparse) for this one.
+      useradd --system --no-log-init --uid "$uid" --gid "$uid" --no-create-home --home-dir "$root/tmp" --shell /usr/sbin/nologin --comment "$record" "$user"
+    else
+      useradd --system --user-group --no-create-home --home-dir "$root/tmp" --shell /usr/sbin/nologin --comment "$record" "$user"
+    fi
   else
     found=$(getent passwd "$user" | cut -d: -f5)
     if [ "$found" != "$record" ]; then
@@ -41,6 +64,11 @@ prepare)
       [ -z "$found" ] && [ "$(getent passwd "$user" | cut -d: -f6)" = "$root" ] || die "unix user $user belongs to ${found:-someone else}, not to $owner"
       usermod --comment "$record" --home "$root/tmp" "$user"
     fi
+  fi
+  if [ -n "$sdir" ]; then
+    # Files on shared storage carry numbers: the user must have the same ones on every web host.
+    have="$(id -u "$user"):$(getent group "$user" | cut -d: -f3)"
+    [ "$have" = "$uid:$uid" ] || die "unix user $user has uid:gid $have on this host, and the cluster's storage needs $uid:$uid on every web host (a user made before Magrathea numbered them: renumber it with usermod -u $uid and groupmod -g $uid while the instance is stopped, and chown its files)"
   fi
   if ! id -nG "$web" | tr ' ' '\n' | grep -qx "$user"; then
     usermod -a -G "$user" "$web"
@@ -66,25 +94,63 @@ prepare)
     if [ -L "$logs/$file" ] || { [ -e "$logs/$file" ] && { [ ! -f "$logs/$file" ] || [ "$(stat -c %h "$logs/$file")" != 1 ]; }; }; then rm -rf "${logs:?}/$file"; fi
   done
   [ -e "$logs/php-error.log" ] || install -m 0640 -o "$user" -g "$user" /dev/null "$logs/php-error.log"
+  if [ -n "$sdir" ]; then
+    # Without the mount, files would quietly stay on this host alone: exactly what storage is for.
+    mountpoint -q "$storage" || die "storage $storage is not a mount point on this host: the cluster's shared filesystem must be mounted there"
+    case "$sdir" in "$storage"/*/*) ;; *) die "storage dir $sdir is not below $storage" ;; esac
+    mount=",$(findmnt -n -o OPTIONS -T "$storage" 2>/dev/null || true),"
+    case "$mount" in *,nosuid,*) case "$mount" in *,nodev,*) ;; *) mount= ;; esac ;; *) mount= ;; esac
+    [ -n "$mount" ] || echo "warning: storage $storage is not mounted nosuid,nodev (see the security model in Magrathea's README)"
+    # <storage>/<app> is root's: nothing the app can write lies between the mount and its own directory.
+    parent=${sdir%/*}
+    [ ! -L "$parent" ] && [ ! -L "$sdir" ] || die "storage $sdir: a symbolic link on the way"
+    mkdir -p "$parent"
+    [ "$(stat -c %U:%G:%a "$parent")" = root:root:711 ] || { chown root:root "$parent" && chmod 0711 "$parent"; }
+    # Every web host runs this at once: the first mkdir wins, the others find it.
+    mkdir -p "$sdir"
+    [ "$(stat -c %U:%G:%a "$sdir")" = "$user:$user:750" ] || { chown "$user:$user" "$sdir" && chmod 0750 "$sdir"; }
+    base=$sdir
+  else
+    base=$root/shared
+  fi
+  app=${owner%.*} instance_env=${owner#*.}
   for path in "$@"; do
     up=$(echo "releases/$id/$path" | sed 's#[^/]*/#../#g; s#[^/]*$##')
-    # Linked already (the release is prepared again: a rerun, a rollback).
-    [ -L "$release/$path" ] && [ "$(readlink "$release/$path")" = "${up}shared/$path" ] && continue
+    if [ -n "$sdir" ]; then target=$sdir/$path; else target=${up}shared/$path; fi
+    ours=
+    if [ -L "$release/$path" ]; then
+      now=$(readlink "$release/$path")
+      # Linked already (the release is prepared again: a rerun, a rollback).
+      [ "$now" = "$target" ] && continue
+      # Linked by an earlier prepare to where the instance's shared dirs were then (the cluster's storage changed since).
+      case "$now" in "${up}shared/$path" | /*/"$app/$instance_env/$path") ours=1 ;; esac
+    fi
     # The path's directories in the release must be real ones (also checked on the gateway).
     prefix=
     for part in $(echo "$path" | tr / ' '); do
       prefix=${prefix:+$prefix/}$part
+      [ "$prefix" = "$path" ] && [ -n "$ours" ] && continue
       [ -L "$release/$prefix" ] && die "shared path $path: $prefix is a symbolic link in release $id"
     done
-    # Seeded from the release the first time, kept across releases afterwards; as the app's user.
-    as_user "$user" sh -c 'shared=$1 release=$2 path=$3
-      [ -e "$shared/$path" ] || [ -L "$shared/$path" ] && exit 0
-      mkdir -p "$shared/$path"
-      if [ -d "$release/$path" ] && [ ! -L "$release/$path" ]; then cp -R -p "$release/$path/." "$shared/$path/"; fi' \
-      seed "$root/shared" "$release" "$path" || die "shared path $path: cannot create it in $root/shared as $user"
+    # Seeded the first time (from this host's own shared files when storage is new to the
+    # instance, else from the release), kept across releases afterwards; as the app's user.
+    # Built aside and renamed into place: the other web hosts seed the same storage at once.
+    from=
+    [ -z "$sdir" ] || from=$root/shared
+    as_user "$user" sh -c 'base=$1 release=$2 path=$3 own=$4
+      [ -e "$base/$path" ] || [ -L "$base/$path" ] && exit 0
+      seed=$base/.magrathea-seed.$(hostname).$$
+      rm -rf "$seed"
+      mkdir -p "$seed"
+      if [ -n "$own" ] && [ -d "$own/$path" ] && [ ! -L "$own/$path" ]; then cp -R -p "$own/$path/." "$seed/"
+      elif [ -d "$release/$path" ] && [ ! -L "$release/$path" ]; then cp -R -p "$release/$path/." "$seed/"; fi
+      mkdir -p "$(dirname "$base/$path")"
+      mv -T "$seed" "$base/$path" 2>/dev/null || rm -rf "$seed"
+      [ -d "$base/$path" ]' \
+      seed "$base" "$release" "$path" "$from" || die "shared path $path: cannot create it in $base as $user"
     rm -rf "${release:?}/$path"
     mkdir -p "$(dirname "$release/$path")"
-    ln -sfn "${up}shared/$path" "$release/$path"
+    ln -sfn "$target" "$release/$path"
     # Apache follows a link only when it and its target have one owner (SymLinksIfOwnerMatch).
     chown -h "$user:$user" "$release/$path"
   done
@@ -260,15 +326,18 @@ remove)
   done
   ;;
 
-# purge USER ROOT LOGS [PATH...]
+# purge USER ROOT LOGS [--storage DIR] [PATH...]
 # Removes an instance from a web host once no config names it any more: the
 # processes of its user (in this host's mount namespace: elsewhere the same
 # uid may be another host's user), its tree and logs (rm does not follow the
 # links an app may have planted), the other PATHs, its user and its group
 # (userdel keeps a group another user, like www-data, is a member of).
+# DIR is the instance's directory on the cluster's storage: one host removes it for all.
 purge)
   user=$1 root=$2 logs=$3
   shift 3
+  stored=
+  if [ "${1:-}" = --storage ]; then stored=$2; shift 2; fi
   if uid=$(id -u "$user" 2>/dev/null); then
     mine=$(readlink /proc/$$/ns/mnt)
     for attempt in 1 2 3 4 5 6 7 8 9 10; do
@@ -286,6 +355,7 @@ purge)
   if [ -e "$logs" ]; then rm -rf "$logs" && echo logs; fi
   rm -rf "$@"
   rmdir "${root%/*}" "${logs%/*}" 2>/dev/null || true
+  if [ -n "$stored" ]; then rm -rf "$stored" && { rmdir "${stored%/*}" 2>/dev/null || true; }; fi
   # -f: another host of a machine shared by several (the lab) may run processes under the same uid.
   if id -u "$user" >/dev/null 2>&1; then userdel -f "$user" && echo user; fi
   if getent group "$user" >/dev/null 2>&1; then groupdel "$user" && echo group; fi

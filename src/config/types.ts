@@ -145,6 +145,13 @@ export interface ClusterConfig {
   hosts: HostConfig[];
   paths: ClusterPaths;
   commands: ClusterCommands;
+  /**
+   * A directory mounted at the same path on every web host of the cluster
+   * (NFS, GlusterFS: provisioned by Puppet): each instance's `shared:` dirs
+   * live there once per cluster, at `<storage>/<app>/<env>/<path>`. Absent:
+   * they are per web host.
+   */
+  storage?: string;
 }
 
 export type UserRole = 'admin' | 'member';

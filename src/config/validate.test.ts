@@ -178,3 +178,24 @@ describe('users: what a member may deploy', () => {
     expect(problems({ 'clusters.yml': HOSTS, 'gateway.yml': 'release_hook_timeout: 2d\n' })).toEqual([expect.stringMatching(/^\/cfg\/gateway\.yml:1:23: .*from 1s to 1d/)]);
   });
 });
+
+describe('clusters: storage', () => {
+  it('is read when given (a trailing slash dropped), absent otherwise', () => {
+    const read = (extra: string) => {
+      const result = validateGatewayConfig('/cfg', { 'clusters.yml': HOSTS + extra });
+      if ('problems' in result) throw new Error(result.problems.map(formatProblem).join('\n'));
+      return result.config.clusters.c1!.storage;
+    };
+    expect(read('')).toBeUndefined();
+    expect(read('  storage: /srv/magrathea/\n')).toBe('/srv/magrathea');
+  });
+
+  it('refuses what is not a path of its own, with file:line', () => {
+    expect(problems({ 'clusters.yml': HOSTS + '  storage: srv\n' })).toEqual([expect.stringMatching(/^\/cfg\/clusters\.yml:5:12: c1\.storage: "srv" is not an absolute path/)]);
+    expect(problems({ 'clusters.yml': HOSTS + '  storage: /srv\n' })).toEqual([expect.stringMatching(/^\/cfg\/clusters\.yml:5:12: c1\.storage: .*below a top-level one/)]);
+    expect(problems({ 'clusters.yml': HOSTS + '  storage: /var/www/magrathea/files\n' })).toEqual([expect.stringMatching(/^\/cfg\/clusters\.yml:5:12: c1\.storage: .*inside or around paths\.apps/)]);
+    expect(problems({ 'clusters.yml': HOSTS + '  storage: /var/log\n' })).toEqual([expect.stringMatching(/:5:12: c1\.storage: .*inside or around paths\.logs/)]);
+    expect(problems({ 'clusters.yml': HOSTS + '  storage: /etc/php/x\n' })).toEqual([expect.stringMatching(/:5:12: c1\.storage: .*paths\.fpm /)]);
+    expect(problems({ 'clusters.yml': HOSTS + '  storage: [/srv/a]\n' })).toEqual([expect.stringMatching(/:5:12: c1\.storage: expected a single value/)]);
+  });
+});

@@ -226,7 +226,7 @@ function readClusters(r: Reader): Record<string, ClusterConfig> {
 
 function readCluster(r: Reader, name: string): ClusterConfig | undefined {
   const at = [name];
-  if (!r.map(at, ['edge', 'ports', 'ssh', 'hosts', 'paths', 'commands'], 'a cluster (hosts, ports, paths, commands)')) {
+  if (!r.map(at, ['edge', 'ports', 'ssh', 'hosts', 'paths', 'commands', 'storage'], 'a cluster (hosts, ports, paths, commands, storage)')) {
     if (!r.has(at)) r.fail(at, 'a cluster needs hosts');
     return undefined;
   }
@@ -301,7 +301,8 @@ function readCluster(r: Reader, name: string): ClusterConfig | undefined {
   const balancer = hosts.find((host) => host.roles.includes('balancer'));
   const defaultEdge = balancer ? `http://${balancer.address}${ports.balancer === 80 ? '' : `:${ports.balancer}`}` : '';
   const edge = r.string([...at, 'edge'], checkHttpUrl) ?? defaultEdge;
-  return { name, edge, ports, hosts, paths, commands };
+  const storage = r.string([...at, 'storage'], (v) => checkStorage(v, paths));
+  return { name, edge, ports, hosts, paths, commands, ...(storage === undefined ? {} : { storage: storage.replace(/\/$/, '') }) };
 }
 
 function readUsers(r: Reader): Record<string, UserConfig> {
@@ -340,6 +341,26 @@ const checkAbsolutePath: Check = (v) =>
   /^(\/[A-Za-z0-9._{}-]+)+\/?$/.test(v) && !v.split('/').some((s) => s === '..' || s === '.')
     ? undefined
     : `${show(v)} is not an absolute path of safe characters (a-z, A-Z, 0-9, . _ - /)`;
+
+/**
+ * The cluster's shared storage: an absolute path of its own. Inside (or
+ * around) a tree Magrathea owns on the hosts, files of the apps would mix
+ * with releases, logs or configs, and a purge of one would take the other.
+ */
+function checkStorage(v: string, paths: ClusterPaths): string | undefined {
+  const problem = checkAbsolutePath(v);
+  if (problem) return problem;
+  if (v.includes('{') || v.includes('}')) return `${show(v)}: storage takes no placeholder`;
+  const path = v.replace(/\/$/, '');
+  if (path.split('/').length < 3) return `${show(v)}: storage must be a directory below a top-level one (like /srv/magrathea), not ${path}`;
+  for (const [key, owned] of Object.entries(paths)) {
+    const dir = owned.replace(/\/$/, '').replace(/\/[^/]*\{php\}.*$/, '');
+    if (path === dir || path.startsWith(`${dir}/`) || dir.startsWith(`${path}/`)) {
+      return `${show(v)}: storage may not lie inside or around paths.${key === 'fpmSockets' ? 'fpm_sockets' : key} (${owned}): apps' files would mix with the files Magrathea manages there`;
+    }
+  }
+  return undefined;
+}
 
 const checkUnixUser: Check = (v) => (/^[a-z_][a-z0-9_-]{0,31}$/.test(v) ? undefined : `${show(v)} is not a valid unix user name`);
 

@@ -10,11 +10,12 @@ import { MagratheaError } from '../core/errors.js';
 import type { InstanceConfig } from '../core/manifest/types.js';
 import { renderCluster, type RenderedFile, type Service } from '../core/render/cluster.js';
 import { formatProblem } from '../core/source.js';
-import { fpmPoolDir, instanceId, instanceRoot, logDir, unixUser } from '../core/render/names.js';
+import { fpmPoolDir, instanceId, instanceRoot, instanceStorage, logDir, unixId, unixUser } from '../core/render/names.js';
 import { writeRendered } from '../render/write.js';
 import { agent, agentArgv } from './agent.js';
 import { envFile } from './env-file.js';
 import { checkFpmReload } from './host-requirements.js';
+import { checkPhpExtensions } from './php-extensions.js';
 import { checkArgv, reloadArgv, varnishActivate, varnishBan } from './services.js';
 import type { ClusterOutcome, DeployState, Step } from './types.js';
 
@@ -36,6 +37,8 @@ export interface ClusterDeployInput {
   release: string;
   /** The built release tree on the gateway; without it, the release must already be on the hosts (a rollback). */
   source?: string;
+  /** PHP extensions the release's composer.json requires: each web host must have them, checked before the switch. Default none. */
+  extensions?: readonly string[];
   /** Run the manifest's release hook. Default true (a rollback skips it: migrations do not run backwards). */
   runHook?: boolean;
   keepReleases: number;
@@ -80,6 +83,8 @@ async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> 
   const previous = await state.hostReleases(instance.app, instance.env, cluster.name);
   const live = await state.clusterInstances(cluster.name);
   const others = live.filter((i) => instanceId(i) !== instanceId(instance));
+  const clash = others.find((i) => unixId(i) === unixId(instance));
+  if (clash) throw new MagratheaError(`${cluster.name}: ${instanceId(instance)} and ${instanceId(clash)} would get the same uid ${unixId(instance)} (it is derived from the instance's name): deploy under another app or environment name`, 'uid-clash');
   const rendered = renderCluster(cluster, [...others, instance]);
   if ('problems' in rendered) throw new MagratheaError(`${cluster.name}: ${rendered.problems.map(formatProblem).join('; ')}`, 'render-failed');
   const files = changedFiles(rendered.files, live.length > others.length ? renderCluster(cluster, live) : undefined);
@@ -88,7 +93,7 @@ async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> 
   const staging = `${cluster.paths.apps}/.magrathea/staging/${instanceId(instance)}.${release}`;
   const local = await mkdtemp(join(tmpdir(), 'magrathea-stage-'));
   const web = cluster.hosts.filter((h) => h.roles.includes('web'));
-  const ctx: HostContext = { cluster, instance, release, files, staging, local, sessions, previous, switched: new Set(), log };
+  const ctx: HostContext = { cluster, instance, release, files, staging, local, sessions, previous, switched: new Set(), log, extensions: input.extensions ?? [] };
   let switched = false;
   try {
     await onEach(cluster.hosts, 'connect', (h) => sessions.get(h.name)!.open());
@@ -154,6 +159,7 @@ interface HostContext {
   log: (line: string) => void;
   /** Hosts whose `current` now points at the new release: the ones to switch back. */
   switched: Set<string>;
+  extensions: readonly string[];
 }
 
 /** Runs `action` on every host in parallel; the first failure (by host order) names its host and step. */
@@ -209,7 +215,10 @@ async function prepareRelease(ctx: HostContext, host: HostConfig, source: string
       throw new MagratheaError(`release ${release} is no longer on ${host.name} (only the last releases are kept)`, 'release-gone');
     });
   }
-  const prepared = await agent(session, 'prepare', [unixUser(instance), instanceId(instance), root, logDir(cluster.paths, instance), WEB_SERVER_USER, release, ...instance.shared], { input: envFile(instance, host) });
+  const storage = cluster.storage ? ['--storage', cluster.storage, instanceStorage(cluster.storage, instance)] : [];
+  const prepared = await agent(session, 'prepare', [unixUser(instance), instanceId(instance), root, logDir(cluster.paths, instance), WEB_SERVER_USER, release, '--uid', String(unixId(instance)), ...storage, '--', ...instance.shared], {
+    input: envFile(instance, host),
+  });
   // Apache's workers take their groups when they start: a graceful restart (of the configuration
   // it serves now) lets them into the instance's root at once, which matters when a host that ran an
   // older version has its instance roots closed to others by this deploy while they serve traffic.
@@ -227,6 +236,7 @@ async function prepareRelease(ctx: HostContext, host: HostConfig, source: string
 async function checkHost(ctx: HostContext, host: HostConfig): Promise<void> {
   const session = ctx.sessions.get(host.name)!;
   if (host.roles.includes('web')) await checkFpmReload(session, ctx.cluster, ctx.instance.php);
+  if (host.roles.includes('web') && ctx.extensions.length > 0) await checkPhpExtensions(session, ctx.instance.php, ctx.extensions);
   const services = new Set(ctx.files.filter((f) => f.host === host.name).map((f) => f.service));
   for (const service of services) {
     const dirs = configDirs(ctx, host, service);

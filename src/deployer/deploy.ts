@@ -4,7 +4,9 @@ import { InvalidInputError, MagratheaError } from '../core/errors.js';
 import { resolveInstance } from '../core/manifest/resolve.js';
 import type { ConfigVars, InstanceConfig, Manifest } from '../core/manifest/types.js';
 import type { Problem } from '../core/source.js';
+import { adviseHookFailure, adviseInstance, formatAdvice } from '../core/advice.js';
 import { deployCluster } from './deploy-cluster.js';
+import { readReleaseFacts, readRequiredExtensions } from './release-facts.js';
 import type { ClusterOutcome, DeployResult, DeployState } from './types.js';
 
 export interface DeployInput {
@@ -49,6 +51,12 @@ export async function deploy(input: DeployInput, deps: DeployDeps): Promise<Depl
   }
   if (problems.length > 0) throw new InvalidInputError(problems);
 
+  // Advice first, once per line: the same shared dir on two clusters without storage is two lines, the same health path one.
+  const facts = await readReleaseFacts(input.source, instances);
+  const advice = new Set(instances.flatMap((instance, i) => adviseInstance(instance, deps.config.clusters[instance.cluster]!, facts[i]!).map(formatAdvice)));
+  for (const line of advice) deps.log(line);
+  const extensions = await readRequiredExtensions(input.source);
+
   const ssh = hostSshSettings(deps.config);
   const one = (instance: InstanceConfig): Promise<ClusterOutcome> =>
     deployCluster({
@@ -56,6 +64,7 @@ export async function deploy(input: DeployInput, deps: DeployDeps): Promise<Depl
       instance,
       release: input.release,
       source: input.source,
+      extensions,
       keepReleases: deps.config.gateway.keepReleases,
       hookTimeoutSeconds: deps.config.gateway.releaseHookTimeoutSeconds,
       ...(input.owner ? { owner: input.owner } : {}),
@@ -77,6 +86,8 @@ export async function deploy(input: DeployInput, deps: DeployDeps): Promise<Depl
       outcomes.push(await one(instance));
     }
   }
+  const failures = new Set(outcomes.flatMap((o) => (o.error && /: hook: /.test(o.error) ? adviseHookFailure(o.error).map(formatAdvice) : [])));
+  for (const line of failures) deps.log(line);
   return { app: input.app, env: input.env, release: input.release, ok: outcomes.every((o) => o.status === 'live'), clusters: outcomes };
 }
 

@@ -8,7 +8,7 @@ import type { ClusterConfig, HostConfig } from '../config/types.js';
 import { MagratheaError } from '../core/errors.js';
 import type { InstanceConfig } from '../core/manifest/types.js';
 import type { Service } from '../core/render/cluster.js';
-import { fpmPoolDir, fpmSocket, instanceId, instanceRoot, logDir, unixUser } from '../core/render/names.js';
+import { fpmPoolDir, fpmSocket, instanceId, instanceRoot, instanceStorage, logDir, unixUser } from '../core/render/names.js';
 import { planRemoval, type HostRemoval } from '../core/render/removal.js';
 import { formatProblem } from '../core/source.js';
 import { writeRendered } from '../render/write.js';
@@ -203,7 +203,11 @@ async function purgeHost(ctx: Context, host: HostConfig): Promise<string[]> {
   const words: string[] = [];
   for (const i of ctx.instances) {
     const user = unixUser(i);
-    const result = await agent(session, 'purge', [user, instanceRoot(ctx.cluster.paths, i), logDir(ctx.cluster.paths, i), fpmSocket(ctx.cluster.paths, i)]);
+    // Shared files on the cluster's storage go once, from its first web host: a later app of the same name
+    // gets the same uid, and must not inherit them.
+    const first = ctx.cluster.storage !== undefined && ctx.cluster.hosts.find((h) => h.roles.includes('web'))?.name === host.name;
+    const stored = first ? ['--storage', instanceStorage(ctx.cluster.storage!, i)] : [];
+    const result = await agent(session, 'purge', [user, instanceRoot(ctx.cluster.paths, i), logDir(ctx.cluster.paths, i), ...stored, fpmSocket(ctx.cluster.paths, i)]);
     for (const word of result.stdout.split('\n').filter(Boolean)) words.push(`${instanceId(i)}\u0000${word === 'user' ? `user ${user}` : word}`);
   }
   return words;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { loadGatewayConfig } from '../config/load.js';
 import type { ClusterCommands, GatewayConfig } from '../config/types.js';
 import type { LabPaths } from './paths.js';
-import { LAB_PORTS, type LabPlan } from './plan.js';
+import { LAB_PORTS, LAB_STORAGE, type LabPlan } from './plan.js';
 
 /**
  * How the lab's services are checked and reloaded. The checks and Apache's
@@ -38,6 +38,8 @@ export function renderLabConfig(lab: LabPaths, plan: LabPlan, userKey: string): 
     `  ports: { web: ${LAB_PORTS.web}, cache: ${LAB_PORTS.cache}, balancer: ${LAB_PORTS.balancer} }`,
     '  hosts:',
     ...c.hosts.map((h) => `    ${h.name}: { address: ${h.address}, roles: [${h.roles.join(', ')}] }`),
+    `  # ${lab.storage}/${c.name}, mounted on each web host.`,
+    `  storage: ${LAB_STORAGE}`,
     '  commands:',
     `    apache: { check: ${argv(LAB_COMMANDS.apache.check)}, reload: ${argv(LAB_COMMANDS.apache.reload)} }`,
     `    fpm: { check: ${argv(LAB_COMMANDS.fpm.check)}, reload: ${argv(LAB_COMMANDS.fpm.reload)} }`,

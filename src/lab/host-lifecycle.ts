@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { runDaemon, tail } from '../adapters/exec.js';
 import { MagratheaError } from '../core/errors.js';
 import { serviceAnswers, serviceEndpoint, serviceStatus, readServicePid } from './host-status.js';
+import type { HostBind } from './host-view.js';
 import { createHostNamespace, enterHost, hostNamespaceInode, releaseHostNamespace } from './namespace.js';
 import { onHost, type HostPaths } from './paths.js';
 import type { LabHost } from './plan.js';
@@ -33,10 +34,10 @@ export async function isHostUp(host: LabHost, paths: HostPaths, services: readon
  * from here on leaves a lab that `down` can find), then starts its daemons
  * in order and waits until each answers.
  */
-export async function bootHost(host: LabHost, paths: HostPaths, services: readonly LabService[], recordNamespace: (inode: number) => Promise<void>): Promise<void> {
+export async function bootHost(host: LabHost, paths: HostPaths, services: readonly LabService[], recordNamespace: (inode: number) => Promise<void>, binds: readonly HostBind[] = []): Promise<void> {
   for (const bind of hostBinds(host, services)) await assertPortFree(host.address, bind.port, `${bind.service} of lab host ${host.name}`);
   await mkdir(paths.logs, { recursive: true });
-  const inode = await createHostNamespace(paths, host.name);
+  const inode = await createHostNamespace(paths, host.name, binds);
   await recordNamespace(inode);
   // What the daemons expect in /run, which a boot (tmpfiles.d) would have made.
   for (const dir of ['/run/sshd', '/run/php', '/run/lock', '/run/haproxy']) await mkdir(onHost(paths, dir), { recursive: true });

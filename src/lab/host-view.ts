@@ -5,7 +5,13 @@
  * /etc/php...), and whatever the host writes stays with that host, so
  * `useradd` on one host leaves the others' /etc/passwd alone.
  */
-export const OVERLAID_PATHS = ['/etc', '/home', '/var/www', '/var/log', '/var/lib/apache2', '/var/lib/php', '/var/lib/varnish', '/var/lib/haproxy'] as const;
+export const OVERLAID_PATHS = ['/etc', '/home', '/srv', '/var/www', '/var/log', '/var/lib/apache2', '/var/lib/php', '/var/lib/varnish', '/var/lib/haproxy'] as const;
+
+/** A directory of the lab mounted into a host at `target`, as a network filesystem would be (the cluster's storage). */
+export interface HostBind {
+  source: string;
+  target: string;
+}
 
 /**
  * Fresh: empty directories of the host's own. /run and /tmp start empty as

@@ -1,7 +1,7 @@
 import { chmod, chown, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../adapters/exec.js';
-import { FRESH_PATHS, OVERLAID_PATHS } from './host-view.js';
+import { FRESH_PATHS, OVERLAID_PATHS, type HostBind } from './host-view.js';
 import { isMountPoint } from './mounts.js';
 import type { HostPaths, LabPaths } from './paths.js';
 
@@ -28,8 +28,10 @@ export function enterHost(host: HostPaths): string[] {
  * names the host, and mounts the host's own view of the production paths.
  * Returns the mount namespace's inode, which identifies the host's
  * processes later. The host's /run and /tmp start empty, as after a boot.
+ * Each of `binds` is mounted nosuid,nodev, as Puppet mounts a cluster's
+ * shared filesystem on a real web host.
  */
-export async function createHostNamespace(host: HostPaths, name: string): Promise<number> {
+export async function createHostNamespace(host: HostPaths, name: string, binds: readonly HostBind[] = []): Promise<number> {
   for (const path of ['/run', '/tmp']) await rm(join(host.fs, path), { recursive: true, force: true });
   await writeFile(host.namespace, '', { flag: 'a' });
   await writeFile(host.utsNamespace, '', { flag: 'a' });
@@ -48,6 +50,11 @@ export async function createHostNamespace(host: HostPaths, name: string): Promis
     // The apps' tree is mounted as a real host should mount it: a setuid file or a device node there does nothing.
     const flags = path === '/var/www' ? 'nosuid,nodev,' : '';
     await inHost(['mount', '-t', 'overlay', 'magrathea-lab', '-o', `${flags}lowerdir=${path},upperdir=${upper},workdir=${work}`, path]);
+  }
+  // Before the fresh /tmp hides a lab directory under /tmp.
+  for (const bind of binds) {
+    await inHost(['mkdir', '-p', bind.target]);
+    await inHost(['mount', '--bind', '-o', 'nosuid,nodev', bind.source, bind.target]);
   }
   for (const path of FRESH_PATHS) {
     const dir = join(host.fs, path);

@@ -29,6 +29,8 @@ export interface LabPaths {
   knownHosts: string;
   sshConfig: string;
   hosts: string;
+  /** One directory per cluster, mounted at the cluster's storage path on each of its web hosts. */
+  storage: string;
 }
 
 export function labPaths(dir: string): LabPaths {
@@ -48,6 +50,7 @@ export function labPaths(dir: string): LabPaths {
     knownHosts: join(ssh, 'known_hosts'),
     sshConfig: join(ssh, 'config'),
     hosts: join(abs, 'hosts'),
+    storage: join(abs, 'storage'),
   };
 }
 

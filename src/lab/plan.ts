@@ -20,6 +20,13 @@ export const DEFAULT_SHAPE: LabShape = { clusters: 2, webHosts: 2, subnet: 1 };
 /** Ports every lab cluster uses: the defaults of the gateway configuration, as on real hosts. */
 export const LAB_PORTS = { ssh: 22, web: 80, cache: 6081, varnishAdmin: 6082, balancer: 80 } as const;
 
+/**
+ * Where each cluster's storage is mounted on its web hosts (clusters.yml
+ * `storage`): one directory of the lab per cluster, what a network
+ * filesystem looks like to the apps.
+ */
+export const LAB_STORAGE = '/srv/magrathea';
+
 export interface LabHost {
   name: string;
   cluster: string;

@@ -1,4 +1,5 @@
 import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { GatewayConfig } from '../config/types.js';
 import { MagratheaError } from '../core/errors.js';
 import { renderCluster } from '../core/render/cluster.js';
@@ -9,7 +10,7 @@ import { provisionFpm, provisionHost, writeIfAbsent } from './host-files.js';
 import { withLabLock } from './lock.js';
 import { ensureNamespaceDir } from './namespace.js';
 import { hostPaths, labPaths, onHost, type LabPaths } from './paths.js';
-import { DEFAULT_SHAPE, planLab, type LabHost, type LabShape } from './plan.js';
+import { DEFAULT_SHAPE, LAB_STORAGE, planLab, type LabHost, type LabShape } from './plan.js';
 import { assertLabRequirements } from './requirements.js';
 import { hostServices, installedPhpVersions } from './services.js';
 import { ensureKey, writeSshClientFiles } from './ssh-files.js';
@@ -72,10 +73,18 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
       await provisionHost(host, paths, hostsKey);
       if (host.roles.includes('web')) await provisionFpm(paths, php);
       await writeInitialConfigs(config, host, lab);
-      await bootHost(host, paths, services, (inode) => {
-        state.namespaces[host.name] = inode;
-        return record();
-      });
+      const storage = join(lab.storage, host.cluster);
+      if (host.roles.includes('web')) await mkdir(storage, { recursive: true, mode: 0o755 });
+      await bootHost(
+        host,
+        paths,
+        services,
+        (inode) => {
+          state.namespaces[host.name] = inode;
+          return record();
+        },
+        host.roles.includes('web') ? [{ source: storage, target: LAB_STORAGE }] : [],
+      );
       startedHosts.push(host.name);
     }).catch((e: unknown) => {
       const hint = `the lab at ${lab.dir} is partly up: \`magrathea lab up\` again retries what is down, \`magrathea lab down --dir ${lab.dir}\` stops it`;

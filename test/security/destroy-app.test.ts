@@ -53,7 +53,7 @@ const on = (host: string, script: string) => sshRun(lab, host, ['sh', '-c', scri
 
 /** Every Magrathea-owned path on a host, with size and mtime (logs by name: probes write them): what "untouched" is checked against. */
 async function inventory(host: string, pattern: string): Promise<string> {
-  const dirs = '/etc/apache2/magrathea.d /etc/php/8.2/fpm/pool.d /etc/varnish/magrathea /etc/haproxy/magrathea.d /var/www/magrathea /var/log/magrathea/*/';
+  const dirs = '/etc/apache2/magrathea.d /etc/php/8.2/fpm/pool.d /etc/varnish/magrathea /etc/haproxy/magrathea.d /var/www/magrathea /var/log/magrathea/*/ /srv/magrathea';
   const listed = await on(host, `find ${dirs} -path '*/.magrathea' -prune -o -print 2>/dev/null | grep -E '${pattern}' | sort | while read -r p; do case $p in /var/log/*) echo "$p" ;; *) stat -c '%n %s %Y' "$p" ;; esac; done`);
   return listed.stdout;
 }
@@ -123,7 +123,7 @@ describe('apps:destroy', () => {
   it('removes the app from every host through DELETE /v1/apps/APP, and says what it removed', async () => {
     const keepBefore = await Promise.all([...WEB, ...EDGES].map((h) => inventory(h, '[/-]keep[./]')));
     // What an app could have left: a link out of its tree, a process of its user. (www-data is in every instance's group.)
-    await sshRun(lab, 'a-web-1', ['sh', '-c', 'mkdir -p /root/canary && echo keep > /root/canary/file && ln -s /root/canary /var/www/magrathea/shop/production/shared/storage/out && ln -s /root/canary/file /var/log/magrathea/shop/production/out.log']);
+    await sshRun(lab, 'a-web-1', ['sh', '-c', 'mkdir -p /root/canary && echo keep > /root/canary/file && ln -s /root/canary /srv/magrathea/shop/production/storage/out && ln -s /root/canary/file /var/log/magrathea/shop/production/out.log']);
     sleeper = Number((await sshRun(lab, 'a-web-1', ['sh', '-c', 'setpriv --reuid=m_shop_production --regid=m_shop_production --clear-groups sleep 300 </dev/null >/dev/null 2>&1 & echo $!'])).stdout.trim());
     expect(sleeper).toBeGreaterThan(1);
 

@@ -52,7 +52,7 @@ function manifest(extra = ''): string {
 }
 
 /** Writes a release tree (entries by path) and deploys it as app's next release on cluster-a. */
-async function deployTree(app: string, entries: Record<string, Entry>, yaml = manifest(), vars?: ConfigVars): Promise<{ result: DeployResult; lines: string[] }> {
+async function deployTree(app: string, entries: Record<string, Entry>, yaml = manifest(), vars?: ConfigVars, gateway = config): Promise<{ result: DeployResult; lines: string[] }> {
   const tree = join(work, `${app}-${++releases}`);
   const all: Record<string, Entry> = { 'public/health.php': '<?php echo "ok";', ...entries };
   for (const [path, entry] of Object.entries(all)) {
@@ -68,7 +68,7 @@ async function deployTree(app: string, entries: Record<string, Entry>, yaml = ma
   const parsed = validateManifest(yaml);
   if ('problems' in parsed) throw new Error(JSON.stringify(parsed.problems));
   const lines: string[] = [];
-  const result = await deploy({ app, env: 'production', release: `r${releases}`, manifest: parsed.manifest, source: tree, ...(vars ? { vars } : {}) }, { config, state, log: (l) => lines.push(l) });
+  const result = await deploy({ app, env: 'production', release: `r${releases}`, manifest: parsed.manifest, source: tree, ...(vars ? { vars } : {}) }, { config: gateway, state, log: (l) => lines.push(l) });
   return { result, lines };
 }
 
@@ -131,11 +131,16 @@ describe('the release tree on the hosts', () => {
     expect((await curl(edge(), `${VICTIM}.sec.example.com`)).body).toContain(SECRET);
   });
 
-  it('a link the app planted in its shared dir is not followed when a new shared path is seeded under it', async () => {
+  it.each(['on the cluster storage', 'on the web host'])('a link the app planted in its shared dir (%s) is not followed when a new shared path is seeded under it', async (where) => {
     const user = unixUser({ app: ATTACKER, env: 'production' });
+    const storage = where === 'on the cluster storage' ? config.clusters['cluster-a']!.storage : undefined;
+    const gateway: GatewayConfig = { ...config, clusters: { ...config.clusters, 'cluster-a': { ...config.clusters['cluster-a']!, storage } } };
+    if (!storage) delete gateway.clusters['cluster-a']!.storage;
+    const shared = storage ? `${storage}/${ATTACKER}/production` : `${attackerRoot}/shared`;
+    expect((await deployTree(ATTACKER, {}, manifest('shared: [z]'), undefined, gateway)).result.clusters[0]).toMatchObject({ status: 'live' });
     // What the app's PHP could do: its shared dir is its own.
-    await onHost(['setpriv', `--reuid=${user}`, `--regid=${user}`, '--init-groups', '--', 'ln', '-sfn', '/etc', `${attackerRoot}/shared/y`]);
-    const { result } = await deployTree(ATTACKER, { 'y/evil/file': 'owned' }, manifest('shared: [y/evil]'));
+    await onHost(['setpriv', `--reuid=${user}`, `--regid=${user}`, '--init-groups', '--', 'ln', '-sfn', '/etc', `${shared}/y`]);
+    const { result } = await deployTree(ATTACKER, { 'y/evil/file': 'owned' }, manifest('shared: [y/evil]'), undefined, gateway);
     expect(result.clusters[0]).toMatchObject({ status: 'failed' });
     expect(result.clusters[0]!.error).toMatch(/shared path y\/evil: cannot create it/);
     expect((await onHost(['test', '-e', '/etc/evil'])).exitCode).not.toBe(0);
@@ -145,7 +150,8 @@ describe('the release tree on the hosts', () => {
 describe('PHP of one app', () => {
   it('cannot list or read another app\'s release, shared files, sessions or logs, and neither can its unix user', async () => {
     await curl(edge(), `${VICTIM}.sec.example.com`); // a session file now exists
-    const targets = [victimRoot, `${victimRoot}/current/public/index.php`, `${victimRoot}/releases`, `${victimRoot}/shared/data/secret.txt`, `${victimRoot}/tmp`, `${victimRoot}/releases/r1.env`, `/var/log/magrathea/${VICTIM}/production/access.log`];
+    const stored = `${config.clusters['cluster-a']!.storage}/${VICTIM}/production`;
+    const targets = [victimRoot, `${victimRoot}/current/public/index.php`, `${victimRoot}/releases`, `${stored}/data/secret.txt`, stored, `${victimRoot}/tmp`, `${victimRoot}/releases/r1.env`, `/var/log/magrathea/${VICTIM}/production/access.log`];
     const probe = `<?php foreach (${JSON.stringify(targets)} as $t) { $r = is_dir($t) ? @scandir($t) : @file_get_contents($t); echo $t, ": ", ($r === false || $r === null) ? "DENIED" : "READ " . json_encode($r), "\\n"; }`;
     const { result } = await deployTree(ATTACKER, { 'public/probe.php': probe });
     expect(result.clusters[0]).toMatchObject({ status: 'live' });

@@ -2,7 +2,7 @@ import type { ClusterConfig, HostConfig } from '../../config/types.js';
 import { interpolate } from '../interpolate.js';
 import type { InstanceConfig } from '../manifest/types.js';
 import { HEADER } from './apache.js';
-import { fpmSocket, instanceId, instanceRoot, logDir, unixUser } from './names.js';
+import { fpmSocket, instanceId, instanceRoot, instanceStorage, logDir, unixUser } from './names.js';
 
 /**
  * The PHP-FPM pool of one instance on one web host: its own unix user, its
@@ -34,8 +34,8 @@ export function renderPool(cluster: ClusterConfig, host: HostConfig, instance: I
     `catch_workers_output = yes`,
     `php_admin_flag[log_errors] = on`,
     `php_admin_value[error_log] = ${logs}/php-error.log`,
-    // PHP opens files in its own instance only; its sessions and temporary files stay there.
-    `php_admin_value[open_basedir] = ${root}/:/usr/share/php/:/dev/urandom`,
+    // PHP opens files in its own instance (and its own directory of the cluster storage) only; its sessions and temporary files stay there.
+    `php_admin_value[open_basedir] = ${root}/:${cluster.storage ? `${instanceStorage(cluster.storage, instance)}/:` : ''}/usr/share/php/:/dev/urandom`,
     `php_admin_value[session.save_path] = ${root}/tmp`,
     `php_admin_value[upload_tmp_dir] = ${root}/tmp`,
     `php_admin_value[sys_temp_dir] = ${root}/tmp`,

@@ -35,6 +35,31 @@ export function unixUser(i: InstanceKey): string {
   return `${full.slice(0, 15)}_${hash}`;
 }
 
+/**
+ * The uid (and gid) of the instance's unix user, the same on every web host
+ * of every cluster: files on a cluster's shared storage carry numbers, and a
+ * user `useradd` numbered per host would own its files on one host and
+ * somebody else's (or nobody's) on the next. Derived from the instance's
+ * name, so no state has to be kept or agree between workers, and Puppet can
+ * compute it too. The range, 2000000000-2099999999, lies in what systemd
+ * leaves unassigned (above container ranges, below 2^31) and apart from the
+ * build sandbox's 1900000000-1999999999. Two instances may hash alike (about
+ * one chance in 200 for 1,000 instances on one host): the host refuses to
+ * give a uid another user holds, and the deployer checks the instances live
+ * on the cluster first, so a clash is reported, never shared.
+ */
+export function unixId(i: InstanceKey): number {
+  const digest = createHash('sha256').update(`magrathea-uid\u0000${instanceId(i)}`).digest();
+  return UID_BASE + Number(digest.readBigUInt64BE(0) % BigInt(UID_SPAN));
+}
+export const UID_BASE = 2_000_000_000;
+export const UID_SPAN = 100_000_000;
+
+/** Where the instance's shared dirs live on cluster storage: `<storage>/<app>/<env>`. */
+export function instanceStorage(storage: string, i: InstanceKey): string {
+  return `${storage}/${i.app}/${i.env}`;
+}
+
 export function instanceRoot(paths: ClusterPaths, i: InstanceKey): string {
   return `${paths.apps}/${i.app}/${i.env}`;
 }
