@@ -361,6 +361,24 @@ purge)
   if getent group "$user" >/dev/null 2>&1; then groupdel "$user" && echo group; fi
   ;;
 
+# sessions ADDRESS PORT ADMIN PASSWORD_FILE  (redis-cli lines on stdin)
+# Runs the lines on the cluster's session store as its admin user. The
+# admin's password stays on this host: read from its root-only file into
+# redis-cli's environment (REDISCLI_AUTH), never onto a command line that
+# `ps` shows; the lines (instances' passwords) come on stdin. A store that
+# answers a client without a password is refused: any app could then read
+# every session. Prints one reply a line.
+sessions)
+  address=$1 port=$2 admin=$3 file=$4
+  [ -r "$file" ] || die "$file: the session store's admin password is not on this host"
+  anonymous=$(redis-cli -h "$address" -p "$port" ping </dev/null 2>&1) || die "the session store at $address:$port does not answer: $anonymous"
+  case "$anonymous" in
+    *NOAUTH*) ;;
+    *) die "the session store at $address:$port answers a client without a password ($anonymous): give its default user a password (requirepass) or turn it off" ;;
+  esac
+  REDISCLI_AUTH=$(cat "$file") exec redis-cli --no-auth-warning -h "$address" -p "$port" --user "$admin"
+  ;;
+
 *)
   die "unknown command $command"
   ;;

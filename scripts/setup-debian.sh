@@ -10,6 +10,8 @@ packages=(
   apache2 php8.2-fpm varnish haproxy
   openssh-server openssh-client redis-server rsync curl git
   php8.2-cli util-linux iproute2 procps psmisc mawk
+  # What a real LAMP web host has; php8.2-redis also keeps each instance's sessions in its cluster's store.
+  php8.2-mysql php8.2-sqlite3 php8.2-gd php8.2-mbstring php8.2-xml php8.2-curl php8.2-zip php8.2-intl php8.2-redis
   tmux  # a real terminal, for the tests of `ssh -t magrathea shell`
 )
 

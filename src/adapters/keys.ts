@@ -71,12 +71,14 @@ export interface Keys {
   apiToken(digest: string): string;
   /** HASH: token id → token digest, the HTTP API tokens of one user (`tokens:list`, `tokens:revoke`). */
   apiTokens(user: string): string;
+  /** HASH: cluster → the password of app+env's ACL user on that cluster's session store; made once, kept until the app is destroyed. */
+  sessionPasswords(app: string, env: string): string;
   /** Glob matching every key of `kind` for app (SCAN MATCH `<prefix>:<kind>:<app>:*`), for destroying an app's state. */
   appPattern(kind: AppKeyKind, app: string): string;
 }
 
 /** Kinds of per-app+env keys, as laid out above (`release-envs` is one key per app, not a pattern). */
-export type AppKeyKind = 'release-seq' | 'releases' | 'release' | 'release-instances' | 'push-lock' | 'config-vars' | 'host-release' | 'instance-release' | 'deploy-lock' | 'deploy-order' | 'traffic' | 'disk-day';
+export type AppKeyKind = 'release-seq' | 'releases' | 'release' | 'release-instances' | 'push-lock' | 'config-vars' | 'host-release' | 'instance-release' | 'deploy-lock' | 'deploy-order' | 'traffic' | 'disk-day' | 'session-passwords';
 
 /** Key names under `prefix` (default `magrathea`). Throws on a prefix that could be read as a glob or a separator. */
 export function createKeys(prefix: string = DEFAULT_PREFIX): Keys {
@@ -110,6 +112,7 @@ export function createKeys(prefix: string = DEFAULT_PREFIX): Keys {
     accountingVisits: () => key('accounting-visits'),
     apiToken: (digest) => key('api-token', hex64(digest)),
     apiTokens: (user) => key('api-tokens', name(user)),
+    sessionPasswords: (app, env) => key('session-passwords', name(app), name(env)),
     // The `:` before `*` keeps `myapp` from matching `myapp2`'s keys.
     appPattern: (kind, app) => `${key(kind, name(app))}:*`,
   };

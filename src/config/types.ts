@@ -93,8 +93,10 @@ export interface Quota {
   traffic?: number;
 }
 
-export type Role = 'web' | 'cache' | 'balancer';
-export const ROLES: readonly Role[] = ['web', 'cache', 'balancer'];
+export type Role = 'web' | 'cache' | 'balancer' | 'sessions';
+export const ROLES: readonly Role[] = ['web', 'cache', 'balancer', 'sessions'];
+/** The roles every cluster needs a host of; `sessions` is optional (one host at most). */
+export const REQUIRED_ROLES: readonly Role[] = ['web', 'cache', 'balancer'];
 
 export interface HostConfig {
   name: string;
@@ -137,8 +139,28 @@ export interface ClusterCommands {
   haproxy: { check: string[]; reload: string[] };
 }
 
+/**
+ * The cluster's session store (`sessions:` in clusters.yml, on the host of
+ * role `sessions`): a Redis 6+ that every web host reaches, where each
+ * instance's PHP sessions live under its own key prefix and its own ACL user.
+ */
+export interface SessionStoreConfig {
+  /** The host of role `sessions`: where the store's admin commands run (over SSH). */
+  host: string;
+  /** Where web hosts reach the store: the host's address. */
+  address: string;
+  /** Default 6379. */
+  port: number;
+  /** The store's ACL user that may create users (`ACL SETUSER`). Default `default` (the one `requirepass` sets). */
+  adminUser: string;
+  /** A root-only file on the store's host holding the admin user's password. Default `/etc/magrathea/sessions.password`. */
+  passwordFile: string;
+}
+
 export interface ClusterConfig {
   name: string;
+  /** Absent: PHP sessions are files on each web host, and a cluster of several web hosts pins each client to one (a cookie at the cache). */
+  sessions?: SessionStoreConfig;
   /** The URL users are shown for the cluster's front door. */
   edge: string;
   ports: ClusterPorts;

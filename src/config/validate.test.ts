@@ -139,6 +139,36 @@ describe('validateGatewayConfig', () => {
     ]);
   });
 
+  it('reads a session store: the host of role sessions, with its port, admin user and password file, or their defaults', async () => {
+    const example = await loadGatewayConfig('config');
+    expect(example.clusters['cluster-a']!.sessions).toEqual({ host: 'a-edge', address: '192.0.2.10', port: 6379, adminUser: 'default', passwordFile: '/etc/magrathea/sessions.password' });
+    expect(example.clusters['cluster-b']!.sessions).toBeUndefined();
+    const withRole = HOSTS.replace('[cache, balancer]', '[cache, balancer, sessions]');
+    const read = (text: string) => {
+      const result = validateGatewayConfig('/cfg', { 'clusters.yml': text });
+      if ('problems' in result) throw new Error(result.problems.map(formatProblem).join('\n'));
+      return result.config.clusters.c1!.sessions;
+    };
+    expect(read(withRole)).toEqual({ host: 'e1', address: '127.0.1.2', port: 6379, adminUser: 'default', passwordFile: '/etc/magrathea/sessions.password' });
+    expect(read(`${withRole}  sessions: { port: 6390, user: magrathea-admin, password_file: /root/redis.pw }\n`)).toMatchObject({ port: 6390, adminUser: 'magrathea-admin', passwordFile: '/root/redis.pw' });
+  });
+
+  it('refuses a session store without its host, two of them in a cluster, and bad settings, at their lines', () => {
+    expect(problems({ 'clusters.yml': `${HOSTS}  sessions: { port: 6379 }\n` })).toEqual([
+      expect.stringMatching(/^\/cfg\/clusters\.yml:5:13: c1\.sessions: no host of cluster "c1" has the role "sessions"/),
+    ]);
+    const two = HOSTS.replace('[web]', '[web, sessions]').replace('[cache, balancer]', '[cache, balancer, sessions]');
+    expect(problems({ 'clusters.yml': two })).toEqual([expect.stringMatching(/^\/cfg\/clusters\.yml:4:38: c1\.hosts\.e1\.roles: host "w1" is already the session store of cluster "c1"/)]);
+    const withRole = HOSTS.replace('[cache, balancer]', '[cache, balancer, sessions]');
+    expect(problems({ 'clusters.yml': `${withRole}  sessions: { port: 0, user: "a b", password_file: relative, host: e1 }\n` })).toEqual([
+      expect.stringMatching(/^\/cfg\/clusters\.yml:5:62: c1\.sessions\.host: unknown key "host"; expected one of: port, user, password_file/),
+      expect.stringMatching(/^\/cfg\/clusters\.yml:5:21: c1\.sessions\.port: "0" is not a whole number between 1 and 65535/),
+      expect.stringMatching(/^\/cfg\/clusters\.yml:5:30: c1\.sessions\.user: "a b" is not a Redis user name/),
+      expect.stringMatching(/^\/cfg\/clusters\.yml:5:52: c1\.sessions\.password_file: "relative" is not an absolute path/),
+    ]);
+    expect(problems({ 'clusters.yml': HOSTS.replace('[web]', '[web, sessions, db]') })).toEqual([expect.stringMatching(/c1\.hosts\.w1\.roles\.2: "db" is not a role; roles are: web, cache, balancer, sessions/), expect.stringMatching(/has no host with the role "web"/)]);
+  });
+
   it('refuses two hosts on one address and a typo in a key', () => {
     expect(problems({ 'clusters.yml': HOSTS + '    w2: { address: 127.0.1.1, roles: [web] }\n    w3: { adress: 127.0.1.9, roles: [web] }\n' })).toEqual([
       expect.stringMatching(/^\/cfg\/clusters\.yml:5:20: c1\.hosts\.w2\.address: 127\.0\.1\.1 is also the address of host "w1"/),

@@ -2,6 +2,7 @@ import { Reader } from '../core/reader.js';
 import { YamlSource, type Problem } from '../core/source.js';
 import { checkBranch, checkDomain, checkDuration, checkName, durationSeconds, show, type Check } from '../core/values.js';
 import {
+  REQUIRED_ROLES,
   ROLES,
   VERBS,
   type AccountingSettings,
@@ -14,6 +15,7 @@ import {
   type HostConfig,
   type LimitsSettings,
   type Quota,
+  type SessionStoreConfig,
   type UserConfig,
 } from './types.js';
 
@@ -35,6 +37,9 @@ export const DEFAULT_PATHS: ClusterPaths = {
 };
 
 /** Commands for a Debian/Ubuntu host run by systemd. The lab's configuration replaces them. */
+/** Where a session store's admin password is, on the store's host, unless clusters.yml says otherwise. */
+export const DEFAULT_SESSIONS = { port: 6379, adminUser: 'default', passwordFile: '/etc/magrathea/sessions.password' } as const;
+
 export const DEFAULT_COMMANDS: ClusterCommands = {
   apache: { check: ['apache2ctl', '-t'], reload: ['apache2ctl', 'graceful'] },
   fpm: { check: ['php-fpm{php}', '-t'], reload: ['systemctl', 'reload', 'php{php}-fpm'] },
@@ -226,7 +231,7 @@ function readClusters(r: Reader): Record<string, ClusterConfig> {
 
 function readCluster(r: Reader, name: string): ClusterConfig | undefined {
   const at = [name];
-  if (!r.map(at, ['edge', 'ports', 'ssh', 'hosts', 'paths', 'commands', 'storage'], 'a cluster (hosts, ports, paths, commands, storage)')) {
+  if (!r.map(at, ['edge', 'ports', 'ssh', 'hosts', 'paths', 'commands', 'storage', 'sessions'], 'a cluster (hosts, ports, paths, commands, storage, sessions)')) {
     if (!r.has(at)) r.fail(at, 'a cluster needs hosts');
     return undefined;
   }
@@ -252,7 +257,7 @@ function readCluster(r: Reader, name: string): ClusterConfig | undefined {
       continue;
     }
     const address = r.required([...h, 'address'], checkIpv4);
-    const roles = r.list([...h, 'roles'], (v) => (ROLES.includes(v as never) ? undefined : `${show(v)} is not a role; roles are: ${ROLES.join(', ')}`), 3);
+    const roles = r.list([...h, 'roles'], (v) => (ROLES.includes(v as never) ? undefined : `${show(v)} is not a role; roles are: ${ROLES.join(', ')}`), ROLES.length);
     if (!r.has([...h, 'roles'])) r.fail(h, 'missing required key "roles" (web, cache, balancer)');
     r.map([...h, 'ssh'], ['user', 'port']);
     const hostSsh = {
@@ -265,7 +270,7 @@ function readCluster(r: Reader, name: string): ClusterConfig | undefined {
     seenAddresses.set(`${address}:${hostSsh.port}`, hostName);
     hosts.push({ name: hostName, address, ssh: hostSsh, roles: [...new Set(roles)] as HostConfig['roles'] });
   }
-  for (const role of ROLES) {
+  for (const role of REQUIRED_ROLES) {
     if (hosts.length > 0 && !hosts.some((host) => host.roles.includes(role))) {
       r.fail([...at, 'hosts'], `cluster ${show(name)} has no host with the role ${show(role)}; every cluster needs web, cache and balancer hosts (one host may have several roles)`);
     }
@@ -302,8 +307,35 @@ function readCluster(r: Reader, name: string): ClusterConfig | undefined {
   const defaultEdge = balancer ? `http://${balancer.address}${ports.balancer === 80 ? '' : `:${ports.balancer}`}` : '';
   const edge = r.string([...at, 'edge'], checkHttpUrl) ?? defaultEdge;
   const storage = r.string([...at, 'storage'], (v) => checkStorage(v, paths));
-  return { name, edge, ports, hosts, paths, commands, ...(storage === undefined ? {} : { storage: storage.replace(/\/$/, '') }) };
+  const sessions = readSessionStore(r, at, hosts);
+  return { name, edge, ports, hosts, paths, commands, ...(storage === undefined ? {} : { storage: storage.replace(/\/$/, '') }), ...(sessions ? { sessions } : {}) };
 }
+
+/**
+ * The session store: the one host of role `sessions`, with `sessions:`
+ * (port, admin user, admin password file) or its defaults. One store per
+ * cluster: Magrathea does not replicate sessions between stores.
+ */
+function readSessionStore(r: Reader, at: string[], hosts: HostConfig[]): SessionStoreConfig | undefined {
+  const stores = hosts.filter((h) => h.roles.includes('sessions'));
+  for (const extra of stores.slice(1)) {
+    r.fail([...at, 'hosts', extra.name, 'roles'], `host ${show(stores[0]!.name)} is already the session store of cluster ${show(at[0]!)}; a cluster has one session store`);
+  }
+  const s = [...at, 'sessions'];
+  r.map(s, ['port', 'user', 'password_file'], 'a session store (port, user, password_file)');
+  const port = r.integer([...s, 'port'], 1, 65535) ?? DEFAULT_SESSIONS.port;
+  const adminUser = r.string([...s, 'user'], checkRedisUser) ?? DEFAULT_SESSIONS.adminUser;
+  const passwordFile = r.string([...s, 'password_file'], checkAbsolutePath) ?? DEFAULT_SESSIONS.passwordFile;
+  const store = stores[0];
+  if (!store) {
+    if (r.has(s)) r.fail(s, `no host of cluster ${show(at[0]!)} has the role "sessions": give it to the host that runs the session store`);
+    return undefined;
+  }
+  return { host: store.name, address: store.address, port, adminUser, passwordFile };
+}
+
+/** A Redis ACL user name, as it goes on redis-cli's command line: no spaces, quotes or glob characters. */
+const checkRedisUser: Check = (v) => (/^[A-Za-z0-9_.-]{1,64}$/.test(v) ? undefined : `${show(v)} is not a Redis user name (1 to 64 of A-Z, a-z, 0-9, _ . -)`);
 
 function readUsers(r: Reader): Record<string, UserConfig> {
   const users: Record<string, UserConfig> = {};

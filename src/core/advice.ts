@@ -45,16 +45,6 @@ function healthCandidates(instance: InstanceConfig): string[] {
   return base && path ? [base, `${base}.php`, ...index] : index;
 }
 
-/**
- * The cluster's session store, when clusters.yml declares one. Read only
- * when present: the store is declared by a key of its own, and a gateway
- * configuration without it has none.
- */
-function hasSessionStore(cluster: ClusterConfig): boolean {
-  const declared = (cluster as ClusterConfig & { sessions?: unknown }).sessions;
-  return declared !== undefined && declared !== null && declared !== false;
-}
-
 /** The advice for one instance on one cluster. */
 export function adviseInstance(instance: InstanceConfig, cluster: ClusterConfig, facts: ReleaseFacts): Advice[] {
   const advice: Advice[] = [];
@@ -68,10 +58,10 @@ export function adviseInstance(instance: InstanceConfig, cluster: ClusterConfig,
       });
     }
   }
-  if (web > 1 && facts.usesSessions && !hasSessionStore(cluster)) {
+  if (web > 1 && facts.usesSessions && cluster.sessions === undefined) {
     advice.push({
       level: 'advice',
-      text: `${cluster.name} has ${web} web hosts and no session store declared: PHP sessions are files on the host that started them, and a visitor whose next request lands on another host loses theirs`,
+      text: `${cluster.name} has ${web} web hosts and no session store declared: PHP sessions are files on the host that started them, each browser is pinned to that host by a cookie, and loses its session when that host is down or taken out`,
       section: 'sessions',
     });
   }

@@ -12,11 +12,13 @@ import { renderCluster, type RenderedFile, type Service } from '../core/render/c
 import { formatProblem } from '../core/source.js';
 import { fpmPoolDir, instanceId, instanceRoot, instanceStorage, logDir, unixId, unixUser } from '../core/render/names.js';
 import { writeRendered } from '../render/write.js';
+import { needsStickySessions } from '../core/render/sessions.js';
 import { agent, agentArgv } from './agent.js';
 import { envFile } from './env-file.js';
 import { checkFpmReload } from './host-requirements.js';
 import { checkPhpExtensions } from './php-extensions.js';
 import { checkArgv, reloadArgv, varnishActivate, varnishBan } from './services.js';
+import { ensureSessionUsers } from './session-store.js';
 import type { ClusterOutcome, DeployState, Step } from './types.js';
 
 /** How long a health check may take to pass after the switch: reloads are graceful, hence not instant. */
@@ -85,15 +87,20 @@ async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> 
   const others = live.filter((i) => instanceId(i) !== instanceId(instance));
   const clash = others.find((i) => unixId(i) === unixId(instance));
   if (clash) throw new MagratheaError(`${cluster.name}: ${instanceId(instance)} and ${instanceId(clash)} would get the same uid ${unixId(instance)} (it is derived from the instance's name): deploy under another app or environment name`, 'uid-clash');
-  const rendered = renderCluster(cluster, [...others, instance]);
+  // Every pool of the cluster is rendered: each instance's password on the session store, made for those without one.
+  const sessionPasswords = cluster.sessions ? await state.sessionPasswords(cluster.name, [...others, instance]) : undefined;
+  const rendered = renderCluster(cluster, [...others, instance], { sessionPasswords });
   if ('problems' in rendered) throw new MagratheaError(`${cluster.name}: ${rendered.problems.map(formatProblem).join('; ')}`, 'render-failed');
-  const files = changedFiles(rendered.files, live.length > others.length ? renderCluster(cluster, live) : undefined);
+  const files = changedFiles(rendered.files, live.length > others.length ? renderCluster(cluster, live, { sessionPasswords }) : undefined);
+  if (needsStickySessions(cluster)) {
+    log(`${cluster.name}: warning: no session store: PHP sessions are files on each web host, so each browser is pinned to one (a cookie); declare a host of role sessions in clusters.yml to share them`);
+  }
 
   const sessions = new Map(cluster.hosts.map((h) => [h.name, new HostSession({ name: h.name, address: h.address, user: h.ssh.user, port: h.ssh.port }, input.ssh)]));
   const staging = `${cluster.paths.apps}/.magrathea/staging/${instanceId(instance)}.${release}`;
   const local = await mkdtemp(join(tmpdir(), 'magrathea-stage-'));
   const web = cluster.hosts.filter((h) => h.roles.includes('web'));
-  const ctx: HostContext = { cluster, instance, release, files, staging, local, sessions, previous, switched: new Set(), log, extensions: input.extensions ?? [] };
+  const ctx: HostContext = { cluster, instance, release, files, staging, local, sessions, previous, switched: new Set(), log, extensions: input.extensions ?? [], instances: [...others, instance], sessionPasswords };
   let switched = false;
   try {
     await onEach(cluster.hosts, 'connect', (h) => sessions.get(h.name)!.open());
@@ -160,6 +167,9 @@ interface HostContext {
   /** Hosts whose `current` now points at the new release: the ones to switch back. */
   switched: Set<string>;
   extensions: readonly string[];
+  /** Every instance of the cluster once this one is live, and their session store passwords (with a store). */
+  instances: InstanceConfig[];
+  sessionPasswords: Record<string, string> | undefined;
 }
 
 /** Runs `action` on every host in parallel; the first failure (by host order) names its host and step. */
@@ -187,7 +197,9 @@ function changedFiles(next: RenderedFile[], before: ReturnType<typeof renderClus
 /** Returns how many files rsync sent (-1 for hosts that get no release, 0 for a release already there). */
 async function prepareHost(ctx: HostContext, host: HostConfig, source: string | undefined): Promise<number> {
   // The configs and the release travel at the same time: two rsyncs over the host's one connection.
-  const [, sent] = await Promise.all([stageConfigs(ctx, host), host.roles.includes('web') ? prepareRelease(ctx, host, source) : -1]);
+  // The session store's users before any pool that logs in as them is switched to (each deploy renders every pool).
+  const store = ctx.cluster.sessions?.host === host.name ? ensureSessionUsers(ctx.sessions.get(host.name)!, ctx.cluster.sessions, ctx.instances, ctx.sessionPasswords!) : undefined;
+  const [, sent] = await Promise.all([stageConfigs(ctx, host), host.roles.includes('web') ? prepareRelease(ctx, host, source) : -1, store]);
   return sent;
 }
 

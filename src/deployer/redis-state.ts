@@ -5,6 +5,7 @@ import type { InstanceConfig } from '../core/manifest/types.js';
 import { instanceId } from '../core/render/names.js';
 import { deleteKeys } from '../state/delete-keys.js';
 import { readClusterReleases, recordClusterReleases } from '../state/host-releases.js';
+import { readSessionPasswords } from '../state/session-passwords.js';
 import type { DeployState } from './types.js';
 
 const CLUSTER_LOCK_MS = 30_000;
@@ -76,6 +77,9 @@ export function redisDeployState(context: RedisContext): DeployState {
         .hdel(keys.instanceReleases(app, env), cluster)
         .exec();
       for (const [err] of results ?? []) if (err) throw err;
+    },
+    sessionPasswords(cluster, instances) {
+      return readSessionPasswords(context, cluster, instances);
     },
     async releaseInstance(app, env, release, cluster) {
       const json = await redis.hget(keys.releaseInstances(app, env, release), cluster);

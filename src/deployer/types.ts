@@ -1,4 +1,5 @@
 import type { InstanceConfig } from '../core/manifest/types.js';
+import type { InstanceKey } from '../core/render/names.js';
 
 /** What the deployer reads and records; kept in Redis (src/state) by the worker. */
 export interface DeployState {
@@ -27,6 +28,8 @@ export interface DeployState {
    * own removal.
    */
   forgetInstance(app: string, env: string, cluster: string): Promise<void>;
+  /** `<app>.<env>` → each instance's password on the cluster's session store, made for those that have none yet. */
+  sessionPasswords(cluster: string, instances: readonly InstanceKey[]): Promise<Record<string, string>>;
 }
 
 export type Step = 'connect' | 'prepare' | 'check' | 'hook' | 'activate' | 'verify' | 'rollback' | 'cleanup' | 'purge';

@@ -15,6 +15,7 @@ import { writeRendered } from '../render/write.js';
 import { agent, agentArgv } from './agent.js';
 import { describe, onEach } from './deploy-cluster.js';
 import { checkArgv, reloadArgv, varnishActivate, varnishBan } from './services.js';
+import { removeSessionUsers } from './session-store.js';
 import type { DeployState } from './types.js';
 
 /** How long the edge may take to stop serving a removed domain: reloads are graceful. */
@@ -112,6 +113,12 @@ async function undeployLocked(input: ClusterUndeployInput): Promise<ClusterUndep
     try {
       const purged = await onEach(web, 'purge', (h) => purgeHost(ctx, h));
       web.forEach((h, n) => found.set(h.name, [...(found.get(h.name) ?? []), ...purged[n]!]));
+      // Its sessions and ACL user on the store: an app made later under the same name must not find them.
+      const store = cluster.sessions;
+      if (store) {
+        const [words] = await onEach(cluster.hosts.filter((h) => h.name === store.host), 'purge', (h) => removeSessionUsers(ctx.sessions.get(h.name)!, store, instances));
+        found.set(store.host, [...(found.get(store.host) ?? []), ...words!]);
+      }
     } catch (e) {
       throw new MagratheaError(`${cluster.name}: ${describe(e)}; no host serves ${ids} any more, but some of its files or its user are left`, 'destroy-failed', 1, true, { cause: e });
     }

@@ -1,10 +1,12 @@
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { DEFAULT_PATHS } from '../config/validate.js';
+import { DEFAULT_PATHS, DEFAULT_SESSIONS } from '../config/validate.js';
 import { edgeLogPath } from '../core/accounting/edge-log.js';
 import { pathExists } from './files.js';
 import type { HostPaths } from './paths.js';
 import { LAB_PORTS, type LabHost } from './plan.js';
+import { SESSIONS_CONF } from './services.js';
 import { ensureKey } from './ssh-files.js';
 
 const WRITTEN_BY = 'Written by `magrathea lab up` for the lab host';
@@ -45,6 +47,13 @@ export async function provisionHost(host: LabHost, paths: HostPaths, authorizedK
     await mkdir(join(paths.fs, dirname(edgeLogPath(DEFAULT_PATHS))), { recursive: true });
   }
   if (host.roles.includes('balancer')) await mkdir(join(paths.fs, '/etc/haproxy/magrathea.d'), { recursive: true });
+  if (host.roles.includes('sessions')) {
+    // As Puppet would set a real store up: an admin password (kept across `lab up`), in a root-only file for the gateway's deploys.
+    const file = join(paths.fs, DEFAULT_SESSIONS.passwordFile);
+    const password = (await pathExists(file)) ? (await readFile(file, 'utf8')).trim() : randomBytes(24).toString('base64url');
+    await put(DEFAULT_SESSIONS.passwordFile, `${password}\n`, 0o600);
+    await put(SESSIONS_CONF, renderSessionsConf(host, password), 0o600);
+  }
   return hostKey;
 }
 
@@ -108,6 +117,23 @@ export function renderSshdConfig(host: LabHost): string {
     'MaxStartups 100:30:200',
     'MaxSessions 50',
     'Subsystem sftp /usr/lib/openssh/sftp-server',
+    '',
+  ].join('\n');
+}
+
+/** The session store: on the host's address only, in memory only (sessions are not worth a disk in the lab), no client without the password. */
+function renderSessionsConf(host: LabHost, password: string): string {
+  return [
+    `# ${WRITTEN_BY} ${host.name}: the cluster's session store.`,
+    `bind ${host.address}`,
+    `port ${LAB_PORTS.sessions}`,
+    'daemonize yes',
+    'pidfile /run/redis-sessions.pid',
+    'logfile /var/log/redis-sessions.log',
+    'dir /run',
+    'save ""',
+    'appendonly no',
+    `requirepass ${password}`,
     '',
   ].join('\n');
 }

@@ -29,6 +29,9 @@ export async function installedPhpVersions(): Promise<string[]> {
 
 const VARNISHNCSA_PID = '/run/varnishncsa.pid';
 
+/** The session store's configuration on a lab host of role sessions (root-only: it holds the admin password). */
+export const SESSIONS_CONF = '/etc/redis/magrathea-sessions.conf';
+
 /** The daemons of a host, in start order: sshd first, so a host that fails later can still be looked into. */
 export function hostServices(host: LabHost, phpVersions: readonly string[]): LabService[] {
   const services: LabService[] = [
@@ -73,6 +76,10 @@ export function hostServices(host: LabHost, phpVersions: readonly string[]): Lab
       pidFile: VARNISHNCSA_PID,
       ready: { file: edgeLogPath(DEFAULT_PATHS) },
     });
+  }
+  if (host.roles.includes('sessions')) {
+    // The cluster's session store: its admin password is in the file the gateway configuration names (the default).
+    services.push({ name: 'redis-sessions', start: ['/usr/bin/redis-server', SESSIONS_CONF], pidFile: '/run/redis-sessions.pid', ready: { port: LAB_PORTS.sessions } });
   }
   if (host.roles.includes('balancer')) {
     services.push({

@@ -5,6 +5,7 @@ import { destroyDeployState } from '../deployer/redis-state.js';
 import { destroyAppState as destroyConfigVars } from './config-vars.js';
 import { destroyAppState as destroyHostReleases } from './host-releases.js';
 import { destroyAppState as destroyReleases } from './releases.js';
+import { destroyAppState as destroySessionPasswords } from './session-passwords.js';
 
 /** Every Redis key of an app, each module removing its own. Call when no deploy of the app runs. */
 export async function destroyAppKeys(context: RedisContext, app: string): Promise<void> {
@@ -14,4 +15,5 @@ export async function destroyAppKeys(context: RedisContext, app: string): Promis
   await destroyQueueState(context, app);
   await destroyDeployState(context, app);
   await destroyAccountingState(context, app);
+  await destroySessionPasswords(context, app);
 }

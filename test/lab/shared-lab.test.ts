@@ -24,13 +24,13 @@ describe('a 2 x 2 lab', () => {
     expect(lab.hosts.map((h) => [h.name, h.cluster, h.address, h.roles.join(',')])).toEqual([
       ['a-web-1', 'cluster-a', `127.0.${s}.1`, 'web'],
       ['a-web-2', 'cluster-a', `127.0.${s}.2`, 'web'],
-      ['a-edge', 'cluster-a', `127.0.${s}.3`, 'cache,balancer'],
+      ['a-edge', 'cluster-a', `127.0.${s}.3`, 'cache,balancer,sessions'],
       ['b-web-1', 'cluster-b', `127.0.${s + 1}.1`, 'web'],
       ['b-web-2', 'cluster-b', `127.0.${s + 1}.2`, 'web'],
-      ['b-edge', 'cluster-b', `127.0.${s + 1}.3`, 'cache,balancer'],
+      ['b-edge', 'cluster-b', `127.0.${s + 1}.3`, 'cache,balancer,sessions'],
     ]);
     expect(lab.hosts.find((h) => h.name === 'a-web-1')!.services.map((x) => x.name)).toEqual(['sshd', 'php-fpm8.2', 'apache']);
-    expect(lab.hosts.find((h) => h.name === 'a-edge')!.services.map((x) => x.name)).toEqual(['sshd', 'varnish', 'varnishncsa', 'haproxy']);
+    expect(lab.hosts.find((h) => h.name === 'a-edge')!.services.map((x) => x.name)).toEqual(['sshd', 'varnish', 'varnishncsa', 'redis-sessions', 'haproxy']);
     expect(lab.edges).toEqual([
       { cluster: 'cluster-a', host: 'a-edge', url: `http://127.0.${s}.3` },
       { cluster: 'cluster-b', host: 'b-edge', url: `http://127.0.${s + 1}.3` },

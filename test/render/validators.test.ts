@@ -119,6 +119,36 @@ describe('rendered configuration passes the real validators', () => {
     ]);
   });
 
+  it('(d) sessions: in the store of a cluster that has one (per instance user, password and prefix), else each browser pinned to a web host by the cache', async () => {
+    const text = 'domains: ["${app}.example.com"]\nenvironments:\n  production: { branch: master, clusters: [cluster-a, cluster-s] }\n';
+    const withStore = validateGatewayConfig('/test/config', { 'clusters.yml': `${CLUSTERS}cluster-s:\n  hosts:\n    s-web-1: { address: 127.0.3.1, roles: [web] }\n    s-web-2: { address: 127.0.3.2, roles: [web] }\n    s-edge: { address: 127.0.3.3, roles: [cache, balancer, sessions] }\n  sessions: { port: 6390 }\n` });
+    if ('problems' in withStore) throw new Error(withStore.problems.map(formatProblem).join('\n'));
+    const cluster = withStore.config.clusters['cluster-s']!;
+    const instances = ['blog', 'shop'].map((app) => instance(text, app, 'production', 'cluster-s'));
+    const passwords = { 'blog.production': 'b'.repeat(32), 'shop.production': 's'.repeat(32) };
+    const rendered = renderCluster(cluster, instances, { sessionPasswords: passwords });
+    if ('problems' in rendered) throw new Error('unexpected');
+    const dir = join(out, 'd');
+    await writeRendered(dir, cluster.name, rendered.files);
+    const failures: CheckFailure[] = [];
+    for (const host of cluster.hosts) failures.push(...(await checkHost(cluster, host, instances, rendered.files, hostTree(dir, cluster.name, host.name))));
+    expect(failures).toEqual([]);
+    const pool = rendered.files.find((f) => f.host === 's-web-2' && f.path.endsWith('/magrathea-shop.production.conf'))!;
+    expect(pool.mode).toBe(0o600);
+    expect(pool.content).toContain('php_admin_value[session.save_handler] = redis\n');
+    expect(pool.content).toContain(`php_admin_value[session.save_path] = 'tcp://127.0.3.3:6390?auth[]=magrathea.shop.production&auth[]=${'s'.repeat(32)}&prefix=magrathea:shop.production:'\n`);
+    expect(rendered.files.filter((f) => f.content.includes('b'.repeat(32))).map((f) => f.path)).toEqual(['/etc/php/8.2/fpm/pool.d/magrathea-blog.production.conf', '/etc/php/8.2/fpm/pool.d/magrathea-blog.production.conf']);
+    // With a store, requests go round robin; without, a cookie pins each browser.
+    expect(rendered.files.some((f) => f.content.includes('magrathea_web'))).toBe(false);
+    const pinned = renderCluster(config.clusters['cluster-a']!, [instance(text, 'shop', 'production', 'cluster-a')]);
+    if ('problems' in pinned) throw new Error('unexpected');
+    const vcl = pinned.files.find((f) => f.path.endsWith('/apps/shop.production.vcl'))!.content;
+    expect(vcl).toContain('if (req.http.X-Magrathea-Web == "a-web-1" && std.healthy(b_shop_production_a-web-1)) {');
+    expect(vcl).toContain('unset resp.http.X-Magrathea-Web;');
+    expect(pinned.files.find((f) => f.path.endsWith('/shop.production.cfg'))!.content).toContain('http-response add-header Set-Cookie "magrathea_web=%[res.hdr(X-Magrathea-Web)]; Path=/; HttpOnly; SameSite=Lax" if { res.hdr(X-Magrathea-Web) -m reg ^[a-z0-9-]+$ }');
+    expect(pinned.files.find((f) => f.service === 'fpm')!.content).toContain('php_admin_value[session.save_path] = /var/www/magrathea/shop/production/tmp\n');
+  });
+
   it('a cluster with no app still gets a VCL and a frontend that pass', async () => {
     const { failures, files } = await renderAndCheck('empty', config.clusters['cluster-a']!, []);
     expect(failures).toEqual([]);

@@ -21,13 +21,19 @@ export interface RenderedFile {
   mode: number;
 }
 
+/** What the renderer needs that is kept on the gateway, not in the configuration. */
+export interface RenderSecrets {
+  /** `<app>.<env>` → the instance's password on its cluster's session store. Missing ones are written as a placeholder. */
+  sessionPasswords?: Readonly<Record<string, string>>;
+}
+
 /**
  * Every Magrathea-owned config file of every host of a cluster, from every
  * instance deployed on it (zero instances too: an empty cluster still gets
  * a main.vcl and a frontend that answer 404). Pure, deterministic: the same
  * inputs give the same bytes, so an unchanged file can be left alone.
  */
-export function renderCluster(cluster: ClusterConfig, instances: readonly InstanceConfig[]): { files: RenderedFile[] } | { problems: Problem[] } {
+export function renderCluster(cluster: ClusterConfig, instances: readonly InstanceConfig[], secrets: RenderSecrets = {}): { files: RenderedFile[] } | { problems: Problem[] } {
   const problems = checkInstances(cluster, instances);
   if (problems.length > 0) return { problems };
   const sorted = [...instances].sort((a, b) => instanceId(a).localeCompare(instanceId(b)));
@@ -39,7 +45,7 @@ export function renderCluster(cluster: ClusterConfig, instances: readonly Instan
     if (host.roles.includes('web')) {
       for (const i of sorted) {
         add('apache', `${cluster.paths.apache}/${instanceId(i)}.conf`, renderVhost(cluster, i));
-        add('fpm', `${fpmPoolDir(cluster.paths, i.php)}/magrathea-${instanceId(i)}.conf`, renderPool(cluster, host, i));
+        add('fpm', `${fpmPoolDir(cluster.paths, i.php)}/magrathea-${instanceId(i)}.conf`, renderPool(cluster, host, i, secrets.sessionPasswords?.[instanceId(i)]));
       }
     }
     if (host.roles.includes('cache')) {

@@ -3,12 +3,14 @@ import { interpolate } from '../interpolate.js';
 import type { InstanceConfig } from '../manifest/types.js';
 import { HEADER } from './apache.js';
 import { fpmSocket, instanceId, instanceRoot, instanceStorage, logDir, unixUser } from './names.js';
+import { sessionSavePath, UNKNOWN_PASSWORD } from './sessions.js';
 
 /**
  * The PHP-FPM pool of one instance on one web host: its own unix user, its
  * own socket, a clean environment holding only the app's variables.
+ * With a session store, `sessionPassword` is the instance's password there.
  */
-export function renderPool(cluster: ClusterConfig, host: HostConfig, instance: InstanceConfig): string {
+export function renderPool(cluster: ClusterConfig, host: HostConfig, instance: InstanceConfig, sessionPassword?: string): string {
   const user = unixUser(instance);
   const logs = logDir(cluster.paths, instance);
   const root = instanceRoot(cluster.paths, instance);
@@ -34,9 +36,9 @@ export function renderPool(cluster: ClusterConfig, host: HostConfig, instance: I
     `catch_workers_output = yes`,
     `php_admin_flag[log_errors] = on`,
     `php_admin_value[error_log] = ${logs}/php-error.log`,
-    // PHP opens files in its own instance (and its own directory of the cluster storage) only; its sessions and temporary files stay there.
+    // PHP opens files in its own instance (and its own directory of the cluster storage) only; its temporary files stay there.
     `php_admin_value[open_basedir] = ${root}/:${cluster.storage ? `${instanceStorage(cluster.storage, instance)}/:` : ''}/usr/share/php/:/dev/urandom`,
-    `php_admin_value[session.save_path] = ${root}/tmp`,
+    ...sessionLines(cluster, instance, root, sessionPassword),
     `php_admin_value[upload_tmp_dir] = ${root}/tmp`,
     `php_admin_value[sys_temp_dir] = ${root}/tmp`,
     `clear_env = yes`,
@@ -45,6 +47,19 @@ export function renderPool(cluster: ClusterConfig, host: HostConfig, instance: I
     ...env,
     '',
   ].join('\n');
+}
+
+/**
+ * Where PHP keeps the instance's sessions: its cluster's store, logged in as
+ * its own ACL user (the password is in this root-only file, nowhere else on
+ * the host), or files in its own tmp/. Admin values: the app cannot move them.
+ */
+function sessionLines(cluster: ClusterConfig, instance: InstanceConfig, root: string, password: string | undefined): string[] {
+  if (!cluster.sessions) return [`php_admin_value[session.save_path] = ${root}/tmp`];
+  return [
+    'php_admin_value[session.save_handler] = redis',
+    `php_admin_value[session.save_path] = ${quoteIni(sessionSavePath(cluster.sessions, instance, password ?? UNKNOWN_PASSWORD))}`,
+  ];
 }
 
 /**

@@ -2,6 +2,7 @@ import type { ClusterConfig, HostConfig } from '../../config/types.js';
 import type { InstanceConfig } from '../manifest/types.js';
 import { HEADER } from './apache.js';
 import { instanceId, instanceIdent } from './names.js';
+import { needsStickySessions, STICKY_COOKIE, STICKY_HEADER } from './sessions.js';
 
 export function backendName(instance: InstanceConfig): string {
   return `magrathea_${instanceIdent(instance)}`;
@@ -50,6 +51,14 @@ export function renderHaproxyBackend(cluster: ClusterConfig, instance: InstanceC
     `    http-check send meth GET uri ${instance.health.path} ver HTTP/1.1 hdr Host ${checkHost} hdr User-Agent magrathea-check`,
     `    http-check expect status ${instance.health.status}`,
     ...caches.map((h) => `    server ${h.name} ${h.address}:${cluster.ports.cache} check inter 5s fall 3 rise 2`),
+    ...(needsStickySessions(cluster)
+      ? [
+          '    # No session store: the cache names the web host that answered a browser not yet pinned to it, and the',
+          '    # cookie pins the browser there (the cache cannot add it beside the app\'s own Set-Cookie).',
+          `    http-response add-header Set-Cookie "${STICKY_COOKIE}=%[res.hdr(${STICKY_HEADER})]; Path=/; HttpOnly; SameSite=Lax" if { res.hdr(${STICKY_HEADER}) -m reg ^[a-z0-9-]+$ }`,
+          `    http-response del-header ${STICKY_HEADER}`,
+        ]
+      : []),
     '',
   ].join('\n');
 }

@@ -2,6 +2,7 @@ import type { ClusterConfig } from '../../config/types.js';
 import type { InstanceConfig } from '../manifest/types.js';
 import { HEADER } from './apache.js';
 import { instanceId, instanceIdent } from './names.js';
+import { needsStickySessions, STICKY_COOKIE, STICKY_HEADER } from './sessions.js';
 
 /** Set on each request by the instance that claims its Host; cleared first, so a client cannot set it. */
 const INSTANCE_HEADER = 'X-Magrathea-Instance';
@@ -48,6 +49,7 @@ export function renderMainVcl(instances: InstanceConfig[]): string {
 export function renderAppVcl(cluster: ClusterConfig, instance: InstanceConfig): string {
   const ident = instanceIdent(instance);
   const webHosts = cluster.hosts.filter((h) => h.roles.includes('web'));
+  const sticky = needsStickySessions(cluster);
   const probeHost = instance.domains[0] ?? `${instanceId(instance)}.invalid`;
   const hostTest = instance.domains.map((d) => `req.http.host == "${d}"`).join(' || ') || 'false';
   return [
@@ -84,6 +86,7 @@ export function renderAppVcl(cluster: ClusterConfig, instance: InstanceConfig): 
     `    if (${hostTest}) {`,
     `        set req.http.${INSTANCE_HEADER} = "${ident}";`,
     `        set req.backend_hint = d_${ident}.backend();`,
+    ...(sticky ? stickyRecv(ident, webHosts.map((h) => h.name)) : []),
     ...instance.cache.pass.flatMap((p) => [`        if (req.url ~ "${p}") {`, '            return (pass);', '        }']),
     '    }',
     '}',
@@ -94,5 +97,66 @@ export function renderAppVcl(cluster: ClusterConfig, instance: InstanceConfig): 
     '    }',
     '}',
     '',
+    ...(sticky ? stickyDelivery(ident) : []),
   ].join('\n');
+}
+
+/**
+ * Sticky sessions, as HAProxy's `cookie SERVERID insert indirect nocache`
+ * does it, but at the cache: the tier that picks web hosts (the balancer
+ * picks cache hosts). A cookie that names a healthy web host sends the
+ * request there; it is taken out of the request, so that the app never
+ * sees it and Varnish still caches what has no other cookie. Hashing on
+ * PHP's session cookie instead would send a browser's second request
+ * elsewhere than its first, where the session was started.
+ */
+function stickyRecv(ident: string, hosts: string[]): string[] {
+  const find = `(^|;\\s*)${STICKY_COOKIE}=`;
+  return [
+    `        unset req.http.${STICKY_HEADER};`,
+    `        if (req.http.cookie ~ "${find}") {`,
+    `            set req.http.${STICKY_HEADER} = regsub(req.http.cookie, "^(.*;\\s*)?${STICKY_COOKIE}=([^;]*).*$", "\\2");`,
+    `            set req.http.cookie = regsub(regsuball(req.http.cookie, "${find}[^;]*", ""), "^;\\s*", "");`,
+    '            if (req.http.cookie == "") {',
+    '                unset req.http.cookie;',
+    '            }',
+    '        }',
+    ...hosts.flatMap((h, n) => [
+      `        ${n === 0 ? 'if' : '} elseif'} (req.http.${STICKY_HEADER} == "${h}" && std.healthy(b_${ident}_${h})) {`,
+      `            set req.backend_hint = b_${ident}_${h};`,
+    ]),
+    '        }',
+  ];
+}
+
+/**
+ * The web host that answered, when the browser is not pinned to it yet (a
+ * first request, or its host was down) and it was no cache hit, is named in
+ * a response header that the balancer turns into the cookie: Varnish 7.1
+ * cannot add a second Set-Cookie to one the app sent (its PHP session's).
+ */
+function stickyDelivery(ident: string): string[] {
+  const mine = `bereq.http.${INSTANCE_HEADER} == "${ident}"`;
+  return [
+    'sub vcl_backend_fetch {',
+    `    if (${mine}) {`,
+    `        unset bereq.http.${STICKY_HEADER};`,
+    '    }',
+    '}',
+    '',
+    'sub vcl_backend_response {',
+    `    if (${mine}) {`,
+    `        set beresp.http.${STICKY_HEADER} = regsub(beresp.backend.name, "^b_${ident}_", "");`,
+    '    }',
+    '}',
+    '',
+    'sub vcl_deliver {',
+    `    if (req.http.${INSTANCE_HEADER} == "${ident}") {`,
+    `        if (obj.hits > 0 || resp.http.${STICKY_HEADER} == req.http.${STICKY_HEADER}) {`,
+    `            unset resp.http.${STICKY_HEADER};`,
+    '        }',
+    '    }',
+    '}',
+    '',
+  ];
 }
