@@ -102,7 +102,7 @@ const ONE_TO_TEN = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 describe('sessions shared by a cluster', () => {
   it('deploys to both clusters, and warns once, for the cluster without a store only', () => {
     expect(result.ok).toBe(true);
-    const warnings = lines.filter((l) => l.includes('no session store'));
+    const warnings = lines.filter((l) => l.includes('warning: no session store'));
     expect(warnings).toEqual([expect.stringMatching(/^cluster-b: warning: no session store: PHP sessions are files on each web host, so each browser is pinned to one/)]);
   });
 
