@@ -14,6 +14,7 @@ import { formatProblem } from '../core/source.js';
 import { writeRendered } from '../render/write.js';
 import { agent, agentArgv } from './agent.js';
 import { describe, onEach } from './deploy-cluster.js';
+import { checkFpmReload } from './host-requirements.js';
 import { checkArgv, reloadArgv, varnishActivate, varnishBan } from './services.js';
 import { removeSessionUsers } from './session-store.js';
 import type { DeployState } from './types.js';
@@ -141,7 +142,7 @@ async function stageHost(ctx: Context, host: HostConfig): Promise<void> {
   await session.rsyncTo(join(ctx.local, ctx.cluster.name, host.name), ctx.staging, { mkdir: true });
 }
 
-/** Each touched service checked in a private mount namespace that shows the staged files in place and the removed ones gone. */
+/** Each touched service checked in a private mount namespace that shows the staged files in place and the removed ones gone (FPM: also that its reload keeps requests in flight). */
 async function checkHost(ctx: Context, host: HostConfig): Promise<void> {
   const session = ctx.sessions.get(host.name)!;
   const plan = ctx.plan.get(host.name)!;
@@ -155,6 +156,8 @@ async function checkHost(ctx: Context, host: HostConfig): Promise<void> {
       const result = await session.exec(['unshare', '--mount', '--propagation', 'private', '--', ...wrapped], { reject: false });
       if (result.exitCode !== 0) throw new MagratheaError(`${service} check failed: ${tail(result.stderr || result.stdout)}`, 'check-failed');
     }
+    // The FPM reload must let the other apps' requests in flight finish, as at a deploy.
+    if (service === 'fpm') await checkFpmReload(session, ctx.cluster, php);
   }
 }
 

@@ -120,6 +120,24 @@ describe('apps:destroy', () => {
     await expectServed();
   });
 
+  it('a web host whose FPM reload would cut other apps\' requests in flight is refused before anything changes', async () => {
+    const conf = '/etc/php/8.2/fpm/php-fpm.conf';
+    const good = (await sshRun(lab, 'a-web-1', ['cat', conf])).stdout;
+    // cluster-a is the first destroyed: refused there, nothing of the app is touched anywhere.
+    const info = (await magrathea('apps:info', 'shop', '--json')).stdout;
+    await putFile(lab, 'a-web-1', conf, good.replace(/^process_control_timeout = .*$/m, 'process_control_timeout = 0'));
+    try {
+      const result = await magrathea('apps:destroy', 'shop', '--confirm', 'shop');
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr).toMatch(/cluster-a: a-web-1: check: PHP-FPM 8\.2 has process_control_timeout = 0s/);
+    } finally {
+      await putFile(lab, 'a-web-1', conf, good);
+    }
+    expect((await magrathea('apps:info', 'shop', '--json')).stdout).toBe(info);
+    expect((await curl(edge('cluster-a'), 'shop.example.com')).status).toBe(200);
+    expect((await curl(edge('cluster-b'), 'shop.example.net')).status).toBe(200);
+  });
+
   it('removes the app from every host through DELETE /v1/apps/APP, and says what it removed', async () => {
     const keepBefore = await Promise.all([...WEB, ...EDGES].map((h) => inventory(h, '[/-]keep[./]')));
     // What an app could have left: a link out of its tree, a process of its user. (www-data is in every instance's group.)
