@@ -98,6 +98,8 @@ prepare)
     # Without the mount, files would quietly stay on this host alone: exactly what storage is for.
     mountpoint -q "$storage" || die "storage $storage is not a mount point on this host: the cluster's shared filesystem must be mounted there"
     case "$sdir" in "$storage"/*/*) ;; *) die "storage dir $sdir is not below $storage" ;; esac
+    # Only root may make names at the top of the storage: an app's user could otherwise plant another app's directory there.
+    case "$(stat -c %u:%A "$storage")" in 0:d????-??-?) ;; *) die "storage $storage must be owned by root and writable by root only (it is $(stat -c '%U:%G %a' "$storage"))" ;; esac
     mount=",$(findmnt -n -o OPTIONS -T "$storage" 2>/dev/null || true),"
     case "$mount" in *,nosuid,*) case "$mount" in *,nodev,*) ;; *) mount= ;; esac ;; *) mount= ;; esac
     [ -n "$mount" ] || echo "warning: storage $storage is not mounted nosuid,nodev (see the security model in Magrathea's README)"

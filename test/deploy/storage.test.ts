@@ -176,6 +176,19 @@ describe('shared dirs on cluster storage', () => {
     expect(pool.stdout).toContain(`${LAB_STORAGE}/${OTHER}/production/:`);
     expect(pool.stdout).not.toContain(`${LAB_STORAGE}/${APP}/`);
   });
+
+  it('a storage top that others may write to is refused before anything is made there', async () => {
+    // Anyone able to write there could plant a name another app's directory is about to take.
+    await sshRun(lab, 'a-web-1', ['chmod', '1777', LAB_STORAGE]);
+    try {
+      const { result } = await deployTree('stor-late', {}, manifest('cluster-a', 'shared: [files]'));
+      expect(result.clusters[0]).toMatchObject({ status: 'failed' });
+      expect(result.clusters[0]!.error).toMatch(new RegExp(`storage ${LAB_STORAGE} must be owned by root and writable by root only \\(it is root:root 1777\\)`));
+      expect((await sshRun(lab, 'a-web-1', ['test', '-e', `${LAB_STORAGE}/stor-late`], { reject: false })).exitCode).not.toBe(0);
+    } finally {
+      await sshRun(lab, 'a-web-1', ['chmod', '755', LAB_STORAGE]);
+    }
+  });
 });
 
 describe('apps:destroy', () => {
