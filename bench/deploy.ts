@@ -15,6 +15,7 @@ import { run } from '../src/adapters/exec.js';
 import { CHANGED_FILE, changeOneFile, markerOf, writeBenchApp } from './deploy/app.js';
 import { capistranoTool } from './deploy/capistrano.js';
 import { benchLabUp } from './deploy/lab.js';
+import { runBench, type BenchCleanups } from './harness.js';
 import { magratheaTool } from './deploy/magrathea.js';
 import { plainTool } from './deploy/plain.js';
 import { formatReport, type Goal, type ToolRecord } from './deploy/report.js';
@@ -41,36 +42,9 @@ const GOALS: Goal[] = [
 const began = performance.now();
 const loadBefore = loadavg()[0]!;
 const stallBefore = await cpuStall();
-const cleanups: (() => Promise<void>)[] = [];
-let cleaning: Promise<void> | undefined;
-/** Runs every cleanup once, the last registered first, each whatever the others did. */
-const cleanup = (): Promise<void> =>
-  (cleaning ??= (async () => {
-    for (const step of cleanups.reverse()) await step().catch((e: unknown) => console.error(`bench: cleanup: ${(e as Error).message}`));
-  })());
-// `on`, not `once`: execa's exit hook re-sends the signal when it finds no other listener, which would kill the bench before its lab is down.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (cleaning) return;
-    console.error(`bench: ${signal}: bringing the lab down`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-setTimeout(() => {
-  console.error(`bench: still running after ${HARD_LIMIT_MS / 60_000} minutes: bringing the lab down`);
-  void cleanup().finally(() => process.exit(1));
-}, HARD_LIMIT_MS).unref();
+await runBench(HARD_LIMIT_MS, main);
 
-try {
-  await main();
-} catch (e) {
-  console.error(`bench: ${(e as Error).stack ?? String(e)}`);
-  process.exitCode = 1;
-} finally {
-  await cleanup();
-}
-
-async function main(): Promise<void> {
+async function main(cleanups: BenchCleanups): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'magrathea-bench-deploy-'));
   cleanups.push(() => rm(work, { recursive: true, force: true }));
   // The lab's hosts get a /tmp of their own but see /var/tmp: Capistrano clones the bare repository there.
@@ -112,7 +86,7 @@ async function main(): Promise<void> {
 
   const measure = async (tool: DeployTool, kind: 'first' | 'redeploy', target: string, marker: string, label: string): Promise<void> => {
     const record = records.get(tool)!;
-    if (cleaning) return; // stopping: the lab is going down
+    if (cleanups.stopping()) return; // stopping: the lab is going down
     const t0 = performance.now();
     try {
       const detail = await tool.deploy(target);
@@ -121,7 +95,7 @@ async function main(): Promise<void> {
       record[kind].push({ seconds, ...(detail ?? {}) });
       console.log(`  ${label}  ${tool.name.padEnd(14)} ${seconds.toFixed(2)} s`);
     } catch (e) {
-      if (cleaning) return;
+      if (cleanups.stopping()) return;
       record.error = `${label}: ${(e as Error).message.trim().split('\n').slice(-6).join(' | ')}`;
       console.log(`  ${label}  ${tool.name.padEnd(14)} failed: ${record.error}`);
     }

@@ -18,6 +18,7 @@ import { openRedis } from '../src/adapters/redis.js';
 import { loadGatewayConfig } from '../src/config/load.js';
 import { redisDeployState } from '../src/deployer/redis-state.js';
 import { benchLabUp } from './deploy/lab.js';
+import { runBench, type BenchCleanups } from './harness.js';
 import { commitAll, deployHead, rollBack, writeApp, type AppVersion, type DeployContext } from './zero-downtime/app.js';
 import { formatFailures, get, RequestStream, summarize, type Hit, type Target } from './zero-downtime/traffic.js';
 
@@ -41,36 +42,9 @@ const HARD_LIMIT_MS = 12 * 60_000;
 
 const began = performance.now();
 const loadBefore = loadavg()[0]!;
-const cleanups: (() => Promise<void>)[] = [];
-let cleaning: Promise<void> | undefined;
-/** Runs every cleanup once, the last registered first, each whatever the others did. */
-const cleanup = (): Promise<void> =>
-  (cleaning ??= (async () => {
-    for (const step of cleanups.reverse()) await step().catch((e: unknown) => console.error(`bench: cleanup: ${(e as Error).message}`));
-  })());
-// `on`, not `once`: execa's exit hook re-sends the signal when it finds no other listener, which would kill the bench before its lab is down.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (cleaning) return;
-    console.error(`bench: ${signal}: bringing the lab down`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-setTimeout(() => {
-  console.error(`bench: still running after ${HARD_LIMIT_MS / 60_000} minutes: bringing the lab down`);
-  void cleanup().finally(() => process.exit(1));
-}, HARD_LIMIT_MS).unref();
+await runBench(HARD_LIMIT_MS, main);
 
-try {
-  await main();
-} catch (e) {
-  console.error(`bench: ${(e as Error).stack ?? String(e)}`);
-  process.exitCode = 1;
-} finally {
-  await cleanup();
-}
-
-async function main(): Promise<void> {
+async function main(cleanups: BenchCleanups): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'magrathea-bench-zd-'));
   cleanups.push(() => rm(work, { recursive: true, force: true }));
   const lab = await benchLabUp(join(work, 'lab'), 2, (down) => cleanups.push(down), CLUSTERS.length);

@@ -1,20 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../src/adapters/exec.js';
-import { createKeys } from '../../src/adapters/keys.js';
-import { openRedis, type RedisHandle } from '../../src/adapters/redis.js';
 import { buildRelease, exportTree } from '../../src/builder/build-release.js';
-import { loadGatewayConfig } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/types.js';
 import { deploy } from '../../src/deployer/deploy.js';
-import { redisDeployState } from '../../src/deployer/redis-state.js';
 import type { DeployResult, DeployState } from '../../src/deployer/types.js';
 import { labDown } from '../../src/lab/down.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { readApp } from '../../src/render/read-app.js';
 import { sshRun, useOwnLab } from '../helpers/lab.js';
+import { openDeployHarness, type DeployHarness } from '../helpers/deploy-trees.js';
 
 /**
  * PHP sessions on a cluster of two web hosts, through the edge: cluster-a
@@ -26,7 +22,7 @@ import { sshRun, useOwnLab } from '../helpers/lab.js';
 const APP = 'sesscount';
 let lab: LabStatus;
 let config: GatewayConfig;
-let redis: RedisHandle;
+let harness: DeployHarness;
 let state: DeployState;
 let work: string;
 const lines: string[] = [];
@@ -48,12 +44,9 @@ echo $_SESSION['n'], ' served by ', getenv('SERVED_BY'), "\\n";
 
 beforeAll(async () => {
   lab = await useOwnLab('sessions', { clusters: 2, webHosts: 2 }, [171, 173, 175]);
-  config = await loadGatewayConfig(lab.config);
+  harness = await openDeployHarness(lab.config, 'sessions-test');
+  ({ config, state, work } = harness);
   delete config.clusters['cluster-b']!.sessions;
-  work = await mkdtemp(join(tmpdir(), 'magrathea-sessions-test-'));
-  config.gateway.stateDir = join(work, 'state');
-  redis = await openRedis({ stateDir: join(work, 'state'), env: {} });
-  state = redisDeployState({ redis: redis.client, keys: createKeys(`sessionstest${process.pid}`) });
   const repo = join(work, APP);
   await mkdir(join(repo, 'public'), { recursive: true });
   await writeFile(join(repo, 'magrathea.yml'), MANIFEST);
@@ -72,9 +65,8 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await redis?.stop();
+  await harness?.close();
   if (lab) await labDown({ dir: lab.dir, purge: true });
-  await rm(work, { recursive: true, force: true });
 }, 60_000);
 
 function edge(cluster: string): string {
@@ -104,6 +96,8 @@ describe('sessions shared by a cluster', () => {
     expect(result.ok).toBe(true);
     const warnings = lines.filter((l) => l.includes('warning: no session store'));
     expect(warnings).toEqual([expect.stringMatching(/^cluster-b: warning: no session store: PHP sessions are files on each web host, so each browser is pinned to one/)]);
+    // The app uses sessions: the push also points it to the guide, for that cluster only.
+    expect(lines.filter((l) => l.startsWith('advice: ') && l.includes('session store'))).toEqual([expect.stringMatching(/^advice: cluster-b has 2 web hosts and no session store declared: .*#sessions\)$/)]);
   });
 
   it('with a store: a session counter through the edge counts 1..10 while requests alternate between the web hosts', async () => {

@@ -1,21 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { createKeys } from '../../src/adapters/keys.js';
-import { openRedis, type RedisHandle } from '../../src/adapters/redis.js';
-import { loadGatewayConfig } from '../../src/config/load.js';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { GatewayConfig } from '../../src/config/types.js';
-import { validateManifest } from '../../src/core/manifest/validate.js';
 import { unixId, unixUser } from '../../src/core/render/names.js';
-import { deploy, hostSshSettings } from '../../src/deployer/deploy.js';
+import { hostSshSettings } from '../../src/deployer/deploy.js';
 import { deployCluster } from '../../src/deployer/deploy-cluster.js';
-import { redisDeployState } from '../../src/deployer/redis-state.js';
 import { undeployCluster } from '../../src/deployer/undeploy-cluster.js';
 import type { DeployResult, DeployState } from '../../src/deployer/types.js';
 import { LAB_STORAGE } from '../../src/lab/plan.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { curl } from '../helpers/curl.js';
+import { openDeployHarness, type DeployHarness } from '../helpers/deploy-trees.js';
 import { sshRun, useLab } from '../helpers/lab.js';
 
 /**
@@ -30,10 +25,8 @@ const DOMAIN = (app: string) => `${app}.stor.example.com`;
 
 let lab: LabStatus;
 let config: GatewayConfig;
-let redis: RedisHandle;
+let harness: DeployHarness;
 let state: DeployState;
-let work: string;
-let n = 0;
 
 function manifest(clusters: string, extra = ''): string {
   return [
@@ -46,17 +39,8 @@ function manifest(clusters: string, extra = ''): string {
   ].join('\n');
 }
 
-async function deployTree(app: string, files: Record<string, string>, yaml: string, gateway = config): Promise<{ result: DeployResult; lines: string[] }> {
-  const tree = join(work, `${app}-${++n}`);
-  for (const [path, content] of Object.entries({ 'public/health.php': '<?php echo "ok";', ...files })) {
-    await mkdir(dirname(join(tree, path)), { recursive: true });
-    await writeFile(join(tree, path), content);
-  }
-  const parsed = validateManifest(yaml);
-  if ('problems' in parsed) throw new Error(JSON.stringify(parsed.problems));
-  const lines: string[] = [];
-  const result = await deploy({ app, env: 'production', release: `r${n}`, manifest: parsed.manifest, source: tree }, { config: gateway, state, log: (l) => lines.push(l) });
-  return { result, lines };
+function deployTree(app: string, files: Record<string, string>, yaml: string, gateway = config): Promise<{ result: DeployResult; lines: string[] }> {
+  return harness.deployTree(app, { 'public/health.php': '<?php echo "ok";', ...files }, yaml, { gateway });
 }
 
 const wiki = (version: string): Record<string, string> => ({
@@ -80,16 +64,12 @@ async function readEveryHost(cluster: string): Promise<string[]> {
 
 beforeAll(async () => {
   lab = await useLab();
-  config = await loadGatewayConfig(lab.config);
-  work = await mkdtemp(join(tmpdir(), 'magrathea-storage-test-'));
-  config.gateway.stateDir = join(work, 'state');
-  redis = await openRedis({ stateDir: join(work, 'state'), env: {} });
-  state = redisDeployState({ redis: redis.client, keys: createKeys(`stortest${process.pid}`) });
+  harness = await openDeployHarness(lab.config, 'storage-test');
+  ({ config, state } = harness);
 }, 120_000);
 
 afterAll(async () => {
-  await redis?.stop();
-  await rm(work, { recursive: true, force: true });
+  await harness?.close();
 });
 
 describe('shared dirs on cluster storage', () => {

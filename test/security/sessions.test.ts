@@ -1,22 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../src/adapters/exec.js';
-import { createKeys } from '../../src/adapters/keys.js';
-import { openRedis, type RedisHandle } from '../../src/adapters/redis.js';
 import { hostSshSettings } from '../../src/deployer/deploy.js';
 import { buildRelease, exportTree } from '../../src/builder/build-release.js';
-import { loadGatewayConfig } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/types.js';
 import { deploy } from '../../src/deployer/deploy.js';
-import { redisDeployState } from '../../src/deployer/redis-state.js';
 import type { DeployState } from '../../src/deployer/types.js';
 import { undeployCluster } from '../../src/deployer/undeploy-cluster.js';
 import { labDown } from '../../src/lab/down.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { readApp } from '../../src/render/read-app.js';
 import { sshRun, useOwnLab } from '../helpers/lab.js';
+import { openDeployHarness, type DeployHarness } from '../helpers/deploy-trees.js';
 
 /**
  * Two apps on one cluster's session store, each a tenant that reads its own
@@ -25,7 +21,7 @@ import { sshRun, useOwnLab } from '../helpers/lab.js';
  */
 let lab: LabStatus;
 let config: GatewayConfig;
-let redis: RedisHandle;
+let harness: DeployHarness;
 let state: DeployState;
 let work: string;
 
@@ -89,19 +85,15 @@ async function deployApp(app: string, files: Record<string, string>): Promise<vo
 
 beforeAll(async () => {
   lab = await useOwnLab('sessions-security', { clusters: 1, webHosts: 2 }, [177, 179]);
-  config = await loadGatewayConfig(lab.config);
-  work = await mkdtemp(join(tmpdir(), 'magrathea-sessions-security-'));
-  config.gateway.stateDir = join(work, 'state');
-  redis = await openRedis({ stateDir: join(work, 'state'), env: {} });
-  state = redisDeployState({ redis: redis.client, keys: createKeys(`sesssec${process.pid}`) });
+  harness = await openDeployHarness(lab.config, 'sessions-security');
+  ({ config, state, work } = harness);
   await deployApp('victim', { 'index.php': '<?php echo "ok\\n";\n', 'login.php': SESSION });
   await deployApp('thief', { 'index.php': '<?php echo "ok\\n";\n', 'probe.php': PROBE });
 }, 180_000);
 
 afterAll(async () => {
-  await redis?.stop();
+  await harness?.close();
   if (lab) await labDown({ dir: lab.dir, purge: true });
-  await rm(work, { recursive: true, force: true });
 }, 60_000);
 
 const edge = () => lab.edges[0]!.url;

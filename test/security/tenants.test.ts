@@ -1,20 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { chmod, copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { createKeys } from '../../src/adapters/keys.js';
-import { openRedis, type RedisHandle } from '../../src/adapters/redis.js';
-import { loadGatewayConfig } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/types.js';
-import { validateManifest } from '../../src/core/manifest/validate.js';
 import type { ConfigVars } from '../../src/core/manifest/types.js';
 import { fpmSocket, unixUser } from '../../src/core/render/names.js';
 import { agentArgv } from '../../src/deployer/agent.js';
-import { deploy } from '../../src/deployer/deploy.js';
-import { redisDeployState } from '../../src/deployer/redis-state.js';
-import type { DeployResult, DeployState } from '../../src/deployer/types.js';
+import type { DeployResult } from '../../src/deployer/types.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { curl } from '../helpers/curl.js';
+import { openDeployHarness, type DeployHarness, type TreeEntry } from '../helpers/deploy-trees.js';
 import { sshRun, useLab } from '../helpers/lab.js';
 
 /**
@@ -32,13 +24,8 @@ const victimRoot = `${APPS}/${VICTIM}/production`;
 const attackerRoot = `${APPS}/${ATTACKER}/production`;
 
 let lab: LabStatus;
+let harness: DeployHarness;
 let config: GatewayConfig;
-let redis: RedisHandle;
-let state: DeployState;
-let work: string;
-let releases = 0;
-
-type Entry = string | { link: string } | { copyOf: string; mode: number };
 
 function manifest(extra = ''): string {
   return [
@@ -51,50 +38,30 @@ function manifest(extra = ''): string {
   ].join('\n');
 }
 
-/** Writes a release tree (entries by path) and deploys it as app's next release on cluster-a. */
-async function deployTree(app: string, entries: Record<string, Entry>, yaml = manifest(), vars?: ConfigVars, gateway = config): Promise<{ result: DeployResult; lines: string[] }> {
-  const tree = join(work, `${app}-${++releases}`);
-  const all: Record<string, Entry> = { 'public/health.php': '<?php echo "ok";', ...entries };
-  for (const [path, entry] of Object.entries(all)) {
-    const file = join(tree, path);
-    await mkdir(dirname(file), { recursive: true });
-    if (typeof entry === 'string') await writeFile(file, entry);
-    else if ('link' in entry) await symlink(entry.link, file);
-    else {
-      await copyFile(entry.copyOf, file);
-      await chmod(file, entry.mode);
-    }
-  }
-  const parsed = validateManifest(yaml);
-  if ('problems' in parsed) throw new Error(JSON.stringify(parsed.problems));
-  const lines: string[] = [];
-  const result = await deploy({ app, env: 'production', release: `r${releases}`, manifest: parsed.manifest, source: tree, ...(vars ? { vars } : {}) }, { config: gateway, state, log: (l) => lines.push(l) });
-  return { result, lines };
+/** Deploys a release tree (entries by path, with a health page) as app's next release on cluster-a. */
+function deployTree(app: string, entries: Record<string, TreeEntry>, yaml = manifest(), vars?: ConfigVars, gateway = config): Promise<{ result: DeployResult; lines: string[] }> {
+  return harness.deployTree(app, { 'public/health.php': '<?php echo "ok";', ...entries }, yaml, { ...(vars ? { vars } : {}), gateway });
 }
 
 const edge = () => lab.edges.find((e) => e.cluster === 'cluster-a')!.url;
 const onHost = (argv: string[]) => sshRun(lab, 'a-web-1', argv, { reject: false });
 
-const victimTree: Record<string, Entry> = {
+const victimTree: Record<string, TreeEntry> = {
   'public/index.php': '<?php session_start(); $_SESSION["who"] = "victim-session"; echo getenv("SECRET"), "\\n";',
   'data/secret.txt': `${SECRET}\n`,
 };
 
 beforeAll(async () => {
   lab = await useLab();
-  config = await loadGatewayConfig(lab.config);
-  work = await mkdtemp(join(tmpdir(), 'magrathea-security-'));
-  config.gateway.stateDir = join(work, 'state');
-  redis = await openRedis({ stateDir: join(work, 'state'), env: {} });
-  state = redisDeployState({ redis: redis.client, keys: createKeys(`sectest${process.pid}`) });
+  harness = await openDeployHarness(lab.config, 'security');
+  config = harness.config;
   const { result } = await deployTree(VICTIM, victimTree, manifest('shared: [data]'), { app: { SECRET }, clusters: {} });
   expect(result.clusters[0]).toMatchObject({ status: 'live' });
   expect((await curl(edge(), `${VICTIM}.sec.example.com`)).body).toContain(SECRET);
 }, 120_000);
 
 afterAll(async () => {
-  await redis?.stop();
-  await rm(work, { recursive: true, force: true });
+  await harness?.close();
 });
 
 describe('the release tree on the hosts', () => {

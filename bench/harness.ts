@@ -1,0 +1,41 @@
+/**
+ * What every bench that starts a lab needs: cleanups run once, the last
+ * registered first, whether the bench ends, fails, is interrupted, or runs
+ * past its hard limit; the exit status says which.
+ */
+export interface BenchCleanups {
+  /** Registers a step to run at the end (the lab down, a scratch dir removed). */
+  push(step: () => Promise<void>): void;
+  /** True once the cleanups have started: the lab is going down, stop measuring. */
+  stopping(): boolean;
+}
+
+export async function runBench(hardLimitMs: number, main: (cleanups: BenchCleanups) => Promise<void>): Promise<void> {
+  const steps: (() => Promise<void>)[] = [];
+  let cleaning: Promise<void> | undefined;
+  const cleanup = (): Promise<void> =>
+    (cleaning ??= (async () => {
+      for (const step of steps.reverse()) await step().catch((e: unknown) => console.error(`bench: cleanup: ${(e as Error).message}`));
+    })());
+  // `on`, not `once`: execa's exit hook re-sends the signal when it finds no other listener, which would kill the bench before its lab is down.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (cleaning) return;
+      console.error(`bench: ${signal}: bringing the lab down`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+  setTimeout(() => {
+    console.error(`bench: still running after ${hardLimitMs / 60_000} minutes: bringing the lab down`);
+    void cleanup().finally(() => process.exit(1));
+  }, hardLimitMs).unref();
+
+  try {
+    await main({ push: (step) => void steps.push(step), stopping: () => cleaning !== undefined });
+  } catch (e) {
+    console.error(`bench: ${(e as Error).stack ?? String(e)}`);
+    process.exitCode = 1;
+  } finally {
+    await cleanup();
+  }
+}

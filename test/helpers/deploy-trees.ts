@@ -1,0 +1,82 @@
+import { chmod, copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createKeys } from '../../src/adapters/keys.js';
+import { openRedis, type RedisHandle } from '../../src/adapters/redis.js';
+import { loadGatewayConfig } from '../../src/config/load.js';
+import type { GatewayConfig } from '../../src/config/types.js';
+import type { ConfigVars } from '../../src/core/manifest/types.js';
+import { validateManifest } from '../../src/core/manifest/validate.js';
+import { deploy } from '../../src/deployer/deploy.js';
+import { redisDeployState } from '../../src/deployer/redis-state.js';
+import type { DeployResult, DeployState } from '../../src/deployer/types.js';
+
+/** A file's content, a symbolic link, or a copy of a file of this machine with a mode (a setuid binary). */
+export type TreeEntry = string | { link: string } | { copyOf: string; mode: number };
+
+/**
+ * What a suite needs to call deploy() on a lab: its gateway configuration
+ * (state in a scratch directory), a Redis of its own (stopped by PID in
+ * close()), and the deploy state in it under a prefix of the suite's.
+ */
+export interface DeployHarness {
+  config: GatewayConfig;
+  state: DeployState;
+  work: string;
+  /**
+   * Writes a release tree and deploys it as app's next release, as a built
+   * release would arrive (nothing checks it on the way: the hosts' own
+   * checks are what the suites test). `gateway` stands in for `config`.
+   */
+  deployTree(app: string, entries: Record<string, TreeEntry>, yaml: string, options?: { vars?: ConfigVars; gateway?: GatewayConfig }): Promise<{ result: DeployResult; lines: string[] }>;
+  close(): Promise<void>;
+}
+
+export async function openDeployHarness(labConfig: string, name: string): Promise<DeployHarness> {
+  const config = await loadGatewayConfig(labConfig);
+  const work = await mkdtemp(join(tmpdir(), `magrathea-${name}-`));
+  config.gateway.stateDir = join(work, 'state');
+  let redis: RedisHandle;
+  try {
+    redis = await openRedis({ stateDir: config.gateway.stateDir, env: {} });
+  } catch (e) {
+    await rm(work, { recursive: true, force: true });
+    throw e;
+  }
+  const state = redisDeployState({ redis: redis.client, keys: createKeys(`${name.replace(/[^a-z0-9]/g, '')}${process.pid}`) });
+  let n = 0;
+  return {
+    config,
+    state,
+    work,
+    async deployTree(app, entries, yaml, options = {}) {
+      const tree = join(work, `${app}-${++n}`);
+      await writeTree(tree, entries);
+      const parsed = validateManifest(yaml);
+      if ('problems' in parsed) throw new Error(JSON.stringify(parsed.problems));
+      const lines: string[] = [];
+      const result = await deploy(
+        { app, env: 'production', release: `r${n}`, manifest: parsed.manifest, source: tree, ...(options.vars ? { vars: options.vars } : {}) },
+        { config: options.gateway ?? config, state, log: (l) => lines.push(l) },
+      );
+      return { result, lines };
+    },
+    async close() {
+      await redis.stop();
+      await rm(work, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function writeTree(dir: string, entries: Record<string, TreeEntry>): Promise<void> {
+  for (const [path, entry] of Object.entries(entries)) {
+    const file = join(dir, path);
+    await mkdir(dirname(file), { recursive: true });
+    if (typeof entry === 'string') await writeFile(file, entry);
+    else if ('link' in entry) await symlink(entry.link, file);
+    else {
+      await copyFile(entry.copyOf, file);
+      await chmod(file, entry.mode);
+    }
+  }
+}
