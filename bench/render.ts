@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { run } from '../src/adapters/exec.js';
-import { validateGatewayConfig } from '../src/config/validate.js';
+import { validateGatewayConfig } from '../src/core/config/validate.js';
 import { resolveInstance } from '../src/core/manifest/resolve.js';
 import type { InstanceConfig } from '../src/core/manifest/types.js';
 import { validateManifest } from '../src/core/manifest/validate.js';
 import { renderCluster } from '../src/core/render/cluster.js';
 import { formatProblem } from '../src/core/source.js';
-import { writeRendered } from '../src/render/write.js';
+import { writeRendered } from '../src/host-config/write.js';
 
 const APPS = 100;
 const ROUNDS = 20;

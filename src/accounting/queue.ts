@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
 import { Queue, Worker } from 'bullmq';
-import { ACCOUNTING_QUEUE, createKeys, type Keys } from '../adapters/keys.js';
-import type { RedisHandle } from '../adapters/redis.js';
-import type { GatewayConfig } from '../config/types.js';
+import { ACCOUNTING_QUEUE, createKeys, type Keys } from '../state/keys.js';
+import type { RedisHandle } from '../state/redis.js';
+import type { GatewayConfig } from '../core/config/types.js';
 import { MagratheaError } from '../core/errors.js';
 import { runAccounting, type AccountingRun } from './run-accounting.js';
 

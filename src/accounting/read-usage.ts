@@ -1,5 +1,5 @@
-import type { RedisContext } from '../adapters/redis.js';
-import type { GatewayConfig, Quota } from '../config/types.js';
+import type { RedisContext } from '../state/redis.js';
+import type { GatewayConfig, Quota } from '../core/config/types.js';
 import { buildUsage, hourKey, monthStart, quotaMessages, type StoredHostDisk, type StoredHour, type UsageReport } from '../core/accounting/usage.js';
 import { readVisits } from './store.js';
 

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RedisContext } from '../adapters/redis.js';
+import type { RedisContext } from '../state/redis.js';
 import type { SshSettings } from '../adapters/ssh.js';
-import type { GatewayConfig } from '../config/types.js';
+import type { GatewayConfig } from '../core/config/types.js';
 import { recordVisit, type HostVisit } from './store.js';
 import { visitHost } from './visit-host.js';
 

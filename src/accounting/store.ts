@@ -1,5 +1,5 @@
-import type { RedisContext } from '../adapters/redis.js';
-import { defineScript } from '../adapters/redis-script.js';
+import type { RedisContext } from '../state/redis.js';
+import { defineScript } from '../state/redis-script.js';
 import type { EdgeLogCursor } from '../core/accounting/cursor.js';
 import type { TrafficRow } from '../core/accounting/parser.js';
 import { dayKey, hourKey, splitIdent, trafficIncrements } from '../core/accounting/usage.js';

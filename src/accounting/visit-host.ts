@@ -1,6 +1,6 @@
-import type { RedisContext } from '../adapters/redis.js';
+import type { RedisContext } from '../state/redis.js';
 import { HostSession, type SshSettings } from '../adapters/ssh.js';
-import type { ClusterConfig, HostConfig } from '../config/types.js';
+import type { ClusterConfig, HostConfig } from '../core/config/types.js';
 import { advanceCursor, FINGERPRINT, planRead, type EdgeLogCursor } from '../core/accounting/cursor.js';
 import { edgeLogPath, rotatedEdgeLogPath } from '../core/accounting/edge-log.js';
 import { mergeSums, type TrafficSums } from '../core/accounting/parser.js';

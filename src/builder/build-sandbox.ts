@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import type { BuildSettings } from '../config/types.js';
+import type { BuildSettings } from '../core/config/types.js';
 
 /**
  * The throwaway uids builds run under, one per build, chosen at random: no

@@ -2,7 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CommandError, run, tail } from '../adapters/exec.js';
-import type { GatewayConfig } from '../config/types.js';
+import type { GatewayConfig } from '../core/config/types.js';
 import { MagratheaError } from '../core/errors.js';
 
 /**

@@ -3,8 +3,8 @@ import { configDir, loadGatewayConfig } from '../config/load.js';
 import { renderEdgeLogRotate, renderEdgeLogUnit } from '../core/accounting/edge-log.js';
 import { MagratheaError, UsageError } from '../core/errors.js';
 import { parseArgs } from './args.js';
-import { openGatewayContext, startGatewayAccounting } from './gateway-context.js';
-import { stopSignal } from './stop-signal.js';
+import { openGatewayContext, startGatewayAccounting } from '../gateway/context.js';
+import { stopSignal } from '../lib/stop-signal.js';
 import type { Command, CommandIO } from './types.js';
 
 const verbs: Record<string, { usage: string; summary: string; run: (args: string[], io: CommandIO) => Promise<void> }> = {

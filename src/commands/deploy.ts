@@ -7,9 +7,9 @@ import { InvalidInputError, MagratheaError, UsageError } from '../core/errors.js
 import { environmentForBranch } from '../core/manifest/resolve.js';
 import { MANIFEST_FILE, validateManifest } from '../core/manifest/validate.js';
 import { checkName } from '../core/values.js';
-import { readManifestBlob } from '../git/manifest-blob.js';
+import { readManifestBlob } from '../push/manifest-blob.js';
 import { parseArgs } from './args.js';
-import { followWithWorker, openGatewayContext } from './gateway-context.js';
+import { followWithWorker, openGatewayContext } from '../gateway/context.js';
 import type { Command } from './types.js';
 
 const usage = 'REPO_DIR [--app NAME] [--ref REF] [--env ENV] [--cluster NAME] [--config DIR]';

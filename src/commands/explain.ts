@@ -4,7 +4,7 @@ import { configDir, loadGatewayConfig } from '../config/load.js';
 import { InvalidInputError, MagratheaError } from '../core/errors.js';
 import { explainInstance } from '../core/manifest/explain.js';
 import { environmentForBranch, resolveInstance } from '../core/manifest/resolve.js';
-import { readApp } from '../render/read-app.js';
+import { readApp } from '../push/read-app.js';
 import { parseArgs } from './args.js';
 import type { Command } from './types.js';
 

@@ -1,10 +1,10 @@
 import { readInstanceReleases } from '../state/host-releases.js';
-import type { RedisContext } from '../adapters/redis.js';
+import type { RedisContext } from '../state/redis.js';
 import { listReleaseEnvs, listReleases, type Release } from '../state/releases.js';
 import { checkName } from '../core/values.js';
 import { UsageError } from '../core/errors.js';
 import { parseArgs } from './args.js';
-import { openGatewayContext } from './gateway-context.js';
+import { openGatewayContext } from '../gateway/context.js';
 import type { Command } from './types.js';
 
 const usage = 'APP [--env ENV] [--json] [--config DIR]';

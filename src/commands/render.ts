@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
 import { configDir, loadGatewayConfig } from '../config/load.js';
 import { MagratheaError, UsageError } from '../core/errors.js';
-import { checkHost, formatFailure, type CheckFailure } from '../render/check.js';
-import { readApp } from '../render/read-app.js';
-import { renderApps } from '../render/render-apps.js';
-import { hostTree, writeRendered } from '../render/write.js';
+import { checkHost, formatFailure, type CheckFailure } from '../host-config/check.js';
+import { readApp } from '../push/read-app.js';
+import { renderApps } from '../host-config/render-apps.js';
+import { hostTree, writeRendered } from '../host-config/write.js';
 import { parseArgs } from './args.js';
 import type { Command } from './types.js';
 

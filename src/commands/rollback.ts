@@ -3,7 +3,7 @@ import { checkName } from '../core/values.js';
 import { readInstanceReleases } from '../state/host-releases.js';
 import { listReleaseEnvs, listReleases } from '../state/releases.js';
 import { parseArgs } from './args.js';
-import { followWithWorker, openGatewayContext } from './gateway-context.js';
+import { followWithWorker, openGatewayContext } from '../gateway/context.js';
 import type { Command } from './types.js';
 
 const usage = 'APP[@CLUSTER] [--to RELEASE] [--env ENV] [--config DIR]';

@@ -1,16 +1,16 @@
 import { configDir } from '../config/load.js';
 import { UsageError } from '../core/errors.js';
-import { readAudit, recordAudit } from '../git/audit.js';
-import { configureRepo, listApps, repoDir } from '../git/repos.js';
-import { startApiServer, type ApiServer } from '../api/server.js';
-import type { AuditEntry } from '../git/audit.js';
-import { LiveUsers } from '../git/live-users.js';
-import { startGatewayServer, type GatewayServer } from '../git/server.js';
+import { readAudit, recordAudit } from '../gateway/audit.js';
+import { configureRepo, listApps, repoDir } from '../push/repos.js';
+import { startApiServer, type ApiServer } from '../gateway/http/server.js';
+import type { AuditEntry } from '../gateway/audit.js';
+import { LiveUsers } from '../gateway/live-users.js';
+import { startGatewayServer, type GatewayServer } from '../gateway/ssh/server.js';
 import { Slots } from '../core/slots.js';
 import { resolveApiToken } from '../state/api-tokens.js';
 import { parseArgs } from './args.js';
-import { stopSignal } from './stop-signal.js';
-import { openGatewayContext, startGatewayAccounting, startGatewayWorker } from './gateway-context.js';
+import { stopSignal } from '../lib/stop-signal.js';
+import { openGatewayContext, startGatewayAccounting, startGatewayWorker } from '../gateway/context.js';
 import type { Command } from './types.js';
 
 const usage = '[--listen ADDRESS:PORT] [--http ADDRESS:PORT | --no-http] [--no-worker] [--no-accounting] [--config DIR]';

@@ -1,9 +1,9 @@
 import { readAccountingQueueStatus } from '../accounting/queue.js';
 import { readVisits } from '../accounting/store.js';
 import { MagratheaError } from '../core/errors.js';
-import { listApps } from '../git/repos.js';
+import { listApps } from '../push/repos.js';
 import { parseArgs } from './args.js';
-import { withGatewayContext } from './gateway-context.js';
+import { withGatewayContext } from '../gateway/context.js';
 import type { Command } from './types.js';
 
 const usage = '[--json] [--check] [--config DIR]';

@@ -3,7 +3,7 @@ import { formatUsage } from '../core/accounting/usage.js';
 import { UsageError } from '../core/errors.js';
 import { checkDuration, checkName, durationSeconds } from '../core/values.js';
 import { parseArgs } from './args.js';
-import { openGatewayContext } from './gateway-context.js';
+import { openGatewayContext } from '../gateway/context.js';
 import type { Command } from './types.js';
 
 const usage = 'APP [--since 7d] [--json] [--config DIR]';

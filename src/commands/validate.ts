@@ -2,7 +2,7 @@ import { basename, resolve } from 'node:path';
 import { checkName } from '../core/values.js';
 import { checkAllInstances } from '../core/manifest/resolve.js';
 import { InvalidInputError } from '../core/errors.js';
-import { readApp } from '../render/read-app.js';
+import { readApp } from '../push/read-app.js';
 import { parseArgs } from './args.js';
 import type { Command } from './types.js';
 

@@ -1,7 +1,7 @@
 import { UsageError } from '../core/errors.js';
 import { parseArgs } from './args.js';
-import { stopSignal } from './stop-signal.js';
-import { openGatewayContext, startGatewayAccounting, startGatewayWorker } from './gateway-context.js';
+import { stopSignal } from '../lib/stop-signal.js';
+import { openGatewayContext, startGatewayAccounting, startGatewayWorker } from '../gateway/context.js';
 import type { Command } from './types.js';
 
 const usage = '[--concurrency N] [--stall-ms MS] [--no-accounting] [--config DIR]';

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { InvalidInputError, MagratheaError } from '../core/errors.js';
-import type { GatewayConfig } from './types.js';
-import { validateGatewayConfig, type GatewayConfigFiles } from './validate.js';
+import type { GatewayConfig } from '../core/config/types.js';
+import { validateGatewayConfig, type GatewayConfigFiles } from '../core/config/validate.js';
 
 const FILES = ['gateway.yml', 'clusters.yml', 'users.yml'] as const;
 

@@ -1,4 +1,4 @@
-import type { UserConfig, Verb } from '../config/types.js';
+import type { UserConfig, Verb } from './config/types.js';
 
 /**
  * What a command needs: one of the verbs a member can be given, `read`

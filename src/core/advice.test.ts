@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import type { ClusterConfig } from '../config/types.js';
-import { validateGatewayConfig } from '../config/validate.js';
+import type { ClusterConfig } from './config/types.js';
+import { validateGatewayConfig } from './config/validate.js';
 import { adviseHookFailure, adviseInstance, formatAdvice, missingExtensions, releasePathsToCheck, requiredExtensions, type ReleaseFacts } from './advice.js';
 import { resolveInstance } from './manifest/resolve.js';
 import type { InstanceConfig } from './manifest/types.js';

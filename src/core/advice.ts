@@ -1,4 +1,4 @@
-import type { ClusterConfig } from '../config/types.js';
+import type { ClusterConfig } from './config/types.js';
 import type { InstanceConfig } from './manifest/types.js';
 
 /**

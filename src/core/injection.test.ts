@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { validateGatewayConfig } from '../config/validate.js';
+import { validateGatewayConfig } from './config/validate.js';
 import { formatProblem } from './source.js';
 import { validateManifest } from './manifest/validate.js';
 import { checkAllInstances } from './manifest/resolve.js';

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { Keys } from '../adapters/keys.js';
-import { defineScript } from '../adapters/redis-script.js';
+import type { Keys } from '../state/keys.js';
+import { defineScript } from '../state/redis-script.js';
 
 /**
  * One deploy at a time per app+env, in arrival order. BullMQ's group

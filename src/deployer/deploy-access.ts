@@ -1,4 +1,4 @@
-import type { GatewayConfig } from '../config/types.js';
+import type { GatewayConfig } from '../core/config/types.js';
 import { authorizeDeploy } from '../core/access.js';
 import { MagratheaError } from '../core/errors.js';
 import type { InstanceConfig } from '../core/manifest/types.js';

@@ -1,4 +1,4 @@
-import type { GatewayConfig } from '../config/types.js';
+import type { GatewayConfig } from '../core/config/types.js';
 import { controlDir, type SshSettings } from '../adapters/ssh.js';
 import { InvalidInputError, MagratheaError } from '../core/errors.js';
 import { resolveInstance } from '../core/manifest/resolve.js';

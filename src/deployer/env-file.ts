@@ -1,4 +1,4 @@
-import type { HostConfig } from '../config/types.js';
+import type { HostConfig } from '../core/config/types.js';
 import { interpolate } from '../core/interpolate.js';
 import type { InstanceConfig } from '../core/manifest/types.js';
 

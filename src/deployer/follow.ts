@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import { MagratheaError } from '../core/errors.js';
-import type { Keys } from '../adapters/keys.js';
-import type { RedisHandle } from '../adapters/redis.js';
+import type { Keys } from '../state/keys.js';
+import type { RedisHandle } from '../state/redis.js';
 import { DeployFailedError, type DeployJobData, type DeployResult } from './job-types.js';
 import { parseEntry } from './progress.js';
 

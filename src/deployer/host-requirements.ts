@@ -1,6 +1,6 @@
 import { tail } from '../adapters/exec.js';
 import type { HostSession } from '../adapters/ssh.js';
-import type { ClusterConfig } from '../config/types.js';
+import type { ClusterConfig } from '../core/config/types.js';
 import { MagratheaError } from '../core/errors.js';
 import { MIN_PROCESS_CONTROL_TIMEOUT, readProcessControlTimeout } from '../core/fpm-global.js';
 import { checkArgv } from './services.js';

@@ -1,12 +1,12 @@
-import type { RedisContext } from '../adapters/redis.js';
+import type { RedisContext } from '../state/redis.js';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { buildRelease, sourceDir, workspaceDir } from '../builder/build-release.js';
 import { fetchSource } from '../builder/source-link.js';
-import type { GatewayConfig } from '../config/types.js';
+import type { GatewayConfig } from '../core/config/types.js';
 import { InvalidInputError, MagratheaError } from '../core/errors.js';
 import { resolveInstance } from '../core/manifest/resolve.js';
-import { readApp } from '../render/read-app.js';
+import { readApp } from '../push/read-app.js';
 import { readConfigVars } from '../state/config-vars.js';
 import { listReleases, markReleaseStatus, recordRelease, type Release } from '../state/releases.js';
 import { deploy, formatDeployResult } from './deploy.js';

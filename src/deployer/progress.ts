@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Keys } from '../adapters/keys.js';
+import type { Keys } from '../state/keys.js';
 import type { DeployResult } from './job-types.js';
 
 /**

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { defineScript } from '../adapters/redis-script.js';
-import type { RedisContext } from '../adapters/redis.js';
+import { defineScript } from '../state/redis-script.js';
+import type { RedisContext } from '../state/redis.js';
 import type { InstanceConfig } from '../core/manifest/types.js';
 import { instanceId } from '../core/render/names.js';
 import { deleteKeys } from '../state/delete-keys.js';

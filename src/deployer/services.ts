@@ -1,5 +1,5 @@
 import type { HostSession } from '../adapters/ssh.js';
-import type { ClusterConfig } from '../config/types.js';
+import type { ClusterConfig } from '../core/config/types.js';
 import type { Service } from '../core/render/cluster.js';
 import { fpmPoolDir } from '../core/render/names.js';
 

@@ -1,5 +1,5 @@
 import type { HostSession } from '../adapters/ssh.js';
-import type { SessionStoreConfig } from '../config/types.js';
+import type { SessionStoreConfig } from '../core/config/types.js';
 import { MagratheaError } from '../core/errors.js';
 import { instanceId, type InstanceKey } from '../core/render/names.js';
 import { sessionRemovalCommands, sessionUser, sessionUserCommands } from '../core/render/sessions.js';

@@ -1,5 +1,5 @@
-import type { RedisContext } from '../adapters/redis.js';
-import type { GatewayConfig } from '../config/types.js';
+import type { RedisContext } from '../state/redis.js';
+import type { GatewayConfig } from '../core/config/types.js';
 import type { InstanceConfig } from '../core/manifest/types.js';
 import { readInstanceReleases } from '../state/host-releases.js';
 import { listReleaseEnvs } from '../state/releases.js';

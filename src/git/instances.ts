@@ -1,12 +1,12 @@
-import { createKeys } from '../adapters/keys.js';
-import { openRedis } from '../adapters/redis.js';
+import { createKeys } from '../state/keys.js';
+import { openRedis } from '../state/redis.js';
 import type { SshSettings, SshTarget } from '../adapters/ssh.js';
-import type { ClusterConfig, GatewayConfig, HostConfig } from '../config/types.js';
+import type { ClusterConfig, GatewayConfig, HostConfig } from '../core/config/types.js';
 import { MagratheaError, NoAppError, UsageError } from '../core/errors.js';
 import { checkName } from '../core/values.js';
 import { readClusterReleases } from '../state/host-releases.js';
-import { chooseEnvironment, readAppManifest } from './app-manifest.js';
-import { appExists } from './repos.js';
+import { chooseEnvironment, readAppManifest } from '../push/app-manifest.js';
+import { appExists } from '../push/repos.js';
 
 /** `app` or `app@cluster`, as typed after `logs` or `shell`, checked. */
 export function parseInstanceTarget(command: string, text: string): { app: string; cluster?: string } {

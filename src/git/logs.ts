@@ -1,14 +1,14 @@
 import type { Writable } from 'node:stream';
 import type ssh2 from 'ssh2';
 import { loadGatewayConfig } from '../config/load.js';
-import type { HostConfig } from '../config/types.js';
+import type { HostConfig } from '../core/config/types.js';
 import { parseArgs } from '../commands/args.js';
 import { authorize } from '../core/access.js';
 import { MagratheaError, UsageError } from '../core/errors.js';
 import { logDir } from '../core/render/names.js';
-import { connectHost, execOnHost } from './host-client.js';
+import { connectHost, execOnHost } from '../adapters/host-client.js';
 import { hostSettings, parseInstanceTarget, resolveInstances, sshTarget } from './instances.js';
-import { splitLines } from './line-splitter.js';
+import { splitLines } from '../lib/lines.js';
 import type { SshCommand, SshCommandContext } from './ssh-command.js';
 
 const USAGE = 'APP[@CLUSTER] [-f] [-n N] [--cluster C] [--type access|error] [--env ENV]';

@@ -1,16 +1,16 @@
 import { constants } from 'node:os';
 import type ssh2 from 'ssh2';
 import { loadGatewayConfig } from '../config/load.js';
-import type { HostConfig } from '../config/types.js';
+import type { HostConfig } from '../core/config/types.js';
 import { parseArgs } from '../commands/args.js';
 import { authorize } from '../core/access.js';
 import { MagratheaError, UsageError } from '../core/errors.js';
 import { instanceRoot, unixUser } from '../core/render/names.js';
 import { checkName } from '../core/values.js';
-import { connectHost, execOnHost } from './host-client.js';
+import { connectHost, execOnHost } from '../adapters/host-client.js';
 import { hostSettings, parseInstanceTarget, resolveInstances, sshTarget } from './instances.js';
 import type { SshCommand } from './ssh-command.js';
-import type { SshSession } from './ssh-session.js';
+import type { SshSession } from '../gateway/ssh/session.js';
 
 const USAGE = 'APP@CLUSTER [HOST] [--env ENV]';
 

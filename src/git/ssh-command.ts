@@ -1,10 +1,10 @@
 import type { Writable } from 'node:stream';
-import type { UserConfig } from '../config/types.js';
+import type { UserConfig } from '../core/config/types.js';
 import type { Need } from '../core/access.js';
 import type { Slots } from '../core/slots.js';
 import type { CommandIO } from '../commands/types.js';
-import type { AuditEntry } from './audit.js';
-import type { SshSession } from './ssh-session.js';
+import type { AuditEntry } from '../gateway/audit.js';
+import type { SshSession } from '../gateway/ssh/session.js';
 
 export interface SshCommandContext {
   user: UserConfig;

@@ -1,4 +1,4 @@
-import { withGatewayContext, type GatewayContext } from '../commands/gateway-context.js';
+import { withGatewayContext, type GatewayContext } from '../gateway/context.js';
 import { parseArgs } from '../commands/args.js';
 import { NoAppError, UsageError } from '../core/errors.js';
 import { explainInstance } from '../core/manifest/explain.js';
@@ -6,9 +6,9 @@ import { resolveInstance } from '../core/manifest/resolve.js';
 import { InvalidInputError } from '../core/errors.js';
 import { checkName } from '../core/values.js';
 import { readConfigVars, setConfigVars, unsetConfigVars } from '../state/config-vars.js';
-import { chooseEnvironment, readAppManifest } from './app-manifest.js';
+import { chooseEnvironment, readAppManifest } from '../push/app-manifest.js';
 import { appArgument } from './app-argument.js';
-import { appExists } from './repos.js';
+import { appExists } from '../push/repos.js';
 import type { SshCommand, SshCommandContext } from './ssh-command.js';
 
 

@@ -1,5 +1,5 @@
 import { parseArgs } from '../commands/args.js';
-import { withGatewayContext } from '../commands/gateway-context.js';
+import { withGatewayContext } from '../gateway/context.js';
 import { UsageError } from '../core/errors.js';
 import { printable } from '../core/printable.js';
 import { checkDuration, durationSeconds } from '../core/values.js';

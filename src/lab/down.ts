@@ -1,14 +1,14 @@
 import { readdir, rm } from 'node:fs/promises';
 import { stopPrivateRedis } from '../adapters/redis-server.js';
 import { MagratheaError } from '../core/errors.js';
-import { pathExists } from './files.js';
+import { pathExists } from '../lib/paths.js';
 import { haltHost } from './host-lifecycle.js';
 import { withLabLock } from './lock.js';
 import { mountsUnder, unmountUnder } from './mounts.js';
 import { hostPaths, labPaths } from './paths.js';
 import { planLab } from './plan.js';
 import { assertLabRequirements } from './requirements.js';
-import { forEachSettled } from './settle.js';
+import { forEachSettled } from '../lib/settle.js';
 import { readLabState, writeLabState } from './state.js';
 
 export interface LabDownOptions {

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadGatewayConfig } from '../config/load.js';
-import type { ClusterCommands, GatewayConfig } from '../config/types.js';
+import type { ClusterCommands, GatewayConfig } from '../core/config/types.js';
 import type { LabPaths } from './paths.js';
 import { LAB_PORTS, LAB_STORAGE, type LabPlan } from './plan.js';
 

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { DEFAULT_PATHS, DEFAULT_SESSIONS } from '../config/validate.js';
+import { DEFAULT_PATHS, DEFAULT_SESSIONS } from '../core/config/validate.js';
 import { edgeLogPath } from '../core/accounting/edge-log.js';
-import { pathExists } from './files.js';
+import { pathExists } from '../lib/paths.js';
 import type { HostPaths } from './paths.js';
 import { LAB_PORTS, type LabHost } from './plan.js';
 import { SESSIONS_CONF } from './services.js';

@@ -7,7 +7,8 @@ import type { HostBind } from './host-view.js';
 import { createHostNamespace, enterHost, hostNamespaceInode, releaseHostNamespace } from './namespace.js';
 import { onHost, type HostPaths } from './paths.js';
 import type { LabHost } from './plan.js';
-import { assertPortFree, waitFor } from './ports.js';
+import { waitFor } from '../lib/wait.js';
+import { assertPortFree } from './ports.js';
 import { isAlive, listProcesses, namespaceOf, stopProcesses } from './processes.js';
 import { hostBinds, type LabService } from './services.js';
 

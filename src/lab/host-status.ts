@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
-import { pathExists } from './files.js';
+import { pathExists } from '../lib/paths.js';
 import { onHost, type HostPaths } from './paths.js';
 import type { LabHost } from './plan.js';
 import { probePort } from './ports.js';

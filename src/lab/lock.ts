@@ -2,7 +2,8 @@ import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { MagratheaError } from '../core/errors.js';
 import type { LabPaths } from './paths.js';
-import { isAlive, sleep } from './processes.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isAlive } from './processes.js';
 
 /**
  * Runs `fn` holding the lab's lock, so that two commands (two test workers

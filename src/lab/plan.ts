@@ -1,4 +1,4 @@
-import type { Role } from '../config/types.js';
+import type { Role } from '../core/config/types.js';
 import { UsageError } from '../core/errors.js';
 
 /** The shape of a lab: how many clusters, how many web hosts each, which loopback addresses. */

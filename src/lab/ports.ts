@@ -1,7 +1,6 @@
 import { createConnection, createServer } from 'node:net';
 import { run } from '../adapters/exec.js';
 import { MagratheaError } from '../core/errors.js';
-import { sleep } from './processes.js';
 
 /**
  * Fails with a message naming the address, the port and, when it can be
@@ -55,12 +54,3 @@ export function probePort(address: string, port: number, timeoutMs = 1000): Prom
   });
 }
 
-/** Polls until `check` is true; false when `timeoutMs` passed first. */
-export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, intervalMs = 25): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(intervalMs);
-  }
-}

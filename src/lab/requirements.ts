@@ -1,6 +1,6 @@
 import { delimiter, join } from 'node:path';
 import { MagratheaError } from '../core/errors.js';
-import { pathExists } from './files.js';
+import { pathExists } from '../lib/paths.js';
 
 /** Programs the lab runs, by the Debian package that brings them. */
 const PROGRAMS: Record<string, string> = {

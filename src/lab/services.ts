@@ -1,5 +1,5 @@
 import { readdir } from 'node:fs/promises';
-import { DEFAULT_PATHS } from '../config/validate.js';
+import { DEFAULT_PATHS } from '../core/config/validate.js';
 import { edgeLogArgv, edgeLogPath } from '../core/accounting/edge-log.js';
 import { LAB_PORTS, type LabHost } from './plan.js';
 

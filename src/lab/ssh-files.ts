@@ -1,7 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { run } from '../adapters/exec.js';
-import { pathExists } from './files.js';
+import { pathExists } from '../lib/paths.js';
 import type { LabPaths } from './paths.js';
 import { LAB_PORTS, type LabPlan } from './plan.js';
 

@@ -1,4 +1,4 @@
-import type { Role } from '../config/types.js';
+import type { Role } from '../core/config/types.js';
 import { MagratheaError } from '../core/errors.js';
 import { serviceStatus, type ServiceStatus } from './host-status.js';
 import { hostNamespaceInode } from './namespace.js';

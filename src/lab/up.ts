@@ -1,6 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { GatewayConfig } from '../config/types.js';
+import type { GatewayConfig } from '../core/config/types.js';
 import { MagratheaError } from '../core/errors.js';
 import { renderCluster } from '../core/render/cluster.js';
 import { formatProblem } from '../core/source.js';
@@ -15,7 +15,7 @@ import { assertLabRequirements } from './requirements.js';
 import { hostServices, installedPhpVersions } from './services.js';
 import { ensureKey, writeSshClientFiles } from './ssh-files.js';
 import { readLabState, writeLabState, type LabState } from './state.js';
-import { forEachSettled } from './settle.js';
+import { forEachSettled } from '../lib/settle.js';
 import { readLabStatus, type LabStatus } from './status.js';
 
 export interface LabUpOptions {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { RedisContext } from '../adapters/redis.js';
+import type { RedisContext } from './redis.js';
 import { MagratheaError } from '../core/errors.js';
 
 /** What the gateway keeps of an HTTP API token: never the token, only its SHA-256. */

@@ -1,4 +1,4 @@
-import type { RedisContext } from '../adapters/redis.js';
+import type { RedisContext } from './redis.js';
 import type { ConfigVars } from '../core/manifest/types.js';
 import { checkEnvKey, checkEnvValue } from '../core/values.js';
 import { InvalidInputError } from '../core/errors.js';

@@ -1,4 +1,4 @@
-import type { RedisContext } from '../adapters/redis.js';
+import type { RedisContext } from './redis.js';
 import { destroyAccountingState } from '../accounting/store.js';
 import { destroyAppState as destroyQueueState } from '../deployer/queue.js';
 import { destroyDeployState } from '../deployer/redis-state.js';

@@ -1,6 +1,6 @@
 import { MagratheaError } from '../core/errors.js';
 import { checkName } from '../core/values.js';
-import type { RedisContext } from '../adapters/redis.js';
+import type { RedisContext } from './redis.js';
 import { deleteKeys } from './delete-keys.js';
 
 /**

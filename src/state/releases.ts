@@ -1,6 +1,6 @@
 import { MagratheaError } from '../core/errors.js';
-import { defineScript } from '../adapters/redis-script.js';
-import type { RedisContext } from '../adapters/redis.js';
+import { defineScript } from './redis-script.js';
+import type { RedisContext } from './redis.js';
 import { deleteKeys } from './delete-keys.js';
 
 /**

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { RedisContext } from '../adapters/redis.js';
+import type { RedisContext } from './redis.js';
 import { instanceId, type InstanceKey } from '../core/render/names.js';
 import { deleteKeys } from './delete-keys.js';
 

@@ -4,20 +4,20 @@ import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, start } from '../../src/adapters/exec.js';
-import { createKeys } from '../../src/adapters/keys.js';
-import { openRedis, type RedisHandle } from '../../src/adapters/redis.js';
+import { createKeys } from '../../src/state/keys.js';
+import { openRedis, type RedisHandle } from '../../src/state/redis.js';
 import { quotaWarnings } from '../../src/accounting/read-usage.js';
 import { runAccounting, sweepControlDirs } from '../../src/accounting/run-accounting.js';
 import { buildRelease, exportTree } from '../../src/builder/build-release.js';
 import { loadGatewayConfig } from '../../src/config/load.js';
-import type { GatewayConfig } from '../../src/config/types.js';
+import type { GatewayConfig } from '../../src/core/config/types.js';
 import type { UsageReport } from '../../src/core/accounting/usage.js';
 import { deploy } from '../../src/deployer/deploy.js';
 import { redisDeployState } from '../../src/deployer/redis-state.js';
 import type { DeployState } from '../../src/deployer/types.js';
 import { listProcesses, stopProcesses } from '../../src/lab/processes.js';
 import type { LabStatus } from '../../src/lab/status.js';
-import { readApp } from '../../src/render/read-app.js';
+import { readApp } from '../../src/push/read-app.js';
 import { sshRun, useOwnLab } from '../helpers/lab.js';
 
 /**

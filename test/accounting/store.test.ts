@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Keys } from '../../src/adapters/keys.js';
-import type { RedisContext } from '../../src/adapters/redis.js';
+import type { Keys } from '../../src/state/keys.js';
+import type { RedisContext } from '../../src/state/redis.js';
 import { commitTraffic, destroyAccountingState, readCursor, recordDisk } from '../../src/accounting/store.js';
 import type { TrafficRow } from '../../src/core/accounting/parser.js';
 import { dayKey, hourKey } from '../../src/core/accounting/usage.js';

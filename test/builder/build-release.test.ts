@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { run } from '../../src/adapters/exec.js';
 import { THROWAWAY_UIDS } from '../../src/builder/build-sandbox.js';
 import { buildRelease as buildFromTree, builderPaths, checkoutDir, exportTree, workspaceDir } from '../../src/builder/build-release.js';
-import { createRepo, destroyRepo, repoDir } from '../../src/git/repos.js';
+import { createRepo, destroyRepo, repoDir } from '../../src/push/repos.js';
 
 let root: string;
 let repo: string;

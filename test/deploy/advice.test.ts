@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { GatewayConfig } from '../../src/config/types.js';
+import type { GatewayConfig } from '../../src/core/config/types.js';
 import type { DeployResult } from '../../src/deployer/types.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { curl } from '../helpers/curl.js';

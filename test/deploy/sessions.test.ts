@@ -3,12 +3,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../src/adapters/exec.js';
 import { buildRelease, exportTree } from '../../src/builder/build-release.js';
-import type { GatewayConfig } from '../../src/config/types.js';
+import type { GatewayConfig } from '../../src/core/config/types.js';
 import { deploy } from '../../src/deployer/deploy.js';
 import type { DeployResult, DeployState } from '../../src/deployer/types.js';
 import { labDown } from '../../src/lab/down.js';
 import type { LabStatus } from '../../src/lab/status.js';
-import { readApp } from '../../src/render/read-app.js';
+import { readApp } from '../../src/push/read-app.js';
 import { sshRun, useOwnLab } from '../helpers/lab.js';
 import { openDeployHarness, type DeployHarness } from '../helpers/deploy-trees.js';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { GatewayConfig } from '../../src/config/types.js';
+import type { GatewayConfig } from '../../src/core/config/types.js';
 import { unixId, unixUser } from '../../src/core/render/names.js';
 import { hostSshSettings } from '../../src/deployer/deploy.js';
 import { deployCluster } from '../../src/deployer/deploy-cluster.js';

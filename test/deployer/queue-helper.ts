@@ -1,5 +1,5 @@
-import type { Keys } from '../../src/adapters/keys.js';
-import type { RedisHandle } from '../../src/adapters/redis.js';
+import type { Keys } from '../../src/state/keys.js';
+import type { RedisHandle } from '../../src/state/redis.js';
 import type { DeployJobData, DeployProcessor } from '../../src/deployer/job-types.js';
 import { openDeployQueue, type DeployQueue, type OpenDeployQueueOptions } from '../../src/deployer/queue.js';
 import { startDeployWorker, type DeployWorker, type StartDeployWorkerOptions } from '../../src/deployer/worker.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { openRedis, type RedisHandle } from '../../src/adapters/redis.js';
+import { openRedis, type RedisHandle } from '../../src/state/redis.js';
 import { freshKeys, startTestRedis, waitForExit, type TestRedis } from '../state/redis-helper.js';
 import { deployData, Opened, sleep } from './queue-helper.js';
 

@@ -1,10 +1,10 @@
 import { chmod, copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createKeys } from '../../src/adapters/keys.js';
-import { openRedis, type RedisHandle } from '../../src/adapters/redis.js';
+import { createKeys } from '../../src/state/keys.js';
+import { openRedis, type RedisHandle } from '../../src/state/redis.js';
 import { loadGatewayConfig } from '../../src/config/load.js';
-import type { GatewayConfig } from '../../src/config/types.js';
+import type { GatewayConfig } from '../../src/core/config/types.js';
 import type { ConfigVars } from '../../src/core/manifest/types.js';
 import { validateManifest } from '../../src/core/manifest/validate.js';
 import { deploy } from '../../src/deployer/deploy.js';

@@ -1,4 +1,4 @@
-import type { ClusterConfig } from '../../src/config/types.js';
+import type { ClusterConfig } from '../../src/core/config/types.js';
 import { resolveInstance } from '../../src/core/manifest/resolve.js';
 import type { InstanceConfig } from '../../src/core/manifest/types.js';
 import { validateManifest } from '../../src/core/manifest/validate.js';

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { validateGatewayConfig } from '../../src/config/validate.js';
+import { validateGatewayConfig } from '../../src/core/config/validate.js';
 import { LAB_COMMANDS, renderLabConfig } from '../../src/lab/gateway-config.js';
 import { renderSshdConfig } from '../../src/lab/host-files.js';
 import { labPaths } from '../../src/lab/paths.js';

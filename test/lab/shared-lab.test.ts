@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { loadGatewayConfig } from '../../src/config/load.js';
-import type { ClusterConfig, GatewayConfig } from '../../src/config/types.js';
+import type { ClusterConfig, GatewayConfig } from '../../src/core/config/types.js';
 import type { InstanceConfig } from '../../src/core/manifest/types.js';
 import { LAB_COMMANDS } from '../../src/lab/gateway-config.js';
 import type { LabStatus } from '../../src/lab/status.js';

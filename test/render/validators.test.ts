@@ -2,17 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ClusterConfig, GatewayConfig } from '../../src/config/types.js';
-import { validateGatewayConfig } from '../../src/config/validate.js';
+import type { ClusterConfig, GatewayConfig } from '../../src/core/config/types.js';
+import { validateGatewayConfig } from '../../src/core/config/validate.js';
 import { resolveInstance } from '../../src/core/manifest/resolve.js';
 import type { InstanceConfig } from '../../src/core/manifest/types.js';
 import { validateManifest } from '../../src/core/manifest/validate.js';
 import { renderCluster, type RenderedFile } from '../../src/core/render/cluster.js';
 import { formatProblem } from '../../src/core/source.js';
-import { checkHost, runInHostView, type CheckFailure } from '../../src/render/check.js';
-import { readApp } from '../../src/render/read-app.js';
-import { renderApps } from '../../src/render/render-apps.js';
-import { hostTree, writeRendered } from '../../src/render/write.js';
+import { checkHost, runInHostView, type CheckFailure } from '../../src/host-config/check.js';
+import { readApp } from '../../src/push/read-app.js';
+import { renderApps } from '../../src/host-config/render-apps.js';
+import { hostTree, writeRendered } from '../../src/host-config/write.js';
 
 /**
  * Rendered files checked by the real tools: apache2 -t, php-fpm8.2 -t,

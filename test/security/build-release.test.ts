@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../src/adapters/exec.js';
 import { buildRelease, exportTree } from '../../src/builder/build-release.js';
-import type { BuildSettings } from '../../src/config/types.js';
+import type { BuildSettings } from '../../src/core/config/types.js';
 
 const asRoot = process.getuid?.() === 0;
 const describeAsRoot = asRoot ? describe : describe.skip;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { run, start } from '../../src/adapters/exec.js';
-import { repoDir } from '../../src/git/repos.js';
+import { repoDir } from '../../src/push/repos.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { freePort } from '../helpers/free-port.js';
 import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { GatewayConfig } from '../../src/config/types.js';
+import type { GatewayConfig } from '../../src/core/config/types.js';
 import type { ConfigVars } from '../../src/core/manifest/types.js';
 import { fpmSocket, unixUser } from '../../src/core/render/names.js';
 import { agentArgv } from '../../src/deployer/agent.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import type { RedisContext } from '../../src/adapters/redis.js';
+import type { RedisContext } from '../../src/state/redis.js';
 import { commitTraffic, recordDisk } from '../../src/accounting/store.js';
 import { hourKey } from '../../src/core/accounting/usage.js';
 import type { InstanceConfig } from '../../src/core/manifest/types.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import type { RedisContext } from '../../src/adapters/redis.js';
+import type { RedisContext } from '../../src/state/redis.js';
 import { destroyAppState, readClusterReleases, readInstanceReleases, recordClusterReleases } from '../../src/state/host-releases.js';
 import { freshKeys, listKeys, startTestRedis, type TestRedis } from './redis-helper.js';
 

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createKeys, type Keys } from '../../src/adapters/keys.js';
-import { openRedis, type RedisHandle } from '../../src/adapters/redis.js';
+import { createKeys, type Keys } from '../../src/state/keys.js';
+import { openRedis, type RedisHandle } from '../../src/state/redis.js';
 
 /**
  * A private redis-server for one test file, started through the adapter in a

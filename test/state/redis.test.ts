@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openRedis, type RedisHandle } from '../../src/adapters/redis.js';
+import { openRedis, type RedisHandle } from '../../src/state/redis.js';
 import { privateRedisPaths } from '../../src/adapters/redis-server.js';
 import { isAlive, waitForExit } from './redis-helper.js';
 

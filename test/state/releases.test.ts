@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { Redis } from 'ioredis';
-import type { RedisContext } from '../../src/adapters/redis.js';
+import type { RedisContext } from '../../src/state/redis.js';
 import { destroyAppState, listReleaseEnvs, listReleases, markReleaseStatus, readRelease, recordRelease } from '../../src/state/releases.js';
 import { freshKeys, listKeys, startTestRedis, type TestRedis } from './redis-helper.js';
 

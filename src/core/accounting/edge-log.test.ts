@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
-import { DEFAULT_PATHS, validateGatewayConfig } from '../../config/validate.js';
+import { DEFAULT_PATHS, validateGatewayConfig } from '../config/validate.js';
 import { renderHaproxyBackend } from '../render/haproxy.js';
 import { renderMainVcl } from '../render/varnish.js';
 import { resolveInstance } from '../manifest/resolve.js';

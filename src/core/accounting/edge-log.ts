@@ -1,4 +1,4 @@
-import type { ClusterPaths } from '../../config/types.js';
+import type { ClusterPaths } from '../config/types.js';
 
 /**
  * The edge traffic log: what every cache host writes, one line per client

@@ -1,4 +1,4 @@
-import type { Quota } from '../../config/types.js';
+import type { Quota } from '../config/types.js';
 import { checkName } from '../values.js';
 import { STATUS_CLASSES, type StatusClass, type TrafficRow } from './parser.js';
 

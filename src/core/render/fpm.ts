@@ -1,4 +1,4 @@
-import type { ClusterConfig, HostConfig } from '../../config/types.js';
+import type { ClusterConfig, HostConfig } from '../config/types.js';
 import { interpolate } from '../interpolate.js';
 import type { InstanceConfig } from '../manifest/types.js';
 import { HEADER } from './apache.js';

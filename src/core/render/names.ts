@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ClusterPaths } from '../../config/types.js';
+import type { ClusterPaths } from '../config/types.js';
 
 /**
  * Names derived from an instance, in one place. App and environment names

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { validateGatewayConfig } from '../../config/validate.js';
-import type { ClusterConfig } from '../../config/types.js';
+import { validateGatewayConfig } from '../config/validate.js';
+import type { ClusterConfig } from '../config/types.js';
 import type { InstanceConfig } from '../manifest/types.js';
 import { resolveInstance } from '../manifest/resolve.js';
 import { validateManifest } from '../manifest/validate.js';

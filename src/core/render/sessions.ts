@@ -1,4 +1,4 @@
-import type { ClusterConfig, SessionStoreConfig } from '../../config/types.js';
+import type { ClusterConfig, SessionStoreConfig } from '../config/types.js';
 import { instanceId, type InstanceKey } from './names.js';
 
 /**

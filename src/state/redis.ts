@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { MagratheaError } from '../core/errors.js';
 import type { Keys } from './keys.js';
-import { ensurePrivateRedis, type PrivateRedis } from './redis-server.js';
+import { ensurePrivateRedis, type PrivateRedis } from '../adapters/redis-server.js';
 
 /** The one place Redis connections are made. */
 export interface OpenRedisOptions {

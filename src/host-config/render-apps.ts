@@ -1,11 +1,11 @@
-import type { ClusterConfig, GatewayConfig } from '../config/types.js';
+import type { ClusterConfig, GatewayConfig } from '../core/config/types.js';
 import { InvalidInputError } from '../core/errors.js';
 import { environmentForBranch, resolveInstance } from '../core/manifest/resolve.js';
 import type { ConfigVars, InstanceConfig } from '../core/manifest/types.js';
 import { renderCluster, type RenderedFile } from '../core/render/cluster.js';
 import type { Problem } from '../core/source.js';
 import { show } from '../core/values.js';
-import type { AppSource } from './read-app.js';
+import type { AppSource } from '../push/read-app.js';
 
 export interface ClusterRender {
   cluster: ClusterConfig;

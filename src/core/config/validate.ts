@@ -1,6 +1,6 @@
-import { Reader } from '../core/reader.js';
-import { YamlSource, type Problem } from '../core/source.js';
-import { checkBranch, checkDomain, checkDuration, checkName, durationSeconds, show, type Check } from '../core/values.js';
+import { Reader } from '../reader.js';
+import { YamlSource, type Problem } from '../source.js';
+import { checkBranch, checkDomain, checkDuration, checkName, durationSeconds, show, type Check } from '../values.js';
 import {
   REQUIRED_ROLES,
   ROLES,

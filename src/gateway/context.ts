@@ -1,8 +1,8 @@
 import { startAccountingWorker, type AccountingWorker } from '../accounting/queue.js';
-import { createKeys, type Keys } from '../adapters/keys.js';
-import { openRedis, type RedisHandle } from '../adapters/redis.js';
+import { createKeys, type Keys } from '../state/keys.js';
+import { openRedis, type RedisHandle } from '../state/redis.js';
 import { configDir, loadGatewayConfig } from '../config/load.js';
-import type { GatewayConfig } from '../config/types.js';
+import type { GatewayConfig } from '../core/config/types.js';
 import type { DeployResult } from '../deployer/job-types.js';
 import { createDeployProcessor } from '../deployer/process-job.js';
 import { openDeployQueue, type DeployQueue } from '../deployer/queue.js';

@@ -1,10 +1,10 @@
-import type { GatewayConfig, UserConfig } from '../config/types.js';
+import type { GatewayConfig, UserConfig } from '../core/config/types.js';
 import { authorize } from '../core/access.js';
 import { MagratheaError } from '../core/errors.js';
 import type { Slots } from '../core/slots.js';
 import type { CommandIO } from '../commands/types.js';
 import type { AuditEntry } from './audit.js';
-import { SSH_COMMANDS, type SshCommand, type SshCommandContext } from './ssh-commands.js';
+import { SSH_COMMANDS, type SshCommand, type SshCommandContext } from '../git/ssh-commands.js';
 
 /** Exit status of an unknown command, as on the local command line. */
 export const EXIT_UNKNOWN_COMMAND = 3;

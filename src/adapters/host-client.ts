@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import ssh2 from 'ssh2';
-import { HostUnreachableError, shellQuote, type SshTarget } from '../adapters/ssh.js';
+import { HostUnreachableError, shellQuote, type SshTarget } from './ssh.js';
 import { hostKeyAlgorithms, isKnownKey, knownHostKeys } from './known-hosts.js';
 
 /** How the gateway logs in to hosts: the settings HostSession uses, read by ssh2 instead of OpenSSH. */

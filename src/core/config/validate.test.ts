@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
-import { formatProblem } from '../core/source.js';
-import { loadGatewayConfig } from './load.js';
+import { formatProblem } from '../source.js';
+import { loadGatewayConfig } from '../../config/load.js';
 import { DEFAULT_COMMANDS, DEFAULT_LIMITS, DEFAULT_PATHS, validateGatewayConfig, type GatewayConfigFiles } from './validate.js';
 
 function problems(files: GatewayConfigFiles): string[] {

@@ -1,4 +1,4 @@
-import { checkEnvKey, checkEnvValue } from '../core/values.js';
+import { checkEnvKey, checkEnvValue } from '../../core/values.js';
 
 /**
  * The HTTP API's routes: each one the argv of a gateway command (the ones

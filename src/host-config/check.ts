@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../adapters/exec.js';
-import type { ClusterConfig, HostConfig } from '../config/types.js';
+import type { ClusterConfig, HostConfig } from '../core/config/types.js';
 import type { InstanceConfig } from '../core/manifest/types.js';
 import type { RenderedFile, Service } from '../core/render/cluster.js';
 import { fpmPoolDir, fpmSocket, instanceRoot, logDir, unixUser } from '../core/render/names.js';

@@ -2,19 +2,19 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Duplex, Writable } from 'node:stream';
-import { ConnectionGate } from '../adapters/connection-gate.js';
-import { start } from '../adapters/exec.js';
-import { listenOn } from '../adapters/listen.js';
-import { exportDir } from '../builder/build-release.js';
-import { checkSourceKey, SOURCE_KEY_HEADER, SOURCE_NAME } from '../builder/source-link.js';
-import type { GatewayConfig, UserConfig } from '../config/types.js';
-import { auditText, type AuditEntry } from '../git/audit.js';
-import { appExists } from '../git/repos.js';
-import { Slots } from '../core/slots.js';
-import { prepareGatewayCommand, refusalOf, type CommandOutcome, type PreparedCommand } from '../git/dispatch.js';
-import { LiveUsers } from '../git/live-users.js';
-import { lineWriter, writable } from '../git/line-splitter.js';
-import { tokenExpired, type ApiToken } from '../state/api-tokens.js';
+import { ConnectionGate } from '../../adapters/connection-gate.js';
+import { start } from '../../adapters/exec.js';
+import { listenOn } from '../../adapters/listen.js';
+import { exportDir } from '../../builder/build-release.js';
+import { checkSourceKey, SOURCE_KEY_HEADER, SOURCE_NAME } from '../../builder/source-link.js';
+import type { GatewayConfig, UserConfig } from '../../core/config/types.js';
+import { auditText, type AuditEntry } from '../audit.js';
+import { appExists } from '../../push/repos.js';
+import { Slots } from '../../core/slots.js';
+import { prepareGatewayCommand, refusalOf, type CommandOutcome, type PreparedCommand } from '../dispatch.js';
+import { LiveUsers } from '../live-users.js';
+import { lineWriter, writable } from '../../lib/lines.js';
+import { tokenExpired, type ApiToken } from '../../state/api-tokens.js';
 import { routeRequest } from './routes.js';
 
 export interface ApiServerOptions {

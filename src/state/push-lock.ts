@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { defineScript } from '../adapters/redis-script.js';
-import type { RedisContext } from '../adapters/redis.js';
+import { defineScript } from './redis-script.js';
+import type { RedisContext } from './redis.js';
 
 /** How long a push lock outlives a push that died without freeing it. */
 const EXPIRY_MS = 30 * 60_000;

@@ -1,4 +1,4 @@
-import type { GatewayConfig } from '../config/types.js';
+import type { GatewayConfig } from '../core/config/types.js';
 import { InvalidInputError, UsageError } from '../core/errors.js';
 import { environmentForBranch } from '../core/manifest/resolve.js';
 import type { EnvironmentDef, Manifest } from '../core/manifest/types.js';

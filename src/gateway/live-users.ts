@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import ssh2 from 'ssh2';
 import { loadGatewayConfig } from '../config/load.js';
-import type { GatewayConfig, UserConfig } from '../config/types.js';
+import type { GatewayConfig, UserConfig } from '../core/config/types.js';
 
 const { utils } = ssh2;
 

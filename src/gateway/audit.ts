@@ -1,4 +1,4 @@
-import type { RedisContext } from '../adapters/redis.js';
+import type { RedisContext } from '../state/redis.js';
 import { parseCommandLine } from '../core/command-line.js';
 import { hasUnprintable, printable } from '../core/printable.js';
 

@@ -7,13 +7,13 @@
  */
 import { rm } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { createKeys } from '../adapters/keys.js';
+import { createKeys } from '../state/keys.js';
 import { run } from '../adapters/exec.js';
-import { openRedis, type RedisHandle } from '../adapters/redis.js';
+import { openRedis, type RedisHandle } from '../state/redis.js';
 import { checkoutDir, exportTree, sourceDir } from '../builder/build-release.js';
 import { sourceFields } from '../builder/source-link.js';
 import { loadGatewayConfig } from '../config/load.js';
-import type { GatewayConfig } from '../config/types.js';
+import type { GatewayConfig } from '../core/config/types.js';
 import { MagratheaError } from '../core/errors.js';
 import { checkAllInstances, environmentForBranch } from '../core/manifest/resolve.js';
 import { MANIFEST_FILE, validateManifest } from '../core/manifest/validate.js';
@@ -22,7 +22,7 @@ import { checkBranch, checkName, checkTag } from '../core/values.js';
 import { openDeployQueue } from '../deployer/queue.js';
 import { quotaWarnings } from '../accounting/read-usage.js';
 import { readManifestBlob } from './manifest-blob.js';
-import { acquirePushLock, heldPushLocks, releasePushLock } from './push-lock.js';
+import { acquirePushLock, heldPushLocks, releasePushLock } from '../state/push-lock.js';
 
 const ZERO = /^0+$/;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { lineWriter, MAX_LINE_BYTES, splitLines } from './line-splitter.js';
+import { lineWriter, MAX_LINE_BYTES, splitLines } from './lines.js';
 
 describe('splitLines', () => {
   it('keeps a character split between chunks whole, drops CR before LF, hands over the last line at end', () => {
