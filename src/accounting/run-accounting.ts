@@ -7,6 +7,7 @@ import type { SshSettings } from '../adapters/ssh.js';
 import type { GatewayConfig } from '../core/config/types.js';
 import { recordVisit, type HostVisit } from './store.js';
 import { visitHost } from './visit-host.js';
+import { formatTable } from '../core/table.js';
 
 export interface RunAccountingOptions {
   config: GatewayConfig;
@@ -105,6 +106,5 @@ export function formatRun(run: AccountingRun): string {
   const rows = [['CLUSTER', 'HOST', 'LINES', 'BYTES', 'MALFORMED', 'INSTANCES', 'RESULT']].concat(
     run.visits.map((v) => [v.cluster, v.host, String(v.lines), String(v.bytes), String(v.malformed), String(v.instances), v.error ? `error: ${v.error}` : [...v.gaps.map((g) => `gap: ${g}`), ...(v.warnings ?? [])].join('; ') || 'ok']),
   );
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return `${rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ')).join('\n')}\naccounting run in ${run.seconds.toFixed(1)} s\n`;
+  return `${formatTable(rows)}accounting run in ${run.seconds.toFixed(1)} s\n`;
 }

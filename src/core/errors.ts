@@ -41,3 +41,15 @@ export class NoAppError extends UsageError {
     this.name = 'NoAppError';
   }
 }
+
+/** A command that failed with a result still worth showing (status --check: the report, then why it failed). */
+export class CommandFailure extends MagratheaError {
+  constructor(
+    message: string,
+    code: string,
+    readonly result: unknown,
+  ) {
+    super(message, code, 1, false);
+    this.name = 'CommandFailure';
+  }
+}

@@ -8,6 +8,7 @@ import { adviseHookFailure, adviseInstance, formatAdvice } from '../core/advice.
 import { deployCluster } from './deploy-cluster.js';
 import { readReleaseFacts, readRequiredExtensions } from './release-facts.js';
 import type { ClusterOutcome, DeployResult, DeployState } from './types.js';
+import { formatTable } from '../core/table.js';
 
 export interface DeployInput {
   app: string;
@@ -101,8 +102,5 @@ export function formatDeployResult(result: DeployResult): string {
   const rows = [['CLUSTER', 'STATUS', 'RELEASE', 'HOSTS', 'URL', 'TIME']].concat(
     result.clusters.map((o) => [o.cluster, o.status, o.serving ?? (o.status === 'skipped' ? '-' : 'unchanged'), String(o.hosts), o.url, `${o.seconds.toFixed(1)}s`]),
   );
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  const table = rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n');
-  const errors = result.clusters.filter((o) => o.error).map((o) => `error: ${o.error}`);
-  return [table, ...errors].join('\n') + '\n';
+  return formatTable(rows) + result.clusters.filter((o) => o.error).map((o) => `error: ${o.error}\n`).join('');
 }

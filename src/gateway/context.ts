@@ -1,6 +1,6 @@
 import { startAccountingWorker, type AccountingWorker } from '../accounting/queue.js';
 import { createKeys, type Keys } from '../state/keys.js';
-import { openRedis, type RedisHandle } from '../state/redis.js';
+import { openRedis, type RedisContext, type RedisHandle } from '../state/redis.js';
 import { configDir, loadGatewayConfig } from '../config/load.js';
 import type { GatewayConfig } from '../core/config/types.js';
 import type { DeployResult } from '../deployer/job-types.js';
@@ -13,6 +13,8 @@ export interface GatewayContext {
   config: GatewayConfig;
   redis: RedisHandle;
   keys: Keys;
+  /** Redis and the key names together, as the state modules take them. */
+  state: RedisContext;
   queue: DeployQueue;
   close(): Promise<void>;
 }
@@ -27,6 +29,7 @@ export async function openGatewayContext(configFlag?: string): Promise<GatewayCo
       config,
       redis,
       keys,
+      state: { redis: redis.client, keys },
       queue,
       async close() {
         await queue.close();

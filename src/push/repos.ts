@@ -8,7 +8,8 @@ import { MagratheaError } from '../core/errors.js';
 import { checkName } from '../core/values.js';
 import { builderPaths } from '../builder/build-release.js';
 
-const HOOK = fileURLToPath(new URL('./hook.js', import.meta.url));
+/** The command line the hooks run: `magrathea hook pre-receive`. */
+const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
 /** The bare repository of an app, in the gateway's state directory. */
 export function repoDir(stateDir: string, app: string): string {
@@ -30,7 +31,7 @@ export async function listApps(stateDir: string): Promise<string[]> {
  * Creates the app's bare repository with Magrathea's hooks: pre-receive
  * validates, deploys and rejects the push on failure (the branch does not
  * move); post-receive frees the push lock once the branch has moved. The
- * hooks are compiled JavaScript run by this same node, not a TypeScript
+ * hooks run `magrathea hook` as compiled JavaScript with this same node, not a TypeScript
  * runtime: a push pays Node's start, not a compiler's.
  */
 export async function createRepo(stateDir: string, app: string, configDir: string, settings: RepoSettings): Promise<string> {
@@ -64,7 +65,7 @@ export async function installHooks(dir: string, configDir: string): Promise<void
     const script = [
       '#!/bin/sh',
       '# Managed by Magrathea: a push is validated and deployed before its branch moves.',
-      `MAGRATHEA_CONFIG=${shellQuote([configDir])} exec ${shellQuote([process.execPath, HOOK, hook])}`,
+      `MAGRATHEA_CONFIG=${shellQuote([configDir])} exec ${shellQuote([process.execPath, CLI, 'hook', hook])}`,
       '',
     ].join('\n');
     const path = join(dir, 'hooks', hook);

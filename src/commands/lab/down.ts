@@ -1,23 +1,19 @@
 import { resolve } from 'node:path';
+import { defineCommand } from '../../dispatch/command.js';
 import { labDown } from '../../lab/down.js';
 import { defaultLabDir } from '../../lab/paths.js';
-import { parseArgs } from '../args.js';
-import type { LabVerb } from './verb.js';
 
-const usage = '[--dir DIR] [--purge]';
-
-export const labDownVerb: LabVerb = {
-  name: 'down',
-  usage,
+/** `magrathea lab down`: every process of the lab stopped by PID, what it mounted unmounted. */
+export default defineCommand<Awaited<ReturnType<typeof labDown>> & { dir: string }>({
+  name: 'lab down',
   summary: 'stop every process of the lab by PID and unmount what it mounted (also after a crash); --purge also removes the lab directory',
-  async run(args, io) {
-    const parsed = parseArgs('lab down', usage, args, { values: ['dir'], booleans: ['purge'] });
-    const dir = parsed.values.dir ? resolve(io.cwd, parsed.values.dir) : defaultLabDir();
-    const result = await labDown({ dir, purge: parsed.flags.has('purge') });
-    if (!result.found) {
-      io.stdout.write(`no lab at ${dir}: nothing to do\n`);
-      return;
-    }
-    io.stdout.write(`lab down: ${result.stopped.length} process(es) stopped, nothing mounted${result.purged ? `, ${dir} removed` : ''}\n`);
+  usage: '[--dir DIR] [--purge]',
+  args: { values: ['dir'], booleans: ['purge'] },
+  need: 'local',
+  surfaces: ['cli'],
+  async run(args, ctx) {
+    const dir = args.values.dir ? resolve(ctx.io.cwd, args.values.dir) : defaultLabDir();
+    return { ...(await labDown({ dir, purge: args.flags.has('purge') })), dir };
   },
-};
+  text: (r) => (r.found ? `lab down: ${r.stopped.length} process(es) stopped, nothing mounted${r.purged ? `, ${r.dir} removed` : ''}\n` : `no lab at ${r.dir}: nothing to do\n`),
+});

@@ -1,11 +1,9 @@
+import { formatTable } from '../../core/table.js';
 import type { LabStatus } from '../../lab/status.js';
 
 /** The human view of a lab: one line per host, its services marked up or down. */
 export function formatStatus(status: LabStatus): string {
   const rows = status.hosts.map((h) => [h.name, h.cluster, h.address, h.roles.join(','), h.services.map((s) => `${s.name} ${s.up ? 'up' : 'DOWN'}`).join(', ')]);
-  const table = [['HOST', 'CLUSTER', 'ADDRESS', 'ROLES', 'SERVICES'], ...rows];
-  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
-  const lines = table.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '));
   const down = status.hosts.flatMap((h) => h.services.filter((s) => !s.up).map((s) => `${h.name} ${s.name} (${s.endpoint})`));
   const running = status.hosts.some((h) => h.services.some((s) => s.up));
   const state = status.up ? 'up' : running ? `NOT up: ${down.length} service(s) down: ${down.join(', ')}` : 'down (magrathea lab up starts it)';
@@ -15,7 +13,6 @@ export function formatStatus(status: LabStatus): string {
     `ssh      ssh -F ${status.ssh.config} ${status.hosts[0]?.name ?? '<host>'} [command]`,
     ...status.edges.map((e) => `edge     ${e.cluster}  ${e.url}  (${e.host})`),
     '',
-    ...lines,
-    '',
+    formatTable([['HOST', 'CLUSTER', 'ADDRESS', 'ROLES', 'SERVICES'], ...rows]),
   ].join('\n');
 }

@@ -1,19 +1,19 @@
 import { resolve } from 'node:path';
+import { defineCommand } from '../../dispatch/command.js';
 import { defaultLabDir } from '../../lab/paths.js';
-import { readLabStatus } from '../../lab/status.js';
-import { parseArgs } from '../args.js';
+import { readLabStatus, type LabStatus } from '../../lab/status.js';
 import { formatStatus } from './format-status.js';
-import type { LabVerb } from './verb.js';
 
-const usage = '[--dir DIR] [--json]';
-
-export const labStatusVerb: LabVerb = {
-  name: 'status',
-  usage,
+/** `magrathea lab status`: hosts, addresses, roles, edge URLs and whether each service answers. */
+export default defineCommand<LabStatus>({
+  name: 'lab status',
   summary: 'hosts, addresses, roles, each cluster\'s edge URL and whether each service answers; --json for scripts',
-  async run(args, io) {
-    const parsed = parseArgs('lab status', usage, args, { values: ['dir'], booleans: ['json'] });
-    const status = await readLabStatus(parsed.values.dir ? resolve(io.cwd, parsed.values.dir) : defaultLabDir());
-    io.stdout.write(parsed.flags.has('json') ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+  usage: '[--dir DIR] [--json]',
+  args: { values: ['dir'], booleans: ['json'] },
+  need: 'local',
+  surfaces: ['cli'],
+  async run(args, ctx) {
+    return readLabStatus(args.values.dir ? resolve(ctx.io.cwd, args.values.dir) : defaultLabDir());
   },
-};
+  text: formatStatus,
+});

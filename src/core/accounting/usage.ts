@@ -1,6 +1,7 @@
 import type { Quota } from '../config/types.js';
 import { checkName } from '../values.js';
 import { STATUS_CLASSES, type StatusClass, type TrafficRow } from './parser.js';
+import { formatTable } from '../table.js';
 
 /**
  * Usage as stored and as shown: the fields of the hourly traffic hashes,
@@ -222,8 +223,7 @@ export function formatUsage(report: UsageReport): string {
   for (const i of report.instances) rows.push(row(i.env, i.cluster, i, i.diskPerHost));
   if (new Set(report.instances.map((i) => i.env)).size > 1) for (const c of report.clusters) rows.push(row('(all)', c.cluster, c, c.diskPerHost));
   rows.push(row('total', '', report.total, report.total.diskPerHost));
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  const table = rows.map((r) => r.map((cell, c) => (c >= 2 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd());
+  const table = formatTable(rows, rows[0]!.map((_, c) => c).filter((c) => c >= 2)).trimEnd().split('\n');
   const of = (used: number, limit: number | undefined): string => `${formatBytes(used)}${limit === undefined ? '' : ` of ${formatBytes(limit)}`}`;
   return [
     header,

@@ -1,5 +1,6 @@
 import { interpolate } from '../interpolate.js';
 import type { InstanceConfig } from './types.js';
+import { formatTable } from '../table.js';
 
 export interface ExplainedValue {
   path: string;
@@ -33,10 +34,8 @@ export function explainInstance(instance: InstanceConfig, reveal = false): Expla
     .sort((a, b) => order(a.path) - order(b.path) || a.path.localeCompare(b.path));
 
   const cells = values.map((v) => [v.path, Array.isArray(v.value) ? `[${v.value.map((x) => JSON.stringify(x)).join(', ')}]` : JSON.stringify(v.value), v.layer, v.source ?? '']);
-  const widths = [0, 1, 2].map((c) => Math.max(...cells.map((row) => row[c]!.length), 5));
   const head = `${instance.app}@${instance.cluster} in ${instance.env} (branch ${instance.branch}, strategy ${instance.strategy})\n\n`;
-  const rows = [['KEY', 'VALUE', 'LAYER', 'SOURCE'], ...cells].map((row) => row.map((cell, c) => (c < 3 ? cell.padEnd(widths[c]!) : cell)).join('  ').trimEnd());
-  return { instance: `${instance.app}@${instance.cluster}`, branch: instance.branch, strategy: instance.strategy, values, text: `${head}${rows.join('\n')}\n` };
+  return { instance: `${instance.app}@${instance.cluster}`, branch: instance.branch, strategy: instance.strategy, values, text: `${head}${formatTable([['KEY', 'VALUE', 'LAYER', 'SOURCE'], ...cells])}` };
 }
 
 const ORDER = ['stack', 'domains', 'env', 'shared', 'build', 'hooks', 'cache', 'health'];

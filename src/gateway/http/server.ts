@@ -8,29 +8,25 @@ import { listenOn } from '../../adapters/listen.js';
 import { exportDir } from '../../builder/build-release.js';
 import { checkSourceKey, SOURCE_KEY_HEADER, SOURCE_NAME } from '../../builder/source-link.js';
 import type { GatewayConfig, UserConfig } from '../../core/config/types.js';
-import { auditText, type AuditEntry } from '../audit.js';
+import { auditText } from '../audit.js';
 import { appExists } from '../../push/repos.js';
 import { Slots } from '../../core/slots.js';
-import { prepareGatewayCommand, refusalOf, type CommandOutcome, type PreparedCommand } from '../dispatch.js';
-import { LiveUsers } from '../live-users.js';
+import type { CommandOutcome, Dispatcher, Prepared } from '../../dispatch/dispatch.js';
+import type { LiveUsers } from '../../config/live-users.js';
 import { lineWriter, writable } from '../../lib/lines.js';
 import { tokenExpired, type ApiToken } from '../../state/api-tokens.js';
 import { routeRequest } from './routes.js';
 
 export interface ApiServerOptions {
   config: GatewayConfig;
-  configDir: string;
   host: string;
   port: number;
   /** The token's record, or undefined for an unknown or revoked one. */
   resolveToken(token: string): Promise<ApiToken | undefined>;
-  /** users.yml as it is now; default: the users of `config`, never reloaded. */
-  users?: LiveUsers;
-  /** `logs -f` running per user, shared with the SSH server; default: this server's own, of limits.logs_follow_per_user. */
-  follows?: Slots;
-  /** Each command once it ended, and each refusal (401, 403, a limit): who, what, from where. */
-  audit?: (entry: AuditEntry) => void;
-  readAudit?: (count: number) => Promise<AuditEntry[]>;
+  /** users.yml as it is now. */
+  users: LiveUsers;
+  /** Runs the commands, checks and records them; refused requests (401, a limit) are recorded through it too. */
+  dispatcher: Dispatcher;
   /** One line for the gateway's log (connections refused by a limit, streams of removed users ended). */
   log?: (line: string) => void;
 }
@@ -44,7 +40,6 @@ interface Caller {
 
 interface Shared {
   users: LiveUsers;
-  follows: Slots;
   streams: Slots;
   /** Streams open now, ended when their user leaves users.yml. */
   open: Set<{ user: string; res: ServerResponse }>;
@@ -69,8 +64,7 @@ const MAX_BODY = 256 * 1024;
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const limits = options.config.gateway.limits;
   const shared: Shared = {
-    users: options.users ?? new LiveUsers(options.configDir, options.config),
-    follows: options.follows ?? new Slots(limits.logsFollowPerUser),
+    users: options.users,
     streams: new Slots(limits.http.streamsPerToken),
     open: new Set(),
   };
@@ -156,7 +150,7 @@ async function serve(options: ApiServerOptions, shared: Shared, req: IncomingMes
   const from = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
   const what = `api: ${req.method} ${url.pathname}`;
   const refuse = (user: string, refused: string, status: number, error: string, extra: Record<string, unknown> = {}) => {
-    options.audit?.({ user, command: auditText(what), exitCode: 1, at: new Date().toISOString(), from, refused });
+    void options.dispatcher.record({ user, command: auditText(what), exitCode: 1, at: new Date().toISOString(), from, refused });
     return send(res, status, { error, ...extra });
   };
   const auth = await authenticate(options, shared, req);
@@ -175,31 +169,20 @@ async function serve(options: ApiServerOptions, shared: Shared, req: IncomingMes
   const route = routeRequest(req.method ?? 'GET', url, body);
   if ('status' in route) return send(res, route.status, { error: route.error });
   // Access first, as over SSH (a user learns nothing of apps they may not see), then the app, then the run.
-  const commands: { argv: string[]; run: Extract<PreparedCommand, { ok: true }>['run'] }[] = [];
+  const commands: Runnable[] = [];
   for (const argv of route.commands) {
-    const prepared = prepareGatewayCommand({ ...options, follows: shared.follows }, user, argv);
-    if (!prepared.ok) {
-      const refused = refusalOf(prepared.outcome);
-      const status = httpStatus(prepared.outcome);
-      if (refused) {
-        options.audit?.({ user: user.name, command: `api: ${auditText(argv)}`, exitCode: prepared.outcome.exitCode, at: new Date().toISOString(), from, refused });
-      }
-      return send(res, status, { error: prepared.message, exit: prepared.outcome.exitCode });
-    }
-    commands.push({ argv, run: prepared.run });
+    const prepared = options.dispatcher.prepare(user, argv, { from });
+    if (!prepared.ok) return send(res, httpStatus(prepared.outcome), { error: prepared.message, exit: prepared.outcome.exitCode });
+    commands.push(prepared.run);
   }
   if (route.app !== undefined && !appExists(options.config.gateway.stateDir, route.app)) return send(res, 404, { error: `no app ${route.app}` });
-  const audit = (argv: string[], outcome: CommandOutcome) => {
-    const refused = refusalOf(outcome);
-    options.audit?.({ user: user.name, command: `api: ${auditText(argv)}`, exitCode: outcome.exitCode, at: new Date().toISOString(), from, ...(refused ? { refused } : {}) });
-  };
   if (route.stream) {
     const release = shared.streams.take(caller.token.id);
     if (!release) return refuse(user.name, 'limits.http.streams_per_token', 429, `token ${caller.token.id} has ${shared.streams.max} streams open already (limits.http.streams_per_token: ${shared.streams.max}); end one first`);
     const entry = { user: user.name, res };
     shared.open.add(entry);
     try {
-      return await stream(options, user, commands, audit, res);
+      return await stream(options, commands, res);
     } finally {
       shared.open.delete(entry);
       release();
@@ -207,28 +190,20 @@ async function serve(options: ApiServerOptions, shared: Shared, req: IncomingMes
   }
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
-  for (const { argv, run } of commands) {
-    const outcome = await run({ stdout: writable((d) => stdout.push(d)), stderr: writable((d) => stderr.push(d)), cwd: options.config.gateway.stateDir, user: user.name });
-    audit(argv, outcome);
-    if (outcome.exitCode !== 0) return send(res, httpStatus(outcome), { error: Buffer.concat(stderr).toString('utf8').trim() || `exit ${outcome.exitCode}`, exit: outcome.exitCode, ...(outcome.code ? { code: outcome.code } : {}) });
+  let result: unknown;
+  for (const run of commands) {
+    const ran = await run({ stdout: writable((d) => stdout.push(d)), stderr: writable((d) => stderr.push(d)), cwd: options.config.gateway.stateDir }, { from, print: !route.json });
+    if (ran.exitCode !== 0) return send(res, httpStatus(ran), { error: Buffer.concat(stderr).toString('utf8').trim() || `exit ${ran.exitCode}`, exit: ran.exitCode, ...(ran.code ? { code: ran.code } : {}) });
+    result = ran.result;
   }
-  const output = Buffer.concat(stdout).toString('utf8');
-  if (!route.json) return send(res, 200, { output });
-  try {
-    return send(res, 200, JSON.parse(output));
-  } catch {
-    return send(res, 200, { output });
-  }
+  // The result itself (what --json prints); a command without one answers what it printed.
+  return send(res, 200, route.json ? result : { output: Buffer.concat(stdout).toString('utf8') });
 }
 
+type Runnable = Extract<Prepared, { ok: true }>['run'];
+
 /** Runs the commands, their output sent as it comes, one JSON object per line, then the exit status. */
-async function stream(
-  options: ApiServerOptions,
-  user: UserConfig,
-  commands: { argv: string[]; run: Extract<PreparedCommand, { ok: true }>['run'] }[],
-  audit: (argv: string[], outcome: CommandOutcome) => void,
-  res: ServerResponse,
-): Promise<void> {
+async function stream(options: ApiServerOptions, commands: Runnable[], res: ServerResponse): Promise<void> {
   res.writeHead(200, { 'Content-Type': 'application/x-ndjson; charset=utf-8', 'Cache-Control': 'no-store' });
   res.flushHeaders();
   const gone = new AbortController();
@@ -242,12 +217,11 @@ async function stream(
     });
   };
   let outcome: CommandOutcome = { exitCode: 0 };
-  for (const { argv, run } of commands) {
+  for (const run of commands) {
     const stdout = lineWriter((text) => line({ stdout: text }));
     const stderr = lineWriter((text) => line({ stderr: text }));
-    outcome = await run({ stdout, stderr, cwd: options.config.gateway.stateDir, user: user.name }, { live: { output: stdout, signal: gone.signal } });
+    outcome = await run({ stdout, stderr, cwd: options.config.gateway.stateDir }, { live: { output: stdout, signal: gone.signal } });
     await Promise.all([finish(stdout), finish(stderr)]);
-    audit(argv, outcome);
     if (outcome.exitCode !== 0 || gone.signal.aborted) break;
   }
   await line({ exit: outcome.exitCode, ...(outcome.refused ? { refused: outcome.refused } : {}), ...(outcome.code ? { code: outcome.code } : {}) });

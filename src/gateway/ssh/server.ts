@@ -11,31 +11,27 @@ import type { GatewayConfig, UserConfig } from '../../core/config/types.js';
 import { formatBytes } from '../../core/accounting/usage.js';
 import { authorize } from '../../core/access.js';
 import { parseCommandLine } from '../../core/command-line.js';
-import { Slots } from '../../core/slots.js';
 import { checkName } from '../../core/values.js';
 import { auditText, type AuditEntry } from '../audit.js';
 import { appExists, repoDir } from '../../push/repos.js';
-import { refusalOf, runGatewayCommand, type CommandOutcome } from '../dispatch.js';
-import { keyId, LiveUsers } from '../live-users.js';
+import { refusalOf, type CommandOutcome, type Dispatcher } from '../../dispatch/dispatch.js';
+import type { SshSession } from '../../dispatch/command.js';
+import { keyId, type LiveUsers } from '../../config/live-users.js';
 import { writable } from '../../lib/lines.js';
-import { SessionTerminal, type SshSession } from './session.js';
+import { SessionTerminal } from './session.js';
 
 const { Server } = ssh2;
 
 export interface GatewayServerOptions {
   config: GatewayConfig;
-  /** The configuration directory, handed to the git hooks and commands. */
+  /** The configuration directory, handed to the git hooks. */
   configDir: string;
   host: string;
   port: number;
-  /** users.yml as it is now; default: the users of `config`, never reloaded. */
-  users?: LiveUsers;
-  /** `logs -f` running per user, shared with the HTTP API; default: this server's own, of limits.logs_follow_per_user. */
-  follows?: Slots;
-  /** Each command and push, once it ended, and each refusal: who, what, from where, outcome. */
-  audit?: (entry: AuditEntry) => void;
-  /** The newest audit entries, for the `audit` command. */
-  readAudit?: (count: number) => Promise<AuditEntry[]>;
+  /** users.yml as it is now. */
+  users: LiveUsers;
+  /** Runs the commands, checks and records them; pushes and refused logins are recorded through it too. */
+  dispatcher: Dispatcher;
   /** One line for the gateway's log (connections refused by a limit, users removed). */
   log?: (line: string) => void;
 }
@@ -81,8 +77,8 @@ interface Connection {
  */
 export async function startGatewayServer(options: GatewayServerOptions): Promise<GatewayServer> {
   const limits = options.config.gateway.limits;
-  const users = options.users ?? new LiveUsers(options.configDir, options.config);
-  const follows = options.follows ?? new Slots(limits.logsFollowPerUser);
+  const { users, dispatcher } = options;
+  const audit = (entry: AuditEntry) => void dispatcher.record(entry);
   const log = options.log ?? (() => undefined);
   const gate = new ConnectionGate({
     total: limits.ssh.connections,
@@ -124,7 +120,7 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
           refusals(`${conn.from}: a session refused (limits.ssh.channels_per_connection: ${limits.ssh.channelsPerConnection})`);
           if (!conn.channelRefusalAudited) {
             conn.channelRefusalAudited = true;
-            options.audit?.({ user: conn.userName ?? '-', command: 'ssh session', exitCode: 1, at: new Date().toISOString(), from: conn.from, refused: 'limits.ssh.channels_per_connection' });
+            audit({ user: conn.userName ?? '-', command: 'ssh session', exitCode: 1, at: new Date().toISOString(), from: conn.from, refused: 'limits.ssh.channels_per_connection' });
           }
           return rejectSession();
         }
@@ -169,10 +165,13 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
             channel.end();
             return;
           }
-          void handle(options, users, follows, user, info.command, channel, terminal.session(channel, client)).then(
+          void handle(options, user, info.command, channel, terminal.session(channel, client), conn.from).then(
             (outcome) => {
-              const refused = refusalOf(outcome);
-              options.audit?.({ user: user.name, command: auditText(info.command), exitCode: outcome.exitCode, at: at(), from: conn.from, ...(refused ? { refused } : {}) });
+              // Commands are recorded by the dispatcher; a push or a line that does not parse, here.
+              if (!outcome.recorded) {
+                const refused = refusalOf(outcome);
+                audit({ user: user.name, command: auditText(info.command), exitCode: outcome.exitCode, at: at(), from: conn.from, ...(refused ? { refused } : {}) });
+              }
               channel.exit(outcome.exitCode);
               channel.end();
             },
@@ -209,7 +208,7 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
       authTimers.delete(conn);
       connections.delete(from);
       if (!conn.keyId && conn.refusedKeys.length > 0) {
-        options.audit?.({ user: '-', command: `ssh login: ${conn.refusedKeys.join(', ')}`, exitCode: 255, at: new Date().toISOString(), from, refused: 'unknown-key' });
+        audit({ user: '-', command: `ssh login: ${conn.refusedKeys.join(', ')}`, exitCode: 255, at: new Date().toISOString(), from, refused: 'unknown-key' });
       }
     });
     ssh.injectSocket(socket);
@@ -262,7 +261,7 @@ function fingerprint(blob: Buffer): string {
 
 type Channel = ssh2.ServerChannel;
 
-async function handle(options: GatewayServerOptions, users: LiveUsers, follows: Slots, user: UserConfig, line: string, channel: Channel, session: SshSession): Promise<CommandOutcome> {
+async function handle(options: GatewayServerOptions, user: UserConfig, line: string, channel: Channel, session: SshSession, from: string): Promise<CommandOutcome & { recorded?: boolean }> {
   const err = (message: string, exitCode: number, refused: CommandOutcome['refused']): CommandOutcome => {
     channel.stderr.write(`${message}\n`);
     return { exitCode, refused };
@@ -280,8 +279,9 @@ async function handle(options: GatewayServerOptions, users: LiveUsers, follows: 
     return { exitCode: await pipeGit(name, repoDir(options.config.gateway.stateDir, app), user, options.configDir, channel, options.config.gateway.builds.maxPushSize) };
   }
 
-  const io = { stdout: writable((d) => channel.write(d)), stderr: writable((d) => channel.stderr.write(d)), cwd: options.config.gateway.stateDir, user: user.name };
-  return runGatewayCommand({ config: options.config, configDir: options.configDir, readAudit: options.readAudit, follows }, user, parsed.argv, io, { ask: (prompt) => askLine(channel, prompt), session });
+  const io = { stdin: channel, stdout: writable((d) => channel.write(d)), stderr: writable((d) => channel.stderr.write(d)), cwd: options.config.gateway.stateDir };
+  const outcome = await options.dispatcher.run(user, parsed.argv, io, { ask: (prompt) => askLine(channel, prompt), session, from, line });
+  return { ...outcome, recorded: true };
 }
 
 /** git-receive-pack (or upload-pack) wired to the channel; its hooks learn who pushes from the environment. */

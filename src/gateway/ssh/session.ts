@@ -1,21 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type ssh2 from 'ssh2';
-
-/**
- * The SSH session a command runs in, for commands that need more than
- * lines of output: `logs -f` (output with backpressure, until the client
- * goes away) and `shell` (the client's terminal, its input and its size).
- */
-export interface SshSession {
-  /** The session's channel: the client's input, and output whose write() says when to wait for 'drain'. */
-  channel: ssh2.ServerChannel;
-  /** The terminal the client asked for (`ssh -t`), with its latest size; undefined without one. */
-  pty?: ssh2.PseudoTtyInfo;
-  /** Calls `listener` with each new size of the client's terminal (`window-change` requests). */
-  onWindowChange(listener: (size: ssh2.WindowChangeInfo) => void): void;
-  /** Aborted when the client goes away: the channel closed, or the whole connection. */
-  signal: AbortSignal;
-}
+import type { SshSession } from '../../dispatch/command.js';
 
 /**
  * What a session learns before its command: the PTY the client asked for,

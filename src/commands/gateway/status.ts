@@ -1,0 +1,72 @@
+import { defineCommand, EVERYWHERE } from '../../dispatch/command.js';
+import { readAccountingQueueStatus } from '../../accounting/queue.js';
+import { readVisits } from '../../accounting/store.js';
+import { CommandFailure } from '../../core/errors.js';
+import { listApps } from '../../push/repos.js';
+import type { GatewayContext } from '../../gateway/context.js';
+import type { GatewayConfig } from '../../core/config/types.js';
+
+type Report = Awaited<ReturnType<typeof readStatus>>;
+
+/**
+ * `status`: what an operator looks at first. Who runs deploys and
+ * accounting (BullMQ's workers), what waits or failed, when each host was
+ * last visited by the accounting job and how that went, and the problems
+ * found in all that, each with what to do. `--check` exits 1 when there is
+ * one, for a monitoring system.
+ */
+export default defineCommand<Report>({
+  name: 'status',
+  summary: "the gateway's health: workers, queued and failed deploys, the accounting job, each host's last visit; --check exits 1 on a problem (admins)",
+  usage: '[--json] [--check]',
+  args: { booleans: ['json', 'check'] },
+  need: 'admin',
+  surfaces: EVERYWHERE,
+  async run(args, ctx) {
+    const report = await readStatus(await ctx.gateway(), await ctx.config());
+    if (args.flags.has('check') && report.problems.length > 0) throw new CommandFailure(`status: ${report.problems.length} problem(s)`, 'status-problems', report);
+    return report;
+  },
+  text: (report) => {
+    const counts = (c: Record<string, number>) => Object.entries(c).map(([k, n]) => `${k} ${n}`).join(', ');
+    const lines = [
+      `redis       ${report.redis}`,
+      `apps        ${report.apps}`,
+      `deploys     ${report.deploy.workers.length} worker(s)${report.deploy.workers.length ? ` (${report.deploy.workers.join(', ')})` : ''}; ${counts(report.deploy.counts)}`,
+      `accounting  every ${report.accounting.intervalSeconds} s, next run ${report.accounting.nextRun ?? 'not scheduled'}; ${report.accounting.workers.length} worker(s); ${counts(report.accounting.counts)}`,
+      'hosts',
+      ...report.hosts.map((h) => `  ${`${h.cluster}/${h.host}`.padEnd(28)} ${h.visitedAt ? `visited ${h.visitedAt}, ${h.lines} edge log line(s)${h.error ? `, FAILED: ${h.error}` : ''}` : 'never visited'}`),
+      report.problems.length === 0 ? 'no problems' : `problems:\n${report.problems.map((p) => `  - ${p}`).join('\n')}`,
+    ];
+    return `${lines.join('\n')}\n`;
+  },
+});
+
+async function readStatus(gateway: GatewayContext, config: GatewayConfig) {
+  const deployQueue = gateway.queue.queue;
+  const deploy = {
+    workers: (await deployQueue.getWorkers()).map((w) => w.name ?? w.id ?? '?').sort(),
+    counts: await deployQueue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'),
+  };
+  const accounting = await readAccountingQueueStatus(gateway.redis, gateway.keys);
+  const visits = await readVisits(gateway.state);
+  const interval = config.gateway.accounting.intervalSeconds;
+  const hosts = Object.values(config.clusters).flatMap((cluster) =>
+    cluster.hosts.map((host) => {
+      const visit = visits[`${cluster.name}:${host.name}`];
+      return { cluster: cluster.name, host: host.name, roles: host.roles, ...(visit ? { visitedAt: visit.at, lines: visit.lines, ...(visit.error ? { error: visit.error } : {}), ...(visit.warnings?.length ? { warnings: visit.warnings } : {}) } : {}) };
+    }),
+  );
+  const problems: string[] = [];
+  if (deploy.workers.length === 0) problems.push('no deploy worker is running: pushes wait until one starts (magrathea serve, or magrathea worker)');
+  if (accounting.workers.length === 0) problems.push('no process runs the accounting job: traffic is not counted (magrathea serve, magrathea worker or magrathea accounting worker)');
+  // A failed deploy is an app's outcome (a rejected push), not the gateway's health: counted above, not a problem.
+  for (const h of hosts) {
+    const name = `${h.cluster}/${h.host}`;
+    if (h.error) problems.push(`${name}: the last accounting visit failed: ${h.error}`);
+    else if (!h.visitedAt) problems.push(`${name}: never visited by the accounting job`);
+    else if (Date.now() - Date.parse(h.visitedAt) > 3 * interval * 1000) problems.push(`${name}: last visited ${h.visitedAt}, over 3 intervals ago`);
+    for (const warning of h.warnings ?? []) problems.push(`${name}: ${warning}`);
+  }
+  return { redis: gateway.redis.address, apps: (await listApps(config.gateway.stateDir)).length, deploy, accounting: { ...accounting, intervalSeconds: interval }, hosts, problems };
+}

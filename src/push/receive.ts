@@ -1,0 +1,114 @@
+import { run } from '../adapters/exec.js';
+import { quotaWarnings } from '../accounting/read-usage.js';
+import { MagratheaError } from '../core/errors.js';
+import { checkAllInstances, environmentForBranch } from '../core/manifest/resolve.js';
+import { formatProblem } from '../core/source.js';
+import { checkBranch, checkTag } from '../core/values.js';
+import type { GatewayContext } from '../gateway/context.js';
+import { acquirePushLock, heldPushLocks, releasePushLock } from '../state/push-lock.js';
+import { readManifest } from './manifest.js';
+import { submitDeploy } from './submit.js';
+
+const ZERO = /^0+$/;
+
+/** Rejects the push with lines for the pusher; no branch moves. */
+export class Rejection extends MagratheaError {
+  constructor(message: string) {
+    super(message, 'push-rejected');
+  }
+}
+
+/** One push, as git-receive-pack hands it to its hooks. */
+export interface Push {
+  app: string;
+  gitDir: string;
+  /** Ties the pre-receive's push lock to the post-receive of the same push. */
+  token: string;
+  pusher: string;
+  /** `git push -o cluster=NAME`. */
+  options: readonly string[];
+  say(line: string): void;
+}
+
+/**
+ * pre-receive: every ref checked first (a push with one bad ref is rejected
+ * before any of its branches deploys), then each branch that feeds an
+ * environment deployed in turn, one push per app and environment at a
+ * time. Throws a Rejection (or any error) to reject the whole push.
+ */
+export async function preReceive(gateway: GatewayContext, push: Push, updates: readonly (readonly string[])[]): Promise<void> {
+  const clusters = push.options.filter((o) => o.startsWith('cluster=')).map((o) => o.slice('cluster='.length));
+  for (const option of push.options) {
+    if (!option.startsWith('cluster=')) throw new Rejection(`unknown push option ${JSON.stringify(option)}; known: cluster=NAME (deploy that cluster only)`);
+  }
+  for (const [, newRev, ref] of updates as [string, string, string][]) {
+    const problem = refProblem(ref, ZERO.test(newRev));
+    if (problem) throw new Rejection(problem);
+  }
+  for (const [oldRev, newRev, ref] of updates as [string, string, string][]) {
+    if (ref.startsWith('refs/tags/')) {
+      push.say(`${ref}: a tag: stored, nothing deployed`);
+      continue;
+    }
+    const branch = ref.slice('refs/heads/'.length);
+    if (ZERO.test(newRev)) throw new Rejection(`deleting branches is refused: ${branch} may feed an environment`);
+
+    const manifest = await readManifest({ repo: push.gitDir, rev: newRev, ref: branch }, 'magrathea.yml').catch((e: Error) => {
+      throw new Rejection(e.message);
+    });
+    const problems = checkAllInstances(manifest, push.app);
+    if (problems.length > 0) throw new Rejection(problems.map(formatProblem).join('\n'));
+    const environment = environmentForBranch(manifest, branch);
+    if (!environment) {
+      const fed = manifest.environments.map((e) => `${e.branch} -> ${e.name}`).join(', ');
+      push.say(`${branch}: feeds no environment (${fed}): pushed, nothing deployed`);
+      continue;
+    }
+    for (const c of clusters) {
+      if (!environment.clusters.includes(c)) throw new Rejection(`push option cluster=${c}: environment ${environment.name} deploys to ${environment.clusters.join(', ')}`);
+    }
+
+    await acquirePushLock(gateway.state, push.app, environment.name, push.token, () => push.say(`waiting: another push of ${push.app} (${environment.name}) is deploying`));
+    let deployed = false;
+    try {
+      // The branch must still be where the pusher saw it: a push that waited behind another sees that one's result.
+      const current = (await run('git', ['--git-dir', push.gitDir, 'rev-parse', '--verify', '--quiet', ref], { reject: false })).stdout.trim();
+      if ((current || '0'.repeat(40)) !== oldRev && !(ZERO.test(oldRev) && !current)) {
+        throw new Rejection(`${branch} moved to ${current.slice(0, 12)} while this push waited: pull, then push again`);
+      }
+      const request = { app: push.app, env: environment.name, commit: newRev, ref, gitDir: push.gitDir, requestedBy: push.pusher, clusters };
+      const result = await submitDeploy(gateway, request, { say: push.say }).catch((e: Error) => {
+        throw new Rejection(e.message);
+      });
+      push.say(result.summary.trimEnd());
+      deployed = true;
+      for (const warning of await quotaWarnings(gateway.state, gateway.config, push.app).catch(() => [] as string[])) push.say(`warning: ${warning}`);
+    } finally {
+      // Kept on success until post-receive, once the branch has moved.
+      if (!deployed) await releasePushLock(gateway.state, push.app, environment.name, push.token);
+    }
+  }
+}
+
+/** post-receive: the branches have moved; the push locks this push held are freed. */
+export async function postReceive(gateway: GatewayContext, push: Pick<Push, 'app' | 'token'>): Promise<void> {
+  for (const env of await heldPushLocks(gateway.state, push.app, push.token)) await releasePushLock(gateway.state, push.app, env, push.token);
+}
+
+/**
+ * Why a ref may not be stored: only branches and tags, named as branches
+ * must be (checkBranch: git itself lets `;`, `$`, quotes and any Unicode
+ * through), since their names reach messages, jobs and `deploy APP REF`.
+ * Deleting a tag stays possible whatever its name.
+ */
+function refProblem(ref: string, deleting: boolean): string | undefined {
+  if (ref.startsWith('refs/heads/')) {
+    const problem = checkBranch(ref.slice('refs/heads/'.length));
+    return problem && `${ref}: ${problem}: refused`;
+  }
+  if (ref.startsWith('refs/tags/')) {
+    const problem = deleting ? undefined : checkTag(ref.slice('refs/tags/'.length));
+    return problem && `${ref}: ${problem}: refused`;
+  }
+  return `${ref}: only branches (refs/heads/) and tags (refs/tags/) are accepted`;
+}

@@ -1,0 +1,54 @@
+import { rm } from 'node:fs/promises';
+import { checkoutDir, exportTree, sourceDir } from '../builder/build-release.js';
+import { sourceFields } from '../builder/source-link.js';
+import type { DeployResult } from '../deployer/job-types.js';
+import { followWithWorker, type GatewayContext } from '../gateway/context.js';
+
+export interface DeployRequest {
+  app: string;
+  env: string;
+  /** The full sha of the commit to deploy, and the ref it was pushed or asked as. */
+  commit: string;
+  ref: string;
+  /** The repository that holds the commit (the app's on the gateway, or any at the command line). */
+  gitDir: string;
+  requestedBy: string;
+  /** Only these clusters of the environment. */
+  clusters?: string[];
+}
+
+export interface SubmitOptions {
+  /** Each progress line of the deploy, as it comes. */
+  say(line: string): void;
+  /** With no worker connected to the queue, run one in this process for the time of the job (a command; a push waits for the gateway's). */
+  configDir?: string;
+}
+
+/**
+ * How a deploy starts, from a push or a command: the commit's tree exported
+ * from git's objects (never a checkout of the pusher's links), the job
+ * queued with where a worker finds that tree, followed to its end; the
+ * export is removed whatever happens. Resolves to the deploy's result; a
+ * failed deploy rejects with its message.
+ */
+export async function submitDeploy(gateway: GatewayContext, request: DeployRequest, options: SubmitOptions): Promise<DeployResult> {
+  const stateDir = gateway.config.gateway.stateDir;
+  const tree = sourceDir(stateDir, request.app, request.commit);
+  try {
+    await exportTree(request.gitDir, request.commit, tree, checkoutDir(stateDir, request.app));
+    const jobId = await gateway.queue.enqueueDeploy({
+      app: request.app,
+      env: request.env,
+      commit: request.commit,
+      ref: request.ref,
+      requestedBy: request.requestedBy,
+      sourcePath: tree,
+      ...(await sourceFields(gateway.config, tree)),
+      ...(request.clusters && request.clusters.length > 0 ? { clusters: request.clusters } : {}),
+    });
+    options.say(`deploy ${jobId}: ${request.app} (${request.env}) at ${request.commit.slice(0, 12)}`);
+    return options.configDir === undefined ? await gateway.queue.followDeploy(jobId, options.say) : await followWithWorker(gateway, jobId, options.configDir, options.say);
+  } finally {
+    await rm(tree, { recursive: true, force: true });
+  }
+}
