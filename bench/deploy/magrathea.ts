@@ -12,7 +12,7 @@ import { formatProblem } from '../../src/core/source.js';
 import { deploy, formatDeployResult } from '../../src/deployer/deploy.js';
 import { redisDeployState } from '../../src/deployer/redis-state.js';
 import type { DeployState } from '../../src/deployer/types.js';
-import { readApp } from '../../src/push/manifest.js';
+import { readApp } from '../../src/builder/manifest.js';
 import type { BenchContext, DeployTool } from './tool.js';
 
 const ENV = 'production';

@@ -6,7 +6,7 @@ import type { GatewayConfig } from '../../src/core/config/types.js';
 import { deploy, hostSshSettings } from '../../src/deployer/deploy.js';
 import { deployCluster } from '../../src/deployer/deploy-cluster.js';
 import type { ClusterOutcome, DeployResult, DeployState } from '../../src/deployer/types.js';
-import { readApp } from '../../src/push/manifest.js';
+import { readApp } from '../../src/builder/manifest.js';
 
 /** How long the slow page sleeps: longer than a switch takes, so requests are in flight across it. */
 export const SLOW_SECONDS = 2.5;

@@ -6,7 +6,7 @@ import { fetchSource } from '../builder/source-link.js';
 import type { GatewayConfig } from '../core/config/types.js';
 import { InvalidInputError, MagratheaError } from '../core/errors.js';
 import { resolveInstance } from '../core/manifest/resolve.js';
-import { readApp } from '../push/manifest.js';
+import { readApp } from '../builder/manifest.js';
 import { readConfigVars } from '../state/config-vars.js';
 import { listReleases, markReleaseStatus, recordRelease, type Release } from '../state/releases.js';
 import { deploy, formatDeployResult } from './deploy.js';

@@ -3,7 +3,7 @@ import type ssh2 from 'ssh2';
 import type { GatewayConfig, UserConfig } from '../core/config/types.js';
 import type { Need } from '../core/access.js';
 import type { Slots } from '../core/slots.js';
-import type { GatewayContext } from '../gateway/context.js';
+import type { GatewayContext } from './context.js';
 import type { ArgSpec, ParsedArgs } from './args.js';
 
 /** Where a command can be run from: `magrathea ...` on the gateway, `ssh magrathea ...`, the HTTP API. */

@@ -3,8 +3,8 @@ import type { UserConfig } from '../core/config/types.js';
 import { authorize, type Need } from '../core/access.js';
 import { CommandFailure, MagratheaError } from '../core/errors.js';
 import type { Slots } from '../core/slots.js';
-import { auditText, recordAudit, type AuditEntry } from '../gateway/audit.js';
-import { openGatewayContext, type GatewayContext } from '../gateway/context.js';
+import { auditText, recordAudit, type AuditEntry } from '../state/audit.js';
+import { openGatewayContext, type GatewayContext } from './context.js';
 import { parseArgs, type ParsedArgs } from './args.js';
 import type { Command, CommandContext, CommandIO, Surface } from './command.js';
 

@@ -5,7 +5,7 @@ import type { ConfigVars, InstanceConfig } from '../core/manifest/types.js';
 import { renderCluster, type RenderedFile } from '../core/render/cluster.js';
 import type { Problem } from '../core/source.js';
 import { show } from '../core/values.js';
-import type { AppSource } from '../push/manifest.js';
+import type { AppSource } from '../builder/manifest.js';
 
 export interface ClusterRender {
   cluster: ClusterConfig;

@@ -4,9 +4,9 @@ import { MagratheaError } from '../core/errors.js';
 import { checkAllInstances, environmentForBranch } from '../core/manifest/resolve.js';
 import { formatProblem } from '../core/source.js';
 import { checkBranch, checkTag } from '../core/values.js';
-import type { GatewayContext } from '../gateway/context.js';
+import type { GatewayContext } from '../dispatch/context.js';
 import { acquirePushLock, heldPushLocks, releasePushLock } from '../state/push-lock.js';
-import { readManifest } from './manifest.js';
+import { readManifest } from '../builder/manifest.js';
 import { submitDeploy } from './submit.js';
 
 const ZERO = /^0+$/;

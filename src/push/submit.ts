@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { checkoutDir, exportTree, sourceDir } from '../builder/build-release.js';
 import { sourceFields } from '../builder/source-link.js';
 import type { DeployResult } from '../deployer/job-types.js';
-import { followWithWorker, type GatewayContext } from '../gateway/context.js';
+import { followWithWorker, type GatewayContext } from '../dispatch/context.js';
 
 export interface DeployRequest {
   app: string;

@@ -17,7 +17,7 @@ import { redisDeployState } from '../../src/deployer/redis-state.js';
 import type { DeployState } from '../../src/deployer/types.js';
 import { listProcesses, stopProcesses } from '../../src/lab/processes.js';
 import type { LabStatus } from '../../src/lab/status.js';
-import { readApp } from '../../src/push/manifest.js';
+import { readApp } from '../../src/builder/manifest.js';
 import { sshRun, useOwnLab } from '../helpers/lab.js';
 
 /**

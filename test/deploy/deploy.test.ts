@@ -13,7 +13,7 @@ import { redisDeployState } from '../../src/deployer/redis-state.js';
 import type { DeployResult, DeployState } from '../../src/deployer/types.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { labUp } from '../../src/lab/up.js';
-import { readApp } from '../../src/push/manifest.js';
+import { readApp } from '../../src/builder/manifest.js';
 import { curl } from '../helpers/curl.js';
 import { sshRun, useOwnLab } from '../helpers/lab.js';
 

@@ -8,7 +8,7 @@ import { deploy } from '../../src/deployer/deploy.js';
 import type { DeployResult, DeployState } from '../../src/deployer/types.js';
 import { labDown } from '../../src/lab/down.js';
 import type { LabStatus } from '../../src/lab/status.js';
-import { readApp } from '../../src/push/manifest.js';
+import { readApp } from '../../src/builder/manifest.js';
 import { sshRun, useOwnLab } from '../helpers/lab.js';
 import { openDeployHarness, type DeployHarness } from '../helpers/deploy-trees.js';
 

@@ -10,7 +10,7 @@ import { validateManifest } from '../../src/core/manifest/validate.js';
 import { renderCluster, type RenderedFile } from '../../src/core/render/cluster.js';
 import { formatProblem } from '../../src/core/source.js';
 import { checkHost, runInHostView, type CheckFailure } from '../../src/host-config/check.js';
-import { readApp } from '../../src/push/manifest.js';
+import { readApp } from '../../src/builder/manifest.js';
 import { renderApps } from '../../src/host-config/render-apps.js';
 import { hostTree, writeRendered } from '../../src/host-config/write.js';
 

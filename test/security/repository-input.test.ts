@@ -12,7 +12,7 @@ import { run } from '../../src/adapters/exec.js';
 import { stopPrivateRedis } from '../../src/adapters/redis-server.js';
 import { loadGatewayConfig } from '../../src/config/load.js';
 import { readAppManifest } from '../../src/push/manifest.js';
-import { readApp } from '../../src/push/manifest.js';
+import { readApp } from '../../src/builder/manifest.js';
 import { runCli } from '../helpers/cli.js';
 
 // The hooks a repository gets point at the compiled code, as on a real gateway.

@@ -10,7 +10,7 @@ import type { DeployState } from '../../src/deployer/types.js';
 import { undeployCluster } from '../../src/deployer/undeploy-cluster.js';
 import { labDown } from '../../src/lab/down.js';
 import type { LabStatus } from '../../src/lab/status.js';
-import { readApp } from '../../src/push/manifest.js';
+import { readApp } from '../../src/builder/manifest.js';
 import { sshRun, useOwnLab } from '../helpers/lab.js';
 import { openDeployHarness, type DeployHarness } from '../helpers/deploy-trees.js';
 

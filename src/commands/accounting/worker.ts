@@ -1,5 +1,5 @@
 import { defineCommand } from '../../dispatch/command.js';
-import { startGatewayAccounting } from '../../gateway/context.js';
+import { startGatewayAccounting } from '../../dispatch/context.js';
 import { stopSignal } from '../../lib/stop-signal.js';
 import { chunkSize } from './chunk.js';
 

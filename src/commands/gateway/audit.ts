@@ -1,7 +1,7 @@
 import { defineCommand, EVERYWHERE } from '../../dispatch/command.js';
 import { UsageError } from '../../core/errors.js';
 import { formatTable } from '../../core/table.js';
-import { readAudit, type AuditEntry } from '../../gateway/audit.js';
+import { readAudit, type AuditEntry } from '../../state/audit.js';
 
 /** `audit`: who did what, when, from where, with which outcome; newest first. */
 export default defineCommand<AuditEntry[]>({

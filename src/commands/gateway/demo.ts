@@ -12,7 +12,7 @@ import { appExists, createRepo } from '../../push/repos.js';
 import type { AccountingWorker } from '../../accounting/queue.js';
 import { createApiToken } from '../../state/api-tokens.js';
 import { stopSignal } from '../../lib/stop-signal.js';
-import { openGatewayContext, startGatewayAccounting, startGatewayWorker } from '../../gateway/context.js';
+import { openGatewayContext, startGatewayAccounting, startGatewayWorker } from '../../dispatch/context.js';
 import { defineCommand } from '../../dispatch/command.js';
 import { parseListen, startGatewayServices, type GatewayServices } from './start.js';
 

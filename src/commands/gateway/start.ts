@@ -2,7 +2,7 @@ import { LiveUsers } from '../../config/live-users.js';
 import { Slots } from '../../core/slots.js';
 import type { Command } from '../../dispatch/command.js';
 import { Dispatcher } from '../../dispatch/dispatch.js';
-import type { GatewayContext } from '../../gateway/context.js';
+import type { GatewayContext } from '../../dispatch/context.js';
 import { startApiServer, type ApiServer } from '../../gateway/http/server.js';
 import { startGatewayServer, type GatewayServer } from '../../gateway/ssh/server.js';
 import { resolveApiToken } from '../../state/api-tokens.js';

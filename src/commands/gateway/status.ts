@@ -3,7 +3,7 @@ import { readAccountingQueueStatus } from '../../accounting/queue.js';
 import { readVisits } from '../../accounting/store.js';
 import { CommandFailure } from '../../core/errors.js';
 import { listApps } from '../../push/repos.js';
-import type { GatewayContext } from '../../gateway/context.js';
+import type { GatewayContext } from '../../dispatch/context.js';
 import type { GatewayConfig } from '../../core/config/types.js';
 
 type Report = Awaited<ReturnType<typeof readStatus>>;

@@ -1,6 +1,6 @@
 import { defineCommand } from '../../dispatch/command.js';
 import { UsageError } from '../../core/errors.js';
-import { startGatewayAccounting, startGatewayWorker } from '../../gateway/context.js';
+import { startGatewayAccounting, startGatewayWorker } from '../../dispatch/context.js';
 import { stopSignal } from '../../lib/stop-signal.js';
 
 /**

@@ -4,7 +4,7 @@ import { defineCommand } from '../../dispatch/command.js';
 import { InvalidInputError, MagratheaError } from '../../core/errors.js';
 import { explainInstance, type Explanation } from '../../core/manifest/explain.js';
 import { environmentForBranch, resolveInstance } from '../../core/manifest/resolve.js';
-import { readApp } from '../../push/manifest.js';
+import { readApp } from '../../builder/manifest.js';
 
 /** `magrathea explain`: the effective configuration of one instance, each value with the layer it came from. */
 export default defineCommand<Explanation>({

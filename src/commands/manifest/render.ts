@@ -4,7 +4,7 @@ import { MagratheaError, UsageError } from '../../core/errors.js';
 import { checkHost, formatFailure, type CheckFailure } from '../../host-config/check.js';
 import { renderApps } from '../../host-config/render-apps.js';
 import { hostTree, writeRendered } from '../../host-config/write.js';
-import { readApp } from '../../push/manifest.js';
+import { readApp } from '../../builder/manifest.js';
 
 const usage = 'APP_DIR [APP_DIR...] --out OUT_DIR [--config DIR] [--env ENV] [--app NAME] [--check]';
 

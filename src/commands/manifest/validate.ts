@@ -3,7 +3,7 @@ import { defineCommand } from '../../dispatch/command.js';
 import { InvalidInputError } from '../../core/errors.js';
 import { checkAllInstances } from '../../core/manifest/resolve.js';
 import { checkName } from '../../core/values.js';
-import { readApp } from '../../push/manifest.js';
+import { readApp } from '../../builder/manifest.js';
 
 /** `magrathea validate [APP_DIR]`: the manifest's shape, then every instance it can produce. */
 export default defineCommand<{ file: string; environments: { name: string; branch: string; clusters: string[] }[] }>({

@@ -4,7 +4,7 @@ import { run } from '../../adapters/exec.js';
 import { MagratheaError } from '../../core/errors.js';
 import { checkName } from '../../core/values.js';
 import type { DeployResult } from '../../deployer/job-types.js';
-import { readManifest } from '../../push/manifest.js';
+import { readManifest } from '../../builder/manifest.js';
 import { submitDeploy } from '../../push/submit.js';
 import { deployEnvironment, resolveCommit } from './deploy.js';
 

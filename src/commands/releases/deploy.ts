@@ -3,7 +3,7 @@ import { run } from '../../adapters/exec.js';
 import { UsageError } from '../../core/errors.js';
 import { environmentForBranch } from '../../core/manifest/resolve.js';
 import type { DeployResult } from '../../deployer/job-types.js';
-import { readManifest } from '../../push/manifest.js';
+import { readManifest } from '../../builder/manifest.js';
 import { repoDir } from '../../push/repos.js';
 import { submitDeploy } from '../../push/submit.js';
 import { existingApp } from '../targets.js';

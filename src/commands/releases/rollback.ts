@@ -2,7 +2,7 @@ import { defineCommand, EVERYWHERE } from '../../dispatch/command.js';
 import { UsageError } from '../../core/errors.js';
 import { checkName } from '../../core/values.js';
 import type { DeployResult } from '../../deployer/job-types.js';
-import { followWithWorker } from '../../gateway/context.js';
+import { followWithWorker } from '../../dispatch/context.js';
 import { readInstanceReleases } from '../../state/host-releases.js';
 import { listReleaseEnvs, listReleases } from '../../state/releases.js';
 import { existingTarget } from '../targets.js';

@@ -8,7 +8,7 @@ import { listenOn } from '../../adapters/listen.js';
 import { exportDir } from '../../builder/build-release.js';
 import { checkSourceKey, SOURCE_KEY_HEADER, SOURCE_NAME } from '../../builder/source-link.js';
 import type { GatewayConfig, UserConfig } from '../../core/config/types.js';
-import { auditText } from '../audit.js';
+import { auditText } from '../../state/audit.js';
 import { appExists } from '../../push/repos.js';
 import { Slots } from '../../core/slots.js';
 import type { CommandOutcome, Dispatcher, Prepared } from '../../dispatch/dispatch.js';

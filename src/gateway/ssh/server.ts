@@ -12,7 +12,7 @@ import { formatBytes } from '../../core/accounting/usage.js';
 import { authorize } from '../../core/access.js';
 import { parseCommandLine } from '../../core/command-line.js';
 import { checkName } from '../../core/values.js';
-import { auditText, type AuditEntry } from '../audit.js';
+import { auditText, type AuditEntry } from '../../state/audit.js';
 import { appExists, repoDir } from '../../push/repos.js';
 import { refusalOf, type CommandOutcome, type Dispatcher } from '../../dispatch/dispatch.js';
 import type { SshSession } from '../../dispatch/command.js';

@@ -1,4 +1,4 @@
-import type { RedisContext } from '../state/redis.js';
+import type { RedisContext } from './redis.js';
 import { parseCommandLine } from '../core/command-line.js';
 import { hasUnprintable, printable } from '../core/printable.js';
 
