@@ -1,7 +1,6 @@
 import { defineCommand, EVERYWHERE } from '../../dispatch/command.js';
-import { UsageError } from '../../core/errors.js';
-import { checkName } from '../../core/values.js';
 import { createRepo } from '../../push/repos.js';
+import { appName } from '../targets.js';
 
 /** `apps:create APP`: the app's git repository on the gateway, with Magrathea's hooks. */
 export default defineCommand<{ app: string }>({
@@ -13,9 +12,7 @@ export default defineCommand<{ app: string }>({
   surfaces: EVERYWHERE,
   app: true,
   async run(args, ctx) {
-    const app = args.positionals[0]!;
-    const problem = checkName(app);
-    if (problem) throw new UsageError(`apps:create: ${problem}`);
+    const app = appName('apps:create', args.positionals[0]!);
     const config = await ctx.config();
     await createRepo(config.gateway.stateDir, app, ctx.configDir, config.gateway.builds);
     return { app };

@@ -1,9 +1,9 @@
 import { defineCommand, EVERYWHERE } from '../../dispatch/command.js';
 import { MagratheaError, UsageError } from '../../core/errors.js';
-import { checkName } from '../../core/values.js';
 import { undeployApp } from '../../deployer/undeploy-app.js';
 import { appExists, destroyRepo } from '../../push/repos.js';
 import { destroyAppKeys } from '../../state/destroy-app.js';
+import { appName } from '../targets.js';
 
 interface Destroyed {
   app: string;
@@ -28,9 +28,7 @@ export default defineCommand<Destroyed>({
   surfaces: EVERYWHERE,
   app: true,
   async run(args, ctx) {
-    const app = args.positionals[0]!;
-    const problem = checkName(app);
-    if (problem) throw new UsageError(`apps:destroy: ${problem}`);
+    const app = appName('apps:destroy', args.positionals[0]!);
     const stateDir = (await ctx.config()).gateway.stateDir;
     const existed = appExists(stateDir, app);
     const answer = args.values.confirm ?? (await ctx.ask?.(`type the app's name (${app}) to destroy it: `));

@@ -1,8 +1,7 @@
 import { defineCommand, EVERYWHERE } from '../../dispatch/command.js';
 import { UsageError } from '../../core/errors.js';
-import { chooseEnvironment, readAppManifest } from '../../push/manifest.js';
 import { setConfigVars } from '../../state/config-vars.js';
-import { existingTarget } from '../targets.js';
+import { appEnvironment, existingTarget } from '../targets.js';
 
 interface Changed {
   app: string;
@@ -33,8 +32,7 @@ export default defineCommand<Changed>({
   async run(args, ctx) {
     const { app, cluster } = await existingTarget(ctx, 'config:set', args.positionals[0]!);
     const vars = pairs(args.positionals.slice(1));
-    const config = await ctx.config();
-    const environment = chooseEnvironment(config, await readAppManifest(config, app), app, args.values.env);
+    const { environment } = await appEnvironment(ctx, app, args.values.env);
     if (cluster !== undefined && !environment.clusters.includes(cluster)) throw new UsageError(`${app} (${environment.name}) does not deploy to ${cluster}`);
     await setConfigVars((await ctx.gateway()).state, app, environment.name, cluster, vars);
     return { app, ...(cluster ? { cluster } : {}), env: environment.name, keys: Object.keys(vars) };

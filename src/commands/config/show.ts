@@ -2,9 +2,8 @@ import { defineCommand, EVERYWHERE } from '../../dispatch/command.js';
 import { InvalidInputError } from '../../core/errors.js';
 import { explainInstance, type ExplainedValue } from '../../core/manifest/explain.js';
 import { resolveInstance } from '../../core/manifest/resolve.js';
-import { chooseEnvironment, readAppManifest } from '../../push/manifest.js';
 import { readConfigVars } from '../../state/config-vars.js';
-import { existingTarget } from '../targets.js';
+import { appEnvironment, existingTarget } from '../targets.js';
 
 /** The config vars of an app, masked unless revealed: the app's own, then each cluster's. */
 interface ShownVars {
@@ -25,9 +24,7 @@ export default defineCommand<Shown>({
   app: true,
   async run(args, ctx) {
     const { app, cluster } = await existingTarget(ctx, 'config:show', args.positionals[0]!);
-    const config = await ctx.config();
-    const manifest = await readAppManifest(config, app);
-    const environment = chooseEnvironment(config, manifest, app, args.values.env);
+    const { manifest, environment } = await appEnvironment(ctx, app, args.values.env);
     const vars = await readConfigVars((await ctx.gateway()).state, app, environment.name, environment.clusters);
     const reveal = args.flags.has('reveal');
     if (cluster === undefined) {

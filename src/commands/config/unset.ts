@@ -1,7 +1,6 @@
 import { defineCommand, EVERYWHERE } from '../../dispatch/command.js';
-import { chooseEnvironment, readAppManifest } from '../../push/manifest.js';
 import { unsetConfigVars } from '../../state/config-vars.js';
-import { existingTarget } from '../targets.js';
+import { appEnvironment, existingTarget } from '../targets.js';
 
 interface Removed {
   app: string;
@@ -22,8 +21,7 @@ export default defineCommand<Removed>({
   app: true,
   async run(args, ctx) {
     const { app, cluster } = await existingTarget(ctx, 'config:unset', args.positionals[0]!);
-    const config = await ctx.config();
-    const environment = chooseEnvironment(config, await readAppManifest(config, app), app, args.values.env);
+    const { environment } = await appEnvironment(ctx, app, args.values.env);
     const keys = args.positionals.slice(1);
     const removed = await unsetConfigVars((await ctx.gateway()).state, app, environment.name, cluster, keys);
     return { app, ...(cluster ? { cluster } : {}), env: environment.name, removed, asked: keys.length };

@@ -27,14 +27,13 @@ function push(ctx: CommandContext): Push {
   };
 }
 
+/** What both hooks are: run by git at the command line, recorded as the push by the SSH server. */
+const HOOK = { usage: '', args: {}, need: 'local', surfaces: ['cli'], audited: false } as const;
+
 export const preReceiveHook = defineCommand<void>({
+  ...HOOK,
   name: 'hook pre-receive',
   summary: 'run by git in an app repository during a push: validate, deploy, reject the push on failure',
-  usage: '',
-  args: {},
-  need: 'local',
-  surfaces: ['cli'],
-  audited: false,
   async run(_args, ctx) {
     try {
       const updates = (await readAll(ctx.io.stdin)).split('\n').filter(Boolean).map((l) => l.split(' '));
@@ -47,13 +46,9 @@ export const preReceiveHook = defineCommand<void>({
 });
 
 export const postReceiveHook = defineCommand<void>({
+  ...HOOK,
   name: 'hook post-receive',
   summary: 'run by git in an app repository once a push moved its branches: frees the push locks',
-  usage: '',
-  args: {},
-  need: 'local',
-  surfaces: ['cli'],
-  audited: false,
   async run(_args, ctx) {
     await postReceive(await ctx.gateway(), push(ctx));
   },
