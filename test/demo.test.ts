@@ -31,6 +31,8 @@ describe('magrathea demo', () => {
     expect(demo.stdout).toMatch(/Hallo from cluster-b/);
     // The HTTP API answered with the release the push made.
     expect(demo.stdout).toMatch(/\/v1\/apps\/hello\/releases\n {2}\[\{"id":"r1".*"status":"live"/);
+    // The push and the API request in the audit log, as the demo's gateway records them.
+    expect(demo.stdout).toMatch(/magrathea audit -n 3\n {2}\S+ +admin +exit 0 +\S+ +api: releases hello --json\n(.*\n)* {2}\S+ +admin +exit 0 +\S+ +git-receive-pack 'hello'/);
     expect(demo.stdout).toMatch(/lab: down \(\d+ processes stopped\)/);
     const status = await run('node', [resolve('dist/src/cli/main.js'), 'lab', 'status', '--dir', join(dir, 'lab'), '--json'], { reject: false });
     expect(JSON.parse(status.stdout).up).toBe(false);

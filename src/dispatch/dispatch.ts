@@ -1,5 +1,5 @@
 import { loadGatewayConfig } from '../config/load.js';
-import type { UserConfig } from '../core/config/types.js';
+import type { GatewayConfig, UserConfig } from '../core/config/types.js';
 import { authorize, type Need } from '../core/access.js';
 import { CommandFailure, MagratheaError } from '../core/errors.js';
 import type { Slots } from '../core/slots.js';
@@ -149,6 +149,25 @@ export class Dispatcher {
     ].join('\n');
   }
 
+  /**
+   * The configuration as its files say now. In a running gateway, files that
+   * no longer validate (a users.yml being edited) leave the last good
+   * configuration in use, as the live users do: an edit in progress does not
+   * stop every command; the gateway's log names the problem.
+   */
+  private async config(configDir: string): Promise<GatewayConfig> {
+    const running = this.options.gateway;
+    if (!running) return loadGatewayConfig(configDir);
+    try {
+      this.lastGood = await loadGatewayConfig(configDir);
+    } catch {
+      // Kept: the last configuration that validated.
+    }
+    return this.lastGood ?? running.config;
+  }
+
+  private lastGood?: GatewayConfig;
+
   private get prompt(): string {
     return this.options.surface === 'cli' ? 'magrathea' : 'ssh magrathea';
   }
@@ -167,7 +186,7 @@ export class Dispatcher {
       surface: this.options.surface,
       io,
       configDir,
-      config: () => loadGatewayConfig(configDir),
+      config: () => this.config(configDir),
       gateway: () => (this.options.gateway ? Promise.resolve(this.options.gateway) : (opened ??= openGatewayContext(configDir))),
       may: (need: Need, app: string) => authorize(user, need, app).ok,
       commands: this.options.commands,

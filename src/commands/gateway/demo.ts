@@ -105,6 +105,10 @@ export default defineCommand<void>({
       const releases = await run('curl', ['-s', '-m', '10', '-H', `Authorization: Bearer ${token}`, `${apiUrl}/v1/apps/${APP}/releases`]);
       say(`\n$ curl -H 'Authorization: Bearer ...' ${apiUrl}/v1/apps/${APP}/releases`);
       say(`  ${releases.stdout.trim()}`);
+      // Every push, command and API request is in the gateway's audit log, whichever door it came through.
+      const audit = await run('ssh', ['-F', sshConfig, 'magrathea', 'audit', '-n', '3'], { reject: false });
+      say(`\n$ ${sshCmd} magrathea audit -n 3`);
+      say((audit.stdout || audit.stderr).trimEnd().replace(/^/gm, '  '));
       say(`
 Try next, in another terminal:
   cd ${repo}
