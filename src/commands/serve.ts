@@ -1,6 +1,6 @@
 import { configDir } from '../config/load.js';
 import { UsageError } from '../core/errors.js';
-import { readAudit, recordAudit } from '../gateway/audit.js';
+import { readAudit, recordAudit } from '../state/audit.js';
 import { configureRepo, listApps, repoDir } from '../push/repos.js';
 import { startApiServer, type ApiServer } from '../gateway/http/server.js';
 import type { AuditEntry } from '../gateway/audit.js';

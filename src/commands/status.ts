@@ -1,5 +1,5 @@
 import { readAccountingQueueStatus } from '../accounting/queue.js';
-import { readVisits } from '../accounting/store.js';
+import { readVisits } from '../state/usage.js';
 import { MagratheaError } from '../core/errors.js';
 import { listApps } from '../push/repos.js';
 import { parseArgs } from './args.js';

@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
-import type { Keys } from '../state/keys.js';
-import { defineScript } from '../state/redis-script.js';
+import type { Keys } from './keys.js';
+import type { RedisContext } from './redis.js';
+import { defineScript } from './redis-script.js';
+import { deleteKeys } from './delete-keys.js';
 
 /**
  * One deploy at a time per app+env, in arrival order. BullMQ's group
@@ -141,4 +143,13 @@ export async function dropOrderHead(redis: Redis, keys: Keys, { app, env }: AppE
 /** Lock value of one run: the job id first, so that dropping a dead head can free its lock. */
 export function lockValue(jobId: string, token: string): string {
   return `${jobId} ${token}`;
+}
+
+/**
+ * Removes app's deploy locks and arrival orders, in every environment. Call
+ * when no deploy of app runs or waits (BullMQ's jobs of app are the caller's
+ * to remove). The progress streams of its jobs expire on their own.
+ */
+export async function destroyAppState({ redis, keys }: RedisContext, app: string): Promise<void> {
+  await deleteKeys(redis, [keys.appPattern('deploy-lock', app), keys.appPattern('deploy-order', app)]);
 }

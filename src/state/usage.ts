@@ -1,9 +1,15 @@
-import type { RedisContext } from '../state/redis.js';
-import { defineScript } from '../state/redis-script.js';
+import type { RedisContext } from './redis.js';
+import { defineScript } from './redis-script.js';
 import type { EdgeLogCursor } from '../core/accounting/cursor.js';
 import type { TrafficRow } from '../core/accounting/parser.js';
-import { dayKey, hourKey, splitIdent, trafficIncrements } from '../core/accounting/usage.js';
-import { deleteKeys } from '../state/delete-keys.js';
+import { dayKey, hourKey, splitIdent, trafficIncrements, type StoredHostDisk, type StoredHour } from '../core/accounting/usage.js';
+import { deleteKeys } from './delete-keys.js';
+
+/*
+ * What the accounting job counts (traffic per hour from the edge logs, disk
+ * per host and day) and what `usage` reads back, with the job's cursors in
+ * the edge logs and its last visit of each host.
+ */
 
 /**
  * commit-traffic: one read of an edge log, counted once. Adds the read's
@@ -156,6 +162,41 @@ export async function recordVisit({ redis, keys }: RedisContext, visit: HostVisi
 export async function readVisits({ redis, keys }: RedisContext): Promise<Record<string, HostVisit>> {
   const all = await redis.hgetall(keys.accountingVisits());
   return Object.fromEntries(Object.entries(all).map(([k, v]) => [k, JSON.parse(v) as HostVisit]));
+}
+
+/** The environments of app that have traffic. */
+export async function readTrafficEnvs({ redis, keys }: RedisContext, app: string): Promise<string[]> {
+  return redis.smembers(keys.trafficEnvs(app));
+}
+
+/** The traffic hashes of app's `envs` for each hour from `from` to `to` (hours since the epoch, both included) that has any. */
+export async function readTrafficHours({ redis, keys }: RedisContext, app: string, envs: readonly string[], from: number, to: number): Promise<StoredHour[]> {
+  const wanted: { env: string; hour: number }[] = [];
+  for (const env of envs) for (let hour = from; hour <= to; hour++) wanted.push({ env, hour });
+  const out: StoredHour[] = [];
+  // Pipelined in batches: a year of hours is 8760 reads per environment.
+  for (let i = 0; i < wanted.length; i += 1000) {
+    const batch = wanted.slice(i, i + 1000);
+    const pipeline = redis.pipeline();
+    for (const { env, hour } of batch) pipeline.hgetall(keys.traffic(app, env, hourKey(hour)));
+    const results = (await pipeline.exec()) ?? [];
+    results.forEach(([error, fields], j) => {
+      if (error) throw error;
+      if (fields && Object.keys(fields as object).length > 0) out.push({ ...batch[j]!, fields: fields as Record<string, string> });
+    });
+  }
+  return out;
+}
+
+/** The disk hash of each host, in the order given (empty for a host never measured). */
+export async function readHostDisks({ redis, keys }: RedisContext, hosts: readonly { cluster: string; host: string }[]): Promise<StoredHostDisk[]> {
+  const pipeline = redis.pipeline();
+  for (const { cluster, host } of hosts) pipeline.hgetall(keys.hostDisk(cluster, host));
+  const results = (await pipeline.exec()) ?? [];
+  return results.map(([error, fields], i) => {
+    if (error) throw error;
+    return { ...hosts[i]!, fields: (fields ?? {}) as Record<string, string> };
+  });
 }
 
 /**
