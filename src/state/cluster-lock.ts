@@ -4,23 +4,11 @@ import type { RedisContext } from './redis.js';
 
 const CLUSTER_LOCK_MS = 30_000;
 
-/*
- * Extends the lock's expiry, only if `token` holds it.
- *   KEYS[1] the lock; ARGV[1] token; ARGV[2] milliseconds.  Returns 1 when extended.
- */
-const renewScript = defineScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-`);
+/* Extends the lock's expiry, only if `token` holds it (scripts/lock-renew.lua). */
+const renewScript = defineScript('lock-renew');
 
-/*
- * Frees the lock, only if `token` holds it.
- *   KEYS[1] the lock; ARGV[1] token.  Returns 1 when freed.
- */
-const releaseScript = defineScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`);
+/* Frees the lock, only if `token` holds it (scripts/lock-release.lua). */
+const releaseScript = defineScript('lock-release');
 
 /**
  * Runs `action` holding the cluster: its edge files are rendered from every

@@ -12,40 +12,11 @@ import { deleteKeys } from './delete-keys.js';
  */
 
 /**
- * commit-traffic: one read of an edge log, counted once. Adds the read's
- * sums to their hours and moves the log's cursor past what was read, in
- * one step, and only if the cursor is still the one the read started
- * from: a run killed after the read and run again, or two runs at once,
- * can never count a line twice, and a run killed before this step has
- * counted nothing.
- *
- * KEYS[1]            the log's cursor (STRING, JSON)
- * KEYS[2 .. n+1]     hourly traffic hashes (n = ARGV[3])
- * KEYS[n+2 ..]       traffic-envs sets, one per hash (same order)
- * ARGV[1]            the cursor the read started from, '' for none
- * ARGV[2]            the cursor after the read
- * ARGV[3]            n
- * ARGV[4 ..]         per hash: its expiry (unix seconds), its env, f, then f pairs of field and increment
- * Returns 1 when counted; 0 when the cursor had moved (nothing done: the caller reads again from the new one).
+ * commit-traffic (scripts/commit-traffic.lua): one read of an edge log,
+ * counted once, with the move of the log's cursor, only if the cursor is
+ * still the one the read started from.
  */
-const commitTrafficScript = defineScript(`
-local stored = redis.call('GET', KEYS[1]) or ''
-if stored ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2])
-local n = tonumber(ARGV[3])
-local a = 4
-for k = 2, n + 1 do
-  local expireAt, env, f = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
-  a = a + 3
-  for _ = 1, f do
-    redis.call('HINCRBY', KEYS[k], ARGV[a], ARGV[a + 1])
-    a = a + 2
-  end
-  redis.call('EXPIREAT', KEYS[k], expireAt)
-  redis.call('SADD', KEYS[k + n], env)
-end
-return 1
-`);
+const commitTrafficScript = defineScript('commit-traffic');
 
 export interface TrafficCommit {
   cluster: string;
@@ -91,30 +62,10 @@ export async function readCursor({ redis, keys }: RedisContext, cluster: string,
 }
 
 /**
- * record-disk: one host's disk use per instance, measured now. Replaces
- * what the host's hash said (an instance gone from the host is gone from
- * it) and raises each instance's maximum of the day.
- *
- * KEYS[1]       the host's disk hash
- * KEYS[2 ..]    the day hash of each instance, in ARGV order
- * ARGV[1]       when measured (ISO 8601)
- * ARGV[2]       `<cluster>:<host>`, the host's field in the day hashes
- * ARGV[3]       expiry of the day hashes (unix seconds)
- * ARGV[4 ..]    per instance: `<app>.<env>`, bytes
+ * record-disk (scripts/record-disk.lua): one host's disk use per instance,
+ * replacing what its hash said and raising each instance's maximum of the day.
  */
-const recordDiskScript = defineScript(`
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], '@at', ARGV[1])
-for i = 2, #KEYS do
-  local field, bytes = ARGV[2 + 2 * (i - 1)], tonumber(ARGV[3 + 2 * (i - 1)])
-  redis.call('HSET', KEYS[1], field, bytes)
-  local max = tonumber(redis.call('HGET', KEYS[i], ARGV[2]) or '-1')
-  if bytes > max then redis.call('HSET', KEYS[i], ARGV[2], bytes) end
-  redis.call('HSET', KEYS[i], ARGV[2] .. ':last', bytes)
-  redis.call('EXPIREAT', KEYS[i], ARGV[3])
-end
-return 1
-`);
+const recordDiskScript = defineScript('record-disk');
 
 export interface DiskRecord {
   cluster: string;
