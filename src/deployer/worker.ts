@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { createKeys, DEPLOY_QUEUE, type Keys } from '../state/keys.js';
 import type { RedisContext, RedisHandle } from '../state/redis.js';
+import { readyWorker } from '../lib/ready-worker.js';
 import { acquireAppLock, dropOrderHead, lockValue, releaseAppLock, renewAppLock, type AppEnv } from '../state/app-lock.js';
 import type { DeployJobData, DeployProcessor, DeployResult } from './job-types.js';
 import { appendProgress, readFinalEvent } from '../state/progress.js';
@@ -61,16 +62,7 @@ export async function startDeployWorker(options: StartDeployWorkerOptions): Prom
     stalledInterval: options.stalledIntervalMs ?? 30_000,
     maxStalledCount: options.maxStalledCount ?? 2,
   });
-  worker.on('error', onError);
-  await worker.waitUntilReady();
-  let closing: Promise<void> | undefined;
-  return {
-    worker,
-    close: (closeOptions) => (closing ??= (async () => {
-      await worker.close(closeOptions?.force ?? false);
-      await queue.close();
-    })()),
-  };
+  return { worker, close: await readyWorker(worker, queue, onError) };
 }
 
 interface RunContext extends RedisContext {
