@@ -4,6 +4,7 @@ import { ACCOUNTING_QUEUE, createKeys, type Keys } from '../state/keys.js';
 import type { RedisHandle } from '../state/redis.js';
 import type { GatewayConfig } from '../core/config/types.js';
 import { MagratheaError } from '../core/errors.js';
+import { readyWorker } from '../lib/ready-worker.js';
 import { runAccounting, type AccountingRun } from './run-accounting.js';
 
 /** The job scheduler's id: one schedule per gateway (per key prefix). */
@@ -78,17 +79,7 @@ export async function startAccountingWorker(options: StartAccountingWorkerOption
     lockDuration: options.lockDurationMs ?? 30_000,
     stalledInterval: options.lockDurationMs ?? 30_000,
   });
-  worker.on('error', onError);
-  await worker.waitUntilReady();
-  let closing: Promise<void> | undefined;
-  return {
-    worker,
-    queue,
-    close: (closeOptions) => (closing ??= (async () => {
-      await worker.close(closeOptions?.force ?? false);
-      await queue.close();
-    })()),
-  };
+  return { worker, queue, close: await readyWorker(worker, queue, onError) };
 }
 
 /** The accounting schedule as the queue sees it: when the next run is due, who runs the jobs, what is waiting or failed. */

@@ -1,7 +1,7 @@
 import type { RedisContext } from '../state/redis.js';
 import type { GatewayConfig, Quota } from '../core/config/types.js';
-import { buildUsage, hourKey, monthStart, quotaMessages, type StoredHostDisk, type StoredHour, type UsageReport } from '../core/accounting/usage.js';
-import { readVisits } from './store.js';
+import { buildUsage, monthStart, quotaMessages, type StoredHostDisk, type UsageReport } from '../core/accounting/usage.js';
+import { readHostDisks, readTrafficEnvs, readTrafficHours, readVisits } from '../state/usage.js';
 
 export interface ReadUsageOptions {
   /** Seconds back from now. Default 30 days. */
@@ -21,10 +21,10 @@ export async function readUsage(context: RedisContext, config: GatewayConfig, ap
   const to = Math.floor(now.getTime() / 3600_000);
   const from = Math.floor((now.getTime() - (options.sinceSeconds ?? 30 * 86400) * 1000) / 3600_000);
   const month = Math.floor(monthStart(now).getTime() / 3600_000);
-  const envs = await context.redis.smembers(context.keys.trafficEnvs(app));
+  const envs = await readTrafficEnvs(context, app);
   const [hours, monthHours, disks, visits] = await Promise.all([
-    readHours(context, app, envs, from, to),
-    readHours(context, app, envs, month, to),
+    readTrafficHours(context, app, envs, from, to),
+    readTrafficHours(context, app, envs, month, to),
     readDisks(context, config),
     readVisits(context),
   ]);
@@ -45,33 +45,9 @@ export async function quotaWarnings(context: RedisContext, config: GatewayConfig
   return quotaMessages(app, quota, report.total.diskPerHost, report.month.traffic);
 }
 
-async function readHours(context: RedisContext, app: string, envs: string[], from: number, to: number): Promise<StoredHour[]> {
-  const wanted: { env: string; hour: number }[] = [];
-  for (const env of envs) for (let hour = from; hour <= to; hour++) wanted.push({ env, hour });
-  const out: StoredHour[] = [];
-  // Pipelined in batches: a year of hours is 8760 reads per environment.
-  for (let i = 0; i < wanted.length; i += 1000) {
-    const batch = wanted.slice(i, i + 1000);
-    const pipeline = context.redis.pipeline();
-    for (const { env, hour } of batch) pipeline.hgetall(context.keys.traffic(app, env, hourKey(hour)));
-    const results = (await pipeline.exec()) ?? [];
-    results.forEach(([error, fields], j) => {
-      if (error) throw error;
-      if (fields && Object.keys(fields as object).length > 0) out.push({ ...batch[j]!, fields: fields as Record<string, string> });
-    });
-  }
-  return out;
-}
-
 async function readDisks(context: RedisContext, config: GatewayConfig): Promise<StoredHostDisk[]> {
   const hosts = Object.values(config.clusters).flatMap((c) => c.hosts.filter((h) => h.roles.includes('web')).map((h) => ({ cluster: c.name, host: h.name })));
-  const pipeline = context.redis.pipeline();
-  for (const { cluster, host } of hosts) pipeline.hgetall(context.keys.hostDisk(cluster, host));
-  const results = (await pipeline.exec()) ?? [];
-  return results.map(([error, fields], i) => {
-    if (error) throw error;
-    return { ...hosts[i]!, fields: (fields ?? {}) as Record<string, string> };
-  });
+  return readHostDisks(context, hosts);
 }
 
 function isCache(config: GatewayConfig, cluster: string, host: string): boolean {

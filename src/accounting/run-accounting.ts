@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { RedisContext } from '../state/redis.js';
 import type { SshSettings } from '../adapters/ssh.js';
 import type { GatewayConfig } from '../core/config/types.js';
-import { recordVisit, type HostVisit } from './store.js';
+import { recordVisit, type HostVisit } from '../state/usage.js';
 import { visitHost } from './visit-host.js';
 import { formatTable } from '../core/table.js';
 

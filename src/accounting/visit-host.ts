@@ -7,7 +7,7 @@ import { mergeSums, type TrafficSums } from '../core/accounting/parser.js';
 import { splitIdent } from '../core/accounting/usage.js';
 import { parseEdgeLogBytes } from './parse-log.js';
 import { probeHost, readLogRange, type ProbeResult } from './remote.js';
-import { commitTraffic, readCursor, recordDisk, type HostVisit } from './store.js';
+import { commitTraffic, readCursor, recordDisk, type HostVisit } from '../state/usage.js';
 
 export interface VisitOptions {
   redis: RedisContext;

@@ -3,7 +3,7 @@ import { MagratheaError } from '../core/errors.js';
 import type { Keys } from '../state/keys.js';
 import type { RedisHandle } from '../state/redis.js';
 import { DeployFailedError, type DeployJobData, type DeployResult } from './job-types.js';
-import { parseEntry } from './progress.js';
+import { openProgressReader } from '../state/progress.js';
 
 export interface FollowDeployOptions {
   /** Called with each structured progress value the processor reports. */
@@ -27,26 +27,19 @@ export interface FollowContext {
  * its workers kept dying) or that does not exist still ends the follow.
  */
 export async function followDeploy(context: FollowContext, jobId: string, onLine: (line: string) => void, options: FollowDeployOptions = {}): Promise<DeployResult> {
-  const key = context.keys.deployProgress(jobId);
-  // XREAD BLOCK holds its connection: one of our own, closed at the end.
-  const reader = context.redis.duplicate();
-  const abort = () => reader.disconnect();
+  const reader = openProgressReader<DeployResult>(context.redis, context.keys, jobId);
+  const abort = () => reader.close();
   options.signal?.addEventListener('abort', abort);
-  let lastId = '0-0';
   // Hands entries to the callbacks; returns the final event's outcome once it is read.
   const readEntries = async (block: number | undefined): Promise<Outcome | undefined> => {
-    const args = block === undefined ? [] : ['BLOCK', block];
-    const reply = (await reader.xread('COUNT', 100, ...(args as ['BLOCK', number]), 'STREAMS', key, lastId)) as [string, [string, string[]][]][] | null;
-    const entries = reply?.[0]?.[1] ?? [];
-    for (const [entryId, fields] of entries) {
-      lastId = entryId;
-      const event = parseEntry(fields);
+    const events = await reader.read(block);
+    for (const event of events) {
       if (event?.type === 'line') onLine(event.text);
       else if (event?.type === 'progress') options.onProgress?.(event.data);
       else if (event?.type === 'result') return { result: event.result };
       else if (event?.type === 'failed') return { error: new DeployFailedError(event.message, event.code, event.exitStatus) };
     }
-    return entries.length === 0 ? undefined : { more: true };
+    return events.length === 0 ? undefined : { more: true };
   };
   try {
     for (;;) {
@@ -70,7 +63,7 @@ export async function followDeploy(context: FollowContext, jobId: string, onLine
     throw new MagratheaError(`lost track of deploy ${jobId}: ${(e as Error).message}; the deploy goes on, follow it again`, 'follow-failed', 1, true, { cause: e });
   } finally {
     options.signal?.removeEventListener('abort', abort);
-    reader.disconnect();
+    reader.close();
   }
 }
 

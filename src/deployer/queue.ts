@@ -3,9 +3,8 @@ import { Queue } from 'bullmq';
 import { MagratheaError } from '../core/errors.js';
 import { checkName } from '../core/values.js';
 import { createKeys, DEPLOY_QUEUE, type Keys } from '../state/keys.js';
-import type { RedisContext, RedisHandle } from '../state/redis.js';
-import { deleteKeys } from '../state/delete-keys.js';
-import { registerDeploy } from './app-lock.js';
+import type { RedisHandle } from '../state/redis.js';
+import { registerDeploy } from '../state/app-lock.js';
 import { followDeploy, type FollowDeployOptions } from './follow.js';
 import type { DeployJobData, DeployResult } from './job-types.js';
 
@@ -65,15 +64,6 @@ export async function openDeployQueue(options: OpenDeployQueueOptions): Promise<
     followDeploy: (jobId, onLine, followOptions) => followDeploy({ redis: options.redis, keys, queue }, jobId, onLine, followOptions),
     close: () => (closing ??= queue.close()),
   };
-}
-
-/**
- * Removes app's deploy locks and arrival orders, in every environment. Call
- * when no deploy of app runs or waits (BullMQ's jobs of app are the caller's
- * to remove). The progress streams of its jobs expire on their own.
- */
-export async function destroyAppState({ redis, keys }: RedisContext, app: string): Promise<void> {
-  await deleteKeys(redis, [keys.appPattern('deploy-lock', app), keys.appPattern('deploy-order', app)]);
 }
 
 function checkJobData(data: DeployJobData): void {

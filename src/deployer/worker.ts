@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { createKeys, DEPLOY_QUEUE, type Keys } from '../state/keys.js';
-import type { RedisHandle } from '../state/redis.js';
-import { acquireAppLock, dropOrderHead, lockValue, releaseAppLock, renewAppLock, type AppEnv } from './app-lock.js';
+import type { RedisContext, RedisHandle } from '../state/redis.js';
+import { readyWorker } from '../lib/ready-worker.js';
+import { acquireAppLock, dropOrderHead, lockValue, releaseAppLock, renewAppLock, type AppEnv } from '../state/app-lock.js';
 import type { DeployJobData, DeployProcessor, DeployResult } from './job-types.js';
-import { appendProgress, readFinalEvent } from './progress.js';
+import { appendProgress, readFinalEvent } from '../state/progress.js';
 
 export interface StartDeployWorkerOptions {
   redis: RedisHandle;
@@ -62,21 +62,10 @@ export async function startDeployWorker(options: StartDeployWorkerOptions): Prom
     stalledInterval: options.stalledIntervalMs ?? 30_000,
     maxStalledCount: options.maxStalledCount ?? 2,
   });
-  worker.on('error', onError);
-  await worker.waitUntilReady();
-  let closing: Promise<void> | undefined;
-  return {
-    worker,
-    close: (closeOptions) => (closing ??= (async () => {
-      await worker.close(closeOptions?.force ?? false);
-      await queue.close();
-    })()),
-  };
+  return { worker, close: await readyWorker(worker, queue, onError) };
 }
 
-interface RunContext {
-  redis: Redis;
-  keys: Keys;
+interface RunContext extends RedisContext {
   queue: Queue<DeployJobData, DeployResult>;
   processor: DeployProcessor;
   appLockMs: number;
@@ -93,7 +82,7 @@ async function runJob(context: RunContext, job: Job<DeployJobData, DeployResult>
   const value = lockValue(id, token ?? randomUUID());
 
   // A run that starts again after its end was recorded (its worker died before BullMQ heard): do not deploy twice.
-  const recorded = await readFinalEvent(redis, keys, id);
+  const recorded = await readFinalEvent<DeployResult>(redis, keys, id);
   if (recorded) {
     await wakeNext(context, await releaseAppLock(redis, keys, appEnv, id, value, true));
     if (recorded.type === 'result') return recorded.result;

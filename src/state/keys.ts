@@ -45,6 +45,8 @@ export interface Keys {
   deployProgress(jobId: string): string;
   /** HASH: `<app>.<env>` → JSON InstanceConfig of every instance live on a cluster (its edge files are rendered from all of them). */
   clusterInstances(cluster: string): string;
+  /** Glob matching the clusterInstances hash of every cluster (SCAN MATCH), for destroying an app's state. */
+  everyClusterInstances(): string;
   /** STRING with expiry: the deploy that holds a cluster's shared files (VCL, HAProxy map: rendered from all its instances). */
   clusterLock(cluster: string): string;
   /** STRING with expiry: the push (its receive-pack) that holds app+env from its pre-receive hook until its branch moved. */
@@ -99,6 +101,8 @@ export function createKeys(prefix: string = DEFAULT_PREFIX): Keys {
     deployOrder: (app, env) => key('deploy-order', name(app), name(env)),
     deployProgress: (jobId) => key('deploy-progress', jobIdPart(jobId)),
     clusterInstances: (cluster) => key('cluster-instances', name(cluster)),
+    // A cluster name is never `*` (checkName): the glob matches every cluster's hash and nothing else.
+    everyClusterInstances: () => key('cluster-instances', '*'),
     pushLock: (app, env) => key('push-lock', name(app), name(env)),
     clusterLock: (cluster) => key('cluster-lock', name(cluster)),
     configVars: (app, env, cluster) => (cluster === undefined ? key('config-vars', name(app), name(env)) : key('config-vars', name(app), name(env), name(cluster))),

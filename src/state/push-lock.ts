@@ -5,16 +5,8 @@ import type { RedisContext } from './redis.js';
 /** How long a push lock outlives a push that died without freeing it. */
 const EXPIRY_MS = 30 * 60_000;
 
-/*
- * Frees a push lock, only if `token` holds it.
- *   KEYS[1]  the lock
- *   ARGV[1]  token
- * Returns 1 when freed, 0 when another push holds it (or nobody).
- */
-const releaseScript = defineScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`);
+/* Frees a push lock, only if `token` holds it (scripts/lock-release.lua): 1 when freed, 0 when another push holds it (or nobody). */
+const releaseScript = defineScript('lock-release');
 
 /**
  * One push at a time per app and environment, from the pre-receive hook's

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Keys } from '../../src/state/keys.js';
 import type { RedisContext } from '../../src/state/redis.js';
-import { commitTraffic, destroyAccountingState, readCursor, recordDisk } from '../../src/accounting/store.js';
+import { commitTraffic, destroyAccountingState, readCursor, recordDisk } from '../../src/state/usage.js';
 import type { TrafficRow } from '../../src/core/accounting/parser.js';
 import { dayKey, hourKey } from '../../src/core/accounting/usage.js';
 import { freshKeys, listKeys, startTestRedis, type TestRedis } from '../state/redis-helper.js';

@@ -1,8 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import { MagratheaError } from '../../src/core/errors.js';
-import { registerDeploy } from '../../src/deployer/app-lock.js';
+import { destroyAppState, registerDeploy } from '../../src/state/app-lock.js';
 import { DeployFailedError, type DeployJob } from '../../src/deployer/job-types.js';
-import { destroyAppState } from '../../src/deployer/queue.js';
 import { freshKeys, listKeys, startTestRedis, type TestRedis } from '../state/redis-helper.js';
 import { deployData, Opened, sleep, waitFor } from './queue-helper.js';
 

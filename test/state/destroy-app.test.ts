@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { RedisContext } from '../../src/state/redis.js';
-import { commitTraffic, recordDisk } from '../../src/accounting/store.js';
+import { commitTraffic, recordDisk } from '../../src/state/usage.js';
 import { hourKey } from '../../src/core/accounting/usage.js';
 import type { InstanceConfig } from '../../src/core/manifest/types.js';
-import { acquireAppLock, lockValue, registerDeploy } from '../../src/deployer/app-lock.js';
+import { acquireAppLock, lockValue, registerDeploy } from '../../src/state/app-lock.js';
 import { redisDeployState } from '../../src/deployer/redis-state.js';
 import { setConfigVars } from '../../src/state/config-vars.js';
 import { destroyAppKeys } from '../../src/state/destroy-app.js';

@@ -1,6 +1,6 @@
 import { defineCommand, EVERYWHERE } from '../../dispatch/command.js';
 import { readAccountingQueueStatus } from '../../accounting/queue.js';
-import { readVisits } from '../../accounting/store.js';
+import { readVisits } from '../../state/usage.js';
 import { CommandFailure } from '../../core/errors.js';
 import { listApps } from '../../push/repos.js';
 import type { GatewayContext } from '../../dispatch/context.js';

@@ -1,45 +1,22 @@
-import type { RedisContext } from '../state/redis.js';
-import { defineScript } from '../state/redis-script.js';
+import type { RedisContext } from './redis.js';
+import { defineScript } from './redis-script.js';
 import type { EdgeLogCursor } from '../core/accounting/cursor.js';
 import type { TrafficRow } from '../core/accounting/parser.js';
-import { dayKey, hourKey, splitIdent, trafficIncrements } from '../core/accounting/usage.js';
-import { deleteKeys } from '../state/delete-keys.js';
+import { dayKey, hourKey, splitIdent, trafficIncrements, type StoredHostDisk, type StoredHour } from '../core/accounting/usage.js';
+import { deleteKeys } from './delete-keys.js';
+
+/*
+ * What the accounting job counts (traffic per hour from the edge logs, disk
+ * per host and day) and what `usage` reads back, with the job's cursors in
+ * the edge logs and its last visit of each host.
+ */
 
 /**
- * commit-traffic: one read of an edge log, counted once. Adds the read's
- * sums to their hours and moves the log's cursor past what was read, in
- * one step, and only if the cursor is still the one the read started
- * from: a run killed after the read and run again, or two runs at once,
- * can never count a line twice, and a run killed before this step has
- * counted nothing.
- *
- * KEYS[1]            the log's cursor (STRING, JSON)
- * KEYS[2 .. n+1]     hourly traffic hashes (n = ARGV[3])
- * KEYS[n+2 ..]       traffic-envs sets, one per hash (same order)
- * ARGV[1]            the cursor the read started from, '' for none
- * ARGV[2]            the cursor after the read
- * ARGV[3]            n
- * ARGV[4 ..]         per hash: its expiry (unix seconds), its env, f, then f pairs of field and increment
- * Returns 1 when counted; 0 when the cursor had moved (nothing done: the caller reads again from the new one).
+ * commit-traffic (scripts/commit-traffic.lua): one read of an edge log,
+ * counted once, with the move of the log's cursor, only if the cursor is
+ * still the one the read started from.
  */
-const commitTrafficScript = defineScript(`
-local stored = redis.call('GET', KEYS[1]) or ''
-if stored ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2])
-local n = tonumber(ARGV[3])
-local a = 4
-for k = 2, n + 1 do
-  local expireAt, env, f = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
-  a = a + 3
-  for _ = 1, f do
-    redis.call('HINCRBY', KEYS[k], ARGV[a], ARGV[a + 1])
-    a = a + 2
-  end
-  redis.call('EXPIREAT', KEYS[k], expireAt)
-  redis.call('SADD', KEYS[k + n], env)
-end
-return 1
-`);
+const commitTrafficScript = defineScript('commit-traffic');
 
 export interface TrafficCommit {
   cluster: string;
@@ -85,30 +62,10 @@ export async function readCursor({ redis, keys }: RedisContext, cluster: string,
 }
 
 /**
- * record-disk: one host's disk use per instance, measured now. Replaces
- * what the host's hash said (an instance gone from the host is gone from
- * it) and raises each instance's maximum of the day.
- *
- * KEYS[1]       the host's disk hash
- * KEYS[2 ..]    the day hash of each instance, in ARGV order
- * ARGV[1]       when measured (ISO 8601)
- * ARGV[2]       `<cluster>:<host>`, the host's field in the day hashes
- * ARGV[3]       expiry of the day hashes (unix seconds)
- * ARGV[4 ..]    per instance: `<app>.<env>`, bytes
+ * record-disk (scripts/record-disk.lua): one host's disk use per instance,
+ * replacing what its hash said and raising each instance's maximum of the day.
  */
-const recordDiskScript = defineScript(`
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], '@at', ARGV[1])
-for i = 2, #KEYS do
-  local field, bytes = ARGV[2 + 2 * (i - 1)], tonumber(ARGV[3 + 2 * (i - 1)])
-  redis.call('HSET', KEYS[1], field, bytes)
-  local max = tonumber(redis.call('HGET', KEYS[i], ARGV[2]) or '-1')
-  if bytes > max then redis.call('HSET', KEYS[i], ARGV[2], bytes) end
-  redis.call('HSET', KEYS[i], ARGV[2] .. ':last', bytes)
-  redis.call('EXPIREAT', KEYS[i], ARGV[3])
-end
-return 1
-`);
+const recordDiskScript = defineScript('record-disk');
 
 export interface DiskRecord {
   cluster: string;
@@ -156,6 +113,41 @@ export async function recordVisit({ redis, keys }: RedisContext, visit: HostVisi
 export async function readVisits({ redis, keys }: RedisContext): Promise<Record<string, HostVisit>> {
   const all = await redis.hgetall(keys.accountingVisits());
   return Object.fromEntries(Object.entries(all).map(([k, v]) => [k, JSON.parse(v) as HostVisit]));
+}
+
+/** The environments of app that have traffic. */
+export async function readTrafficEnvs({ redis, keys }: RedisContext, app: string): Promise<string[]> {
+  return redis.smembers(keys.trafficEnvs(app));
+}
+
+/** The traffic hashes of app's `envs` for each hour from `from` to `to` (hours since the epoch, both included) that has any. */
+export async function readTrafficHours({ redis, keys }: RedisContext, app: string, envs: readonly string[], from: number, to: number): Promise<StoredHour[]> {
+  const wanted: { env: string; hour: number }[] = [];
+  for (const env of envs) for (let hour = from; hour <= to; hour++) wanted.push({ env, hour });
+  const out: StoredHour[] = [];
+  // Pipelined in batches: a year of hours is 8760 reads per environment.
+  for (let i = 0; i < wanted.length; i += 1000) {
+    const batch = wanted.slice(i, i + 1000);
+    const pipeline = redis.pipeline();
+    for (const { env, hour } of batch) pipeline.hgetall(keys.traffic(app, env, hourKey(hour)));
+    const results = (await pipeline.exec()) ?? [];
+    results.forEach(([error, fields], j) => {
+      if (error) throw error;
+      if (fields && Object.keys(fields as object).length > 0) out.push({ ...batch[j]!, fields: fields as Record<string, string> });
+    });
+  }
+  return out;
+}
+
+/** The disk hash of each host, in the order given (empty for a host never measured). */
+export async function readHostDisks({ redis, keys }: RedisContext, hosts: readonly { cluster: string; host: string }[]): Promise<StoredHostDisk[]> {
+  const pipeline = redis.pipeline();
+  for (const { cluster, host } of hosts) pipeline.hgetall(keys.hostDisk(cluster, host));
+  const results = (await pipeline.exec()) ?? [];
+  return results.map(([error, fields], i) => {
+    if (error) throw error;
+    return { ...hosts[i]!, fields: (fields ?? {}) as Record<string, string> };
+  });
 }
 
 /**
