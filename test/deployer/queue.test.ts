@@ -3,8 +3,8 @@ import { MagratheaError } from '../../src/core/errors.js';
 import { registerDeploy } from '../../src/deployer/app-lock.js';
 import { DeployFailedError, type DeployJob } from '../../src/deployer/job-types.js';
 import { destroyAppState } from '../../src/deployer/queue.js';
-import { freshKeys, listKeys, startTestRedis, type TestRedis } from '../state/redis-helper.js';
-import { deployData, Opened, sleep, waitFor } from './queue-helper.js';
+import { freshKeys, listKeys, startTestRedis, type TestRedis } from '../helpers/redis.js';
+import { deployData, Opened, sleep, waitFor } from '../helpers/deploy-queue.js';
 
 let redis: TestRedis;
 const opened = new Opened();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { openRedis, type RedisHandle } from '../../src/state/redis.js';
-import { freshKeys, startTestRedis, waitForExit, type TestRedis } from '../state/redis-helper.js';
-import { deployData, Opened, sleep } from './queue-helper.js';
+import { freshKeys, startTestRedis, waitForExit, type TestRedis } from '../helpers/redis.js';
+import { deployData, Opened, sleep } from '../helpers/deploy-queue.js';
 
 let redis: TestRedis;
 let restarted: RedisHandle | undefined;

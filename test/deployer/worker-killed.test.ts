@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import { fileURLToPath } from 'node:url';
 import { start } from '../../src/adapters/exec.js';
-import { freshKeys, isAlive, listKeys, startTestRedis, waitForExit, type TestRedis } from '../state/redis-helper.js';
-import { deployData, Opened, waitFor } from './queue-helper.js';
+import { freshKeys, isAlive, listKeys, startTestRedis, waitForExit, type TestRedis } from '../helpers/redis.js';
+import { deployData, Opened, waitFor } from '../helpers/deploy-queue.js';
 
 let redis: TestRedis;
 const opened = new Opened();

@@ -11,7 +11,7 @@ import { run } from '../../src/adapters/exec.js';
 import { stopPrivateRedis } from '../../src/adapters/redis-server.js';
 import { loadGatewayConfig } from '../../src/config/load.js';
 
-const repos = (await import(new URL('../../dist/src/git/repos.js', import.meta.url).href)) as typeof import('../../src/push/repos.js');
+const repos = (await import(new URL('../../dist/src/push/repos.js', import.meta.url).href)) as typeof import('../../src/push/repos.js');
 
 let root: string;
 let state: string;

@@ -16,7 +16,7 @@ import { readApp } from '../../src/push/read-app.js';
 import { runCli } from '../helpers/cli.js';
 
 // The hooks a repository gets point at the compiled code, as on a real gateway.
-const repos = (await import(new URL('../../dist/src/git/repos.js', import.meta.url).href)) as typeof import('../../src/push/repos.js');
+const repos = (await import(new URL('../../dist/src/push/repos.js', import.meta.url).href)) as typeof import('../../src/push/repos.js');
 
 const MANIFEST = 'environments:\n  production: { branch: master, clusters: [c1] }\n';
 const CLUSTERS = 'c1:\n  hosts:\n    w1: { address: 127.0.131.1, roles: [web] }\n    e1: { address: 127.0.131.2, roles: [cache, balancer] }\n';

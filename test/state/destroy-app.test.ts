@@ -9,7 +9,7 @@ import { setConfigVars } from '../../src/state/config-vars.js';
 import { destroyAppKeys } from '../../src/state/destroy-app.js';
 import { recordClusterReleases } from '../../src/state/host-releases.js';
 import { recordRelease } from '../../src/state/releases.js';
-import { freshKeys, listKeys, startTestRedis, type TestRedis } from './redis-helper.js';
+import { freshKeys, listKeys, startTestRedis, type TestRedis } from '../helpers/redis.js';
 
 let redis: TestRedis;
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { RedisContext } from '../../src/state/redis.js';
 import { destroyAppState, readClusterReleases, readInstanceReleases, recordClusterReleases } from '../../src/state/host-releases.js';
-import { freshKeys, listKeys, startTestRedis, type TestRedis } from './redis-helper.js';
+import { freshKeys, listKeys, startTestRedis, type TestRedis } from '../helpers/redis.js';
 
 let redis: TestRedis;
 

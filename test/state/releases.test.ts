@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import type { RedisContext } from '../../src/state/redis.js';
 import { destroyAppState, listReleaseEnvs, listReleases, markReleaseStatus, readRelease, recordRelease } from '../../src/state/releases.js';
-import { freshKeys, listKeys, startTestRedis, type TestRedis } from './redis-helper.js';
+import { freshKeys, listKeys, startTestRedis, type TestRedis } from '../helpers/redis.js';
 
 let redis: TestRedis;
 const sha = (n: number) => n.toString(16).padStart(40, 'a');

@@ -2,12 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { run, start } from '../../src/adapters/exec.js';
-import { labDown } from '../../src/lab/down.js';
-import type { LabStatus } from '../../src/lab/status.js';
-import { curl } from '../helpers/curl.js';
-import { freePort } from '../helpers/free-port.js';
-import { useOwnLab } from '../helpers/lab.js';
+import { run, start } from '../../../src/adapters/exec.js';
+import { labDown } from '../../../src/lab/down.js';
+import type { LabStatus } from '../../../src/lab/status.js';
+import { curl } from '../../helpers/curl.js';
+import { freePort } from '../../helpers/free-port.js';
+import { useOwnLab } from '../../helpers/lab.js';
 
 /**
  * A worker that does not share the gateway's disk: `magrathea worker` in a

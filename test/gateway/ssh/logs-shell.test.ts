@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run, start } from '../../src/adapters/exec.js';
-import { labDown } from '../../src/lab/down.js';
-import type { LabStatus } from '../../src/lab/status.js';
-import { curl } from '../helpers/curl.js';
-import { freePort } from '../helpers/free-port.js';
-import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
-import { sshRun, useOwnLab } from '../helpers/lab.js';
+import { run, start } from '../../../src/adapters/exec.js';
+import { labDown } from '../../../src/lab/down.js';
+import type { LabStatus } from '../../../src/lab/status.js';
+import { curl } from '../../helpers/curl.js';
+import { freePort } from '../../helpers/free-port.js';
+import { startGateway, waitFor, type TestGateway } from '../../helpers/gateway.js';
+import { sshRun, useOwnLab } from '../../helpers/lab.js';
 
 /**
  * `ssh magrathea logs` and `ssh magrathea shell` with the real OpenSSH

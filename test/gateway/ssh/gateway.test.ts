@@ -2,12 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '../../src/adapters/exec.js';
-import type { LabStatus } from '../../src/lab/status.js';
-import { curl } from '../helpers/curl.js';
-import { freePort } from '../helpers/free-port.js';
-import { gatewayClient, startGateway, type TestGateway } from '../helpers/gateway.js';
-import { useOwnLab } from '../helpers/lab.js';
+import { run } from '../../../src/adapters/exec.js';
+import type { LabStatus } from '../../../src/lab/status.js';
+import { curl } from '../../helpers/curl.js';
+import { freePort } from '../../helpers/free-port.js';
+import { gatewayClient, startGateway, type TestGateway } from '../../helpers/gateway.js';
+import { useOwnLab } from '../../helpers/lab.js';
 
 /**
  * The SSH gateway with the real git and OpenSSH clients: `magrathea serve`
