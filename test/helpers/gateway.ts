@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { cp } from 'node:fs/promises';
 import { run, start, type RunResult } from '../../src/adapters/exec.js';
+import { waitFor } from './wait.js';
 
 /** The built CLI, as the tests run it. */
 export const CLI = resolve('dist/src/cli/main.js');
@@ -40,17 +41,6 @@ export async function startGateway(args: readonly string[], options: { timeoutMs
   });
   const http = /the HTTP API on (127\.0\.0\.1:\d+)/.exec(log)?.[1];
   return { pid: child.pid!, log: () => log, ...(http ? { api: `http://${http}` } : {}), stop };
-}
-
-/** Polls `probe` until it gives a value; on timeout, the error says what was awaited and, if given, what `detail` shows then. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000, detail?: () => Promise<string>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${detail ? `; ${await detail()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** How a suite talks to its gateway as its users: the real OpenSSH client and git. */

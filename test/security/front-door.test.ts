@@ -9,7 +9,8 @@ import { run, start } from '../../src/adapters/exec.js';
 import { repoDir } from '../../src/push/repos.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { freePort } from '../helpers/free-port.js';
-import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { waitFor } from '../helpers/wait.js';
 import { useLab } from '../helpers/lab.js';
 
 /**

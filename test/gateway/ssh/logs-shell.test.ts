@@ -7,7 +7,8 @@ import { labDown } from '../../../src/lab/down.js';
 import type { LabStatus } from '../../../src/lab/status.js';
 import { curl } from '../../helpers/curl.js';
 import { freePort } from '../../helpers/free-port.js';
-import { startGateway, waitFor, type TestGateway } from '../../helpers/gateway.js';
+import { startGateway, type TestGateway } from '../../helpers/gateway.js';
+import { waitFor } from '../../helpers/wait.js';
 import { sshRun, useOwnLab } from '../../helpers/lab.js';
 
 /**
