@@ -1,6 +1,7 @@
-import { resolve } from 'node:path';
-import { cp } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { cp, readFile } from 'node:fs/promises';
 import { run, start, type RunResult } from '../../src/adapters/exec.js';
+import type { LabStatus } from '../../src/lab/status.js';
 import { waitFor } from './wait.js';
 
 /** The built CLI, as the tests run it. */
@@ -41,6 +42,25 @@ export async function startGateway(args: readonly string[], options: { timeoutMs
   });
   const http = /the HTTP API on (127\.0\.0\.1:\d+)/.exec(log)?.[1];
   return { pid: child.pid!, log: () => log, ...(http ? { api: `http://${http}` } : {}), stop };
+}
+
+/** The private key of the lab's admin user (the lab's users.yml names it admin). */
+export const labAdminKey = (lab: LabStatus): string => lab.ssh.identity.replace(/id_ed25519$/, 'user_ed25519');
+
+/**
+ * The keys of a suite's gateway users: `keys.admin` is the lab's admin key,
+ * each of `members` gets a new ed25519 key at work/<who>_key. Returns each
+ * member's public key line, for the suite's users.yml.
+ */
+export async function makeUserKeys(lab: LabStatus, work: string, keys: Record<string, string>, members: readonly string[]): Promise<Record<string, string>> {
+  keys.admin = labAdminKey(lab);
+  const publicKeys: Record<string, string> = {};
+  for (const who of members) {
+    keys[who] = join(work, `${who}_key`);
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', who, '-f', keys[who]!]);
+    publicKeys[who] = (await readFile(`${keys[who]}.pub`, 'utf8')).trim();
+  }
+  return publicKeys;
 }
 
 /** How a suite talks to its gateway as its users: the real OpenSSH client and git. */

@@ -7,6 +7,7 @@ import { labDown } from '../../../src/lab/down.js';
 import type { LabStatus } from '../../../src/lab/status.js';
 import { curl } from '../../helpers/curl.js';
 import { freePort } from '../../helpers/free-port.js';
+import { labAdminKey } from '../../helpers/gateway.js';
 import { useOwnLab } from '../../helpers/lab.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -29,8 +30,7 @@ let serverLog = '';
 let workerLog = '';
 
 function sshCommand(): string[] {
-  const key = lab.ssh.identity.replace(/id_ed25519$/, 'user_ed25519');
-  return ['ssh', '-p', String(sshPort), '-i', key, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', `UserKnownHostsFile=${join(work, 'known_hosts')}`];
+  return ['ssh', '-p', String(sshPort), '-i', labAdminKey(lab), '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', `UserKnownHostsFile=${join(work, 'known_hosts')}`];
 }
 
 beforeAll(async () => {
