@@ -8,14 +8,14 @@
  * down, and stops every process it started, at the end or on failure.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { run } from '../src/adapters/exec.js';
 import { CHANGED_FILE, changeOneFile, markerOf, writeBenchApp } from './deploy/app.js';
 import { capistranoTool } from './deploy/capistrano.js';
 import { benchLabUp } from './deploy/lab.js';
-import { runBench, type BenchCleanups } from './harness.js';
+import { runBench, type BenchCleanups, type BenchClock } from './harness.js';
 import { magratheaTool } from './deploy/magrathea.js';
 import { plainTool } from './deploy/plain.js';
 import { formatReport, type Goal, type ToolRecord } from './deploy/report.js';
@@ -39,12 +39,10 @@ const GOALS: Goal[] = [
   { against: 'Capistrano', atMost: 0.5 },
 ];
 
-const began = performance.now();
-const loadBefore = loadavg()[0]!;
 const stallBefore = await cpuStall();
-await runBench(HARD_LIMIT_MS, main);
+await runBench({ budgetMs: BUDGET_MS, hardLimitMs: HARD_LIMIT_MS }, main);
 
-async function main(cleanups: BenchCleanups): Promise<void> {
+async function main(cleanups: BenchCleanups, clock: BenchClock): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'magrathea-bench-deploy-'));
   cleanups.push(() => rm(work, { recursive: true, force: true }));
   // The lab's hosts get a /tmp of their own but see /var/tmp: Capistrano clones the bare repository there.
@@ -105,15 +103,13 @@ async function main(cleanups: BenchCleanups): Promise<void> {
     const k = list.length === 0 ? 0 : round % list.length;
     return [...list.slice(k), ...list.slice(0, k)];
   };
-  const overBudget = (): boolean => performance.now() - began > BUDGET_MS;
-
   let round = 0;
   let target = '';
-  for (let i = 1; i <= FIRST_DEPLOYS && !overBudget(); i++, round++) {
+  for (let i = 1; i <= FIRST_DEPLOYS && !clock.overBudget(); i++, round++) {
     target = `f${i}`;
     for (const tool of rotated(round)) await measure(tool, 'first', target, markerOf(0), `first deploy ${i}/${FIRST_DEPLOYS}`);
   }
-  for (let i = 1; i <= REDEPLOYS && !overBudget(); i++, round++) {
+  for (let i = 1; i <= REDEPLOYS && !clock.overBudget(); i++, round++) {
     const marker = await changeOneFile(app.repo, i);
     await publish();
     for (const tool of rotated(round)) await measure(tool, 'redeploy', target, marker, `1-file redeploy ${i}/${REDEPLOYS}`);
@@ -122,10 +118,10 @@ async function main(cleanups: BenchCleanups): Promise<void> {
 
   console.log('');
   process.stdout.write(formatReport([...records.values()], GOALS));
-  const elapsed = (performance.now() - began) / 1000;
+  const elapsed = clock.seconds();
   const stallAfter = await cpuStall();
   const pressure = stallBefore !== undefined && stallAfter !== undefined ? `; runnable tasks waited for a CPU ${((100 * (stallAfter - stallBefore)) / 1e6 / elapsed).toFixed(0)}% of the time` : '';
-  console.log(`\nmachine: ${cpus().length} CPUs, load average ${loadBefore.toFixed(1)} before the bench started${pressure}: other work on this machine slows every tool, ratios less than absolute times`);
+  console.log(`\nmachine: ${clock.machine}${pressure}: other work on this machine slows every tool, ratios less than absolute times`);
   console.log(`bench ran ${elapsed.toFixed(0)} s; lab down and scratch files removed next`);
   // A tool that cannot run here is reported and the run still counts; a deploy that failed half way does not.
   const failed = [...records.values()].filter((r) => r.error && !r.error.startsWith('cannot run here'));

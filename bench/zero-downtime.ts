@@ -9,7 +9,7 @@
  * and stops every process it started (by PID), at the end or on failure.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { run } from '../src/adapters/exec.js';
@@ -18,7 +18,7 @@ import { openRedis } from '../src/state/redis.js';
 import { loadGatewayConfig } from '../src/config/load.js';
 import { redisDeployState } from '../src/deployer/redis-state.js';
 import { benchLabUp } from './deploy/lab.js';
-import { runBench, type BenchCleanups } from './harness.js';
+import { runBench, type BenchCleanups, type BenchClock } from './harness.js';
 import { commitAll, deployHead, rollBack, writeApp, type AppVersion, type DeployContext } from './zero-downtime/app.js';
 import { formatFailures, get, RequestStream, summarize, type Hit, type Target } from './zero-downtime/traffic.js';
 
@@ -40,11 +40,9 @@ const BUDGET_MS = 8 * 60_000;
 /** Past this, the bench brings its lab down and exits, wherever it is. */
 const HARD_LIMIT_MS = 12 * 60_000;
 
-const began = performance.now();
-const loadBefore = loadavg()[0]!;
-await runBench(HARD_LIMIT_MS, main);
+await runBench({ budgetMs: BUDGET_MS, hardLimitMs: HARD_LIMIT_MS }, main);
 
-async function main(cleanups: BenchCleanups): Promise<void> {
+async function main(cleanups: BenchCleanups, clock: BenchClock): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'magrathea-bench-zd-'));
   cleanups.push(() => rm(work, { recursive: true, force: true }));
   const lab = await benchLabUp(join(work, 'lab'), 2, (down) => cleanups.push(down), CLUSTERS.length);
@@ -87,7 +85,7 @@ async function main(cleanups: BenchCleanups): Promise<void> {
   const seconds: Record<string, number[]> = { code: [], config: [], rollback: [] };
   let live = releases.at(-1)!;
   try {
-    for (let i = 0; i < DEPLOYS && performance.now() - began < BUDGET_MS; i++) {
+    for (let i = 0; i < DEPLOYS && !clock.overBudget(); i++) {
       await new Promise((r) => setTimeout(r, BETWEEN_MS));
       const kind = KINDS[i % KINDS.length]!;
       const t0 = performance.now();
@@ -127,7 +125,7 @@ async function main(cleanups: BenchCleanups): Promise<void> {
   console.log(`now: ${now.map((h, i) => `${targets[i]!.url} answers ${h.status} ${h.body.trim()}`).join('; ')} (live: ${live}, MARK ${expected})`);
   const failures = short.failed + slowSummary.failed;
   console.log(`goal: 0 failures in ${short.requests + slowSummary.requests} requests: ${failures === 0 ? 'met' : `missed (${failures})`}`);
-  console.log(`\nmachine: ${cpus().length} CPUs, load average ${loadBefore.toFixed(1)} before the bench started; bench ran ${((performance.now() - began) / 1000).toFixed(0)} s; lab down and scratch files removed next`);
+  console.log(`\nmachine: ${clock.machine}; bench ran ${clock.seconds().toFixed(0)} s; lab down and scratch files removed next`);
   if (done < DEPLOYS) console.log(`  stopped starting deploys after ${BUDGET_MS / 60_000} minutes: ${done} of ${DEPLOYS} done`);
   if (failures > 0 || now.some((h) => h.status !== 200 || h.body.split(' ')[1] !== expected)) process.exitCode = 1;
 }

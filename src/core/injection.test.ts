@@ -9,7 +9,7 @@ import { checkAllInstances } from './manifest/resolve.js';
  * file. Each must be refused with a problem at the line and column of the
  * value, before anything is rendered. (Env values are the exception by
  * design: any printable text is allowed and written in FPM's literal quoting;
- * test/render proves through php-fpm itself that such values come back
+ * test/host-config proves through php-fpm itself that such values come back
  * unchanged. Only control characters are refused there.)
  */
 const ATTEMPTS: Record<string, string> = {

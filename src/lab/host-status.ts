@@ -1,9 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { createConnection } from 'node:net';
 import { pathExists } from '../lib/paths.js';
 import { onHost, type HostPaths } from './paths.js';
 import type { LabHost } from './plan.js';
-import { probePort } from './ports.js';
+import { probeConnection, probePort } from './ports.js';
 import { isAlive, namespaceOf } from './processes.js';
 import type { LabService } from './services.js';
 
@@ -49,14 +48,5 @@ export async function serviceAnswers(host: LabHost, paths: HostPaths, service: L
 
 /** A unix socket of the host, reached through its layer from outside: the same inode, so the same listener. */
 export function probeSocket(path: string, timeoutMs = 1000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ path });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
+  return probeConnection({ path }, timeoutMs);
 }

@@ -1,4 +1,4 @@
-import { createConnection, createServer } from 'node:net';
+import { createConnection, createServer, type NetConnectOpts } from 'node:net';
 import { run } from '../adapters/exec.js';
 import { MagratheaError } from '../core/errors.js';
 
@@ -42,8 +42,13 @@ async function portHolder(address: string, port: number): Promise<string | undef
 
 /** Whether something accepts TCP connections at address:port within `timeoutMs`. */
 export function probePort(address: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return probeConnection({ host: address, port }, timeoutMs);
+}
+
+/** Whether something accepts a connection (TCP or unix socket) within `timeoutMs`; the connection is closed at once. */
+export function probeConnection(target: NetConnectOpts, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = createConnection({ host: address, port });
+    const socket = createConnection(target);
     const done = (ok: boolean): void => {
       socket.destroy();
       resolve(ok);

@@ -4,7 +4,7 @@ import type { RedisContext } from '../../src/state/redis.js';
 import { commitTraffic, destroyAccountingState, readCursor, recordDisk } from '../../src/state/usage.js';
 import type { TrafficRow } from '../../src/core/accounting/parser.js';
 import { dayKey, hourKey } from '../../src/core/accounting/usage.js';
-import { freshKeys, listKeys, startTestRedis, type TestRedis } from '../state/redis-helper.js';
+import { freshKeys, listKeys, startTestRedis, type TestRedis } from '../helpers/redis.js';
 
 let server: TestRedis;
 let keys: Keys;

@@ -1,26 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../src/adapters/exec.js';
 import { THROWAWAY_UIDS } from '../../src/builder/build-sandbox.js';
 import { buildRelease as buildFromTree, builderPaths, checkoutDir, exportTree, workspaceDir } from '../../src/builder/build-release.js';
 import { createRepo, destroyRepo, repoDir } from '../../src/push/repos.js';
+import { commitFiles, gitIn, scratchRepo } from '../helpers/git-repo.js';
 
 let root: string;
 let repo: string;
-const git = (...args: string[]) => run('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args]);
-
-async function commit(files: Record<string, string>, message: string): Promise<string> {
-  for (const [path, content] of Object.entries(files)) {
-    await mkdir(join(repo, path, '..'), { recursive: true });
-    await writeFile(join(repo, path), content);
-  }
-  await git('add', '-A');
-  await git('commit', '-q', '-m', message);
-  return (await git('rev-parse', 'HEAD')).stdout.trim();
-}
+const git = (...args: string[]) => gitIn(repo)(...args);
+const commit = (files: Record<string, string>, message: string) => commitFiles(repo, files, message);
 
 let exports = 0;
 /** Exports the commit, as the push and `magrathea deploy` do, then builds it. */
@@ -31,10 +22,7 @@ async function buildRelease(options: { repo: string; commit: string; workspace: 
 }
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'magrathea-build-test-'));
-  repo = join(root, 'repo');
-  await mkdir(repo);
-  await run('git', ['init', '-q', '-b', 'master', repo]);
+  ({ root, repo } = await scratchRepo('magrathea-build-test-'));
 });
 
 afterAll(async () => {

@@ -2,8 +2,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/gl
 import { MagratheaError } from '../../src/core/errors.js';
 import { destroyAppState, registerDeploy } from '../../src/state/app-lock.js';
 import { DeployFailedError, type DeployJob } from '../../src/deployer/job-types.js';
-import { freshKeys, listKeys, startTestRedis, type TestRedis } from '../state/redis-helper.js';
-import { deployData, Opened, sleep, waitFor } from './queue-helper.js';
+import { freshKeys, listKeys, startTestRedis, type TestRedis } from '../helpers/redis.js';
+import { deployData, gate, Opened, sleep } from '../helpers/deploy-queue.js';
+import { waitFor } from '../helpers/wait.js';
 
 let redis: TestRedis;
 const opened = new Opened();
@@ -91,7 +92,7 @@ describe('deploy queue', () => {
     expect(error).toBeInstanceOf(DeployFailedError);
     expect(error).toMatchObject({ message: 'cluster-a web-2 prepare: apache2 -t exited with 1: Syntax error on line 3', code: 'step-failed', exitStatus: 1 });
     // BullMQ records the failure just after the follower heard of it.
-    await waitFor('the job to fail', async () => ((await queue.queue.getJobState(failing)) === 'failed' ? true : undefined));
+    await waitFor('the job to fail', async () => ((await queue.queue.getJobState(failing)) === 'failed' ? true : undefined), 5_000);
     const job = await queue.queue.getJob(failing);
     expect(job!.failedReason).toBe('cluster-a web-2 prepare: apache2 -t exited with 1: Syntax error on line 3');
     // The failed deploy freed its app: the next one runs.
@@ -132,12 +133,11 @@ describe('deploy queue', () => {
   test('followers get progress lines live, in order, and a late follower gets them all from the start', async () => {
     const keys = freshKeys();
     const queue = await opened.queue(redis.handle, keys);
-    let release!: () => void;
-    const gate = new Promise<void>((r) => { release = r; });
+    const held = gate();
     await opened.worker(redis.handle, keys, async (job) => {
       await job.log('build: composer install');
       await job.progress({ step: 'build', done: 1, of: 3 });
-      await gate;
+      await held.wait;
       await job.log('prepare: cluster-a web-1, web-2');
       await job.log('activate: cluster-a');
       return { summary: 'live on cluster-a', release: 'r1' };
@@ -147,7 +147,7 @@ describe('deploy queue', () => {
     const progress: unknown[] = [];
     const following = queue.followDeploy(id, (l) => {
       live.push(l);
-      if (l === 'build: composer install') release();
+      if (l === 'build: composer install') held.open();
     }, { onProgress: (p) => progress.push(p) });
     expect(await following).toEqual({ summary: 'live on cluster-a', release: 'r1' });
     expect(live.slice(1)).toEqual(['build: composer install', 'prepare: cluster-a web-1, web-2', 'activate: cluster-a']);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { openRedis, type RedisHandle } from '../../src/state/redis.js';
-import { freshKeys, startTestRedis, waitForExit, type TestRedis } from '../state/redis-helper.js';
-import { deployData, Opened, sleep } from './queue-helper.js';
+import { freshKeys, startTestRedis, waitForExit, type TestRedis } from '../helpers/redis.js';
+import { deployData, gate, Opened, sleep } from '../helpers/deploy-queue.js';
 
 let redis: TestRedis;
 let restarted: RedisHandle | undefined;
@@ -21,11 +21,10 @@ describe('the deploy queue across a Redis restart', () => {
   test('a deploy running while Redis is killed and started again completes; jobs before and after are kept and run', async () => {
     const keys = freshKeys();
     const queue = await opened.queue(redis.handle, keys);
-    let release!: () => void;
-    const gate = new Promise<void>((r) => { release = r; });
+    const held = gate();
     // Production timings: a Redis restart (about a second with BullMQ's reconnect delay) must not look like a dead worker.
     await opened.worker(redis.handle, keys, async (job) => {
-      if (job.data.commit.endsWith('2')) await gate;
+      if (job.data.commit.endsWith('2')) await held.wait;
       await job.log(`deploying ${job.data.commit.slice(-1)}`);
       return { summary: `deployed ${job.data.commit.slice(-1)}` };
     }, { lockDurationMs: 30_000, stalledIntervalMs: 30_000, appLockMs: 30_000 });
@@ -45,7 +44,7 @@ describe('the deploy queue across a Redis restart', () => {
     restarted = await openRedis({ stateDir: redis.stateDir, env: {} });
     expect(restarted.server).toMatchObject({ started: true });
 
-    release();
+    held.open();
     expect(await following).toEqual({ summary: 'deployed 2' });
     expect(lines.at(-1)).toBe('deploying 2');
     const after = await queue.enqueueDeploy(deployData('shop', 'production', 3));

@@ -1,8 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import { fileURLToPath } from 'node:url';
 import { start } from '../../src/adapters/exec.js';
-import { freshKeys, isAlive, listKeys, startTestRedis, waitForExit, type TestRedis } from '../state/redis-helper.js';
-import { deployData, Opened, waitFor } from './queue-helper.js';
+import { freshKeys, isAlive, listKeys, startTestRedis, waitForExit, type TestRedis } from '../helpers/redis.js';
+import { deployData, Opened } from '../helpers/deploy-queue.js';
+import { waitFor } from '../helpers/wait.js';
 
 let redis: TestRedis;
 const opened = new Opened();
@@ -56,7 +57,7 @@ describe('a worker killed mid-deploy', () => {
     const second = await queue.enqueueDeploy(deployData('shop', 'production', 2));
     const lines: string[] = [];
     const following = queue.followDeploy(first, (l) => lines.push(l));
-    await waitFor('the doomed worker to start the deploy', async () => (lines.includes(`processing on pid ${doomed}`) ? true : undefined));
+    await waitFor('the doomed worker to start the deploy', async () => (lines.includes(`processing on pid ${doomed}`) ? true : undefined), 5_000);
 
     process.kill(doomed, 'SIGKILL');
     await waitForExit(doomed);
@@ -78,7 +79,7 @@ describe('a worker killed mid-deploy', () => {
     expect(lines.filter((l) => l.startsWith(`deploy ${first} of shop (production) started on`))).toHaveLength(2);
     expect(lines.at(-1)).toMatch(/, attempt 1, run again after its worker stopped$/);
     process.stderr.write(`worker killed: its deploy started again ${runs[0]!.at - killedAt} ms after the SIGKILL (BullMQ lock 1 000 ms, stalled check 500 ms, app lock 1 000 ms)\n`);
-    await waitFor('the order and lock to be cleared', async () => ((await listKeys(redis.handle, keys)).some((k) => /:deploy-(lock|order):/.test(k)) ? undefined : true));
+    await waitFor('the order and lock to be cleared', async () => ((await listKeys(redis.handle, keys)).some((k) => /:deploy-(lock|order):/.test(k)) ? undefined : true), 5_000);
   });
 
   test('a worker process that completes deploys reuses the private Redis of the state dir', async () => {

@@ -16,23 +16,18 @@ export type TreeEntry = string | { link: string } | { copyOf: string; mode: numb
 
 /**
  * What a suite needs to call deploy() on a lab: its gateway configuration
- * (state in a scratch directory), a Redis of its own (stopped by PID in
- * close()), and the deploy state in it under a prefix of the suite's.
+ * (state in a scratch directory, `work/state`), a Redis of its own (stopped
+ * by PID in close(), which also removes `work`), and the deploy state in it
+ * under a prefix of the suite's (`name` without its dashes, and the PID).
  */
-export interface DeployHarness {
+export interface SuiteDeployState {
   config: GatewayConfig;
   state: DeployState;
   work: string;
-  /**
-   * Writes a release tree and deploys it as app's next release, as a built
-   * release would arrive (nothing checks it on the way: the hosts' own
-   * checks are what the suites test). `gateway` stands in for `config`.
-   */
-  deployTree(app: string, entries: Record<string, TreeEntry>, yaml: string, options?: { vars?: ConfigVars; gateway?: GatewayConfig }): Promise<{ result: DeployResult; lines: string[] }>;
   close(): Promise<void>;
 }
 
-export async function openDeployHarness(labConfig: string, name: string): Promise<DeployHarness> {
+export async function openDeployState(labConfig: string, name: string): Promise<SuiteDeployState> {
   const config = await loadGatewayConfig(labConfig);
   const work = await mkdtemp(join(tmpdir(), `magrathea-${name}-`));
   config.gateway.stateDir = join(work, 'state');
@@ -44,11 +39,33 @@ export async function openDeployHarness(labConfig: string, name: string): Promis
     throw e;
   }
   const state = redisDeployState({ redis: redis.client, keys: createKeys(`${name.replace(/[^a-z0-9]/g, '')}${process.pid}`) });
-  let n = 0;
   return {
     config,
     state,
     work,
+    async close() {
+      await redis.stop();
+      await rm(work, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A suite's deploy state (openDeployState), and a way to deploy hand-made release trees with it. */
+export interface DeployHarness extends SuiteDeployState {
+  /**
+   * Writes a release tree and deploys it as app's next release, as a built
+   * release would arrive (nothing checks it on the way: the hosts' own
+   * checks are what the suites test). `gateway` stands in for `config`.
+   */
+  deployTree(app: string, entries: Record<string, TreeEntry>, yaml: string, options?: { vars?: ConfigVars; gateway?: GatewayConfig }): Promise<{ result: DeployResult; lines: string[] }>;
+}
+
+export async function openDeployHarness(labConfig: string, name: string): Promise<DeployHarness> {
+  const suite = await openDeployState(labConfig, name);
+  const { config, state, work } = suite;
+  let n = 0;
+  return {
+    ...suite,
     async deployTree(app, entries, yaml, options = {}) {
       const tree = join(work, `${app}-${++n}`);
       await writeTree(tree, entries);
@@ -60,10 +77,6 @@ export async function openDeployHarness(labConfig: string, name: string): Promis
         { config: options.gateway ?? config, state, log: (l) => lines.push(l) },
       );
       return { result, lines };
-    },
-    async close() {
-      await redis.stop();
-      await rm(work, { recursive: true, force: true });
     },
   };
 }

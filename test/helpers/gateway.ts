@@ -1,6 +1,8 @@
-import { resolve } from 'node:path';
-import { cp } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { cp, readFile } from 'node:fs/promises';
 import { run, start, type RunResult } from '../../src/adapters/exec.js';
+import type { LabStatus } from '../../src/lab/status.js';
+import { waitFor } from './wait.js';
 
 /** The built CLI, as the tests run it. */
 export const CLI = resolve('dist/src/cli/main.js');
@@ -42,15 +44,23 @@ export async function startGateway(args: readonly string[], options: { timeoutMs
   return { pid: child.pid!, log: () => log, ...(http ? { api: `http://${http}` } : {}), stop };
 }
 
-/** Polls `probe` until it gives a value; on timeout, the error says what was awaited and, if given, what `detail` shows then. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000, detail?: () => Promise<string>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${detail ? `; ${await detail()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
+/** The private key of the lab's admin user (the lab's users.yml names it admin). */
+export const labAdminKey = (lab: LabStatus): string => lab.ssh.identity.replace(/id_ed25519$/, 'user_ed25519');
+
+/**
+ * The keys of a suite's gateway users: `keys.admin` is the lab's admin key,
+ * each of `members` gets a new ed25519 key at work/<who>_key. Returns each
+ * member's public key line, for the suite's users.yml.
+ */
+export async function makeUserKeys(lab: LabStatus, work: string, keys: Record<string, string>, members: readonly string[]): Promise<Record<string, string>> {
+  keys.admin = labAdminKey(lab);
+  const publicKeys: Record<string, string> = {};
+  for (const who of members) {
+    keys[who] = join(work, `${who}_key`);
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', who, '-f', keys[who]!]);
+    publicKeys[who] = (await readFile(`${keys[who]}.pub`, 'utf8')).trim();
   }
+  return publicKeys;
 }
 
 /** How a suite talks to its gateway as its users: the real OpenSSH client and git. */

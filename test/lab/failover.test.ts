@@ -5,7 +5,7 @@ import type { LabStatus } from '../../src/lab/status.js';
 import { curl } from '../helpers/curl.js';
 import { sshRun, useOwnLab } from '../helpers/lab.js';
 import { runLabDir } from '../helpers/test-labs.js';
-import { applyCluster, placeRelease, resolveTestInstance, waitForEdge } from './hand-deploy.js';
+import { applyCluster, placeRelease, resolveTestInstance, waitForEdge } from '../helpers/hand-deploy.js';
 
 /**
  * One web host's Apache stops; the edge keeps serving through the other.

@@ -7,7 +7,7 @@ import type { LabStatus } from '../../src/lab/status.js';
 import { runCli } from '../helpers/cli.js';
 import { curl } from '../helpers/curl.js';
 import { sshRun, testLabShape, useLab } from '../helpers/lab.js';
-import { applyCluster, instanceFiles, placeRelease, resolveTestInstance, waitForEdge } from './hand-deploy.js';
+import { applyCluster, instanceFiles, placeRelease, resolveTestInstance, waitForEdge } from '../helpers/hand-deploy.js';
 
 let lab: LabStatus;
 let config: GatewayConfig;

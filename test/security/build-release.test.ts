@@ -5,12 +5,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type Server } from 'node:net';
-import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, chown, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../src/adapters/exec.js';
 import { buildRelease, exportTree } from '../../src/builder/build-release.js';
 import type { BuildSettings } from '../../src/core/config/types.js';
+import { commitFiles, scratchRepo } from '../helpers/git-repo.js';
 
 const asRoot = process.getuid?.() === 0;
 const describeAsRoot = asRoot ? describe : describe.skip;
@@ -20,19 +20,9 @@ let victim: string;
 let repo: string;
 let trees = 0;
 let workspaces = 0;
-const git = (...args: string[]) => run('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args]);
-
 /** Commits files (a string: content; `{ link }`: a symbolic link) and returns the export of that commit. */
 async function commitTree(files: Record<string, string | { link: string }>): Promise<{ tree: string; commit: string }> {
-  for (const [path, content] of Object.entries(files)) {
-    await mkdir(join(repo, path, '..'), { recursive: true });
-    await rm(join(repo, path), { force: true, recursive: true });
-    if (typeof content === 'string') await writeFile(join(repo, path), content);
-    else await symlink(content.link, join(repo, path));
-  }
-  await git('add', '-A');
-  await git('commit', '-q', '--allow-empty', '-m', 'c');
-  const commit = (await git('rev-parse', 'HEAD')).stdout.trim();
+  const commit = await commitFiles(repo, files, 'c', { allowEmpty: true });
   const tree = join(root, `tree-${++trees}`);
   await exportTree(repo, commit, tree, join(root, 'checkout'));
   return { tree, commit };
@@ -53,14 +43,11 @@ async function processesRunning(argv: string[]): Promise<number[]> {
 }
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'magrathea-security-build-'));
+  ({ root, repo } = await scratchRepo('magrathea-security-build-'));
   await chmod(root, 0o755);
   // Stands for /etc/passwd: a file of root's that a build must not reach.
   victim = join(root, 'victim');
   await writeFile(victim, 'precious\n', { mode: 0o644 });
-  repo = join(root, 'repo');
-  await mkdir(repo);
-  await run('git', ['init', '-q', '-b', 'master', repo]);
 });
 
 afterAll(async () => {

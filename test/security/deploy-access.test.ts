@@ -2,11 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '../../src/adapters/exec.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { curl } from '../helpers/curl.js';
 import { freePort } from '../helpers/free-port.js';
-import { gatewayClient, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { gatewayClient, makeUserKeys, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { useLab } from '../helpers/lab.js';
 
 /**
@@ -41,10 +40,7 @@ beforeAll(async () => {
   await cp(lab.config, config, { recursive: true });
   const gateway = join(config, 'gateway.yml');
   await writeFile(gateway, (await readFile(gateway, 'utf8')).replace(/^state_dir: .*$/m, `state_dir: ${join(work, 'state')}`));
-  keys.carol = join(work, 'carol_key');
-  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'carol', '-f', keys.carol]);
-  keys.admin = lab.ssh.identity.replace(/id_ed25519$/, 'user_ed25519');
-  const carolKey = (await readFile(`${keys.carol}.pub`, 'utf8')).trim();
+  const carolKey = (await makeUserKeys(lab, work, keys, ['carol'])).carol;
   const users = join(config, 'users.yml');
   await writeFile(users, `${await readFile(users, 'utf8')}carol:\n  role: member\n  keys: ["${carolKey}"]\n  apps: ["shop-*"]\n  verbs: [deploy]\n  clusters: [cluster-a]\n  domains: ["*.example.com"]\n`);
   port = await freePort();

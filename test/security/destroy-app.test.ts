@@ -6,7 +6,7 @@ import { run } from '../../src/adapters/exec.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { curl } from '../helpers/curl.js';
 import { freePort } from '../helpers/free-port.js';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { labAdminKey, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { putFile, sshRun, useOwnLab } from '../helpers/lab.js';
 
 /**
@@ -26,8 +26,7 @@ let server: TestGateway | undefined;
 let sleeper: number | undefined;
 
 function sshArgs(): string[] {
-  const key = lab.ssh.identity.replace(/id_ed25519$/, 'user_ed25519');
-  return ['-p', String(port), '-i', key, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', `UserKnownHostsFile=${join(work, 'known_hosts')}`, 'git@127.0.0.1'];
+  return ['-p', String(port), '-i', labAdminKey(lab), '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', `UserKnownHostsFile=${join(work, 'known_hosts')}`, 'git@127.0.0.1'];
 }
 
 function magrathea(...command: string[]) {

@@ -9,7 +9,8 @@ import { run, start } from '../../src/adapters/exec.js';
 import { repoDir } from '../../src/push/repos.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { freePort } from '../helpers/free-port.js';
-import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
+import { makeUserKeys, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { waitFor } from '../helpers/wait.js';
 import { useLab } from '../helpers/lab.js';
 
 /**
@@ -148,12 +149,7 @@ function follow(url: string, bearer: string) {
 beforeAll(async () => {
   lab = await useLab();
   work = await mkdtemp(join(tmpdir(), 'magrathea-security-'));
-  keys.admin = lab.ssh.identity.replace(/id_ed25519$/, 'user_ed25519');
-  for (const who of ['carol', 'dave', 'stranger']) {
-    keys[who] = join(work, `${who}_key`);
-    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', who, '-f', keys[who]!]);
-    memberKeys[who] = (await readFile(`${keys[who]}.pub`, 'utf8')).trim();
-  }
+  Object.assign(memberKeys, await makeUserKeys(lab, work, keys, ['carol', 'dave', 'stranger']));
   baseUsers = await readFile(join(lab.config, 'users.yml'), 'utf8');
   const open = await startNamedGateway('open', 'limits:\n  ssh: { auth_timeout: 2s, connections: 2100 }\n');
   const tight = await startNamedGateway(

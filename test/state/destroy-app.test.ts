@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import type { RedisContext } from '../../src/state/redis.js';
 import { commitTraffic, recordDisk } from '../../src/state/usage.js';
 import { hourKey } from '../../src/core/accounting/usage.js';
@@ -9,17 +9,9 @@ import { setConfigVars } from '../../src/state/config-vars.js';
 import { destroyAppKeys } from '../../src/state/destroy-app.js';
 import { recordClusterReleases } from '../../src/state/host-releases.js';
 import { recordRelease } from '../../src/state/releases.js';
-import { freshKeys, listKeys, startTestRedis, type TestRedis } from './redis-helper.js';
+import { freshKeys, listKeys, useTestRedis } from '../helpers/redis.js';
 
-let redis: TestRedis;
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = useTestRedis();
 
 const HOUR = Math.floor(Date.now() / 3600_000) - 1;
 

@@ -1,25 +1,12 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import type { RedisContext } from '../../src/state/redis.js';
+import { describe, expect, test } from '@jest/globals';
 import { destroyAppState, readClusterReleases, readInstanceReleases, recordClusterReleases } from '../../src/state/host-releases.js';
-import { freshKeys, listKeys, startTestRedis, type TestRedis } from './redis-helper.js';
+import { listKeys, useTestRedis } from '../helpers/redis.js';
 
-let redis: TestRedis;
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-
-afterAll(async () => {
-  await redis?.stop();
-});
-
-function context(): RedisContext {
-  return { redis: redis.handle.client, keys: freshKeys() };
-}
+const redis = useTestRedis();
 
 describe('what hosts and instances serve', () => {
   test('a cluster switch records every host and the instance; the next one replaces them all', async () => {
-    const ctx = context();
+    const ctx = redis.context();
     const at = new Date('2026-01-02T03:04:05Z');
     await recordClusterReleases(ctx, { app: 'shop', env: 'production', cluster: 'cluster-a', hosts: { 'web-1': 'r1', 'web-2': 'r1', 'web-3': 'r1' }, release: 'r1', switchedAt: at });
     await recordClusterReleases(ctx, { app: 'shop', env: 'production', cluster: 'cluster-b', hosts: { 'web-1': 'r1' }, release: 'r1', switchedAt: at });
@@ -38,7 +25,7 @@ describe('what hosts and instances serve', () => {
   });
 
   test('a reader never sees a cluster half switched (one atomic step), under 300 concurrent switches', async () => {
-    const ctx = context();
+    const ctx = redis.context();
     const hosts = (release: string) => Object.fromEntries(['web-1', 'web-2', 'web-3', 'web-4'].map((h) => [h, release]));
     const reader = redis.handle.duplicate();
     try {
@@ -65,7 +52,7 @@ describe('what hosts and instances serve', () => {
   });
 
   test('host names and release ids are checked', async () => {
-    const ctx = context();
+    const ctx = redis.context();
     await expect(recordClusterReleases(ctx, { app: 'shop', env: 'production', cluster: 'cluster-a', hosts: { 'web 1': 'r1' }, release: 'r1' })).rejects.toThrow(/host: "web 1" is not a valid name/);
     await expect(recordClusterReleases(ctx, { app: 'shop', env: 'production', cluster: 'cluster-a', hosts: { 'web-1': 'latest' }, release: 'r1' })).rejects.toThrow(/"latest" is not a release id/);
     await expect(recordClusterReleases(ctx, { app: 'shop', env: 'production', cluster: 'cluster-a', hosts: {}, release: 'r1' })).rejects.toThrow(/no hosts given/);
@@ -73,7 +60,7 @@ describe('what hosts and instances serve', () => {
   });
 
   test('destroyAppState removes what the app serves in every env, and only that app', async () => {
-    const ctx = context();
+    const ctx = redis.context();
     for (const [app, env] of [['shop', 'production'], ['shop', 'staging'], ['shop-2', 'production']] as const) {
       await recordClusterReleases(ctx, { app, env, cluster: 'cluster-a', hosts: { 'web-1': 'r1' }, release: 'r1' });
     }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openRedis, type RedisHandle } from '../../src/state/redis.js';
 import { privateRedisPaths } from '../../src/adapters/redis-server.js';
-import { isAlive, waitForExit } from './redis-helper.js';
+import { isAlive, waitForExit } from '../helpers/redis.js';
 
 // Every server a test starts is stopped in afterAll, by PID, whatever happened.
 const handles: RedisHandle[] = [];

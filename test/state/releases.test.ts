@@ -1,27 +1,14 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import type { Redis } from 'ioredis';
-import type { RedisContext } from '../../src/state/redis.js';
 import { destroyAppState, listReleaseEnvs, listReleases, markReleaseStatus, readRelease, recordRelease } from '../../src/state/releases.js';
-import { freshKeys, listKeys, startTestRedis, type TestRedis } from './redis-helper.js';
+import { listKeys, useTestRedis } from '../helpers/redis.js';
 
-let redis: TestRedis;
+const redis = useTestRedis();
 const sha = (n: number) => n.toString(16).padStart(40, 'a');
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-
-afterAll(async () => {
-  await redis?.stop();
-});
-
-function context(): RedisContext {
-  return { redis: redis.handle.client, keys: freshKeys() };
-}
 
 describe('release history', () => {
   test('records releases with ids from the app+env counter, lists them newest first, marks their status', async () => {
-    const ctx = context();
+    const ctx = redis.context();
     const first = await recordRelease(ctx, { app: 'shop', env: 'production', commit: sha(1), ref: 'refs/heads/master', requestedBy: 'alice' });
     expect(first).toMatchObject({ id: 'r1', number: 1, status: 'building', commit: sha(1), requestedBy: 'alice' });
     await recordRelease(ctx, { app: 'shop', env: 'production', commit: sha(2), ref: 'refs/heads/master', requestedBy: 'bob', jobId: '7' });
@@ -44,7 +31,7 @@ describe('release history', () => {
   });
 
   test('release counters are atomic under concurrency: 200 releases from 8 connections get 200 distinct ids', async () => {
-    const ctx = context();
+    const ctx = redis.context();
     const connections: Redis[] = Array.from({ length: 8 }, () => redis.handle.duplicate());
     try {
       const made = await Promise.all(Array.from({ length: 200 }, (_, i) =>
@@ -61,13 +48,13 @@ describe('release history', () => {
   });
 
   test('marking a release that does not exist fails clearly and creates nothing', async () => {
-    const ctx = context();
+    const ctx = redis.context();
     await expect(markReleaseStatus(ctx, { app: 'shop', env: 'production', id: 'r5', status: 'live' })).rejects.toThrow('release r5 of shop (production) not found');
     expect(await listKeys(redis.handle, ctx.keys)).toEqual([]);
   });
 
   test('names, ids and statuses are checked before they reach a key', async () => {
-    const ctx = context();
+    const ctx = redis.context();
     const base = { env: 'production', commit: sha(1), ref: 'refs/heads/master', requestedBy: 'alice' };
     await expect(recordRelease(ctx, { ...base, app: 'shop:*' })).rejects.toThrow(/is not a valid name/);
     await expect(recordRelease(ctx, { ...base, app: 'shop', commit: 'HEAD; rm -rf /' })).rejects.toThrow(/not a hex commit id/);
@@ -77,7 +64,7 @@ describe('release history', () => {
   });
 
   test("destroyAppState removes the app's history in every env and nothing of an app whose name starts the same", async () => {
-    const ctx = context();
+    const ctx = redis.context();
     for (const [app, env] of [['shop', 'production'], ['shop', 'staging'], ['shop2', 'production']] as const) {
       const r = await recordRelease(ctx, { app, env, commit: sha(1), ref: 'refs/heads/master', requestedBy: 'alice' });
       await markReleaseStatus(ctx, { app, env, id: r.id, status: 'live' });

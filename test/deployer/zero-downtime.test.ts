@@ -1,16 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../src/adapters/exec.js';
-import { createKeys } from '../../src/state/keys.js';
-import { openRedis, type RedisHandle } from '../../src/state/redis.js';
-import { loadGatewayConfig } from '../../src/config/load.js';
-import { redisDeployState } from '../../src/deployer/redis-state.js';
 import { labDown } from '../../src/lab/down.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { commitAll, deployHead, expectedBody, rollBack, SLOW_SECONDS, writeApp, type AppVersion, type DeployContext } from '../../bench/zero-downtime/app.js';
 import { get, RequestStream, type Hit } from '../../bench/zero-downtime/traffic.js';
+import { openDeployState, type SuiteDeployState } from '../helpers/deploy-trees.js';
 import { putFile, sshRun, useOwnLab } from '../helpers/lab.js';
 
 /**
@@ -28,18 +23,14 @@ const MARGIN_MS = 300;
 
 let lab: LabStatus;
 let ctx: DeployContext;
-let redis: RedisHandle;
-let work: string;
+let suite: SuiteDeployState | undefined;
 let edge: string;
 let n = 0;
 
 beforeAll(async () => {
   lab = await useOwnLab('zero-downtime', { clusters: 1, webHosts: 2 }, [209, 217, 219]);
-  const config = await loadGatewayConfig(lab.config);
-  work = await mkdtemp(join(tmpdir(), 'magrathea-zd-test-'));
-  config.gateway.stateDir = join(work, 'state');
-  redis = await openRedis({ stateDir: join(work, 'state'), env: {} });
-  const state = redisDeployState({ redis: redis.client, keys: createKeys(`zdtest${process.pid}`) });
+  suite = await openDeployState(lab.config, 'zd-test');
+  const { config, state, work } = suite;
   const repo = join(work, APP);
   await run('git', ['init', '-q', '-b', 'master', repo]);
   ctx = { app: APP, repo, work, config, state, log: () => undefined };
@@ -47,9 +38,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await redis?.stop();
+  await suite?.close();
   if (lab) await labDown({ dir: lab.dir, purge: true });
-  if (work) await rm(work, { recursive: true, force: true });
 }, 60_000);
 
 async function release(version: AppVersion): Promise<string> {

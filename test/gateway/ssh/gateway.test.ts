@@ -2,12 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '../../src/adapters/exec.js';
-import type { LabStatus } from '../../src/lab/status.js';
-import { curl } from '../helpers/curl.js';
-import { freePort } from '../helpers/free-port.js';
-import { gatewayClient, startGateway, type TestGateway } from '../helpers/gateway.js';
-import { useOwnLab } from '../helpers/lab.js';
+import { run } from '../../../src/adapters/exec.js';
+import type { LabStatus } from '../../../src/lab/status.js';
+import { curl } from '../../helpers/curl.js';
+import { freePort } from '../../helpers/free-port.js';
+import { gatewayClient, makeUserKeys, startGateway, type TestGateway } from '../../helpers/gateway.js';
+import { useOwnLab } from '../../helpers/lab.js';
 
 /**
  * The SSH gateway with the real git and OpenSSH clients: `magrathea serve`
@@ -34,12 +34,7 @@ beforeAll(async () => {
   await cp(lab.config, config, { recursive: true });
   // Small enough for a test to cross, far above what the example app sends.
   await writeFile(join(config, 'gateway.yml'), `${await readFile(join(lab.config, 'gateway.yml'), 'utf8')}builds:\n  max_push_size: 2M\n`);
-  for (const who of ['bob', 'stranger']) {
-    keys[who] = join(work, `${who}_key`);
-    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', who, '-f', keys[who]!]);
-  }
-  keys.admin = lab.ssh.identity.replace(/id_ed25519$/, 'user_ed25519');
-  const bobKey = (await readFile(`${keys.bob}.pub`, 'utf8')).trim();
+  const bobKey = (await makeUserKeys(lab, work, keys, ['bob', 'stranger'])).bob;
   await writeFile(join(config, 'users.yml'), `${await readFile(join(lab.config, 'users.yml'), 'utf8')}bob:\n  role: member\n  keys: ["${bobKey}"]\n  apps: ["shop-*"]\n  verbs: [deploy]\n`);
   port = await freePort();
   server = await startGateway(['--config', config, '--listen', `127.0.0.1:${port}`, '--http', '127.0.0.1:0']);

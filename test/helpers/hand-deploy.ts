@@ -6,8 +6,8 @@ import { renderCluster, type RenderedFile } from '../../src/core/render/cluster.
 import { fpmSocket, instanceRoot, logDir, unixUser } from '../../src/core/render/names.js';
 import { formatProblem } from '../../src/core/source.js';
 import type { LabStatus } from '../../src/lab/status.js';
-import { curl } from '../helpers/curl.js';
-import { putFile, sshRun } from '../helpers/lab.js';
+import { curl } from './curl.js';
+import { putFile, sshRun } from './lab.js';
 
 /**
  * What a deploy does on a cluster, done by hand with the product's

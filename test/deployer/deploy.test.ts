@@ -1,20 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run, start } from '../../src/adapters/exec.js';
-import { createKeys } from '../../src/state/keys.js';
-import { openRedis, type RedisHandle } from '../../src/state/redis.js';
 import { buildRelease, exportTree } from '../../src/builder/build-release.js';
-import { loadGatewayConfig } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/core/config/types.js';
 import { deploy, formatDeployResult } from '../../src/deployer/deploy.js';
-import { redisDeployState } from '../../src/deployer/redis-state.js';
 import type { DeployResult, DeployState } from '../../src/deployer/types.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { labUp } from '../../src/lab/up.js';
 import { readApp } from '../../src/builder/manifest.js';
 import { curl } from '../helpers/curl.js';
+import { openDeployState, type SuiteDeployState } from '../helpers/deploy-trees.js';
 import { sshRun, useOwnLab } from '../helpers/lab.js';
 
 /**
@@ -25,7 +21,7 @@ import { sshRun, useOwnLab } from '../helpers/lab.js';
 const APP = 'dtest';
 let lab: LabStatus;
 let config: GatewayConfig;
-let redis: RedisHandle;
+let suite: SuiteDeployState | undefined;
 let state: DeployState;
 let work: string;
 let repo: string;
@@ -34,11 +30,8 @@ let n = 0;
 beforeAll(async () => {
   // A lab of its own: this suite stops an sshd and makes a directory immutable.
   lab = await useOwnLab('deploy', { clusters: 2, webHosts: 2 }, [221, 223, 225, 227, 229, 231, 233, 235, 237]);
-  config = await loadGatewayConfig(lab.config);
-  work = await mkdtemp(join(tmpdir(), 'magrathea-deploy-test-'));
-  config.gateway.stateDir = join(work, 'state');
-  redis = await openRedis({ stateDir: join(work, 'state'), env: {} });
-  state = redisDeployState({ redis: redis.client, keys: createKeys(`deploytest${process.pid}`) });
+  suite = await openDeployState(lab.config, 'deploy-test');
+  ({ config, state, work } = suite);
   repo = join(work, APP);
   await cp('examples/hello-php', repo, { recursive: true });
   await run('git', ['init', '-q', '-b', 'master', repo]);
@@ -46,8 +39,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await redis?.stop();
-  await rm(work, { recursive: true, force: true });
+  await suite?.close();
 });
 
 async function commit(message: string): Promise<string> {

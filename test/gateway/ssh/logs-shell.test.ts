@@ -2,13 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run, start } from '../../src/adapters/exec.js';
-import { labDown } from '../../src/lab/down.js';
-import type { LabStatus } from '../../src/lab/status.js';
-import { curl } from '../helpers/curl.js';
-import { freePort } from '../helpers/free-port.js';
-import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
-import { sshRun, useOwnLab } from '../helpers/lab.js';
+import { run, start } from '../../../src/adapters/exec.js';
+import { labDown } from '../../../src/lab/down.js';
+import type { LabStatus } from '../../../src/lab/status.js';
+import { curl } from '../../helpers/curl.js';
+import { freePort } from '../../helpers/free-port.js';
+import { makeUserKeys, startGateway, type TestGateway } from '../../helpers/gateway.js';
+import { waitFor } from '../../helpers/wait.js';
+import { sshRun, useOwnLab } from '../../helpers/lab.js';
 
 /**
  * `ssh magrathea logs` and `ssh magrathea shell` with the real OpenSSH
@@ -131,15 +132,11 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'magrathea-logs-shell-'));
   const config = join(work, 'config');
   await cp(lab.config, config, { recursive: true });
-  keys.admin = lab.ssh.identity.replace(/id_ed25519$/, 'user_ed25519');
   // carol may touch the app but not read its logs nor open a shell; dave may do both, on other apps.
   const users = [['carol', `["${APP}"]`, '[deploy]'], ['dave', '["shop-*"]', '[logs, shell]']] as const;
+  const publicKeys = await makeUserKeys(lab, work, keys, users.map(([who]) => who));
   let extra = '';
-  for (const [who, apps, verbs] of users) {
-    keys[who] = join(work, `${who}_key`);
-    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', who, '-f', keys[who]!]);
-    extra += `${who}:\n  role: member\n  keys: ["${(await readFile(`${keys[who]}.pub`, 'utf8')).trim()}"]\n  apps: ${apps}\n  verbs: ${verbs}\n`;
-  }
+  for (const [who, apps, verbs] of users) extra += `${who}:\n  role: member\n  keys: ["${publicKeys[who]}"]\n  apps: ${apps}\n  verbs: ${verbs}\n`;
   await writeFile(join(config, 'users.yml'), `${await readFile(join(lab.config, 'users.yml'), 'utf8')}${extra}`);
   port = await freePort();
   server = await startGateway(['--config', config, '--listen', `127.0.0.1:${port}`, '--http', '127.0.0.1:0']);

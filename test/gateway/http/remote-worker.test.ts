@@ -2,12 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { run, start } from '../../src/adapters/exec.js';
-import { labDown } from '../../src/lab/down.js';
-import type { LabStatus } from '../../src/lab/status.js';
-import { curl } from '../helpers/curl.js';
-import { freePort } from '../helpers/free-port.js';
-import { useOwnLab } from '../helpers/lab.js';
+import { run, start } from '../../../src/adapters/exec.js';
+import { labDown } from '../../../src/lab/down.js';
+import type { LabStatus } from '../../../src/lab/status.js';
+import { curl } from '../../helpers/curl.js';
+import { freePort } from '../../helpers/free-port.js';
+import { labAdminKey } from '../../helpers/gateway.js';
+import { useOwnLab } from '../../helpers/lab.js';
+import { waitFor } from '../../helpers/wait.js';
 
 /**
  * A worker that does not share the gateway's disk: `magrathea worker` in a
@@ -27,16 +29,8 @@ const children: ReturnType<typeof start>[] = [];
 let serverLog = '';
 let workerLog = '';
 
-async function waitFor(what: string, check: () => boolean, ms = 20_000): Promise<void> {
-  for (const deadline = Date.now() + ms; !check(); ) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 function sshCommand(): string[] {
-  const key = lab.ssh.identity.replace(/id_ed25519$/, 'user_ed25519');
-  return ['ssh', '-p', String(sshPort), '-i', key, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', `UserKnownHostsFile=${join(work, 'known_hosts')}`];
+  return ['ssh', '-p', String(sshPort), '-i', labAdminKey(lab), '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', `UserKnownHostsFile=${join(work, 'known_hosts')}`];
 }
 
 beforeAll(async () => {
@@ -53,7 +47,7 @@ beforeAll(async () => {
   children.push(server);
   server.stdout!.on('data', (d: Buffer) => (serverLog += d.toString()));
   server.stderr!.on('data', (d: Buffer) => (serverLog += d.toString()));
-  await waitFor('the gateway', () => serverLog.includes('listening'));
+  await waitFor('the gateway', async () => serverLog.includes('listening'), 20_000);
 
   // The worker: the gateway's exports and checkouts are not on its disk. Its PID is node's (unshare and sh exec).
   const hide = 'mkdir -p "$1" "$2" && mount -t tmpfs tmpfs "$1" && mount -t tmpfs tmpfs "$2" && shift 2 && exec "$@"';
@@ -61,7 +55,7 @@ beforeAll(async () => {
   children.push(worker);
   worker.stdout!.on('data', (d: Buffer) => (workerLog += d.toString()));
   worker.stderr!.on('data', (d: Buffer) => (workerLog += d.toString()));
-  await waitFor('the worker', () => workerLog.includes('worker ready'));
+  await waitFor('the worker', async () => workerLog.includes('worker ready'), 20_000);
 }, 120_000);
 
 // Stopped by PID, failed or not: the worker, the gateway, then the lab.

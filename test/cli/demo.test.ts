@@ -2,10 +2,10 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { run } from '../src/adapters/exec.js';
-import { freePort } from './helpers/free-port.js';
-import { reserveSubnet } from './helpers/free-subnet.js';
-import { TEST_LABS } from './helpers/test-labs.js';
+import { run } from '../../src/adapters/exec.js';
+import { freePort } from '../helpers/free-port.js';
+import { reserveSubnet } from '../helpers/free-subnet.js';
+import { TEST_LABS } from '../helpers/test-labs.js';
 
 /** What `npm run demo` runs after setup and build, without waiting for Ctrl-C. */
 describe('magrathea demo', () => {

@@ -1,9 +1,10 @@
+import { afterAll, beforeAll } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createKeys, type Keys } from '../../src/state/keys.js';
-import { openRedis, type RedisHandle } from '../../src/state/redis.js';
+import { openRedis, type RedisContext, type RedisHandle } from '../../src/state/redis.js';
 
 /**
  * A private redis-server for one test file, started through the adapter in a
@@ -28,6 +29,22 @@ export async function startTestRedis(): Promise<TestRedis> {
       await rm(stateDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A private redis-server for the calling suite: started in its beforeAll,
+ * stopped (by PID) in its afterAll. The object is filled in when the
+ * suite's tests run; `context()` gives a context under a fresh prefix.
+ */
+export function useTestRedis(): TestRedis & { context(): RedisContext } {
+  const suite = { context: (): RedisContext => ({ redis: suite.handle.client, keys: freshKeys() }) } as TestRedis & { context(): RedisContext };
+  beforeAll(async () => {
+    Object.assign(suite, await startTestRedis());
+  });
+  afterAll(async () => {
+    await suite.stop?.();
+  });
+  return suite;
 }
 
 /** Key names under a prefix no other test uses. */

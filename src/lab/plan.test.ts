@@ -1,10 +1,10 @@
 import { describe, expect, test } from '@jest/globals';
-import { validateGatewayConfig } from '../../src/core/config/validate.js';
-import { LAB_COMMANDS, renderLabConfig } from '../../src/lab/gateway-config.js';
-import { renderSshdConfig } from '../../src/lab/host-files.js';
-import { labPaths } from '../../src/lab/paths.js';
-import { planLab } from '../../src/lab/plan.js';
-import { renderSshConfig } from '../../src/lab/ssh-files.js';
+import { validateGatewayConfig } from '../core/config/validate.js';
+import { LAB_COMMANDS, renderLabConfig } from './gateway-config.js';
+import { renderSshdConfig } from './host-files.js';
+import { labPaths } from './paths.js';
+import { planLab } from './plan.js';
+import { renderSshConfig } from './ssh-files.js';
 
 /** The lab's pure parts: names and addresses, and the configuration it writes. No root needed. */
 describe('planLab', () => {
