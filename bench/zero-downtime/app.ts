@@ -5,7 +5,7 @@ import { buildRelease, exportTree } from '../../src/builder/build-release.js';
 import type { GatewayConfig } from '../../src/core/config/types.js';
 import { deploy, hostSshSettings } from '../../src/deployer/deploy.js';
 import { deployCluster } from '../../src/deployer/deploy-cluster.js';
-import type { ClusterOutcome, DeployResult, DeployState } from '../../src/deployer/types.js';
+import type { ClusterOutcome, DeployOutcome, DeployState } from '../../src/deployer/types.js';
 import { readApp } from '../../src/builder/manifest.js';
 
 /** How long the slow page sleeps: longer than a switch takes, so requests are in flight across it. */
@@ -71,7 +71,7 @@ export interface DeployContext {
 }
 
 /** Builds the repository's HEAD and deploys it as `release`, the way a push does. */
-export async function deployHead(ctx: DeployContext, release: string): Promise<DeployResult> {
+export async function deployHead(ctx: DeployContext, release: string): Promise<DeployOutcome> {
   const head = (await run('git', ['-C', ctx.repo, 'rev-parse', 'HEAD'])).stdout.trim();
   const tree = join(ctx.work, `tree-${release}`);
   await exportTree(ctx.repo, head, tree, `${ctx.repo}.checkout`);

@@ -7,7 +7,7 @@ import type { Problem } from '../core/source.js';
 import { adviseHookFailure, adviseInstance, formatAdvice } from '../core/advice.js';
 import { deployCluster } from './deploy-cluster.js';
 import { readReleaseFacts, readRequiredExtensions } from './release-facts.js';
-import type { ClusterOutcome, DeployResult, DeployState } from './types.js';
+import type { ClusterOutcome, DeployOutcome, DeployState } from './types.js';
 import { formatTable } from '../core/table.js';
 
 export interface DeployInput {
@@ -35,7 +35,7 @@ export interface DeployDeps {
  * other, stopping at the first that fails (`rolling`), or all at once
  * (`parallel`). Every instance is resolved before any host is touched.
  */
-export async function deploy(input: DeployInput, deps: DeployDeps): Promise<DeployResult> {
+export async function deploy(input: DeployInput, deps: DeployDeps): Promise<DeployOutcome> {
   const environment = input.manifest.environments.find((e) => e.name === input.env);
   if (!environment) throw new MagratheaError(`${input.app} has no environment "${input.env}"`, 'unknown-environment');
   const clusters = input.clusters ?? environment.clusters;
@@ -98,7 +98,7 @@ export function hostSshSettings(config: GatewayConfig): SshSettings {
 }
 
 /** The table printed at the end of a deploy (and of a push). */
-export function formatDeployResult(result: DeployResult): string {
+export function formatDeployResult(result: DeployOutcome): string {
   const rows = [['CLUSTER', 'STATUS', 'RELEASE', 'HOSTS', 'URL', 'TIME']].concat(
     result.clusters.map((o) => [o.cluster, o.status, o.serving ?? (o.status === 'skipped' ? '-' : 'unchanged'), String(o.hosts), o.url, `${o.seconds.toFixed(1)}s`]),
   );

@@ -50,7 +50,8 @@ export interface ClusterOutcome {
   transferred?: Record<string, number>;
 }
 
-export interface DeployResult {
+/** What one deploy did on each cluster (the job's DeployResult carries it, with a summary line, to whoever follows). */
+export interface DeployOutcome {
   app: string;
   env: string;
   release: string;

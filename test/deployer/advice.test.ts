@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { GatewayConfig } from '../../src/core/config/types.js';
-import type { DeployResult } from '../../src/deployer/types.js';
+import type { DeployOutcome } from '../../src/deployer/types.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { curl } from '../helpers/curl.js';
 import { openDeployHarness, type DeployHarness } from '../helpers/deploy-trees.js';
@@ -25,7 +25,7 @@ function manifest(extra = ''): string {
   return ['stack: { php: "8.2", docroot: public }', 'domains: ["${app}.adv.example.com"]', 'environments:', '  production: { branch: master, clusters: [cluster-a] }', extra].join('\n');
 }
 
-function deployTree(files: Record<string, string>, yaml = manifest()): Promise<{ result: DeployResult; lines: string[] }> {
+function deployTree(files: Record<string, string>, yaml = manifest()): Promise<{ result: DeployOutcome; lines: string[] }> {
   return harness.deployTree(APP, files, yaml);
 }
 

@@ -5,7 +5,7 @@ import { run, start } from '../../src/adapters/exec.js';
 import { buildRelease, exportTree } from '../../src/builder/build-release.js';
 import type { GatewayConfig } from '../../src/core/config/types.js';
 import { deploy, formatDeployResult } from '../../src/deployer/deploy.js';
-import type { DeployResult, DeployState } from '../../src/deployer/types.js';
+import type { DeployOutcome, DeployState } from '../../src/deployer/types.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { labUp } from '../../src/lab/up.js';
 import { readApp } from '../../src/builder/manifest.js';
@@ -49,7 +49,7 @@ async function commit(message: string): Promise<string> {
 }
 
 /** Builds HEAD and deploys it as the next release. */
-async function deployHead(): Promise<{ result: DeployResult; commit: string; lines: string[] }> {
+async function deployHead(): Promise<{ result: DeployOutcome; commit: string; lines: string[] }> {
   const head = (await run('git', ['-C', repo, 'rev-parse', 'HEAD'])).stdout.trim();
   const app = await readApp(repo, APP);
   const tree = join(work, `tree-${n + 1}`);

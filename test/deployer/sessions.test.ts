@@ -5,7 +5,7 @@ import { run } from '../../src/adapters/exec.js';
 import { buildRelease, exportTree } from '../../src/builder/build-release.js';
 import type { GatewayConfig } from '../../src/core/config/types.js';
 import { deploy } from '../../src/deployer/deploy.js';
-import type { DeployResult, DeployState } from '../../src/deployer/types.js';
+import type { DeployOutcome, DeployState } from '../../src/deployer/types.js';
 import { labDown } from '../../src/lab/down.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { readApp } from '../../src/builder/manifest.js';
@@ -26,7 +26,7 @@ let harness: DeployHarness;
 let state: DeployState;
 let work: string;
 const lines: string[] = [];
-let result: DeployResult;
+let result: DeployOutcome;
 
 const MANIFEST = `stack: { php: "8.2", docroot: public }
 domains: ["\${app}.example.com"]

@@ -6,7 +6,7 @@ import { unixId, unixUser } from '../../src/core/render/names.js';
 import { hostSshSettings } from '../../src/deployer/deploy.js';
 import { deployCluster } from '../../src/deployer/deploy-cluster.js';
 import { undeployCluster } from '../../src/deployer/undeploy-cluster.js';
-import type { DeployResult, DeployState } from '../../src/deployer/types.js';
+import type { DeployOutcome, DeployState } from '../../src/deployer/types.js';
 import { LAB_STORAGE } from '../../src/lab/plan.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { curl } from '../helpers/curl.js';
@@ -39,7 +39,7 @@ function manifest(clusters: string, extra = ''): string {
   ].join('\n');
 }
 
-function deployTree(app: string, files: Record<string, string>, yaml: string, gateway = config): Promise<{ result: DeployResult; lines: string[] }> {
+function deployTree(app: string, files: Record<string, string>, yaml: string, gateway = config): Promise<{ result: DeployOutcome; lines: string[] }> {
   return harness.deployTree(app, { 'public/health.php': '<?php echo "ok";', ...files }, yaml, { gateway });
 }
 

@@ -9,7 +9,7 @@ import type { ConfigVars } from '../../src/core/manifest/types.js';
 import { validateManifest } from '../../src/core/manifest/validate.js';
 import { deploy } from '../../src/deployer/deploy.js';
 import { redisDeployState } from '../../src/deployer/redis-state.js';
-import type { DeployResult, DeployState } from '../../src/deployer/types.js';
+import type { DeployOutcome, DeployState } from '../../src/deployer/types.js';
 
 /** A file's content, a symbolic link, or a copy of a file of this machine with a mode (a setuid binary). */
 export type TreeEntry = string | { link: string } | { copyOf: string; mode: number };
@@ -57,7 +57,7 @@ export interface DeployHarness extends SuiteDeployState {
    * release would arrive (nothing checks it on the way: the hosts' own
    * checks are what the suites test). `gateway` stands in for `config`.
    */
-  deployTree(app: string, entries: Record<string, TreeEntry>, yaml: string, options?: { vars?: ConfigVars; gateway?: GatewayConfig }): Promise<{ result: DeployResult; lines: string[] }>;
+  deployTree(app: string, entries: Record<string, TreeEntry>, yaml: string, options?: { vars?: ConfigVars; gateway?: GatewayConfig }): Promise<{ result: DeployOutcome; lines: string[] }>;
 }
 
 export async function openDeployHarness(labConfig: string, name: string): Promise<DeployHarness> {

@@ -3,7 +3,7 @@ import type { GatewayConfig } from '../../src/core/config/types.js';
 import type { ConfigVars } from '../../src/core/manifest/types.js';
 import { fpmSocket, unixUser } from '../../src/core/render/names.js';
 import { agentArgv } from '../../src/deployer/agent.js';
-import type { DeployResult } from '../../src/deployer/types.js';
+import type { DeployOutcome } from '../../src/deployer/types.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { curl } from '../helpers/curl.js';
 import { openDeployHarness, type DeployHarness, type TreeEntry } from '../helpers/deploy-trees.js';
@@ -39,7 +39,7 @@ function manifest(extra = ''): string {
 }
 
 /** Deploys a release tree (entries by path, with a health page) as app's next release on cluster-a. */
-function deployTree(app: string, entries: Record<string, TreeEntry>, yaml = manifest(), vars?: ConfigVars, gateway = config): Promise<{ result: DeployResult; lines: string[] }> {
+function deployTree(app: string, entries: Record<string, TreeEntry>, yaml = manifest(), vars?: ConfigVars, gateway = config): Promise<{ result: DeployOutcome; lines: string[] }> {
   return harness.deployTree(app, { 'public/health.php': '<?php echo "ok";', ...entries }, yaml, { ...(vars ? { vars } : {}), gateway });
 }
 
