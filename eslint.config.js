@@ -15,6 +15,20 @@ export default tseslint.config(
           { name: 'child_process', message: 'spawn through src/adapters/exec.ts' },
           { name: 'node:child_process', message: 'spawn through src/adapters/exec.ts' },
           { name: 'execa', message: 'spawn through src/adapters/exec.ts' },
+          { name: 'ioredis', message: 'only src/state talks to Redis' },
+        ],
+      }],
+    },
+  },
+  {
+    // The only code that talks to Redis (BullMQ gets its connection from here), and its tests.
+    files: ['src/state/**/*.ts', 'test/state/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [
+          { name: 'child_process', message: 'spawn through src/adapters/exec.ts' },
+          { name: 'node:child_process', message: 'spawn through src/adapters/exec.ts' },
+          { name: 'execa', message: 'spawn through src/adapters/exec.ts' },
         ],
       }],
     },
