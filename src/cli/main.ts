@@ -2,21 +2,12 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { configDir } from '../config/load.js';
-import type { UserConfig } from '../core/config/types.js';
 import { COMMANDS } from '../commands/table.js';
 import type { CommandIO } from '../dispatch/command.js';
 import { Dispatcher, EXIT_UNKNOWN_COMMAND } from '../dispatch/dispatch.js';
+import { localUser } from './local-user.js';
 
 export { EXIT_UNKNOWN_COMMAND };
-
-/**
- * Who runs a command at the gateway's command line: its operator, with an
- * admin's rights (they hold the configuration and the state already),
- * named as the system knows them for the audit log and the releases.
- */
-export function localUser(): UserConfig {
-  return { name: process.env.SUDO_USER || process.env.USER || 'cli', role: 'admin', keys: [], apps: ['*'], verbs: [], clusters: ['*'], domains: ['*'] };
-}
 
 /** `magrathea <argv>`: the command line, one surface of the command table. */
 export async function main(argv: string[], io: CommandIO): Promise<number> {

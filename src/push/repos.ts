@@ -8,8 +8,8 @@ import { MagratheaError } from '../core/errors.js';
 import { checkName } from '../core/values.js';
 import { builderPaths } from '../builder/build-release.js';
 
-/** The command line the hooks run: `magrathea hook pre-receive`. */
-const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+/** What the hooks run: `magrathea hook pre-receive`, through an entry point that loads only the hooks. */
+const HOOK = fileURLToPath(new URL('../cli/hook.js', import.meta.url));
 
 /** The bare repository of an app, in the gateway's state directory. */
 export function repoDir(stateDir: string, app: string): string {
@@ -65,7 +65,7 @@ export async function installHooks(dir: string, configDir: string): Promise<void
     const script = [
       '#!/bin/sh',
       '# Managed by Magrathea: a push is validated and deployed before its branch moves.',
-      `MAGRATHEA_CONFIG=${shellQuote([configDir])} exec ${shellQuote([process.execPath, CLI, 'hook', hook])}`,
+      `MAGRATHEA_CONFIG=${shellQuote([configDir])} exec ${shellQuote([process.execPath, HOOK, hook])}`,
       '',
     ].join('\n');
     const path = join(dir, 'hooks', hook);
