@@ -176,6 +176,10 @@ describe('ssh magrathea', () => {
       expect(result.exitCode).toBe(2);
     }
     expect((await ssh('admin', 'nosuch')).exitCode).toBe(3);
+    // The command line's own option, and its own commands, do not exist over SSH.
+    expect((await ssh('admin', 'releases', 'hello', '--config', '/tmp')).exitCode).toBe(2);
+    for (const line of ['serve', 'hook pre-receive', 'lab down', 'deploy /tmp --app hello']) expect((await ssh('admin', line)).exitCode).not.toBe(0);
+    expect((await ssh('admin', 'lab', 'down')).exitCode).toBe(3);
   });
 
   it('config:set / config:show / config:unset: secrets on the gateway, masked, applied by the next deploy', async () => {
@@ -313,6 +317,11 @@ describe('the HTTP API', () => {
 
   it('keeps members to their apps and verbs, and says which status went wrong', async () => {
     expect(await call('bob', 'GET', '/v1/apps')).toMatchObject({ status: 200, json: ['shop-eu'] });
+    // Any command through /v1/run, as its caller; the command line's own are not there.
+    const who = events((await call('bob', 'POST', '/v1/run', { argv: ['whoami', '--json'] })).text);
+    expect(JSON.parse(who.flatMap((l) => (l.stdout === undefined ? [] : [l.stdout])).join('\n'))).toMatchObject({ user: 'bob', role: 'member' });
+    expect((await call('admin', 'POST', '/v1/run', { argv: ['lab', 'down'] })).status).toBe(404);
+    expect((await call('admin', 'POST', '/v1/run', { argv: ['releases', 'hello', '--config', '/tmp'] })).status).toBe(400);
     expect(await call('bob', 'GET', '/v1/apps/hello/releases')).toMatchObject({ status: 403, json: { error: 'magrathea: bob has no access to app hello' } });
     expect((await call('bob', 'POST', '/v1/apps/shop-eu/rollback', {})).status).toBe(403);
     expect((await call('bob', 'PATCH', '/v1/apps/shop-eu/config', { A: '1' })).status).toBe(403);
