@@ -38,7 +38,7 @@ export function explainInstance(instance: InstanceConfig, reveal = false): Expla
   return { instance: `${instance.app}@${instance.cluster}`, branch: instance.branch, strategy: instance.strategy, values, text: `${head}${formatTable([['KEY', 'VALUE', 'LAYER', 'SOURCE'], ...cells])}` };
 }
 
-const ORDER = ['stack', 'domains', 'env', 'shared', 'build', 'hooks', 'cache', 'health'];
+const ORDER = ['stack', 'domains', 'env', 'shared', 'build', 'hooks', 'cache', 'health', 'database'];
 function order(path: string): number {
   return ORDER.indexOf(path.split('.')[0]!);
 }

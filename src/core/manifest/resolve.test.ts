@@ -113,3 +113,39 @@ describe('hooks.timeout and reserved variables', () => {
     expect('problems' in result && result.problems.map((p) => p.message)).toEqual([expect.stringMatching(/"BASH_ENV" changes how programs start/)]);
   });
 });
+
+describe('database', () => {
+  const resolveText = (text: string, env: string, cluster: string, vars?: ConfigVars) => {
+    const parsed = validateManifest(text, 'magrathea.yml');
+    if ('problems' in parsed) return parsed.problems.map(formatProblem);
+    const result = resolveInstance(parsed.manifest, { app: 'shop', env, cluster }, vars);
+    return 'problems' in result ? result.problems.map(formatProblem) : result.instance;
+  };
+  const ENVS = `environments:
+  production: { branch: master, clusters: [cluster-a, cluster-b] }
+  staging: { branch: develop, clusters: [cluster-a], database: { engine: none } }
+`;
+
+  it('gives each field its default name, or the one the manifest chose, layer by layer', () => {
+    const text = `database: { engine: mysql, vars: { name: DB_NAME, user: DB_USER } }\n${ENVS}clusters:\n  cluster-b: { database: { vars: { host: DB_HOSTNAME } } }\n`;
+    expect((resolveText(text, 'production', 'cluster-a') as InstanceConfig).database).toEqual({
+      engine: 'mysql',
+      vars: { url: 'DATABASE_URL', host: 'DB_HOST', port: 'DB_PORT', name: 'DB_NAME', user: 'DB_USER', password: 'DB_PASSWORD' },
+    });
+    expect((resolveText(text, 'production', 'cluster-b') as InstanceConfig).database?.vars.host).toBe('DB_HOSTNAME');
+  });
+
+  it('is absent without an engine, and where a layer says none', () => {
+    expect((resolveText(ENVS, 'production', 'cluster-a') as InstanceConfig).database).toBeUndefined();
+    expect((resolveText(`database: { engine: mysql }\n${ENVS}`, 'staging', 'cluster-a') as InstanceConfig).database).toBeUndefined();
+  });
+
+  it('refuses an unknown engine, a bad variable name, an unknown field, two fields under one name, and a name env sets too', () => {
+    expect(resolveText(`database: { engine: postgres }\n${ENVS}`, 'production', 'cluster-a')).toEqual([expect.stringMatching(/^magrathea\.yml:1:\d+: database\.engine: "postgres" is not a database engine; one of: mysql, none/)]);
+    expect(resolveText(`database: { engine: mysql, vars: { url: "1X" } }\n${ENVS}`, 'production', 'cluster-a')).toEqual([expect.stringMatching(/^magrathea\.yml:1:\d+: database\.vars\.url: /)]);
+    expect(resolveText(`database: { engine: mysql, vars: { socket: X } }\n${ENVS}`, 'production', 'cluster-a')).toEqual([expect.stringMatching(/database\.vars\.socket/)]);
+    expect(resolveText(`database: { engine: mysql, vars: { name: DB, user: DB } }\n${ENVS}`, 'production', 'cluster-a')).toEqual([expect.stringMatching(/^magrathea\.yml:1:\d+: database\.vars\.user: "DB" already holds the database's name/)]);
+    expect(resolveText(`env: { DB_HOST: x }\ndatabase: { engine: mysql }\n${ENVS}`, 'production', 'cluster-a')).toEqual([expect.stringMatching(/database\.vars\.host: "DB_HOST" is also set by env in base/)]);
+    expect(resolveText(`database: { engine: mysql }\n${ENVS}`, 'production', 'cluster-a', { app: { DB_PASSWORD: 'x' }, clusters: {} })).toEqual([expect.stringMatching(/"DB_PASSWORD" is also set by the config vars \(config:unset it\)/)]);
+  });
+});

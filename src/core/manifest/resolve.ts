@@ -1,7 +1,7 @@
 import { escapeTemplate, interpolate } from '../interpolate.js';
 import { sortProblems, type Problem, type SourcePosition } from '../source.js';
 import { checkEnvKey, checkEnvValue, durationSeconds, show } from '../values.js';
-import type { ConfigVars, EnvironmentDef, InstanceConfig, Layer, LayerName, Manifest, Origin } from './types.js';
+import { DATABASE_FIELDS, DEFAULT_DATABASE_VARS, type ConfigVars, type DatabaseConfig, type DatabaseField, type EnvironmentDef, type InstanceConfig, type Layer, type LayerName, type Manifest, type Origin } from './types.js';
 import { checkTemplate, leafSpec } from './validate.js';
 
 /** Values used where no layer says anything. */
@@ -115,6 +115,8 @@ export function resolveInstance(manifest: Manifest, ref: InstanceRef, vars?: Con
   }
   const origins: Record<string, Origin> = {};
   for (const [path, leaf] of leaves) origins[path] = leaf.origin;
+  const database = resolveDatabase(resolved, leaves, problems, here);
+  if (problems.length > 0) return { problems: sortProblems(problems) };
 
   return {
     instance: {
@@ -130,9 +132,36 @@ export function resolveInstance(manifest: Manifest, ref: InstanceRef, vars?: Con
       hooks,
       cache: { ttl: get('cache.ttl'), pass: resolved.get('cache.pass') as string[] },
       health: { path: get('health.path'), status: Number(get('health.status')) },
+      ...(database ? { database } : {}),
       origins,
     },
   };
+}
+
+/**
+ * The instance's database, when its engine (at the last layer that says) is
+ * not `none`: each field under its chosen name or the default. Two fields
+ * may not share a name, nor one the app sets itself in `env` (which would
+ * leave the app guessing which value it got).
+ */
+function resolveDatabase(resolved: Map<string, string | string[]>, leaves: Map<string, Leaf>, problems: Problem[], here: SourcePosition): DatabaseConfig | undefined {
+  const engine = resolved.get('database.engine');
+  if (engine !== 'mysql') return undefined;
+  const vars = Object.fromEntries(DATABASE_FIELDS.map((f) => [f, (resolved.get(`database.vars.${f}`) as string | undefined) ?? DEFAULT_DATABASE_VARS[f]])) as DatabaseConfig['vars'];
+  const seen = new Map<string, DatabaseField>();
+  for (const field of DATABASE_FIELDS) {
+    const name = vars[field];
+    const origin = leaves.get(`database.vars.${field}`)?.origin ?? leaves.get('database.engine')!.origin;
+    const at = { ...(origin.position ?? here), path: `database.vars.${field}` };
+    const other = seen.get(name);
+    if (other) problems.push({ ...at, message: `${show(name)} already holds the database's ${other}: each field needs a name of its own` });
+    else if (resolved.has(`env.${name}`)) {
+      const layer = leaves.get(`env.${name}`)!.origin.layer;
+      problems.push({ ...at, message: `${show(name)} is also set by ${layer === 'config vars' || layer.startsWith('config vars ') ? `the ${layer} (config:unset it)` : `env in ${layer}`}; the database sets it: remove one, or give the database's ${field} another name` });
+    }
+    seen.set(name, field);
+  }
+  return { engine: 'mysql', vars };
 }
 
 /**

@@ -50,6 +50,29 @@ export interface Origin {
   items?: SourcePosition[];
 }
 
+/** `mysql`: a MariaDB or MySQL database per instance on its cluster's db host; `none`: no database (a layer turning it off). */
+export const DATABASE_ENGINES = ['mysql', 'none'] as const;
+
+/** What the app is told of its database, each under a name the manifest may choose. */
+export const DATABASE_FIELDS = ['url', 'host', 'port', 'name', 'user', 'password'] as const;
+export type DatabaseField = (typeof DATABASE_FIELDS)[number];
+
+/** The names frameworks read most (Laravel's, and DATABASE_URL): the defaults. */
+export const DEFAULT_DATABASE_VARS: Readonly<Record<DatabaseField, string>> = {
+  url: 'DATABASE_URL',
+  host: 'DB_HOST',
+  port: 'DB_PORT',
+  name: 'DB_DATABASE',
+  user: 'DB_USERNAME',
+  password: 'DB_PASSWORD',
+};
+
+/** The instance's database: its engine and the variable name of each field. */
+export interface DatabaseConfig {
+  engine: 'mysql';
+  vars: Record<DatabaseField, string>;
+}
+
 /** Everything Magrathea needs to know about one app, in one environment, on one cluster. */
 export interface InstanceConfig {
   app: string;
@@ -72,6 +95,8 @@ export interface InstanceConfig {
   hooks: { release?: string; timeout?: string; timeoutSeconds?: number };
   cache: { ttl: string; pass: string[] };
   health: { path: string; status: number };
+  /** Absent: the instance has no database of Magrathea's. */
+  database?: DatabaseConfig;
   /** For each leaf path, the layer it came from. */
   origins: Record<string, Origin>;
 }

@@ -18,7 +18,7 @@ import {
   show,
   type Check,
 } from '../values.js';
-import type { EnvironmentDef, Layer, LayerValue, Manifest, Strategy } from './types.js';
+import { DATABASE_ENGINES, DATABASE_FIELDS, type EnvironmentDef, type Layer, type LayerValue, type Manifest, type Strategy } from './types.js';
 
 export const MANIFEST_FILE = 'magrathea.yml';
 
@@ -48,15 +48,21 @@ export const LEAVES: Record<string, LeafSpec> = {
   'cache.pass': { kind: 'list', check: checkUrlRegex, max: 50 },
   'health.path': { kind: 'scalar', check: checkUrlPath },
   'health.status': { kind: 'scalar', check: checkInteger(100, 599) },
+  'database.engine': { kind: 'scalar', check: checkDatabaseEngine },
+  ...Object.fromEntries(DATABASE_FIELDS.map((f) => [`database.vars.${f}`, { kind: 'scalar', check: checkEnvKey } satisfies LeafSpec])),
 };
 
-const LAYER_KEYS = ['stack', 'domains', 'env', 'shared', 'build', 'hooks', 'cache', 'health'];
-const SUBKEYS: Record<string, string[]> = { stack: ['php', 'docroot'], hooks: ['release', 'timeout'], cache: ['ttl', 'pass'], health: ['path', 'status'] };
+const LAYER_KEYS = ['stack', 'domains', 'env', 'shared', 'build', 'hooks', 'cache', 'health', 'database'];
+const SUBKEYS: Record<string, string[]> = { stack: ['php', 'docroot'], hooks: ['release', 'timeout'], cache: ['ttl', 'pass'], health: ['path', 'status'], database: ['engine', 'vars'] };
 const ENVIRONMENT_KEYS = ['branch', 'clusters', 'strategy', ...LAYER_KEYS];
 const STRATEGIES: readonly Strategy[] = ['rolling', 'parallel'];
 
 /** Stand-ins used to check templated values before the real names are known. */
 const SAMPLE: Record<Placeholder, string> = { app: 'app', env: 'env', cluster: 'cluster', host: 'host' };
+
+function checkDatabaseEngine(value: string): string | undefined {
+  return (DATABASE_ENGINES as readonly string[]).includes(value) ? undefined : `${show(value)} is not a database engine; one of: ${DATABASE_ENGINES.join(', ')} (none: no database here)`;
+}
 
 export function leafSpec(path: string): LeafSpec | undefined {
   return LEAVES[path] ?? (path.startsWith('env.') ? LEAVES['env.*'] : undefined);
@@ -149,6 +155,11 @@ function readLayer(r: Reader, at: Path, extraKeys: string[] = []): Layer {
     if (!r.has([...at, key])) continue;
     if (key === 'env') {
       for (const name of r.dict([...at, 'env'], checkEnvKey, 'a map of variable names to values')) readLeaf(r, layer, at, ['env', name], `env.${name}`);
+    } else if (key === 'database') {
+      if (!r.map([...at, key], SUBKEYS.database!, 'a database: { engine: mysql, vars: { url: DATABASE_URL, ... } }')) continue;
+      readLeaf(r, layer, at, [key, 'engine'], 'database.engine');
+      if (!r.has([...at, key, 'vars']) || !r.map([...at, key, 'vars'], DATABASE_FIELDS, `the names of the variables the app reads (${DATABASE_FIELDS.join(', ')})`)) continue;
+      for (const field of DATABASE_FIELDS) readLeaf(r, layer, at, [key, 'vars', field], `database.vars.${field}`);
     } else if (SUBKEYS[key]) {
       if (!r.map([...at, key], SUBKEYS[key])) continue;
       for (const sub of SUBKEYS[key]) readLeaf(r, layer, at, [key, sub], `${key}.${sub}`);

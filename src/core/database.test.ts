@@ -1,0 +1,47 @@
+import { describe, expect, it } from '@jest/globals';
+import { databaseCredentials, databaseEnv, dropSql, provisionSql, sqlIdentifier, sqlString, staleUsersSql } from './database.js';
+import { DEFAULT_DATABASE_VARS } from './manifest/types.js';
+
+const shop = { app: 'shop', env: 'production' };
+const creds = databaseCredentials(shop, { address: '10.0.0.5', port: 3306 }, 'pw-With_chars');
+
+describe('database', () => {
+  it('names the database and its user like the instance\'s unix user: at most 32 characters, one per instance', () => {
+    expect(creds).toMatchObject({ name: 'm_shop_production', user: 'm_shop_production', host: '10.0.0.5', port: 3306 });
+    const long = databaseCredentials({ app: 'a'.repeat(40), env: 'e'.repeat(40) }, { address: 'x', port: 1 }, 'p');
+    expect(long.user.length).toBeLessThanOrEqual(32);
+    expect(long.user).not.toBe(databaseCredentials({ app: 'a'.repeat(40), env: 'e'.repeat(39) }, { address: 'x', port: 1 }, 'p').user);
+  });
+
+  it('gives the app each value under the name its manifest chose', () => {
+    const env = databaseEnv({ engine: 'mysql', vars: { ...DEFAULT_DATABASE_VARS, name: 'DB_NAME' } }, creds);
+    expect(env).toEqual({
+      DATABASE_URL: 'mysql://m_shop_production:pw-With_chars@10.0.0.5:3306/m_shop_production',
+      DB_HOST: '10.0.0.5',
+      DB_PORT: '3306',
+      DB_NAME: 'm_shop_production',
+      DB_USERNAME: 'm_shop_production',
+      DB_PASSWORD: 'pw-With_chars',
+    });
+  });
+
+  it('creates the database, the user at each web host and its grants, idempotently; drops users at addresses no longer listed', () => {
+    expect(provisionSql(creds, ['10.0.0.1'])).toBe(
+      [
+        'CREATE DATABASE IF NOT EXISTS `m_shop_production` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;',
+        "CREATE USER IF NOT EXISTS 'm_shop_production'@'10.0.0.1' IDENTIFIED BY 'pw-With_chars';",
+        "ALTER USER 'm_shop_production'@'10.0.0.1' IDENTIFIED BY 'pw-With_chars';",
+        "GRANT ALL PRIVILEGES ON `m_shop_production`.* TO 'm_shop_production'@'10.0.0.1';",
+        '',
+      ].join('\n'),
+    );
+    expect(staleUsersSql('u', ['10.0.0.1', '10.0.0.9'], ['10.0.0.1'])).toBe("DROP USER IF EXISTS 'u'@'10.0.0.9';\n");
+    expect(dropSql(creds, ['10.0.0.1'])).toBe("DROP DATABASE IF EXISTS `m_shop_production`;\nDROP USER IF EXISTS 'm_shop_production'@'10.0.0.1';\n");
+  });
+
+  it('quotes strings and refuses what is not an identifier Magrathea makes', () => {
+    expect(sqlString("a'b\\c")).toBe("'a''b\\\\c'");
+    expect(() => sqlString('a\nb')).toThrow();
+    expect(() => sqlIdentifier('a`; DROP DATABASE x; --')).toThrow();
+  });
+});

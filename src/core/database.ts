@@ -1,0 +1,96 @@
+import type { DatabaseConfig, InstanceConfig } from './manifest/types.js';
+import { unixUser, type InstanceKey } from './render/names.js';
+
+/**
+ * An instance's database on its cluster's db host: its name and its user's
+ * (the instance's unix user name: at most 32 characters, which MySQL's user
+ * names allow, and never the same for two instances), where the app reaches
+ * it, and the password the gateway keeps.
+ */
+export interface DatabaseCredentials {
+  host: string;
+  port: number;
+  name: string;
+  user: string;
+  password: string;
+}
+
+export function databaseName(i: InstanceKey): string {
+  return unixUser(i);
+}
+
+export function databaseUser(i: InstanceKey): string {
+  return unixUser(i);
+}
+
+/** The credentials of `instance` on a db host at `address:port`, with its password. */
+export function databaseCredentials(instance: InstanceKey, db: { address: string; port: number }, password: string): DatabaseCredentials {
+  return { host: db.address, port: db.port, name: databaseName(instance), user: databaseUser(instance), password };
+}
+
+/** The variables the app gets, under the names its manifest chose. */
+export function databaseEnv(database: DatabaseConfig, c: DatabaseCredentials): Record<string, string> {
+  const url = `mysql://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@${c.host}:${c.port}/${encodeURIComponent(c.name)}`;
+  const values = { url, host: c.host, port: String(c.port), name: c.name, user: c.user, password: c.password };
+  return Object.fromEntries(Object.entries(database.vars).map(([field, name]) => [name, values[field as keyof typeof values]]));
+}
+
+/** Whether the instance has a database of Magrathea's. */
+export function hasDatabase(instance: Pick<InstanceConfig, 'database'>): instance is { database: DatabaseConfig } {
+  return instance.database !== undefined;
+}
+
+/** A MySQL string literal: quotes and backslashes escaped (NO_BACKSLASH_ESCAPES or not, '' and \\ read alike). */
+export function sqlString(text: string): string {
+  if (/[\0\n\r\x1a]/.test(text)) throw new Error('a control character in an SQL string');
+  return `'${text.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
+}
+
+/** A MySQL identifier in backticks. Only the names Magrathea makes reach here; a backtick in one would be a bug. */
+export function sqlIdentifier(name: string): string {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) throw new Error(`${JSON.stringify(name)} is not a database identifier Magrathea makes`);
+  return `\`${name}\``;
+}
+
+/**
+ * What makes the database and its user exist as they should, idempotently:
+ * the database (utf8mb4), the user at each address the cluster's web hosts
+ * connect from, its password set (the one kept on the gateway: a rotated
+ * one takes effect here), and every privilege on its own database and
+ * nothing else. Users of the same name at other addresses are dropped
+ * separately (see staleUsersSql).
+ */
+export function provisionSql(c: DatabaseCredentials, clients: readonly string[]): string {
+  const db = sqlIdentifier(c.name);
+  const lines = [`CREATE DATABASE IF NOT EXISTS ${db} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;`];
+  for (const client of clients) {
+    const account = `${sqlString(c.user)}@${sqlString(client)}`;
+    lines.push(
+      `CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY ${sqlString(c.password)};`,
+      `ALTER USER ${account} IDENTIFIED BY ${sqlString(c.password)};`,
+      `GRANT ALL PRIVILEGES ON ${db}.* TO ${account};`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** The addresses `user` may connect from now, one per line (`mariadb -N -B`). */
+export function userHostsSql(user: string): string {
+  return `SELECT Host FROM mysql.user WHERE User = ${sqlString(user)};\n`;
+}
+
+/** Drops `user` at the addresses that are no longer the cluster's web hosts'. */
+export function staleUsersSql(user: string, existing: readonly string[], clients: readonly string[]): string {
+  return existing.filter((h) => !clients.includes(h)).map((h) => `DROP USER IF EXISTS ${sqlString(user)}@${sqlString(h)};\n`).join('');
+}
+
+/** The database and every user of the instance: what apps:destroy and db:destroy run. */
+export function dropSql(c: Pick<DatabaseCredentials, 'name' | 'user'>, hosts: readonly string[]): string {
+  return [`DROP DATABASE IF EXISTS ${sqlIdentifier(c.name)};`, ...hosts.map((h) => `DROP USER IF EXISTS ${sqlString(c.user)}@${sqlString(h)};`)].join('\n') + '\n';
+}
+
+/** The size in bytes of each database named (data and indexes), as `name<TAB>bytes` lines. */
+export function sizesSql(names: readonly string[]): string {
+  if (names.length === 0) return 'SELECT 1 WHERE FALSE;\n';
+  return `SELECT table_schema, COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables WHERE table_schema IN (${names.map(sqlString).join(', ')}) GROUP BY table_schema;\n`;
+}
