@@ -2,7 +2,7 @@ import type { RedisContext } from '../state/redis.js';
 import { forgetClusterInstance, readClusterInstances, readReleaseInstance, saveClusterInstance } from '../state/cluster-instances.js';
 import { withClusterLock } from '../state/cluster-lock.js';
 import { readClusterReleases, recordClusterReleases } from '../state/host-releases.js';
-import { readSessionPasswords } from '../state/session-passwords.js';
+import { readSessionPasswords } from '../state/instance-passwords.js';
 import type { DeployState } from './types.js';
 
 /** The deployer's state in Redis (src/state): hosts' releases, the instances live on each cluster, the cluster locks. */

@@ -4,7 +4,7 @@ import { destroyAppState as destroyClusterInstances } from './cluster-instances.
 import { destroyAppState as destroyConfigVars } from './config-vars.js';
 import { destroyAppState as destroyHostReleases } from './host-releases.js';
 import { destroyAppState as destroyReleases } from './releases.js';
-import { destroyAppState as destroySessionPasswords } from './session-passwords.js';
+import { destroyAppState as destroyInstancePasswords } from './instance-passwords.js';
 import { destroyAccountingState } from './usage.js';
 
 /** Every Redis key of an app, each module removing its own. Call when no deploy of the app runs. */
@@ -15,5 +15,5 @@ export async function destroyAppKeys(context: RedisContext, app: string): Promis
   await destroyDeployLocks(context, app);
   await destroyClusterInstances(context, app);
   await destroyAccountingState(context, app);
-  await destroySessionPasswords(context, app);
+  await destroyInstancePasswords(context, app);
 }

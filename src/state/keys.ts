@@ -75,12 +75,14 @@ export interface Keys {
   apiTokens(user: string): string;
   /** HASH: cluster → the password of app+env's ACL user on that cluster's session store; made once, kept until the app is destroyed. */
   sessionPasswords(app: string, env: string): string;
+  /** HASH: cluster → the password of app+env's database user on that cluster's db host; made once, replaced by db:rotate, kept until the database is destroyed. */
+  databasePasswords(app: string, env: string): string;
   /** Glob matching every key of `kind` for app (SCAN MATCH `<prefix>:<kind>:<app>:*`), for destroying an app's state. */
   appPattern(kind: AppKeyKind, app: string): string;
 }
 
 /** Kinds of per-app+env keys, as laid out above (`release-envs` is one key per app, not a pattern). */
-export type AppKeyKind = 'release-seq' | 'releases' | 'release' | 'release-instances' | 'push-lock' | 'config-vars' | 'host-release' | 'instance-release' | 'deploy-lock' | 'deploy-order' | 'traffic' | 'disk-day' | 'session-passwords';
+export type AppKeyKind = 'release-seq' | 'releases' | 'release' | 'release-instances' | 'push-lock' | 'config-vars' | 'host-release' | 'instance-release' | 'deploy-lock' | 'deploy-order' | 'traffic' | 'disk-day' | 'session-passwords' | 'database-passwords';
 
 /** Key names under `prefix` (default `magrathea`). Throws on a prefix that could be read as a glob or a separator. */
 export function createKeys(prefix: string = DEFAULT_PREFIX): Keys {
@@ -117,6 +119,7 @@ export function createKeys(prefix: string = DEFAULT_PREFIX): Keys {
     apiToken: (digest) => key('api-token', hex64(digest)),
     apiTokens: (user) => key('api-tokens', name(user)),
     sessionPasswords: (app, env) => key('session-passwords', name(app), name(env)),
+    databasePasswords: (app, env) => key('database-passwords', name(app), name(env)),
     // The `:` before `*` keeps `myapp` from matching `myapp2`'s keys.
     appPattern: (kind, app) => `${key(kind, name(app))}:*`,
   };

@@ -1,0 +1,51 @@
+import { randomBytes } from 'node:crypto';
+import type { RedisContext } from './redis.js';
+import { instanceId, type InstanceKey } from '../core/render/names.js';
+import { deleteKeys } from './delete-keys.js';
+
+/**
+ * The passwords the gateway makes for each instance on each cluster: its
+ * ACL user's on the cluster's session store (`session`), its database
+ * user's on the cluster's db host (`database`). Made on first need and
+ * kept, so that every deploy renders the same files and sets the same
+ * password; HSETNX makes two deploys racing for a new one agree.
+ */
+export type PasswordKind = 'session' | 'database';
+
+const KEY = { session: 'sessionPasswords', database: 'databasePasswords' } as const;
+
+/** A new password: 24 random bytes in base64url, nothing a URL, an INI value, SQL or a shell line would read specially. */
+function newPassword(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/** `<app>.<env>` → the password of each instance on `cluster`, made where missing. */
+export async function readInstancePasswords(context: RedisContext, kind: PasswordKind, cluster: string, instances: readonly InstanceKey[]): Promise<Record<string, string>> {
+  const { redis, keys } = context;
+  const passwords: Record<string, string> = {};
+  for (const i of instances) {
+    const key = keys[KEY[kind]](i.app, i.env);
+    await redis.hsetnx(key, cluster, newPassword());
+    passwords[instanceId(i)] = (await redis.hget(key, cluster))!;
+  }
+  return passwords;
+}
+
+/** The instance's session store passwords (see readInstancePasswords). */
+export function readSessionPasswords(context: RedisContext, cluster: string, instances: readonly InstanceKey[]): Promise<Record<string, string>> {
+  return readInstancePasswords(context, 'session', cluster, instances);
+}
+
+/** A new password for the instance on `cluster`, kept at once: the next deploy sets it, and gives it to the app. */
+export async function rotateInstancePassword({ redis, keys }: RedisContext, kind: PasswordKind, instance: InstanceKey, cluster: string): Promise<void> {
+  await redis.hset(keys[KEY[kind]](instance.app, instance.env), cluster, newPassword());
+}
+
+/** Forgets the instance's password on `cluster` (its database was destroyed: a new one gets a new password). */
+export async function forgetInstancePassword({ redis, keys }: RedisContext, kind: PasswordKind, instance: InstanceKey, cluster: string): Promise<void> {
+  await redis.hdel(keys[KEY[kind]](instance.app, instance.env), cluster);
+}
+
+export async function destroyAppState({ redis, keys }: RedisContext, app: string): Promise<void> {
+  await deleteKeys(redis, [keys.appPattern('session-passwords', app), keys.appPattern('database-passwords', app)]);
+}
