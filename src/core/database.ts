@@ -1,4 +1,4 @@
-import type { DatabaseConfig, InstanceConfig } from './manifest/types.js';
+import type { AppDatabase, InstanceConfig } from './manifest/types.js';
 import { unixUser, type InstanceKey } from './render/names.js';
 
 /**
@@ -29,14 +29,14 @@ export function databaseCredentials(instance: InstanceKey, db: { address: string
 }
 
 /** The variables the app gets, under the names its manifest chose. */
-export function databaseEnv(database: DatabaseConfig, c: DatabaseCredentials): Record<string, string> {
+export function databaseEnv(database: AppDatabase, c: DatabaseCredentials): Record<string, string> {
   const url = `mysql://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@${c.host}:${c.port}/${encodeURIComponent(c.name)}`;
   const values = { url, host: c.host, port: String(c.port), name: c.name, user: c.user, password: c.password };
   return Object.fromEntries(Object.entries(database.vars).map(([field, name]) => [name, values[field as keyof typeof values]]));
 }
 
 /** Whether the instance has a database of Magrathea's. */
-export function hasDatabase(instance: Pick<InstanceConfig, 'database'>): instance is { database: DatabaseConfig } {
+export function hasDatabase(instance: Pick<InstanceConfig, 'database'>): instance is { database: AppDatabase } {
   return instance.database !== undefined;
 }
 

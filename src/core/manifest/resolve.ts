@@ -1,7 +1,7 @@
 import { escapeTemplate, interpolate } from '../interpolate.js';
 import { sortProblems, type Problem, type SourcePosition } from '../source.js';
 import { checkEnvKey, checkEnvValue, durationSeconds, show } from '../values.js';
-import { DATABASE_FIELDS, DEFAULT_DATABASE_VARS, type ConfigVars, type DatabaseConfig, type DatabaseField, type EnvironmentDef, type InstanceConfig, type Layer, type LayerName, type Manifest, type Origin } from './types.js';
+import { DATABASE_FIELDS, DEFAULT_DATABASE_VARS, type ConfigVars, type AppDatabase, type DatabaseField, type EnvironmentDef, type InstanceConfig, type Layer, type LayerName, type Manifest, type Origin } from './types.js';
 import { checkTemplate, leafSpec } from './validate.js';
 
 /** Values used where no layer says anything. */
@@ -144,10 +144,10 @@ export function resolveInstance(manifest: Manifest, ref: InstanceRef, vars?: Con
  * may not share a name, nor one the app sets itself in `env` (which would
  * leave the app guessing which value it got).
  */
-function resolveDatabase(resolved: Map<string, string | string[]>, leaves: Map<string, Leaf>, problems: Problem[], here: SourcePosition): DatabaseConfig | undefined {
+function resolveDatabase(resolved: Map<string, string | string[]>, leaves: Map<string, Leaf>, problems: Problem[], here: SourcePosition): AppDatabase | undefined {
   const engine = resolved.get('database.engine');
   if (engine !== 'mysql') return undefined;
-  const vars = Object.fromEntries(DATABASE_FIELDS.map((f) => [f, (resolved.get(`database.vars.${f}`) as string | undefined) ?? DEFAULT_DATABASE_VARS[f]])) as DatabaseConfig['vars'];
+  const vars = Object.fromEntries(DATABASE_FIELDS.map((f) => [f, (resolved.get(`database.vars.${f}`) as string | undefined) ?? DEFAULT_DATABASE_VARS[f]])) as AppDatabase['vars'];
   const seen = new Map<string, DatabaseField>();
   for (const field of DATABASE_FIELDS) {
     const name = vars[field];

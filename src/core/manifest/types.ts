@@ -68,7 +68,7 @@ export const DEFAULT_DATABASE_VARS: Readonly<Record<DatabaseField, string>> = {
 };
 
 /** The instance's database: its engine and the variable name of each field. */
-export interface DatabaseConfig {
+export interface AppDatabase {
   engine: 'mysql';
   vars: Record<DatabaseField, string>;
 }
@@ -96,7 +96,7 @@ export interface InstanceConfig {
   cache: { ttl: string; pass: string[] };
   health: { path: string; status: number };
   /** Absent: the instance has no database of Magrathea's. */
-  database?: DatabaseConfig;
+  database?: AppDatabase;
   /** For each leaf path, the layer it came from. */
   origins: Record<string, Origin>;
 }

@@ -1,0 +1,51 @@
+import type { HostSession } from '../adapters/ssh.js';
+import { dropSql, provisionSql, sizesSql, sqlString, staleUsersSql, userHostsSql, type DatabaseCredentials } from '../core/database.js';
+import { MagratheaError } from '../core/errors.js';
+
+/**
+ * The database provider that talks to the server itself: SQL run by the
+ * MariaDB (or MySQL) client on the cluster's db host, over SSH, as root
+ * through the server's unix socket (Debian's MariaDB and Ubuntu's MySQL
+ * let root in that way, and never over the network). The SQL travels on
+ * stdin: no password is on any command line. Another provider (a control
+ * panel's API) would offer the same three calls.
+ */
+const CLIENT = ['sh', '-c', 'if command -v mariadb >/dev/null 2>&1; then exec mariadb "$@"; fi; exec mysql "$@"', 'magrathea-db', '--batch', '--skip-column-names', '--default-character-set=utf8mb4'];
+
+/** Runs `sql` on the db host; its rows, one array of columns each. Fails with the server's words, naming the host. */
+export async function onDatabase(session: HostSession, host: string, sql: string): Promise<string[][]> {
+  const result = await session.exec(CLIENT, { input: sql, reject: false });
+  if (result.exitCode !== 0) {
+    const why = result.stderr.trim().split('\n').find((l) => /^ERROR/.test(l)) ?? (result.stderr.trim() || `exit ${result.exitCode}`);
+    throw new MagratheaError(`database on ${host}: ${why}`, 'database-failed', 1, /Can't connect|Lost connection|gone away/.test(why));
+  }
+  return result.stdout.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
+}
+
+/**
+ * The instance's database and user exist as they should (see
+ * provisionSql), and its user can log in from the web hosts' addresses
+ * only: a user left at an address that is no longer one is dropped.
+ */
+export async function ensureDatabase(session: HostSession, host: string, credentials: DatabaseCredentials, clients: readonly string[]): Promise<void> {
+  await onDatabase(session, host, provisionSql(credentials, clients));
+  const existing = (await onDatabase(session, host, userHostsSql(credentials.user))).map((row) => row[0]!);
+  const stale = staleUsersSql(credentials.user, existing, clients);
+  if (stale) await onDatabase(session, host, stale);
+}
+
+/** The instance's database and every account of its user gone. Returns whether there was a database. */
+export async function dropDatabase(session: HostSession, host: string, credentials: Pick<DatabaseCredentials, 'name' | 'user'>): Promise<boolean> {
+  const existed = (await onDatabase(session, host, `SHOW DATABASES LIKE ${sqlString(credentials.name.replaceAll('_', '\\_'))};\n`)).length > 0;
+  const hosts = (await onDatabase(session, host, userHostsSql(credentials.user))).map((row) => row[0]!);
+  await onDatabase(session, host, dropSql(credentials, hosts));
+  return existed;
+}
+
+/** Bytes each named database holds (data and indexes); a database without tables holds 0, one that does not exist is absent. */
+export async function databaseSizes(session: HostSession, host: string, names: readonly string[]): Promise<Record<string, number>> {
+  const rows = await onDatabase(session, host, sizesSql(names));
+  const sizes: Record<string, number> = {};
+  for (const [name, bytes] of rows) sizes[name!] = Number(bytes);
+  return sizes;
+}
