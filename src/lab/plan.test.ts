@@ -14,11 +14,11 @@ describe('planLab', () => {
       'a-web-1 127.0.7.1 web',
       'a-web-2 127.0.7.2 web',
       'a-web-3 127.0.7.3 web',
-      'a-edge 127.0.7.4 cache,balancer,sessions',
+      'a-edge 127.0.7.4 cache,balancer,sessions,db',
       'b-web-1 127.0.8.1 web',
       'b-web-2 127.0.8.2 web',
       'b-web-3 127.0.8.3 web',
-      'b-edge 127.0.8.4 cache,balancer,sessions',
+      'b-edge 127.0.8.4 cache,balancer,sessions,db',
     ]);
     expect(plan.clusters.map((c) => c.url)).toEqual(['http://127.0.7.4', 'http://127.0.8.4']);
   });
