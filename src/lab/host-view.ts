@@ -32,5 +32,5 @@ export const FRESH_PATHS = [
 /** The fresh paths emptied at each boot of the host. */
 export const EMPTIED_AT_BOOT = ['/run', '/tmp'] as const;
 
-/** /var/run is /run on Debian: a lab directory there would be hidden too. */
-export const HIDDEN_PATHS = [...OVERLAID_PATHS, ...FRESH_PATHS.map((f) => f.path), '/var/run'] as const;
+/** /var/run is /run on Debian: a lab directory there would be hidden too. /tmp is not: it is mounted last. */
+export const HIDDEN_PATHS = [...OVERLAID_PATHS, ...FRESH_PATHS.map((f) => f.path).filter((p) => p !== '/tmp'), '/var/run'] as const;
