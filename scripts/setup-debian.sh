@@ -13,6 +13,8 @@ packages=(
   # What a real LAMP web host has; php8.2-redis also keeps each instance's sessions in its cluster's store.
   php8.2-mysql php8.2-sqlite3 php8.2-gd php8.2-mbstring php8.2-xml php8.2-curl php8.2-zip php8.2-intl php8.2-redis
   tmux  # a real terminal, for the tests of `ssh -t magrathea shell`
+  # A cluster's database (role db): the server (mariadbd, mariadb-install-db) without Debian's service, and the client (mariadb, mariadb-dump).
+  mariadb-server-core mariadb-client
 )
 
 missing=()

@@ -35,7 +35,7 @@ export function renderLabConfig(lab: LabPaths, plan: LabPlan, userKey: string): 
     `${c.name}:`,
     `  edge: ${c.url}`,
     `  ssh: { user: root, port: ${LAB_PORTS.ssh} }`,
-    `  ports: { web: ${LAB_PORTS.web}, cache: ${LAB_PORTS.cache}, balancer: ${LAB_PORTS.balancer} }`,
+    `  ports: { web: ${LAB_PORTS.web}, cache: ${LAB_PORTS.cache}, balancer: ${LAB_PORTS.balancer}, db: ${LAB_PORTS.db} }`,
     '  hosts:',
     ...c.hosts.map((h) => `    ${h.name}: { address: ${h.address}, roles: [${h.roles.join(', ')}] }`),
     `  # ${lab.storage}/${c.name}, mounted on each web host.`,

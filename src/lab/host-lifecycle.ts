@@ -1,6 +1,7 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runDaemon, tail } from '../adapters/exec.js';
+import { run, runDaemon, tail } from '../adapters/exec.js';
+import { pathExists } from '../lib/paths.js';
 import { MagratheaError } from '../core/errors.js';
 import { serviceAnswers, serviceEndpoint, serviceStatus, readServicePid } from './host-status.js';
 import type { HostBind } from './host-view.js';
@@ -41,12 +42,13 @@ export async function bootHost(host: LabHost, paths: HostPaths, services: readon
   const inode = await createHostNamespace(paths, host.name, binds);
   await recordNamespace(inode);
   // What the daemons expect in /run, which a boot (tmpfiles.d) would have made.
-  for (const dir of ['/run/sshd', '/run/php', '/run/lock', '/run/haproxy']) await mkdir(onHost(paths, dir), { recursive: true });
+  for (const dir of ['/run/sshd', '/run/php', '/run/lock', '/run/haproxy', '/run/mysqld']) await mkdir(onHost(paths, dir), { recursive: true });
 
   for (const service of services) {
     const log = join(paths.logs, `${service.name}.log`);
+    const [program, ...prefix] = enterHost(paths);
+    if (service.setup) await setUpOnce(host, paths, service, log);
     try {
-      const [program, ...prefix] = enterHost(paths);
       await runDaemon(program!, [...prefix, ...service.start], { log, env: DAEMON_ENV, extendEnv: false });
     } catch (e) {
       throw new MagratheaError(`lab host ${host.name}: ${service.name} did not start: ${(e as Error).message}`, 'lab-start-failed', 1, false, { cause: e });
@@ -61,6 +63,28 @@ export async function bootHost(host: LabHost, paths: HostPaths, services: readon
       );
     }
   }
+}
+
+/** Marks a service's data directory as set up; inside it, so that the mark goes with the files. */
+const SET_UP_MARK = '.magrathea-lab-set-up';
+
+/**
+ * Runs a service's setup in the host unless its data directory is marked
+ * done. A setup that was cut short (a crash, a kill) left no mark: its
+ * directory is emptied and the setup runs again.
+ */
+async function setUpOnce(host: LabHost, paths: HostPaths, service: LabService, log: string): Promise<void> {
+  const setup = service.setup!;
+  const dir = onHost(paths, setup.dir);
+  if (await pathExists(join(dir, SET_UP_MARK))) return;
+  for (const entry of await readdir(dir).catch(() => [] as string[])) await rm(join(dir, entry), { recursive: true, force: true });
+  const [program, ...prefix] = enterHost(paths);
+  const result = await run(program!, [...prefix, ...setup.run], { env: DAEMON_ENV, extendEnv: false, reject: false, timeout: 60_000 });
+  await writeFile(log, `${result.stdout}${result.stderr}`, { flag: 'a' });
+  if (result.exitCode !== 0) {
+    throw new MagratheaError(`lab host ${host.name}: setting ${service.name} up failed (${result.command} exited with ${result.exitCode}): ${tail(result.stderr || result.stdout)} (log: ${log})`, 'lab-start-failed');
+  }
+  await writeFile(join(dir, SET_UP_MARK), `${result.command}\n`);
 }
 
 /**

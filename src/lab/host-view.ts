@@ -14,13 +14,23 @@ export interface HostBind {
 }
 
 /**
- * Fresh: empty directories of the host's own. /run and /tmp start empty as
- * after a boot; /root is a clean home, because the machine's root may have
- * start-up files that cost seconds per SSH command. Mounted after the
- * overlays, /tmp last: a lab directory under /tmp stays reachable until the
- * last mount is made.
+ * Fresh: empty directories of the host's own, with their modes. /run and
+ * /tmp start empty as after a boot; /root is a clean home, because the
+ * machine's root may have start-up files that cost seconds per SSH command;
+ * /var/lib/mysql is the host's own database files (on a db host), never the
+ * machine's. /root and /var/lib/mysql are kept across `lab up`. Mounted after
+ * the overlays, /tmp last: a lab directory under /tmp stays reachable until
+ * the last mount is made.
  */
-export const FRESH_PATHS = ['/root', '/run', '/tmp'] as const;
+export const FRESH_PATHS = [
+  { path: '/root', mode: 0o700 },
+  { path: '/var/lib/mysql', mode: 0o700 },
+  { path: '/run', mode: 0o755 },
+  { path: '/tmp', mode: 0o1777 },
+] as const;
 
-/** /var/run is /run on Debian: a lab directory there would be hidden too. */
-export const HIDDEN_PATHS = [...OVERLAID_PATHS, '/root', '/run', '/var/run'] as const;
+/** The fresh paths emptied at each boot of the host. */
+export const EMPTIED_AT_BOOT = ['/run', '/tmp'] as const;
+
+/** /var/run is /run on Debian: a lab directory there would be hidden too. /tmp is not: it is mounted last. */
+export const HIDDEN_PATHS = [...OVERLAID_PATHS, ...FRESH_PATHS.map((f) => f.path).filter((p) => p !== '/tmp'), '/var/run'] as const;

@@ -1,7 +1,7 @@
 import { chmod, chown, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../adapters/exec.js';
-import { FRESH_PATHS, OVERLAID_PATHS, type HostBind } from './host-view.js';
+import { EMPTIED_AT_BOOT, FRESH_PATHS, OVERLAID_PATHS, type HostBind } from './host-view.js';
 import { isMountPoint } from './mounts.js';
 import type { HostPaths, LabPaths } from './paths.js';
 
@@ -27,12 +27,13 @@ export function enterHost(host: HostPaths): string[] {
  * `host.namespace` and `host.utsNamespace` (no process has to hold them),
  * names the host, and mounts the host's own view of the production paths.
  * Returns the mount namespace's inode, which identifies the host's
- * processes later. The host's /run and /tmp start empty, as after a boot.
+ * processes later. The host's /run and /tmp start empty, as after a boot;
+ * its other fresh paths keep what the host wrote there.
  * Each of `binds` is mounted nosuid,nodev, as Puppet mounts a cluster's
  * shared filesystem on a real web host.
  */
 export async function createHostNamespace(host: HostPaths, name: string, binds: readonly HostBind[] = []): Promise<number> {
-  for (const path of ['/run', '/tmp']) await rm(join(host.fs, path), { recursive: true, force: true });
+  for (const path of EMPTIED_AT_BOOT) await rm(join(host.fs, path), { recursive: true, force: true });
   await writeFile(host.namespace, '', { flag: 'a' });
   await writeFile(host.utsNamespace, '', { flag: 'a' });
   await run('unshare', [`--mount=${host.namespace}`, `--uts=${host.utsNamespace}`, '--propagation', 'private', 'hostname', name]);
@@ -56,10 +57,12 @@ export async function createHostNamespace(host: HostPaths, name: string, binds: 
     await inHost(['mkdir', '-p', bind.target]);
     await inHost(['mount', '--bind', '-o', 'nosuid,nodev', bind.source, bind.target]);
   }
-  for (const path of FRESH_PATHS) {
+  for (const { path, mode } of FRESH_PATHS) {
     const dir = join(host.fs, path);
     await mkdir(dir, { recursive: true });
-    await chmod(dir, path === '/tmp' ? 0o1777 : path === '/root' ? 0o700 : 0o755);
+    await chmod(dir, mode);
+    // The mount point, when the machine has none (no database server installed: /var/lib/mysql); left empty.
+    await mkdir(path, { recursive: true });
     await inHost(['mount', '--bind', dir, path]);
   }
   return inode;

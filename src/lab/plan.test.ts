@@ -14,11 +14,11 @@ describe('planLab', () => {
       'a-web-1 127.0.7.1 web',
       'a-web-2 127.0.7.2 web',
       'a-web-3 127.0.7.3 web',
-      'a-edge 127.0.7.4 cache,balancer,sessions',
+      'a-edge 127.0.7.4 cache,balancer,sessions,db',
       'b-web-1 127.0.8.1 web',
       'b-web-2 127.0.8.2 web',
       'b-web-3 127.0.8.3 web',
-      'b-edge 127.0.8.4 cache,balancer,sessions',
+      'b-edge 127.0.8.4 cache,balancer,sessions,db',
     ]);
     expect(plan.clusters.map((c) => c.url)).toEqual(['http://127.0.7.4', 'http://127.0.8.4']);
   });
@@ -44,6 +44,8 @@ describe('the lab\'s gateway configuration', () => {
     );
     expect(config.clusters['cluster-b']!.edge).toBe('http://127.0.2.3');
     expect(config.clusters['cluster-a']!.commands).toEqual(LAB_COMMANDS);
+    expect(config.clusters['cluster-b']!.db).toEqual({ host: 'b-edge', address: '127.0.2.3', port: 3306 });
+    expect(config.clusters['cluster-b']!.hosts.find((h) => h.name === 'b-edge')!.roles).toEqual(['cache', 'balancer', 'sessions', 'db']);
     expect(config.gateway.ssh).toEqual({ identity: lab.hostsKey, knownHosts: lab.knownHosts });
     expect(config.users.admin!.keys).toEqual([userKey]);
   });

@@ -18,7 +18,7 @@ export interface LabShape {
 export const DEFAULT_SHAPE: LabShape = { clusters: 2, webHosts: 2, subnet: 1 };
 
 /** Ports every lab cluster uses: the defaults of the gateway configuration, as on real hosts. */
-export const LAB_PORTS = { ssh: 22, web: 80, cache: 6081, varnishAdmin: 6082, balancer: 80, sessions: 6379 } as const;
+export const LAB_PORTS = { ssh: 22, web: 80, cache: 6081, varnishAdmin: 6082, balancer: 80, sessions: 6379, db: 3306 } as const;
 
 /**
  * Where each cluster's storage is mounted on its web hosts (clusters.yml
@@ -37,7 +37,7 @@ export interface LabHost {
 export interface LabCluster {
   name: string;
   hosts: LabHost[];
-  /** The host with the cache and balancer roles: the cluster's front door; also its session store. */
+  /** The host with the cache and balancer roles: the cluster's front door; also its session store and its database server. */
   edge: LabHost;
   /** The URL of the cluster's front door, as written into the gateway configuration. */
   url: string;
@@ -63,7 +63,7 @@ export function planLab(shape: LabShape): LabPlan {
     const net = `127.0.${shape.subnet + c}`;
     const hosts: LabHost[] = [];
     for (let w = 1; w <= shape.webHosts; w++) hosts.push({ name: `${letter}-web-${w}`, cluster: name, address: `${net}.${w}`, roles: ['web'] });
-    const edge: LabHost = { name: `${letter}-edge`, cluster: name, address: `${net}.${shape.webHosts + 1}`, roles: ['cache', 'balancer', 'sessions'] };
+    const edge: LabHost = { name: `${letter}-edge`, cluster: name, address: `${net}.${shape.webHosts + 1}`, roles: ['cache', 'balancer', 'sessions', 'db'] };
     hosts.push(edge);
     clusters.push({ name, hosts, edge, url: `http://${edge.address}${LAB_PORTS.balancer === 80 ? '' : `:${LAB_PORTS.balancer}`}` });
   }

@@ -17,6 +17,9 @@ const PROGRAMS: Record<string, string> = {
   varnishd: 'varnish',
   varnishadm: 'varnish',
   haproxy: 'haproxy',
+  mariadbd: 'mariadb-server-core',
+  'mariadb-install-db': 'mariadb-server-core',
+  mariadb: 'mariadb-client',
 };
 
 /**

@@ -8,8 +8,14 @@ import { LAB_PORTS, type LabHost } from './plan.js';
  * start it. Paths are the host's own (inside its namespace).
  */
 export interface LabService {
-  /** `sshd`, `apache`, `php-fpm8.2`, `varnish`, `haproxy`. */
+  /** `sshd`, `apache`, `php-fpm8.2`, `varnish`, `haproxy`, `mariadb`. */
   name: string;
+  /**
+   * Run once in the host before the daemon's first start: what makes its
+   * data directory (`dir`, emptied first). The lab marks `dir` done once it
+   * succeeded; a later boot finds the mark and runs nothing.
+   */
+  setup?: { run: string[]; dir: string };
   /** The launcher, run in the host's namespace; it returns once the daemon has detached. */
   start: string[];
   /** Where the daemon writes its (master) PID. */
@@ -31,6 +37,51 @@ const VARNISHNCSA_PID = '/run/varnishncsa.pid';
 
 /** The session store's configuration on a lab host of role sessions (root-only: it holds the admin password). */
 export const SESSIONS_CONF = '/etc/redis/magrathea-sessions.conf';
+
+/** The database server's files on a lab host of role db: its own, never the machine's (see FRESH_PATHS). */
+export const DB_DATADIR = '/var/lib/mysql';
+/** Where root on the db host reaches the server: the socket the Debian client uses by default. */
+export const DB_SOCKET = '/run/mysqld/mysqld.sock';
+const DB_PID = '/run/mysqld/mysqld.pid';
+
+/**
+ * The cluster's database server (role db). Small redo log and caches:
+ * every lab, and every test run's labs, run one per cluster on the same
+ * machine. Root logs in through the socket only: mariadb-install-db's
+ * default gives root@localhost the unix_socket plugin (the client's uid must
+ * be root's) and no password, and creates no other root account; with
+ * skip-name-resolve, no TCP client is `localhost`, so root over TCP matches
+ * no account at all. (`--auth-root-authentication-method=normal` would
+ * create root@127.0.0.1 without a password, and every other lab host's
+ * connection comes from 127.0.0.1.)
+ */
+function dbService(host: LabHost): LabService {
+  const common = ['--no-defaults', `--datadir=${DB_DATADIR}`, '--user=root', '--skip-name-resolve', '--innodb-log-file-size=8M'];
+  return {
+    name: 'mariadb',
+    setup: {
+      run: ['/usr/bin/mariadb-install-db', ...common, '--auth-root-authentication-method=socket', '--skip-test-db'],
+      dir: DB_DATADIR,
+    },
+    // mariadbd stays in the foreground: start-stop-daemon detaches it (matched by its pidfile: /proc shows every lab's mariadbd).
+    start: [
+      '/usr/sbin/start-stop-daemon', '--start', '--background', '--quiet', '--pidfile', DB_PID, '--exec', '/usr/sbin/mariadbd', '--',
+      ...common,
+      `--bind-address=${host.address}`,
+      `--port=${LAB_PORTS.db}`,
+      `--socket=${DB_SOCKET}`,
+      `--pid-file=${DB_PID}`,
+      '--log-error=/var/log/mariadb.log',
+      // About 55 MB of memory instead of 90: the defaults size caches for a machine of its own.
+      '--innodb-buffer-pool-size=16M',
+      '--innodb-log-buffer-size=2M',
+      '--key-buffer-size=1M',
+      '--aria-pagecache-buffer-size=1M',
+    ],
+    pidFile: DB_PID,
+    ready: { port: LAB_PORTS.db },
+  };
+}
 
 /** The daemons of a host, in start order: sshd first, so a host that fails later can still be looked into. */
 export function hostServices(host: LabHost, phpVersions: readonly string[]): LabService[] {
@@ -81,6 +132,7 @@ export function hostServices(host: LabHost, phpVersions: readonly string[]): Lab
     // The cluster's session store: its admin password is in the file the gateway configuration names (the default).
     services.push({ name: 'redis-sessions', start: ['/usr/bin/redis-server', SESSIONS_CONF], pidFile: '/run/redis-sessions.pid', ready: { port: LAB_PORTS.sessions } });
   }
+  if (host.roles.includes('db')) services.push(dbService(host));
   if (host.roles.includes('balancer')) {
     services.push({
       name: 'haproxy',

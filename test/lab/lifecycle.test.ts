@@ -61,9 +61,28 @@ describe('lab up and down', () => {
     expect(again.hosts.flatMap((h) => h.services.map((s) => s.pid))).toEqual(lab.hosts.flatMap((h) => h.services.map((s) => s.pid)));
   }, 60_000);
 
+  const mariadbPid = (status: LabStatus): number | undefined => status.hosts.find((h) => h.name === 'a-edge')!.services.find((s) => s.name === 'mariadb')!.pid;
+  const databases = async (): Promise<string> => (await sshRun(lab, 'a-edge', ['mariadb', '--batch', '--skip-column-names', '-e', 'SHOW DATABASES LIKE "kept%"'])).stdout;
+
+  test('a killed MariaDB comes back on up, with its databases: the data directory is made once', async () => {
+    await sshRun(lab, 'a-edge', ['mariadb', '-e', 'CREATE DATABASE kept']);
+    const killed = mariadbPid(lab)!;
+    process.kill(killed, 'SIGKILL');
+    for (let i = 0; i < 100 && (await isAlive(killed)); i++) await new Promise((r) => setTimeout(r, 20));
+    expect((await runCli(['lab', 'status', '--dir', dir])).stdout).toMatch(/a-edge .*mariadb DOWN/);
+
+    lab = await up();
+    expect(lab.started).toEqual(['a-edge']);
+    expect(lab.up).toBe(true);
+    expect(mariadbPid(lab)).not.toBe(killed);
+    expect(await databases()).toBe('kept\n');
+  }, 60_000);
+
   test('down stops every process and unmounts everything of a crashed lab, and the hosts\' files stay for the next up', async () => {
     await sshRun(lab, 'a-web-1', ['sh', '-c', 'echo kept > /etc/magrathea-lab-kept']);
+    const mariadb = mariadbPid(lab)!;
     const processes = await labProcesses();
+    expect(processes).toContain(mariadb);
     expect(processes.length).toBeGreaterThan(5);
 
     // The crash: daemons killed without a word (Apache's workers are left orphaned), and the lab's records of its namespaces lost.
@@ -79,15 +98,18 @@ describe('lab up and down', () => {
     const alive = [];
     for (const pid of processes) if (await isAlive(pid)) alive.push(pid);
     expect(alive).toEqual([]);
+    expect(await isAlive(mariadb)).toBe(false);
     expect(await mountsUnder(dir)).toEqual([]);
 
     lab = await up();
     expect(lab.up).toBe(true);
     expect((await sshRun(lab, 'a-web-1', ['cat', '/etc/magrathea-lab-kept'])).stdout).toBe('kept\n');
+    expect(await databases()).toBe('kept\n');
   }, 60_000);
 
   test('down --purge removes the lab, with the Redis of a gateway killed without its cleanup; down where there is no lab says so', async () => {
     const processes = await labProcesses();
+    expect(processes).toContain(mariadbPid(lab)!);
     // A worker on the lab's gateway config, SIGKILLed: its private redis-server stays behind.
     const worker = start('node', [resolve('dist/src/cli/main.js'), 'worker', '--no-accounting', '--config', lab.config]);
     let said = '';

@@ -24,13 +24,13 @@ describe('a 2 x 2 lab', () => {
     expect(lab.hosts.map((h) => [h.name, h.cluster, h.address, h.roles.join(',')])).toEqual([
       ['a-web-1', 'cluster-a', `127.0.${s}.1`, 'web'],
       ['a-web-2', 'cluster-a', `127.0.${s}.2`, 'web'],
-      ['a-edge', 'cluster-a', `127.0.${s}.3`, 'cache,balancer,sessions'],
+      ['a-edge', 'cluster-a', `127.0.${s}.3`, 'cache,balancer,sessions,db'],
       ['b-web-1', 'cluster-b', `127.0.${s + 1}.1`, 'web'],
       ['b-web-2', 'cluster-b', `127.0.${s + 1}.2`, 'web'],
-      ['b-edge', 'cluster-b', `127.0.${s + 1}.3`, 'cache,balancer,sessions'],
+      ['b-edge', 'cluster-b', `127.0.${s + 1}.3`, 'cache,balancer,sessions,db'],
     ]);
     expect(lab.hosts.find((h) => h.name === 'a-web-1')!.services.map((x) => x.name)).toEqual(['sshd', 'php-fpm8.2', 'apache']);
-    expect(lab.hosts.find((h) => h.name === 'a-edge')!.services.map((x) => x.name)).toEqual(['sshd', 'varnish', 'varnishncsa', 'redis-sessions', 'haproxy']);
+    expect(lab.hosts.find((h) => h.name === 'a-edge')!.services.map((x) => x.name)).toEqual(['sshd', 'varnish', 'varnishncsa', 'redis-sessions', 'mariadb', 'haproxy']);
     expect(lab.edges).toEqual([
       { cluster: 'cluster-a', host: 'a-edge', url: `http://127.0.${s}.3` },
       { cluster: 'cluster-b', host: 'b-edge', url: `http://127.0.${s + 1}.3` },
@@ -43,6 +43,8 @@ describe('a 2 x 2 lab', () => {
     expect(a.hosts.map((h) => [h.name, h.address, h.roles])).toEqual(lab.hosts.filter((h) => h.cluster === 'cluster-a').map((h) => [h.name, h.address, h.roles]));
     expect(a.edge).toBe(lab.edges[0]!.url);
     expect(a.commands).toEqual(LAB_COMMANDS);
+    expect(a.db).toEqual({ host: 'a-edge', address: lab.edges[0]!.url.replace('http://', ''), port: 3306 });
+    expect(config.clusters['cluster-b']!.db).toMatchObject({ host: 'b-edge', port: 3306 });
     expect(Object.keys(config.users)).toEqual(['admin']);
     expect(config.gateway.ssh).toEqual({ identity: lab.ssh.identity, knownHosts: lab.ssh.knownHosts });
   });
@@ -92,6 +94,36 @@ describe('a 2 x 2 lab', () => {
   test('the other cluster\'s edge answers 404 for a Host no app serves', async () => {
     const response = await curl(lab.edges[1]!.url, 'nothing-here.example');
     expect(response.status).toBe(404);
+  });
+});
+
+describe('the cluster\'s database server, on its edge', () => {
+  const edge = (): string => lab.hosts.find((h) => h.name === 'a-edge')!.address;
+  const sql = (host: string, argv: string[], statement: string) => sshRun(lab, host, ['mariadb', '--batch', '--skip-column-names', ...argv, '-e', statement], { reject: false });
+
+  test('answers root on its host through the socket, as the gateway will run it over SSH', async () => {
+    expect(lab.hosts.find((h) => h.name === 'a-edge')!.services.find((x) => x.name === 'mariadb')).toMatchObject({ up: true, endpoint: `${edge()}:3306` });
+    const result = await sql('a-edge', [], 'SELECT VERSION(), CURRENT_USER()');
+    expect(result).toMatchObject({ exitCode: 0, stderr: '' });
+    expect(result.stdout).toMatch(/^10\.[0-9.]+-MariaDB\S*\troot@localhost\n$/);
+    // Each cluster has its own.
+    expect((await sql('b-edge', [], 'SELECT @@bind_address, @@port')).stdout).toBe(`${lab.hosts.find((h) => h.name === 'b-edge')!.address}\t3306\n`);
+  });
+
+  test('refuses root over TCP, from a web host and from its own host, with or without an empty password', async () => {
+    for (const [host, password] of [['a-web-1', []], ['a-web-2', ['--password=']], ['a-edge', ['--password=']]] as const) {
+      const result = await sql(host, ['--protocol=tcp', '-h', edge(), '-P', '3306', '-u', 'root', ...password], 'SELECT 1');
+      expect(result.exitCode).not.toBe(0);
+      expect(result.stdout).toBe('');
+      // The server answered (the port is reached) and refused the account: no root from anywhere but the socket.
+      expect(result.stderr).toMatch(/1130 - Host '[0-9.]+' is not allowed to connect|ERROR 1045 .*Access denied for user 'root'/);
+    }
+  });
+
+  test('refuses a user of its host that is not root, through the socket, as root', async () => {
+    const result = await sshRun(lab, 'a-edge', ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', 'mariadb', '-u', 'root', '-e', 'SELECT 1'], { reject: false });
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr).toMatch(/ERROR 1698 .*Access denied for user 'root'@'localhost'/);
   });
 });
 

@@ -93,9 +93,9 @@ export interface Quota {
   traffic?: number;
 }
 
-export type Role = 'web' | 'cache' | 'balancer' | 'sessions';
-export const ROLES: readonly Role[] = ['web', 'cache', 'balancer', 'sessions'];
-/** The roles every cluster needs a host of; `sessions` is optional (one host at most). */
+export type Role = 'web' | 'cache' | 'balancer' | 'sessions' | 'db';
+export const ROLES: readonly Role[] = ['web', 'cache', 'balancer', 'sessions', 'db'];
+/** The roles every cluster needs a host of; `sessions` and `db` are optional (one host at most each). */
 export const REQUIRED_ROLES: readonly Role[] = ['web', 'cache', 'balancer'];
 
 export interface HostConfig {
@@ -113,6 +113,8 @@ export interface ClusterPorts {
   cache: number;
   /** HAProxy on balancer hosts: the cluster's front door. Default 80. */
   balancer: number;
+  /** MariaDB (or MySQL) on the db host, where web hosts reach it. Default 3306. */
+  db: number;
 }
 
 export interface ClusterPaths {
@@ -157,8 +159,24 @@ export interface SessionStoreConfig {
   passwordFile: string;
 }
 
+/**
+ * The cluster's database server (the host of role `db`): a MariaDB or
+ * MySQL that every web host reaches at the host's address. Its admin
+ * commands run over SSH on that host, as root, through its unix socket.
+ */
+export interface DatabaseConfig {
+  /** The host of role `db`. */
+  host: string;
+  /** Where web hosts reach it: the host's address. */
+  address: string;
+  /** `ports.db`. */
+  port: number;
+}
+
 export interface ClusterConfig {
   name: string;
+  /** Absent: the cluster has no database server. */
+  db?: DatabaseConfig;
   /** Absent: PHP sessions are files on each web host, and a cluster of several web hosts pins each client to one (a cookie at the cache). */
   sessions?: SessionStoreConfig;
   /** The URL users are shown for the cluster's front door. */

@@ -15,7 +15,7 @@ describe('validateGatewayConfig', () => {
   it('loads the commented example in config/, with both clusters and both users', async () => {
     const config = await loadGatewayConfig('config');
     expect(Object.keys(config.clusters)).toEqual(['cluster-a', 'cluster-b']);
-    expect(config.clusters['cluster-a']!.ports).toEqual({ web: 8080, cache: 6081, balancer: 80 });
+    expect(config.clusters['cluster-a']!.ports).toEqual({ web: 8080, cache: 6081, balancer: 80, db: 3306 });
     expect(config.clusters['cluster-a']!.hosts.find((h) => h.name === 'a-web-2')!.ssh).toEqual({ user: 'root', port: 2201 });
     expect(config.clusters['cluster-b']!.hosts[0]!.ssh).toEqual({ user: 'deploy', port: 22 });
     expect(config.clusters['cluster-b']!.edge).toBe('http://198.51.100.2');
@@ -37,7 +37,7 @@ describe('validateGatewayConfig', () => {
     const c1 = result.config.clusters.c1!;
     expect(c1.paths).toEqual(DEFAULT_PATHS);
     expect(c1.commands).toEqual(DEFAULT_COMMANDS);
-    expect(c1.ports).toEqual({ web: 80, cache: 6081, balancer: 80 });
+    expect(c1.ports).toEqual({ web: 80, cache: 6081, balancer: 80, db: 3306 });
     expect(c1.edge).toBe('http://127.0.1.2');
     expect(c1.hosts[0]!.ssh).toEqual({ user: 'root', port: 22 });
   });
@@ -166,7 +166,43 @@ describe('validateGatewayConfig', () => {
       expect.stringMatching(/^\/cfg\/clusters\.yml:5:30: c1\.sessions\.user: "a b" is not a Redis user name/),
       expect.stringMatching(/^\/cfg\/clusters\.yml:5:52: c1\.sessions\.password_file: "relative" is not an absolute path/),
     ]);
-    expect(problems({ 'clusters.yml': HOSTS.replace('[web]', '[web, sessions, db]') })).toEqual([expect.stringMatching(/c1\.hosts\.w1\.roles\.2: "db" is not a role; roles are: web, cache, balancer, sessions/), expect.stringMatching(/has no host with the role "web"/)]);
+    expect(problems({ 'clusters.yml': HOSTS.replace('[web]', '[web, sessions, mysql]') })).toEqual([
+      expect.stringMatching(/^\/cfg\/clusters\.yml:3:54: c1\.hosts\.w1\.roles\.2: "mysql" is not a role; roles are: web, cache, balancer, sessions, db/),
+      expect.stringMatching(/has no host with the role "web"/),
+    ]);
+  });
+
+  it('reads a database server: the host of role db, at ports.db (default 3306); none without the role', () => {
+    const read = (text: string) => {
+      const result = validateGatewayConfig('/cfg', { 'clusters.yml': text });
+      if ('problems' in result) throw new Error(result.problems.map(formatProblem).join('\n'));
+      return result.config.clusters.c1!;
+    };
+    expect(read(HOSTS).db).toBeUndefined();
+    const withRole = HOSTS.replace('[cache, balancer]', '[cache, balancer, sessions, db]');
+    expect(read(withRole).db).toEqual({ host: 'e1', address: '127.0.1.2', port: 3306 });
+    expect(read(withRole).hosts.find((h) => h.name === 'e1')!.roles).toEqual(['cache', 'balancer', 'sessions', 'db']);
+    const ported = read(`${withRole}  ports: { db: 3307 }\n`);
+    expect(ported.db).toEqual({ host: 'e1', address: '127.0.1.2', port: 3307 });
+    expect(ported.ports).toEqual({ web: 80, cache: 6081, balancer: 80, db: 3307 });
+    // A host of its own, with only the role db.
+    expect(read(`${HOSTS}    d1: { address: 127.0.1.3, roles: [db] }\n`).db).toEqual({ host: 'd1', address: '127.0.1.3', port: 3306 });
+  });
+
+  it('refuses two database servers in a cluster, at the second one\'s roles, and a bad db port', () => {
+    const two = HOSTS.replace('[web]', '[web, db]').replace('[cache, balancer]', '[cache, balancer, db]');
+    expect(problems({ 'clusters.yml': two })).toEqual([
+      expect.stringMatching(/^\/cfg\/clusters\.yml:4:38: c1\.hosts\.e1\.roles: host "w1" is already the database server of cluster "c1"; a cluster has one host of role "db"/),
+    ]);
+    const three = `${HOSTS.replace('[web]', '[web, db]')}    d1: { address: 127.0.1.3, roles: [db] }\n    d2: { address: 127.0.1.4, roles: [db] }\n`;
+    expect(problems({ 'clusters.yml': three })).toEqual([
+      expect.stringMatching(/^\/cfg\/clusters\.yml:5:38: c1\.hosts\.d1\.roles: host "w1" is already the database server/),
+      expect.stringMatching(/^\/cfg\/clusters\.yml:6:38: c1\.hosts\.d2\.roles: host "w1" is already the database server/),
+    ]);
+    expect(problems({ 'clusters.yml': `${HOSTS.replace('[web]', '[web, db]')}  ports: { db: 70000, mysql: 3306 }\n` })).toEqual([
+      expect.stringMatching(/^\/cfg\/clusters\.yml:5:23: c1\.ports\.mysql: unknown key "mysql"; expected one of: web, cache, balancer, db/),
+      expect.stringMatching(/^\/cfg\/clusters\.yml:5:16: c1\.ports\.db: "70000" is not a whole number between 1 and 65535/),
+    ]);
   });
 
   it('refuses two hosts on one address and a typo in a key', () => {

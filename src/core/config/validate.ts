@@ -10,6 +10,7 @@ import {
   type ClusterCommands,
   type ClusterConfig,
   type ClusterPaths,
+  type DatabaseConfig,
   type GatewayConfig,
   type GatewaySettings,
   type HostConfig,
@@ -36,10 +37,13 @@ export const DEFAULT_PATHS: ClusterPaths = {
   haproxy: '/etc/haproxy/magrathea.d',
 };
 
-/** Commands for a Debian/Ubuntu host run by systemd. The lab's configuration replaces them. */
 /** Where a session store's admin password is, on the store's host, unless clusters.yml says otherwise. */
 export const DEFAULT_SESSIONS = { port: 6379, adminUser: 'default', passwordFile: '/etc/magrathea/sessions.password' } as const;
 
+/** Where a cluster's database server listens unless `ports.db` says otherwise: MariaDB's and MySQL's own default. */
+export const DEFAULT_DB_PORT = 3306;
+
+/** Commands for a Debian/Ubuntu host run by systemd. The lab's configuration replaces them. */
 export const DEFAULT_COMMANDS: ClusterCommands = {
   apache: { check: ['apache2ctl', '-t'], reload: ['apache2ctl', 'graceful'] },
   fpm: { check: ['php-fpm{php}', '-t'], reload: ['systemctl', 'reload', 'php{php}-fpm'] },
@@ -235,11 +239,12 @@ function readCluster(r: Reader, name: string): ClusterConfig | undefined {
     if (!r.has(at)) r.fail(at, 'a cluster needs hosts');
     return undefined;
   }
-  r.map([...at, 'ports'], ['web', 'cache', 'balancer']);
+  r.map([...at, 'ports'], ['web', 'cache', 'balancer', 'db']);
   const ports = {
     web: r.integer([...at, 'ports', 'web'], 1, 65535) ?? 80,
     cache: r.integer([...at, 'ports', 'cache'], 1, 65535) ?? 6081,
     balancer: r.integer([...at, 'ports', 'balancer'], 1, 65535) ?? 80,
+    db: r.integer([...at, 'ports', 'db'], 1, 65535) ?? DEFAULT_DB_PORT,
   };
   r.map([...at, 'ssh'], ['user', 'port']);
   const ssh = {
@@ -258,7 +263,7 @@ function readCluster(r: Reader, name: string): ClusterConfig | undefined {
     }
     const address = r.required([...h, 'address'], checkIpv4);
     const roles = r.list([...h, 'roles'], (v) => (ROLES.includes(v as never) ? undefined : `${show(v)} is not a role; roles are: ${ROLES.join(', ')}`), ROLES.length);
-    if (!r.has([...h, 'roles'])) r.fail(h, 'missing required key "roles" (web, cache, balancer)');
+    if (!r.has([...h, 'roles'])) r.fail(h, 'missing required key "roles" (web, cache, balancer, sessions, db)');
     r.map([...h, 'ssh'], ['user', 'port']);
     const hostSsh = {
       user: r.string([...h, 'ssh', 'user'], checkUnixUser) ?? ssh.user,
@@ -308,7 +313,28 @@ function readCluster(r: Reader, name: string): ClusterConfig | undefined {
   const edge = r.string([...at, 'edge'], checkHttpUrl) ?? defaultEdge;
   const storage = r.string([...at, 'storage'], (v) => checkStorage(v, paths));
   const sessions = readSessionStore(r, at, hosts);
-  return { name, edge, ports, hosts, paths, commands, ...(storage === undefined ? {} : { storage: storage.replace(/\/$/, '') }), ...(sessions ? { sessions } : {}) };
+  const db = readDatabase(r, at, hosts, ports.db);
+  return {
+    name,
+    edge,
+    ports,
+    hosts,
+    paths,
+    commands,
+    ...(storage === undefined ? {} : { storage: storage.replace(/\/$/, '') }),
+    ...(sessions ? { sessions } : {}),
+    ...(db ? { db } : {}),
+  };
+}
+
+/** The database server: the one host of role `db`, if any. One per cluster: Magrathea does not pick between servers. */
+function readDatabase(r: Reader, at: string[], hosts: HostConfig[], port: number): DatabaseConfig | undefined {
+  const servers = hosts.filter((h) => h.roles.includes('db'));
+  for (const extra of servers.slice(1)) {
+    r.fail([...at, 'hosts', extra.name, 'roles'], `host ${show(servers[0]!.name)} is already the database server of cluster ${show(at[0]!)}; a cluster has one host of role "db"`);
+  }
+  const server = servers[0];
+  return server ? { host: server.name, address: server.address, port } : undefined;
 }
 
 /**
