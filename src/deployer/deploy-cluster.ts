@@ -8,6 +8,9 @@ import { HostSession, type SshSettings } from '../adapters/ssh.js';
 import type { ClusterConfig, HostConfig } from '../core/config/types.js';
 import { MagratheaError } from '../core/errors.js';
 import type { InstanceConfig } from '../core/manifest/types.js';
+import { databaseCredentials, databaseEnv, type DatabaseCredentials } from '../core/database.js';
+import { escapeTemplate } from '../core/interpolate.js';
+import { ensureDatabase } from './database.js';
 import { renderCluster, type RenderedFile, type Service } from '../core/render/cluster.js';
 import { formatProblem } from '../core/source.js';
 import { fpmPoolDir, instanceId, instanceRoot, instanceStorage, logDir, unixId, unixUser } from '../core/render/names.js';
@@ -78,6 +81,29 @@ export async function deployCluster(input: ClusterDeployInput): Promise<ClusterO
   return input.state.withClusterLock(input.cluster.name, input.owner ?? `${hostname()}:${process.pid}:${randomUUID()}`, () => input.log(`${input.cluster.name}: waiting for another deploy on this cluster`), () => deployLocked(input));
 }
 
+/**
+ * The database credentials of each instance that declares a database,
+ * `<app>.<env>` → credentials; a deploy of one to a cluster without a db
+ * host is refused before anything changes.
+ */
+async function databaseCredentialsOf(cluster: ClusterConfig, instances: readonly InstanceConfig[], state: DeployState): Promise<Map<string, DatabaseCredentials>> {
+  const wanting = instances.filter((i) => i.database);
+  if (wanting.length === 0) return new Map();
+  if (!cluster.db) {
+    const i = wanting.at(-1)!;
+    throw new MagratheaError(`${cluster.name}: ${i.app} (${i.env}) declares a database (database.engine: mysql in magrathea.yml), and cluster ${cluster.name} has no host of role db in clusters.yml`, 'no-db-host');
+  }
+  const passwords = await state.databasePasswords(cluster.name, wanting);
+  return new Map(wanting.map((i) => [instanceId(i), databaseCredentials(i, cluster.db!, passwords[instanceId(i)]!)]));
+}
+
+/** The instance with its database's variables in its env (values taken literally: `$` escaped for the templates). */
+function withDatabaseEnv(instance: InstanceConfig, credentials: DatabaseCredentials | undefined): InstanceConfig {
+  if (!credentials || !instance.database) return instance;
+  const env = Object.fromEntries(Object.entries(databaseEnv(instance.database, credentials)).map(([k, v]) => [k, escapeTemplate(v)]));
+  return { ...instance, envTemplates: { ...instance.envTemplates, ...env } };
+}
+
 async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> {
   const { cluster, instance, release, state, log } = input;
   const started = Date.now();
@@ -89,9 +115,12 @@ async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> 
   if (clash) throw new MagratheaError(`${cluster.name}: ${instanceId(instance)} and ${instanceId(clash)} would get the same uid ${unixId(instance)} (it is derived from the instance's name): deploy under another app or environment name`, 'uid-clash');
   // Every pool of the cluster is rendered: each instance's password on the session store, made for those without one.
   const sessionPasswords = cluster.sessions ? await state.sessionPasswords(cluster.name, [...others, instance]) : undefined;
-  const rendered = renderCluster(cluster, [...others, instance], { sessionPasswords });
+  // And each instance's database, its credentials given to the app as its env (for every instance: their pools are rendered too).
+  const databases = await databaseCredentialsOf(cluster, [...others, instance], state);
+  const withDatabase = (i: InstanceConfig): InstanceConfig => withDatabaseEnv(i, databases.get(instanceId(i)));
+  const rendered = renderCluster(cluster, [...others, instance].map(withDatabase), { sessionPasswords });
   if ('problems' in rendered) throw new MagratheaError(`${cluster.name}: ${rendered.problems.map(formatProblem).join('; ')}`, 'render-failed');
-  const files = changedFiles(rendered.files, live.length > others.length ? renderCluster(cluster, live, { sessionPasswords }) : undefined);
+  const files = changedFiles(rendered.files, live.length > others.length ? renderCluster(cluster, live.map(withDatabase), { sessionPasswords }) : undefined);
   if (needsStickySessions(cluster)) {
     log(`${cluster.name}: warning: no session store: PHP sessions are files on each web host, so each browser is pinned to one (a cookie); declare a host of role sessions in clusters.yml to share them`);
   }
@@ -100,10 +129,17 @@ async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> 
   const staging = `${cluster.paths.apps}/.magrathea/staging/${instanceId(instance)}.${release}`;
   const local = await mkdtemp(join(tmpdir(), 'magrathea-stage-'));
   const web = cluster.hosts.filter((h) => h.roles.includes('web'));
-  const ctx: HostContext = { cluster, instance, release, files, staging, local, sessions, previous, switched: new Set(), log, extensions: input.extensions ?? [], instances: [...others, instance], sessionPasswords };
+  const ctx: HostContext = { cluster, instance: withDatabase(instance), release, files, staging, local, sessions, previous, switched: new Set(), log, extensions: input.extensions ?? [], instances: [...others, instance], sessionPasswords };
   let switched = false;
   try {
     await onEach(cluster.hosts, 'connect', (h) => sessions.get(h.name)!.open());
+    const own = databases.get(instanceId(instance));
+    if (own && cluster.db) {
+      // Before the release hook, so that its migrations find the database; idempotent, and nothing served changes.
+      log(`${cluster.name}: database ${own.name} on ${cluster.db.host}`);
+      const clients = [...new Set(web.map((h) => h.egress ?? h.address))];
+      await onEach([cluster.hosts.find((h) => h.name === cluster.db!.host)!], 'database', (h) => ensureDatabase(sessions.get(h.name)!, h.name, own, clients));
+    }
     log(`${cluster.name}: preparing ${cluster.hosts.length} hosts`);
     const transferred = await onEach(cluster.hosts, 'prepare', (h) => prepareHost(ctx, h, input.source));
     const unchanged = rendered.files.length - files.length;

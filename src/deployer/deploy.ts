@@ -51,6 +51,11 @@ export async function deploy(input: DeployInput, deps: DeployDeps): Promise<Depl
     else instances.push(result.instance);
   }
   if (problems.length > 0) throw new InvalidInputError(problems);
+  // A database needs a db host on every cluster it goes to: refused before any cluster is touched.
+  const noDb = instances.filter((i) => i.database && !deps.config.clusters[i.cluster]!.db).map((i) => i.cluster);
+  if (noDb.length > 0) {
+    throw new MagratheaError(`${input.app} (${input.env}) declares a database (database.engine: mysql in magrathea.yml), and ${noDb.map((c) => `cluster ${c}`).join(', ')} ${noDb.length > 1 ? 'have' : 'has'} no host of role db in clusters.yml (${deps.config.dir}/clusters.yml); nothing was deployed`, 'no-db-host');
+  }
 
   // Advice first, once per line: the same shared dir on two clusters without storage is two lines, the same health path one.
   const facts = await readReleaseFacts(input.source, instances);

@@ -2,7 +2,7 @@ import type { RedisContext } from '../state/redis.js';
 import { forgetClusterInstance, readClusterInstances, readReleaseInstance, saveClusterInstance } from '../state/cluster-instances.js';
 import { withClusterLock } from '../state/cluster-lock.js';
 import { readClusterReleases, recordClusterReleases } from '../state/host-releases.js';
-import { readSessionPasswords } from '../state/instance-passwords.js';
+import { readInstancePasswords } from '../state/instance-passwords.js';
 import type { DeployState } from './types.js';
 
 /** The deployer's state in Redis (src/state): hosts' releases, the instances live on each cluster, the cluster locks. */
@@ -18,7 +18,8 @@ export function redisDeployState(context: RedisContext): DeployState {
     saveInstance: (instance, release) => saveClusterInstance(context, instance, release),
     withClusterLock: (cluster, owner, onWait, action) => withClusterLock(context, cluster, owner, onWait, action),
     forgetInstance: (app, env, cluster) => forgetClusterInstance(context, app, env, cluster),
-    sessionPasswords: (cluster, instances) => readSessionPasswords(context, cluster, instances),
+    sessionPasswords: (cluster, instances) => readInstancePasswords(context, 'session', cluster, instances),
+    databasePasswords: (cluster, instances) => readInstancePasswords(context, 'database', cluster, instances),
     releaseInstance: (app, env, release, cluster) => readReleaseInstance(context, app, env, release, cluster),
   };
 }

@@ -30,9 +30,11 @@ export interface DeployState {
   forgetInstance(app: string, env: string, cluster: string): Promise<void>;
   /** `<app>.<env>` → each instance's password on the cluster's session store, made for those that have none yet. */
   sessionPasswords(cluster: string, instances: readonly InstanceKey[]): Promise<Record<string, string>>;
+  /** `<app>.<env>` → each instance's password on the cluster's db host, made for those that have none yet (db:rotate replaces one). */
+  databasePasswords(cluster: string, instances: readonly InstanceKey[]): Promise<Record<string, string>>;
 }
 
-export type Step = 'connect' | 'prepare' | 'check' | 'hook' | 'activate' | 'verify' | 'rollback' | 'cleanup' | 'purge';
+export type Step = 'connect' | 'database' | 'prepare' | 'check' | 'hook' | 'activate' | 'verify' | 'rollback' | 'cleanup' | 'purge';
 
 export interface ClusterOutcome {
   cluster: string;

@@ -27,6 +27,9 @@ export const LAB_COMMANDS: ClusterCommands = {
 
 const HEADER = '# Written by `magrathea lab up`: the lab at';
 
+/** Where a lab host's connections to another come from: every lab host shares the machine's loopback. */
+export const LAB_EGRESS = '127.0.0.1';
+
 /** The three files of the gateway configuration describing the lab, as text. Pure. */
 export function renderLabConfig(lab: LabPaths, plan: LabPlan, userKey: string): Record<'gateway.yml' | 'clusters.yml' | 'users.yml', string> {
   const q = (s: string): string => JSON.stringify(s);
@@ -37,7 +40,8 @@ export function renderLabConfig(lab: LabPaths, plan: LabPlan, userKey: string): 
     `  ssh: { user: root, port: ${LAB_PORTS.ssh} }`,
     `  ports: { web: ${LAB_PORTS.web}, cache: ${LAB_PORTS.cache}, balancer: ${LAB_PORTS.balancer}, db: ${LAB_PORTS.db} }`,
     '  hosts:',
-    ...c.hosts.map((h) => `    ${h.name}: { address: ${h.address}, roles: [${h.roles.join(', ')}] }`),
+    // The lab's hosts share the machine's loopback: a connection from one to another comes from 127.0.0.1.
+    ...c.hosts.map((h) => `    ${h.name}: { address: ${h.address}, egress: ${LAB_EGRESS}, roles: [${h.roles.join(', ')}] }`),
     `  # ${lab.storage}/${c.name}, mounted on each web host.`,
     `  storage: ${LAB_STORAGE}`,
     '  commands:',

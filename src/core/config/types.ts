@@ -102,6 +102,13 @@ export interface HostConfig {
   name: string;
   /** Where SSH, and the other hosts of the cluster, reach it. */
   address: string;
+  /**
+   * The address its own connections come from, as the cluster's other hosts
+   * see them (the database grants its apps' users to the web hosts' by it),
+   * when it is not `address`: a host behind NAT, or whose backend network is
+   * another interface. Default: `address`.
+   */
+  egress?: string;
   ssh: { user: string; port: number };
   roles: Role[];
 }

@@ -42,6 +42,13 @@ describe('validateGatewayConfig', () => {
     expect(c1.hosts[0]!.ssh).toEqual({ user: 'root', port: 22 });
   });
 
+  it('reads a host\'s egress: the address its connections come from (the database grants by it)', () => {
+    const result = validateGatewayConfig('/cfg', { 'clusters.yml': HOSTS.replace('roles: [web]', 'egress: 10.0.0.1, roles: [web]') });
+    if ('problems' in result) throw new Error(result.problems.map(formatProblem).join('\n'));
+    expect(result.config.clusters.c1!.hosts.find((h) => h.roles.includes('web'))!.egress).toBe('10.0.0.1');
+    expect(problems({ 'clusters.yml': HOSTS.replace('roles: [web]', 'egress: db.internal, roles: [web]') })).toEqual([expect.stringMatching(/egress: "db\.internal" is not an IPv4 address/)]);
+  });
+
   it('names the file, line and column of each problem', () => {
     expect(problems({ 'clusters.yml': HOSTS + '    w2: { address: 127.0.1.300, roles: [web] }\n' })).toEqual([
       expect.stringMatching(/^\/cfg\/clusters\.yml:5:20: c1\.hosts\.w2\.address: "127\.0\.1\.300" is not an IPv4 address/),

@@ -257,7 +257,7 @@ function readCluster(r: Reader, name: string): ClusterConfig | undefined {
   const seenAddresses = new Map<string, string>();
   for (const hostName of r.dict([...at, 'hosts'], checkName, 'a map of host names to hosts')) {
     const h = [...at, 'hosts', hostName];
-    if (!r.map(h, ['address', 'roles', 'ssh'], 'a host (address, roles)')) {
+    if (!r.map(h, ['address', 'roles', 'ssh', 'egress'], 'a host (address, roles)')) {
       r.fail(h, 'a host needs an address and roles');
       continue;
     }
@@ -273,7 +273,8 @@ function readCluster(r: Reader, name: string): ClusterConfig | undefined {
     const other = seenAddresses.get(`${address}:${hostSsh.port}`);
     if (other) r.fail([...h, 'address'], `${address} is also the address of host ${show(other)}`);
     seenAddresses.set(`${address}:${hostSsh.port}`, hostName);
-    hosts.push({ name: hostName, address, ssh: hostSsh, roles: [...new Set(roles)] as HostConfig['roles'] });
+    const egress = r.string([...h, 'egress'], checkIpv4);
+    hosts.push({ name: hostName, address, ssh: hostSsh, roles: [...new Set(roles)] as HostConfig['roles'], ...(egress !== undefined ? { egress } : {}) });
   }
   for (const role of REQUIRED_ROLES) {
     if (hosts.length > 0 && !hosts.some((host) => host.roles.includes(role))) {
