@@ -1,0 +1,48 @@
+import { HostSession } from '../../adapters/ssh.js';
+import type { ClusterConfig, HostConfig } from '../../core/config/types.js';
+import { databaseCredentials, type DatabaseCredentials } from '../../core/database.js';
+import { MagratheaError, UsageError } from '../../core/errors.js';
+import { resolveInstance } from '../../core/manifest/resolve.js';
+import { hostSshSettings } from '../../deployer/deploy.js';
+import type { CommandContext } from '../../dispatch/command.js';
+import { readConfigVars } from '../../state/config-vars.js';
+import { readInstancePasswords } from '../../state/instance-passwords.js';
+import { appEnvironment, existingTarget } from '../targets.js';
+
+/** One instance's database, as the db:* commands reach it: its cluster, its db host (a session open to it), its credentials. */
+export interface DatabaseTarget {
+  app: string;
+  env: string;
+  cluster: ClusterConfig;
+  host: HostConfig;
+  credentials: DatabaseCredentials;
+  /** SSH to the db host, opened; close() when done. */
+  session: HostSession;
+  close(): Promise<void>;
+}
+
+/**
+ * `APP@CLUSTER` (a cluster is needed: each has its own database) of an
+ * environment (`--env`, default the one the default branch feeds), which
+ * must declare a database and be on a cluster with a db host. The password
+ * is the one the gateway keeps (made now if no deploy made it yet).
+ */
+export async function databaseTarget(ctx: CommandContext, command: string, text: string, env: string | undefined): Promise<DatabaseTarget> {
+  const { app, cluster: clusterName } = await existingTarget(ctx, command, text);
+  const { manifest, environment } = await appEnvironment(ctx, app, env);
+  if (clusterName === undefined) throw new UsageError(`${command}: name the cluster, as in ${app}@${environment.clusters[0]}: each cluster has its own database (${environment.clusters.join(', ')})`);
+  if (!environment.clusters.includes(clusterName)) throw new UsageError(`${command}: ${app} (${environment.name}) is not on cluster ${clusterName}; its clusters: ${environment.clusters.join(', ')}`);
+  const config = await ctx.config();
+  const cluster = config.clusters[clusterName];
+  if (!cluster) throw new MagratheaError(`${command}: no cluster ${clusterName} in ${config.dir}/clusters.yml`, 'unknown-cluster');
+  const gateway = await ctx.gateway();
+  const resolved = resolveInstance(manifest, { app, env: environment.name, cluster: clusterName }, await readConfigVars(gateway.state, app, environment.name, environment.clusters));
+  if ('problems' in resolved || !resolved.instance.database) throw new MagratheaError(`${command}: ${app} (${environment.name}) has no database on ${clusterName} (database.engine in its magrathea.yml)`, 'no-database');
+  if (!cluster.db) throw new MagratheaError(`${command}: cluster ${clusterName} has no host of role db in clusters.yml`, 'no-db-host');
+  const host = cluster.hosts.find((h) => h.name === cluster.db!.host)!;
+  const instance = { app, env: environment.name };
+  const password = (await readInstancePasswords(gateway.state, 'database', clusterName, [instance]))[`${app}.${environment.name}`]!;
+  const session = new HostSession({ name: host.name, address: host.address, user: host.ssh.user, port: host.ssh.port }, hostSshSettings(config));
+  await session.open();
+  return { app, env: environment.name, cluster, host, credentials: databaseCredentials(instance, cluster.db, password), session, close: () => session.close() };
+}
