@@ -202,7 +202,11 @@ describe('apps:destroy', () => {
     expect((await magrathea('apps:create', 'shop')).exitCode).toBe(0);
     await git(join(work, 'shop'), 'checkout', '-q', 'master');
     await push('shop', 'master');
-    await writeFile(join(config, 'clusters.yml'), (await readFile(join(config, 'clusters.yml'), 'utf8')).replace(/( {4}b-web-2: \{ address: [\d.]+, roles: \[web\])/, '$1, ssh: { port: 1 }'));
+    const clusters = await readFile(join(config, 'clusters.yml'), 'utf8');
+    const broken = clusters.replace(/( {4}b-web-2: \{ address: [\d.]+,(?: egress: [\d.]+,)? roles: \[web\])/, '$1, ssh: { port: 1 }');
+    // A test that edits nothing would pass for the wrong reason.
+    expect(broken).not.toBe(clusters);
+    await writeFile(join(config, 'clusters.yml'), broken);
     try {
       const result = await magrathea('apps:destroy', 'shop', '--confirm', 'shop');
       expect(result.exitCode).toBe(1);
