@@ -52,6 +52,8 @@ let work: string;
 let port: number;
 let server: TestGateway | undefined;
 let version = '';
+/** The upload's path, once made. */
+let uploaded = '';
 const keys: Record<string, string> = {};
 const { ssh, git } = gatewayClient(() => port, keys, () => join(work, 'known_hosts'));
 
@@ -157,6 +159,12 @@ describe('WordPress, pushed with only a magrathea.yml added', () => {
     }
     // The installer, as the health check sees it now.
     expect((await browse(anonymous('reader'), 'cluster-b', '/wp-admin/install.php')).body).toMatch(/Already Installed/);
+    // Each title is a row of its cluster's own database, on its db host.
+    for (const cluster of ['cluster-a', 'cluster-b']) {
+      const db = lab.hosts.find((h) => h.cluster === cluster && h.roles.includes('db'))!;
+      const row = await sshRun(lab, db.name, ['mariadb', '-N', '-B', '-e', "SELECT option_value FROM `m_wp-press_production`.wp_options WHERE option_name = 'blogname'"]);
+      expect(row.stdout).toBe(`${TITLE[cluster]}\n`);
+    }
   }, 120_000);
 
   it('logs in through cluster-a\'s edge (cookies, pages never cached) and publishes a post that cluster-a serves from every host, and cluster-b never', async () => {
@@ -210,5 +218,17 @@ describe('WordPress, pushed with only a magrathea.yml added', () => {
     }
     expect((await browse(anonymous('img'), 'cluster-a', path)).status).toBe(200);
     expect((await browse(anonymous('img'), 'cluster-b', path)).status).toBe(404);
+    uploaded = path;
   }, 60_000);
+
+  it('keeps the blog across a new release: the post, the upload and the editor\'s login', async () => {
+    const deploy = await ssh('admin', 'deploy', APP);
+    expect(deploy.stdout).toMatch(/cluster-a\s+live\s+r2/);
+    expect(deploy.exitCode).toBe(0);
+    const reader = anonymous('after-redeploy');
+    for (const cluster of ['cluster-a', 'cluster-b']) expect(titleOf((await browse(reader, cluster, '/')).body)).toMatch(new RegExp(`^${TITLE[cluster]}`));
+    expect((await browse(reader, 'cluster-a', '/')).body).toContain('Deployed by Magrathea');
+    for (const host of webHosts('cluster-a')) expect((await browse(reader, 'cluster-a', uploaded, { via: host.address })).status).toBe(200);
+    expect((await browse(join(work, 'editor.jar'), 'cluster-a', '/wp-admin/')).status).toBe(200);
+  }, 120_000);
 });
