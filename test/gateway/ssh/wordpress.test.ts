@@ -18,31 +18,12 @@ import { sshRun, useLab } from '../../helpers/lab.js';
  * would, its data in each cluster's own database.
  */
 const APP = 'wp-press';
-const DOMAIN: Record<string, string> = { 'cluster-a': 'wp-press.example.com', 'cluster-b': 'wp-press.example.net' };
+const DOMAIN: Record<string, string> = { 'cluster-a': `${APP}.example.com`, 'cluster-b': `${APP}.example.net` };
 const TITLE: Record<string, string> = { 'cluster-a': 'Alpha Chronicle', 'cluster-b': 'Beta Gazette' };
 const ADMIN = { user: 'editor', password: 'correct horse battery staple 42' };
 
-/** The manifest, as README shows it: WordPress's own wp-config-sample.php made to read the database from the environment. */
-const MANIFEST = `# WordPress as released, with only this file added.
-stack: { php: "8.2" }
-domains: ["${DOMAIN['cluster-a']}"]
-database:
-  engine: mysql
-  vars: { name: DB_NAME, user: DB_USER, password: DB_PASSWORD, host: DB_HOST }
-shared: [wp-content/uploads]
-build:
-  # wp-config.php from WordPress's sample, its database settings read from the environment.
-  # The keys and salts stay placeholders: WordPress then keeps its own in the database.
-  - >-
-    sed -e "s/'database_name_here'/getenv('DB_NAME')/" -e "s/'username_here'/getenv('DB_USER')/"
-    -e "s/'password_here'/getenv('DB_PASSWORD')/" -e "s/'localhost'/getenv('DB_HOST')/"
-    wp-config-sample.php > wp-config.php
-health: { path: /wp-admin/install.php }   # 200 before and after the install, once the database answers
-environments:
-  production: { branch: master, clusters: [cluster-a, cluster-b] }
-clusters:
-  cluster-b: { domains: ["${DOMAIN['cluster-b']}"] }
-`;
+/** The file a WordPress team adds (README shows it): its wp-config.php made from the sample by the build, reading the database from the environment. */
+const MANIFEST = 'examples/wordpress/magrathea.yml';
 
 /** A 1x1 PNG, for an upload. */
 const PIXEL = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
@@ -99,7 +80,7 @@ beforeAll(async () => {
   // The app's repository: the release as its authors publish it, plus magrathea.yml.
   const repo = join(work, 'wordpress');
   await run('cp', ['-R', source.dir, repo]);
-  await writeFile(join(repo, 'magrathea.yml'), MANIFEST);
+  await cp(MANIFEST, join(repo, 'magrathea.yml'));
   await run('git', ['init', '-q', '-b', 'master', repo]);
   // A gateway of the suite's own on the shared lab (its own state directory).
   const config = join(work, 'config');
