@@ -1,5 +1,5 @@
 import { interpolate } from '../interpolate.js';
-import type { InstanceConfig } from './types.js';
+import type { DatabaseField, InstanceConfig } from './types.js';
 import { formatTable } from '../table.js';
 
 export interface ExplainedValue {
@@ -60,6 +60,10 @@ function valueAt(instance: InstanceConfig, path: string): string | string[] {
       return tail === 'ttl' ? instance.cache.ttl : instance.cache.pass;
     case 'health':
       return tail === 'path' ? instance.health.path : String(instance.health.status);
+    case 'database':
+      // No database (engine none at the last layer that says): no names either.
+      if (tail === 'engine') return instance.database?.engine ?? 'none';
+      return instance.database?.vars[tail.slice('vars.'.length) as DatabaseField] ?? '';
     default:
       return instance[head as 'domains' | 'shared' | 'build'];
   }

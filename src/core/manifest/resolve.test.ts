@@ -86,6 +86,18 @@ describe('resolveInstance', () => {
     expect(checkAllInstances(parsed.manifest, long).map(formatProblem)).toEqual([expect.stringMatching(/^magrathea\.yml:1:11: domains\.0: .* is not a valid domain.*\(for a{40}@a{40} in a{40}\)$/)]);
   });
 
+  it('explains the database leaf by leaf: the engine, and each name the manifest gave', () => {
+    const parsed = validateManifest('database:\n  engine: mysql\n  vars: { name: DB_NAME, user: DB_USER }\nenvironments:\n  production: { branch: master, clusters: [cluster-a, cluster-b] }\nclusters:\n  cluster-b: { database: { engine: none } }\n', 'magrathea.yml');
+    if ('problems' in parsed) throw new Error(parsed.problems.map(formatProblem).join('\n'));
+    const explain = (cluster: string) => {
+      const result = resolveInstance(parsed.manifest, { app: 'blog', env: 'production', cluster });
+      if ('problems' in result) throw new Error(result.problems.map(formatProblem).join('\n'));
+      return Object.fromEntries(explainInstance(result.instance).values.filter((v) => v.path.startsWith('database.')).map((v) => [v.path, v.value]));
+    };
+    expect(explain('cluster-a')).toEqual({ 'database.engine': 'mysql', 'database.vars.name': 'DB_NAME', 'database.vars.user': 'DB_USER' });
+    expect(explain('cluster-b')).toEqual({ 'database.engine': 'none', 'database.vars.name': '', 'database.vars.user': '' });
+  });
+
   it('explains with ${host} still visible, since it differs per host', () => {
     const text = explainInstance(resolve('production', 'cluster-b')).text;
     expect(text).toContain('shop@cluster-b in production (branch master, strategy rolling)');
