@@ -49,3 +49,27 @@ export async function databaseSizes(session: HostSession, host: string, names: r
   for (const [name, bytes] of rows) sizes[name!] = Number(bytes);
   return sizes;
 }
+
+/**
+ * What the deployer asks of a cluster's database server, whoever provides
+ * it: this module's direct SQL over SSH now; a control panel's API (the
+ * panel creates databases and users itself, and applies them within a
+ * minute) could answer the same three calls.
+ */
+export interface DatabaseProvider {
+  /** The database and user exist, with these credentials, reachable from `clients` only. */
+  ensure(credentials: DatabaseCredentials, clients: readonly string[]): Promise<void>;
+  /** The database and its user gone; whether there was a database. */
+  drop(credentials: Pick<DatabaseCredentials, 'name' | 'user'>): Promise<boolean>;
+  /** Bytes each named database holds. */
+  sizes(names: readonly string[]): Promise<Record<string, number>>;
+}
+
+/** The direct provider on the db host `host`, over `session`. */
+export function directProvider(session: HostSession, host: string): DatabaseProvider {
+  return {
+    ensure: (credentials, clients) => ensureDatabase(session, host, credentials, clients),
+    drop: (credentials) => dropDatabase(session, host, credentials),
+    sizes: (names) => databaseSizes(session, host, names),
+  };
+}

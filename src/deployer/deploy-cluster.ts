@@ -10,7 +10,7 @@ import { MagratheaError } from '../core/errors.js';
 import type { InstanceConfig } from '../core/manifest/types.js';
 import { databaseCredentials, databaseEnv, type DatabaseCredentials } from '../core/database.js';
 import { escapeTemplate } from '../core/interpolate.js';
-import { ensureDatabase } from './database.js';
+import { directProvider } from './database.js';
 import { renderCluster, type RenderedFile, type Service } from '../core/render/cluster.js';
 import { formatProblem } from '../core/source.js';
 import { fpmPoolDir, instanceId, instanceRoot, instanceStorage, logDir, unixId, unixUser } from '../core/render/names.js';
@@ -138,7 +138,7 @@ async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> 
       // Before the release hook, so that its migrations find the database; idempotent, and nothing served changes.
       log(`${cluster.name}: database ${own.name} on ${cluster.db.host}`);
       const clients = [...new Set(web.map((h) => h.egress ?? h.address))];
-      await onEach([cluster.hosts.find((h) => h.name === cluster.db!.host)!], 'database', (h) => ensureDatabase(sessions.get(h.name)!, h.name, own, clients));
+      await onEach([cluster.hosts.find((h) => h.name === cluster.db!.host)!], 'database', (h) => directProvider(sessions.get(h.name)!, h.name).ensure(own, clients));
     }
     log(`${cluster.name}: preparing ${cluster.hosts.length} hosts`);
     const transferred = await onEach(cluster.hosts, 'prepare', (h) => prepareHost(ctx, h, input.source));
