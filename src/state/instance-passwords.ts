@@ -13,6 +13,7 @@ import { deleteKeys } from './delete-keys.js';
 export type PasswordKind = 'session' | 'database';
 
 const KEY = { session: 'sessionPasswords', database: 'databasePasswords' } as const;
+const KIND = { session: 'session-passwords', database: 'database-passwords' } as const;
 
 /** A new password: 24 random bytes in base64url, nothing a URL, an INI value, SQL or a shell line would read specially. */
 function newPassword(): string {
@@ -44,6 +45,19 @@ export async function rotateInstancePassword({ redis, keys }: RedisContext, kind
 /** Forgets the instance's password on `cluster` (its database was destroyed: a new one gets a new password). */
 export async function forgetInstancePassword({ redis, keys }: RedisContext, kind: PasswordKind, instance: InstanceKey, cluster: string): Promise<void> {
   await redis.hdel(keys[KEY[kind]](instance.app, instance.env), cluster);
+}
+
+/** The clusters each environment of app has a password on (every environment that has one), for apps:destroy to find what it made. */
+export async function readPasswordClusters({ redis, keys }: RedisContext, kind: PasswordKind, app: string): Promise<Record<string, string[]>> {
+  const prefix = keys.appPattern(KIND[kind], app).slice(0, -1);
+  const found: Record<string, string[]> = {};
+  let cursor = '0';
+  do {
+    const [next, names] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 100);
+    cursor = next;
+    for (const name of names) found[name.slice(prefix.length)] = (await redis.hkeys(name)).sort();
+  } while (cursor !== '0');
+  return found;
 }
 
 export async function destroyAppState({ redis, keys }: RedisContext, app: string): Promise<void> {
