@@ -20,6 +20,9 @@ export const DEPLOY_QUEUE = 'deploy';
 /** BullMQ's queue of accounting jobs, one run every interval by its job scheduler (keys `<prefix>:accounting:*`, laid out by BullMQ). */
 export const ACCOUNTING_QUEUE = 'accounting';
 
+/** BullMQ's queue of database backup jobs, one run every backups.schedule by its job scheduler (keys `<prefix>:db-backups:*`, laid out by BullMQ). */
+export const BACKUP_QUEUE = 'db-backups';
+
 const PREFIX = /^[A-Za-z0-9_.{}-]{1,64}$/;
 
 export interface Keys {
