@@ -37,14 +37,38 @@ export function readSessionPasswords(context: RedisContext, cluster: string, ins
   return readInstancePasswords(context, 'session', cluster, instances);
 }
 
-/** A new password for the instance on `cluster`, kept at once: the next deploy sets it, and gives it to the app. */
+/**
+ * A new password for the instance on `cluster`, kept at once: the next
+ * deploy of the instance sets it, and gives it to the app. Until then the
+ * password the hosts have is kept beside it (`<cluster>:applied`, the
+ * first one's when rotated twice): a deploy of another instance of the
+ * cluster renders this one's files with it, and sees what changed.
+ */
 export async function rotateInstancePassword({ redis, keys }: RedisContext, kind: PasswordKind, instance: InstanceKey, cluster: string): Promise<void> {
-  await redis.hset(keys[KEY[kind]](instance.app, instance.env), cluster, newPassword());
+  const key = keys[KEY[kind]](instance.app, instance.env);
+  const current = await redis.hget(key, cluster);
+  if (current !== null) await redis.hsetnx(key, `${cluster}:applied`, current);
+  await redis.hset(key, cluster, newPassword());
+}
+
+/** `<app>.<env>` → the password the hosts of `cluster` have for each instance: the one before a rotation its deploy has not applied yet, else the current one (made where missing). */
+export async function readAppliedPasswords(context: RedisContext, kind: PasswordKind, cluster: string, instances: readonly InstanceKey[]): Promise<Record<string, string>> {
+  const passwords = await readInstancePasswords(context, kind, cluster, instances);
+  for (const i of instances) {
+    const applied = await context.redis.hget(context.keys[KEY[kind]](i.app, i.env), `${cluster}:applied`);
+    if (applied !== null) passwords[instanceId(i)] = applied;
+  }
+  return passwords;
+}
+
+/** The instance's deploy set its current password on `cluster`'s hosts: the one before is forgotten. */
+export async function markPasswordApplied({ redis, keys }: RedisContext, kind: PasswordKind, instance: InstanceKey, cluster: string): Promise<void> {
+  await redis.hdel(keys[KEY[kind]](instance.app, instance.env), `${cluster}:applied`);
 }
 
 /** Forgets the instance's password on `cluster` (its database was destroyed: a new one gets a new password). */
 export async function forgetInstancePassword({ redis, keys }: RedisContext, kind: PasswordKind, instance: InstanceKey, cluster: string): Promise<void> {
-  await redis.hdel(keys[KEY[kind]](instance.app, instance.env), cluster);
+  await redis.hdel(keys[KEY[kind]](instance.app, instance.env), cluster, `${cluster}:applied`);
 }
 
 /** The clusters each environment of app has a password on (every environment that has one), for apps:destroy to find what it made. */
@@ -55,7 +79,7 @@ export async function readPasswordClusters({ redis, keys }: RedisContext, kind: 
   do {
     const [next, names] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 100);
     cursor = next;
-    for (const name of names) found[name.slice(prefix.length)] = (await redis.hkeys(name)).sort();
+    for (const name of names) found[name.slice(prefix.length)] = (await redis.hkeys(name)).filter((f) => !f.includes(':')).sort();
   } while (cursor !== '0');
   return found;
 }
