@@ -66,9 +66,17 @@ export async function markPasswordApplied({ redis, keys }: RedisContext, kind: P
   await redis.hdel(keys[KEY[kind]](instance.app, instance.env), `${cluster}:applied`);
 }
 
-/** Forgets the instance's password on `cluster` (its database was destroyed: a new one gets a new password). */
+/**
+ * Forgets the instance's password on `cluster` (its database was
+ * destroyed: a new one gets a new password). The one the hosts still have
+ * stays as `<cluster>:applied` until the next deploy replaces it there
+ * (see rotateInstancePassword): it opens nothing any more.
+ */
 export async function forgetInstancePassword({ redis, keys }: RedisContext, kind: PasswordKind, instance: InstanceKey, cluster: string): Promise<void> {
-  await redis.hdel(keys[KEY[kind]](instance.app, instance.env), cluster, `${cluster}:applied`);
+  const key = keys[KEY[kind]](instance.app, instance.env);
+  const current = await redis.hget(key, cluster);
+  if (current !== null) await redis.hsetnx(key, `${cluster}:applied`, current);
+  await redis.hdel(key, cluster);
 }
 
 /** The clusters each environment of app has a password on (every environment that has one), for apps:destroy to find what it made. */
@@ -79,7 +87,7 @@ export async function readPasswordClusters({ redis, keys }: RedisContext, kind: 
   do {
     const [next, names] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 100);
     cursor = next;
-    for (const name of names) found[name.slice(prefix.length)] = (await redis.hkeys(name)).filter((f) => !f.includes(':')).sort();
+    for (const name of names) found[name.slice(prefix.length)] = [...new Set((await redis.hkeys(name)).map((f) => f.replace(/:applied$/, '')))].sort();
   } while (cursor !== '0');
   return found;
 }
