@@ -1,7 +1,7 @@
 import type { RedisContext } from '../state/redis.js';
 import type { GatewayConfig, Quota } from '../core/config/types.js';
 import { buildUsage, monthStart, quotaMessages, type StoredHostDisk, type UsageReport } from '../core/accounting/usage.js';
-import { readHostDisks, readTrafficEnvs, readTrafficHours, readVisits } from '../state/usage.js';
+import { readDatabaseSizes, readHostDisks, readTrafficEnvs, readTrafficHours, readVisits } from '../state/usage.js';
 
 export interface ReadUsageOptions {
   /** Seconds back from now. Default 30 days. */
@@ -15,22 +15,23 @@ export function appQuota(config: GatewayConfig, app: string): Quota {
   return config.gateway.accounting.quotas.apps[app] ?? config.gateway.accounting.quotas.default;
 }
 
-/** What `magrathea usage APP` shows: traffic per environment and cluster since then, disk per host now, quotas. */
+/** What `magrathea usage APP` shows: traffic per environment and cluster since then, disk per host and database sizes now, quotas. */
 export async function readUsage(context: RedisContext, config: GatewayConfig, app: string, options: ReadUsageOptions = {}): Promise<UsageReport> {
   const now = options.now ?? new Date();
   const to = Math.floor(now.getTime() / 3600_000);
   const from = Math.floor((now.getTime() - (options.sinceSeconds ?? 30 * 86400) * 1000) / 3600_000);
   const month = Math.floor(monthStart(now).getTime() / 3600_000);
   const envs = await readTrafficEnvs(context, app);
-  const [hours, monthHours, disks, visits] = await Promise.all([
+  const [hours, monthHours, disks, databases, visits] = await Promise.all([
     readTrafficHours(context, app, envs, from, to),
     readTrafficHours(context, app, envs, month, to),
     readDisks(context, config),
+    readDatabaseSizes(context, Object.values(config.clusters).filter((c) => c.db).map((c) => c.name)),
     readVisits(context),
   ]);
   // When each edge log was last read without error: traffic after the oldest of them is not all counted yet.
   const lastRead = Object.fromEntries(Object.entries(visits).filter(([, v]) => !v.error && isCache(config, v.cluster, v.host)).map(([k, v]) => [k, v.at]));
-  return buildUsage({ app, from, to, hours, monthHours, disks, lastRead, quota: appQuota(config, app) });
+  return buildUsage({ app, from, to, hours, monthHours, disks, databases, lastRead, quota: appQuota(config, app) });
 }
 
 /**

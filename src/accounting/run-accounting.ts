@@ -30,7 +30,7 @@ export interface AccountingRun {
 }
 
 /**
- * The accounting job: visits every web and cache host of every cluster,
+ * The accounting job: visits every web, cache and db host of every cluster,
  * at most `concurrency` at once, each over its own SSH connection. A host
  * that fails (unreachable, an odd log) does not stop the others: its
  * visit records the error, and the next run goes on from where it was.
@@ -43,7 +43,7 @@ export async function runAccounting(options: RunAccountingOptions): Promise<Acco
   const ssh = accountingSshSettings(config, ++runs);
   const hosts = Object.values(config.clusters)
     .filter((c) => !options.clusters || options.clusters.includes(c.name))
-    .flatMap((cluster) => cluster.hosts.filter((h) => h.roles.includes('web') || h.roles.includes('cache')).map((host) => ({ cluster, host })));
+    .flatMap((cluster) => cluster.hosts.filter((h) => h.roles.includes('web') || h.roles.includes('cache') || cluster.db?.host === h.name).map((host) => ({ cluster, host })));
   const deadline = began + (options.budgetMs ?? accounting.intervalSeconds * 800);
   const visits: HostVisit[] = new Array(hosts.length);
   let next = 0;

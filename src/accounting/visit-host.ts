@@ -7,7 +7,10 @@ import { mergeSums, type TrafficSums } from '../core/accounting/parser.js';
 import { splitIdent } from '../core/accounting/usage.js';
 import { parseEdgeLogBytes } from './parse-log.js';
 import { probeHost, readLogRange, type ProbeResult } from './remote.js';
-import { commitTraffic, readCursor, recordDisk, type HostVisit } from '../state/usage.js';
+import { commitTraffic, readCursor, recordDatabaseSizes, recordDisk, type HostVisit } from '../state/usage.js';
+import { readClusterInstances } from '../state/cluster-instances.js';
+import { databaseName } from '../core/database.js';
+import { databaseSizes } from '../deployer/database.js';
 
 export interface VisitOptions {
   redis: RedisContext;
@@ -28,7 +31,8 @@ const MAX_YIELDS = 3;
 
 /**
  * One visit of one host, over one SSH connection: disk used by each
- * instance on a web host; on a cache host, the edge log's new complete
+ * instance on a web host; the size of each live instance's database on the
+ * cluster's db host (one query of the server's own statistics); on a cache host, the edge log's new complete
  * lines, read, parsed and counted step by step, each step committed with
  * the log's cursor (commitTraffic), so that a visit cut short anywhere
  * loses and repeats nothing.
@@ -47,7 +51,7 @@ export async function visitHost(cluster: ClusterConfig, host: HostConfig, option
     let measureDisk = web;
     let retries = 0;
     let yielded = 0;
-    for (;;) {
+    while (web || cache) {
       const cursor = stored.cursor;
       const probe = await probeHost(session, {
         apps: cluster.paths.apps, ...files, offset: cursor?.offset ?? 0, fingerprint: fingerprintLength(cursor), web: measureDisk, cache,
@@ -100,6 +104,7 @@ export async function visitHost(cluster: ClusterConfig, host: HostConfig, option
         break;
       }
     }
+    if (cluster.db?.host === host.name) await measureDatabases(session, cluster, host, options, visit, say);
   } catch (e) {
     visit.error = (e as Error).message;
   } finally {
@@ -107,6 +112,16 @@ export async function visitHost(cluster: ClusterConfig, host: HostConfig, option
   }
   visit.at = new Date().toISOString();
   return visit;
+}
+
+/** The size of each database of the cluster's live instances, from information_schema (no file is read), recorded for `usage`. */
+async function measureDatabases(session: HostSession, cluster: ClusterConfig, host: HostConfig, options: VisitOptions, visit: HostVisit, say: (line: string) => void): Promise<void> {
+  const instances = (await readClusterInstances(options.redis, cluster.name)).filter((i) => i.database);
+  const sizes = instances.length > 0 ? await databaseSizes(session, host.name, instances.map(databaseName)) : {};
+  const measured = instances.filter((i) => sizes[databaseName(i)] !== undefined).map((i) => ({ app: i.app, env: i.env, bytes: sizes[databaseName(i)]! }));
+  await recordDatabaseSizes(options.redis, { cluster: cluster.name, host: host.name, at: new Date(), instances: measured });
+  visit.databases = measured.length;
+  say(`size of ${measured.length} database(s) measured`);
 }
 
 /** The fingerprint the stored cursor has: its bytes before the offset, as many as were kept. */

@@ -10,6 +10,12 @@ import usage from './apps/usage.js';
 import configSet from './config/set.js';
 import configShow from './config/show.js';
 import configUnset from './config/unset.js';
+import dbBackupsCapture from './db/backups-capture.js';
+import dbBackupsList from './db/backups-list.js';
+import dbBackupsRestore from './db/backups-restore.js';
+import dbCopy from './db/copy.js';
+import dbDestroy from './db/destroy.js';
+import dbRotate from './db/rotate.js';
 import audit from './gateway/audit.js';
 import demo from './gateway/demo.js';
 import serve from './gateway/serve.js';
@@ -59,6 +65,13 @@ export const COMMANDS: readonly Command[] = [
   logs,
   shell,
   usage,
+  // Databases: backups, copies, passwords, destroying one.
+  dbBackupsCapture,
+  dbBackupsList,
+  dbBackupsRestore,
+  dbCopy,
+  dbRotate,
+  dbDestroy,
   // Users: who you are, your own tokens for the HTTP API.
   whoami,
   tokensCreate,

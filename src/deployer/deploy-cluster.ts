@@ -86,14 +86,14 @@ export async function deployCluster(input: ClusterDeployInput): Promise<ClusterO
  * `<app>.<env>` → credentials; a deploy of one to a cluster without a db
  * host is refused before anything changes.
  */
-async function databaseCredentialsOf(cluster: ClusterConfig, instances: readonly InstanceConfig[], state: DeployState): Promise<Map<string, DatabaseCredentials>> {
+async function databaseCredentialsOf(cluster: ClusterConfig, instances: readonly InstanceConfig[], state: DeployState, applied = false): Promise<Map<string, DatabaseCredentials>> {
   const wanting = instances.filter((i) => i.database);
   if (wanting.length === 0) return new Map();
   if (!cluster.db) {
     const i = wanting.at(-1)!;
     throw new MagratheaError(`${cluster.name}: ${i.app} (${i.env}) declares a database (database.engine: mysql in magrathea.yml), and cluster ${cluster.name} has no host of role db in clusters.yml`, 'no-db-host');
   }
-  const passwords = await state.databasePasswords(cluster.name, wanting);
+  const passwords = await (applied ? state.appliedDatabasePasswords(cluster.name, wanting) : state.databasePasswords(cluster.name, wanting));
   return new Map(wanting.map((i) => [instanceId(i), databaseCredentials(i, cluster.db!, passwords[instanceId(i)]!)]));
 }
 
@@ -115,12 +115,15 @@ async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> 
   if (clash) throw new MagratheaError(`${cluster.name}: ${instanceId(instance)} and ${instanceId(clash)} would get the same uid ${unixId(instance)} (it is derived from the instance's name): deploy under another app or environment name`, 'uid-clash');
   // Every pool of the cluster is rendered: each instance's password on the session store, made for those without one.
   const sessionPasswords = cluster.sessions ? await state.sessionPasswords(cluster.name, [...others, instance]) : undefined;
-  // And each instance's database, its credentials given to the app as its env (for every instance: their pools are rendered too).
+  // And each instance's database, its credentials given to the app as its env (for every instance: their pools are rendered too):
+  // this instance's current password (a db:rotate takes effect now), the others' as their hosts have them.
   const databases = await databaseCredentialsOf(cluster, [...others, instance], state);
+  const applied = await databaseCredentialsOf(cluster, live, state, true);
   const withDatabase = (i: InstanceConfig): InstanceConfig => withDatabaseEnv(i, databases.get(instanceId(i)));
-  const rendered = renderCluster(cluster, [...others, instance].map(withDatabase), { sessionPasswords });
+  const withApplied = (i: InstanceConfig): InstanceConfig => withDatabaseEnv(i, applied.get(instanceId(i)));
+  const rendered = renderCluster(cluster, [...others.map(withApplied), withDatabase(instance)], { sessionPasswords });
   if ('problems' in rendered) throw new MagratheaError(`${cluster.name}: ${rendered.problems.map(formatProblem).join('; ')}`, 'render-failed');
-  const files = changedFiles(rendered.files, live.length > others.length ? renderCluster(cluster, live.map(withDatabase), { sessionPasswords }) : undefined);
+  const files = changedFiles(rendered.files, live.length > others.length ? renderCluster(cluster, live.map(withApplied), { sessionPasswords }) : undefined);
   if (needsStickySessions(cluster)) {
     log(`${cluster.name}: warning: no session store: PHP sessions are files on each web host, so each browser is pinned to one (a cookie); declare a host of role sessions in clusters.yml to share them`);
   }
@@ -164,6 +167,7 @@ async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> 
     await onEach(cluster.hosts, 'verify', (h) => verifyHost(ctx, h));
     await state.recordSwitch(instance.app, instance.env, cluster.name, release, web.map((h) => h.name));
     await state.saveInstance(instance, release);
+    if (databases.has(instanceId(instance))) await state.databasePasswordApplied(cluster.name, instance);
     outcome.status = 'live';
     outcome.serving = release;
     await onEach(cluster.hosts, 'cleanup', (h) => cleanupHost(ctx, h, input.keepReleases)).catch((e) => log(`${cluster.name}: ${describe(e)} (the release is live)`));

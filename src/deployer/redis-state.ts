@@ -2,7 +2,7 @@ import type { RedisContext } from '../state/redis.js';
 import { forgetClusterInstance, readClusterInstances, readReleaseInstance, saveClusterInstance } from '../state/cluster-instances.js';
 import { withClusterLock } from '../state/cluster-lock.js';
 import { readClusterReleases, recordClusterReleases } from '../state/host-releases.js';
-import { readInstancePasswords } from '../state/instance-passwords.js';
+import { markPasswordApplied, readAppliedPasswords, readInstancePasswords } from '../state/instance-passwords.js';
 import type { DeployState } from './types.js';
 
 /** The deployer's state in Redis (src/state): hosts' releases, the instances live on each cluster, the cluster locks. */
@@ -20,6 +20,8 @@ export function redisDeployState(context: RedisContext): DeployState {
     forgetInstance: (app, env, cluster) => forgetClusterInstance(context, app, env, cluster),
     sessionPasswords: (cluster, instances) => readInstancePasswords(context, 'session', cluster, instances),
     databasePasswords: (cluster, instances) => readInstancePasswords(context, 'database', cluster, instances),
+    appliedDatabasePasswords: (cluster, instances) => readAppliedPasswords(context, 'database', cluster, instances),
+    databasePasswordApplied: (cluster, instance) => markPasswordApplied(context, 'database', instance, cluster),
     releaseInstance: (app, env, release, cluster) => readReleaseInstance(context, app, env, release, cluster),
   };
 }

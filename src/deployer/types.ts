@@ -32,6 +32,10 @@ export interface DeployState {
   sessionPasswords(cluster: string, instances: readonly InstanceKey[]): Promise<Record<string, string>>;
   /** `<app>.<env>` → each instance's password on the cluster's db host, made for those that have none yet (db:rotate replaces one). */
   databasePasswords(cluster: string, instances: readonly InstanceKey[]): Promise<Record<string, string>>;
+  /** The same, as the cluster's hosts have them: after a db:rotate, the password before it until the instance's own deploy applies the new one. */
+  appliedDatabasePasswords(cluster: string, instances: readonly InstanceKey[]): Promise<Record<string, string>>;
+  /** The instance's deploy set its current database password on the cluster (see appliedDatabasePasswords). */
+  databasePasswordApplied(cluster: string, instance: InstanceKey): Promise<void>;
 }
 
 export type Step = 'connect' | 'database' | 'prepare' | 'check' | 'hook' | 'activate' | 'verify' | 'rollback' | 'cleanup' | 'purge';

@@ -6,6 +6,8 @@ import { listReleaseEnvs } from '../state/releases.js';
 import { hostSshSettings } from './deploy.js';
 import { redisDeployState } from './redis-state.js';
 import { undeployCluster } from './undeploy-cluster.js';
+import { removeAppDatabases } from './undeploy-databases.js';
+import { readPasswordClusters } from '../state/instance-passwords.js';
 
 export interface UndeployAppOptions {
   app: string;
@@ -47,8 +49,11 @@ export async function readAppInstances(context: RedisContext, config: GatewayCon
 /**
  * Removes every instance of app from the hosts of every cluster that
  * serves it, one cluster after the other, stopping at the first that
- * fails (its error says what state its hosts are in). The app's state on
- * the gateway is the caller's to remove, once this returns.
+ * fails (its error says what state its hosts are in); then, on the db
+ * host of each cluster where it has or had a database (a live instance
+ * with one, or a password the gateway made for one), its databases, users
+ * and backups. The app's state on the gateway is the caller's to remove,
+ * once this returns.
  */
 export async function undeployApp(options: UndeployAppOptions): Promise<{ clusters: number; instances: number; seconds: number }> {
   const started = Date.now();
@@ -66,5 +71,10 @@ export async function undeployApp(options: UndeployAppOptions): Promise<{ cluste
     for (const line of outcome.lines) options.report(`${line} (${outcome.seconds.toFixed(1)} s)`);
     instances += mine.length;
   }
+  const databases = new Map<string, string[]>();
+  const add = (cluster: string, env: string) => databases.set(cluster, [...(databases.get(cluster) ?? []), env]);
+  for (const [name, mine] of clusters) for (const i of mine) if (i.database) add(name, i.env);
+  for (const [env, names] of Object.entries(await readPasswordClusters(options.redis, 'database', options.app))) for (const name of names) add(name, env);
+  for (const line of await removeAppDatabases({ app: options.app, config: options.config, clusters: databases, ssh: hostSshSettings(options.config) })) options.report(line);
   return { clusters: clusters.size, instances, seconds: (Date.now() - started) / 1000 };
 }

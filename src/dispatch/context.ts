@@ -4,6 +4,7 @@ import { openRedis, type RedisContext, type RedisHandle } from '../state/redis.j
 import { configDir, loadGatewayConfig } from '../config/load.js';
 import type { GatewayConfig } from '../core/config/types.js';
 import type { DeployResult } from '../deployer/job-types.js';
+import { startBackupWorker, type BackupWorker } from '../deployer/backup-job.js';
 import { createDeployProcessor } from '../deployer/process-job.js';
 import { openDeployQueue, type DeployQueue } from '../deployer/queue.js';
 import { startDeployWorker, type DeployWorker, type StartDeployWorkerOptions } from '../deployer/worker.js';
@@ -74,6 +75,11 @@ export function startGatewayAccounting(gateway: GatewayContext, configFlag: stri
     keys: gateway.keys,
     loadConfig: () => loadGatewayConfig(configDir(configFlag)),
   });
+}
+
+/** The database backup schedule (backups.schedule) and a worker for its jobs, on the gateway's Redis; nothing runs without a schedule. */
+export function startGatewayBackups(gateway: GatewayContext, configFlag: string | undefined, options: { summary?: (line: string) => void } = {}): Promise<BackupWorker> {
+  return startBackupWorker({ ...options, redis: gateway.redis, keys: gateway.keys, loadConfig: () => loadGatewayConfig(configDir(configFlag)) });
 }
 
 /**

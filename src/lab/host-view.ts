@@ -3,9 +3,10 @@
  *
  * Overlaid: the machine's files show through (the packages' /etc/apache2,
  * /etc/php...), and whatever the host writes stays with that host, so
- * `useradd` on one host leaves the others' /etc/passwd alone.
+ * `useradd` on one host leaves the others' /etc/passwd alone, and a db
+ * host's backups (/var/backups/magrathea) are its own.
  */
-export const OVERLAID_PATHS = ['/etc', '/home', '/srv', '/var/www', '/var/log', '/var/lib/apache2', '/var/lib/php', '/var/lib/varnish', '/var/lib/haproxy'] as const;
+export const OVERLAID_PATHS = ['/etc', '/home', '/srv', '/var/www', '/var/log', '/var/backups', '/var/lib/apache2', '/var/lib/php', '/var/lib/varnish', '/var/lib/haproxy'] as const;
 
 /** A directory of the lab mounted into a host at `target`, as a network filesystem would be (the cluster's storage). */
 export interface HostBind {

@@ -20,6 +20,9 @@ export const DEPLOY_QUEUE = 'deploy';
 /** BullMQ's queue of accounting jobs, one run every interval by its job scheduler (keys `<prefix>:accounting:*`, laid out by BullMQ). */
 export const ACCOUNTING_QUEUE = 'accounting';
 
+/** BullMQ's queue of database backup jobs, one run every backups.schedule by its job scheduler (keys `<prefix>:db-backups:*`, laid out by BullMQ). */
+export const BACKUP_QUEUE = 'db-backups';
+
 const PREFIX = /^[A-Za-z0-9_.{}-]{1,64}$/;
 
 export interface Keys {
@@ -67,6 +70,8 @@ export interface Keys {
   hostDisk(cluster: string, host: string): string;
   /** HASH with expiry: `<cluster>:<host>` → the most bytes of disk seen that day (`YYYYMMDD`, UTC), `<cluster>:<host>:last` → the last. */
   diskDay(app: string, env: string, day: string): string;
+  /** HASH: `<app>.<env>` → bytes its database holds on the cluster's db host (data and indexes), `@at` → when measured, `@host` → where. Replaced at each visit. */
+  databaseSizes(cluster: string): string;
   /** HASH: `<cluster>:<host>` → JSON HostVisit, the accounting job's last visit of that host (when, what it read, its error). */
   accountingVisits(): string;
   /** STRING: JSON ApiToken of the HTTP API token whose SHA-256 is `digest` (hex): who it is, its id and label. The token itself is never stored. */
@@ -89,7 +94,7 @@ export function createKeys(prefix: string = DEFAULT_PREFIX): Keys {
   if (!PREFIX.test(prefix)) {
     throw new MagratheaError(`invalid Redis key prefix ${JSON.stringify(prefix)}: 1 to 64 characters of A-Z, a-z, 0-9, _ . - { }`, 'invalid-input', 2);
   }
-  const key = (kind: AppKeyKind | 'release-envs' | 'deploy-progress' | 'cluster-instances' | 'cluster-lock' | 'edge-cursor' | 'traffic-envs' | 'host-disk' | 'accounting-visits' | 'api-token' | 'api-tokens', ...parts: string[]) =>
+  const key = (kind: AppKeyKind | 'release-envs' | 'deploy-progress' | 'cluster-instances' | 'cluster-lock' | 'edge-cursor' | 'traffic-envs' | 'host-disk' | 'database-sizes' | 'accounting-visits' | 'api-token' | 'api-tokens', ...parts: string[]) =>
     [prefix, kind, ...parts].join(':');
   return {
     prefix,
@@ -115,6 +120,7 @@ export function createKeys(prefix: string = DEFAULT_PREFIX): Keys {
     trafficEnvs: (app) => key('traffic-envs', name(app)),
     hostDisk: (cluster, host) => key('host-disk', name(cluster), name(host)),
     diskDay: (app, env, day) => key('disk-day', name(app), name(env), digits(day, 8, 'a day (YYYYMMDD)')),
+    databaseSizes: (cluster) => key('database-sizes', name(cluster)),
     accountingVisits: () => key('accounting-visits'),
     apiToken: (digest) => key('api-token', hex64(digest)),
     apiTokens: (user) => key('api-tokens', name(user)),

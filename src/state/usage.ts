@@ -2,7 +2,7 @@ import type { RedisContext } from './redis.js';
 import { defineScript } from './redis-script.js';
 import type { EdgeLogCursor } from '../core/accounting/cursor.js';
 import type { TrafficRow } from '../core/accounting/parser.js';
-import { dayKey, hourKey, splitIdent, trafficIncrements, type StoredHostDisk, type StoredHour } from '../core/accounting/usage.js';
+import { dayKey, hourKey, splitIdent, trafficIncrements, type StoredDatabaseSizes, type StoredHostDisk, type StoredHour } from '../core/accounting/usage.js';
 import { deleteKeys } from './delete-keys.js';
 
 /*
@@ -85,6 +85,25 @@ export async function recordDisk({ redis, keys }: RedisContext, record: DiskReco
   );
 }
 
+/** The size of each instance's database on a cluster's db host, measured now: replaces what was recorded for the cluster. */
+export async function recordDatabaseSizes({ redis, keys }: RedisContext, record: { cluster: string; host: string; at: Date; instances: readonly { app: string; env: string; bytes: number }[] }): Promise<void> {
+  const key = keys.databaseSizes(record.cluster);
+  const fields = ['@at', record.at.toISOString(), '@host', record.host, ...record.instances.flatMap((i) => [`${i.app}.${i.env}`, String(i.bytes)])];
+  const results = await redis.multi().del(key).hset(key, ...fields).exec();
+  for (const [err] of results ?? []) if (err) throw err;
+}
+
+/** The database sizes recorded for each cluster, in the order given (empty for a cluster never measured). */
+export async function readDatabaseSizes({ redis, keys }: RedisContext, clusters: readonly string[]): Promise<StoredDatabaseSizes[]> {
+  const pipeline = redis.pipeline();
+  for (const cluster of clusters) pipeline.hgetall(keys.databaseSizes(cluster));
+  const results = (await pipeline.exec()) ?? [];
+  return results.map(([error, fields], i) => {
+    if (error) throw error;
+    return { cluster: clusters[i]!, fields: (fields ?? {}) as Record<string, string> };
+  });
+}
+
 /** What the accounting job did on one host at its last visit. */
 export interface HostVisit {
   cluster: string;
@@ -99,6 +118,8 @@ export interface HostVisit {
   unattributed: number;
   /** Instances whose disk use was measured. */
   instances: number;
+  /** On the cluster's db host: databases whose size was measured. */
+  databases?: number;
   /** Log data lost to rotations the job did not see. */
   gaps: string[];
   /** What else a person should look at (a cache host without an edge log). */

@@ -1,6 +1,6 @@
 import { defineCommand } from '../../dispatch/command.js';
 import { UsageError } from '../../core/errors.js';
-import { startGatewayAccounting, startGatewayWorker } from '../../dispatch/context.js';
+import { startGatewayAccounting, startGatewayBackups, startGatewayWorker } from '../../dispatch/context.js';
 import { stopSignal } from '../../lib/stop-signal.js';
 import { configureRepo, listApps, repoDir } from '../../push/repos.js';
 import { parseListen, startGatewayServices, type Listen } from './start.js';
@@ -14,7 +14,8 @@ function listen(flag: string, text: string): Listen {
 /**
  * `magrathea serve`: the SSH gateway (git push, `ssh magrathea <command>`),
  * the HTTP API (unless --no-http) and, unless --no-worker, a deploy worker, and unless --no-accounting,
- * the accounting job every accounting.interval, until SIGINT or SIGTERM.
+ * the accounting job every accounting.interval, and the database backups every
+ * backups.schedule when it is set, until SIGINT or SIGTERM.
  */
 export default defineCommand<void>({
   name: 'serve',
@@ -33,6 +34,7 @@ export default defineCommand<void>({
     const log = (line: string) => void ctx.io.stdout.write(`magrathea gateway: ${line}\n`);
     let worker: Awaited<ReturnType<typeof startGatewayWorker>> | undefined;
     let accounting: Awaited<ReturnType<typeof startGatewayAccounting>> | undefined;
+    let backups: Awaited<ReturnType<typeof startGatewayBackups>> | undefined;
     let services: Awaited<ReturnType<typeof startGatewayServices>> | undefined;
     // users.yml is read again on SIGHUP and when it changes: a removed user loses their sessions, streams and tokens at once.
     const reload = () => void services?.users.reload('SIGHUP');
@@ -42,15 +44,17 @@ export default defineCommand<void>({
       for (const app of await listApps(config.gateway.stateDir)) await configureRepo(repoDir(config.gateway.stateDir, app), ctx.configDir, config.gateway.builds);
       if (!args.flags.has('no-worker')) worker = await startGatewayWorker(gateway, ctx.configDir);
       if (!args.flags.has('no-accounting')) accounting = await startGatewayAccounting(gateway, ctx.configDir, { summary: (line) => ctx.io.stdout.write(`${line}\n`) });
+      // With the worker: a gateway that runs no jobs runs no backups either.
+      if (!args.flags.has('no-worker')) backups = await startGatewayBackups(gateway, ctx.configDir, { summary: (line) => ctx.io.stdout.write(`${line}\n`) });
       services = await startGatewayServices(gateway, { commands: ctx.commands, configDir: ctx.configDir, ssh, ...(http ? { http } : {}), log });
-      const helpers = [services.http && `the HTTP API on ${http!.host}:${services.http.port}`, worker && 'a deploy worker', accounting && `accounting every ${config.gateway.accounting.intervalSeconds} s`].filter(Boolean);
+      const helpers = [services.http && `the HTTP API on ${http!.host}:${services.http.port}`, worker && 'a deploy worker', accounting && `accounting every ${config.gateway.accounting.intervalSeconds} s`, backups?.everyMs && `database backups every ${backups.everyMs / 1000} s`].filter(Boolean);
       ctx.io.stdout.write(`magrathea gateway listening on ${ssh.host}:${services.ssh.port}${helpers.length > 0 ? `, with ${helpers.join(', ')}` : ''} (pid ${process.pid})\n`);
       await stopSignal();
       ctx.io.stdout.write('magrathea gateway: stopping\n');
     } finally {
       process.off('SIGHUP', reload);
       await services?.close();
-      await Promise.all([worker?.close(), accounting?.close()]);
+      await Promise.all([worker?.close(), accounting?.close(), backups?.close()]);
     }
   },
 });

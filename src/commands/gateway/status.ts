@@ -1,5 +1,6 @@
 import { defineCommand, EVERYWHERE } from '../../dispatch/command.js';
 import { readAccountingQueueStatus } from '../../accounting/queue.js';
+import { readBackupQueueStatus } from '../../deployer/backup-job.js';
 import { readVisits } from '../../state/usage.js';
 import { CommandFailure } from '../../core/errors.js';
 import { listApps } from '../../push/repos.js';
@@ -9,8 +10,8 @@ import type { GatewayConfig } from '../../core/config/types.js';
 type Report = Awaited<ReturnType<typeof readStatus>>;
 
 /**
- * `status`: what an operator looks at first. Who runs deploys and
- * accounting (BullMQ's workers), what waits or failed, when each host was
+ * `status`: what an operator looks at first. Who runs deploys,
+ * accounting and database backups (BullMQ's workers), what waits or failed, when each host was
  * last visited by the accounting job and how that went, and the problems
  * found in all that, each with what to do. `--check` exits 1 when there is
  * one, for a monitoring system.
@@ -34,6 +35,7 @@ export default defineCommand<Report>({
       `apps        ${report.apps}`,
       `deploys     ${report.deploy.workers.length} worker(s)${report.deploy.workers.length ? ` (${report.deploy.workers.join(', ')})` : ''}; ${counts(report.deploy.counts)}`,
       `accounting  every ${report.accounting.intervalSeconds} s, next run ${report.accounting.nextRun ?? 'not scheduled'}; ${report.accounting.workers.length} worker(s); ${counts(report.accounting.counts)}`,
+      `backups     ${report.backups.everySeconds ? `every ${report.backups.everySeconds} s, next run ${report.backups.nextRun ?? 'not scheduled'}; ${report.backups.workers.length} worker(s); ${counts(report.backups.counts)}` : 'not scheduled (backups.schedule in gateway.yml)'}; keep ${report.backups.keep}${report.backups.last ? `; last run ${report.backups.last.finishedAt}: ${report.backups.last.failed.length > 0 ? 'FAILED' : `${report.backups.last.captured} captured`}` : ''}`,
       'hosts',
       ...report.hosts.map((h) => `  ${`${h.cluster}/${h.host}`.padEnd(28)} ${h.visitedAt ? `visited ${h.visitedAt}, ${h.lines} edge log line(s)${h.error ? `, FAILED: ${h.error}` : ''}` : 'never visited'}`),
       report.problems.length === 0 ? 'no problems' : `problems:\n${report.problems.map((p) => `  - ${p}`).join('\n')}`,
@@ -49,6 +51,8 @@ async function readStatus(gateway: GatewayContext, config: GatewayConfig) {
     counts: await deployQueue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'),
   };
   const accounting = await readAccountingQueueStatus(gateway.redis, gateway.keys);
+  const backupQueue = await readBackupQueueStatus(gateway.redis, gateway.keys);
+  const backups = { ...backupQueue, keep: config.gateway.backups.keep, ...(config.gateway.backups.scheduleSeconds ? { everySeconds: config.gateway.backups.scheduleSeconds } : {}) };
   const visits = await readVisits(gateway.state);
   const interval = config.gateway.accounting.intervalSeconds;
   const hosts = Object.values(config.clusters).flatMap((cluster) =>
@@ -60,6 +64,8 @@ async function readStatus(gateway: GatewayContext, config: GatewayConfig) {
   const problems: string[] = [];
   if (deploy.workers.length === 0) problems.push('no deploy worker is running: pushes wait until one starts (magrathea serve, or magrathea worker)');
   if (accounting.workers.length === 0) problems.push('no process runs the accounting job: traffic is not counted (magrathea serve, magrathea worker or magrathea accounting worker)');
+  if (config.gateway.backups.scheduleSeconds && backups.workers.length === 0) problems.push('no process runs the database backup job: backups.schedule is set, but nothing is captured (magrathea serve or magrathea worker)');
+  if (backups.last?.failed.length) problems.push(`the last database backup run failed: ${backups.last.failed.join('; ')}`);
   // A failed deploy is an app's outcome (a rejected push), not the gateway's health: counted above, not a problem.
   for (const h of hosts) {
     const name = `${h.cluster}/${h.host}`;
@@ -68,5 +74,5 @@ async function readStatus(gateway: GatewayContext, config: GatewayConfig) {
     else if (Date.now() - Date.parse(h.visitedAt) > 3 * interval * 1000) problems.push(`${name}: last visited ${h.visitedAt}, over 3 intervals ago`);
     for (const warning of h.warnings ?? []) problems.push(`${name}: ${warning}`);
   }
-  return { redis: gateway.redis.address, apps: (await listApps(config.gateway.stateDir)).length, deploy, accounting: { ...accounting, intervalSeconds: interval }, hosts, problems };
+  return { redis: gateway.redis.address, apps: (await listApps(config.gateway.stateDir)).length, deploy, accounting: { ...accounting, intervalSeconds: interval }, backups, hosts, problems };
 }

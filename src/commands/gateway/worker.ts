@@ -1,11 +1,12 @@
 import { defineCommand } from '../../dispatch/command.js';
 import { UsageError } from '../../core/errors.js';
-import { startGatewayAccounting, startGatewayWorker } from '../../dispatch/context.js';
+import { startGatewayAccounting, startGatewayBackups, startGatewayWorker } from '../../dispatch/context.js';
 import { stopSignal } from '../../lib/stop-signal.js';
 
 /**
  * `magrathea worker`: runs deploys from the queue, and the accounting job at
- * its interval (unless --no-accounting), until SIGINT or SIGTERM. Run
+ * its interval (unless --no-accounting), and the database backups at
+ * backups.schedule when it is set, until SIGINT or SIGTERM. Run
  * several, on several machines, to deploy more apps at once.
  */
 export default defineCommand<void>({
@@ -24,6 +25,7 @@ export default defineCommand<void>({
     const gateway = await ctx.gateway();
     let worker: Awaited<ReturnType<typeof startGatewayWorker>> | undefined;
     let accounting: Awaited<ReturnType<typeof startGatewayAccounting>> | undefined;
+    let backups: Awaited<ReturnType<typeof startGatewayBackups>> | undefined;
     try {
       worker = await startGatewayWorker(gateway, ctx.configDir, {
         concurrency: Number.isInteger(concurrency) && concurrency > 0 ? concurrency : 4,
@@ -32,11 +34,12 @@ export default defineCommand<void>({
         appLockMs: stallMs,
       });
       if (!args.flags.has('no-accounting')) accounting = await startGatewayAccounting(gateway, ctx.configDir, { summary: (line) => ctx.io.stdout.write(`${line}\n`) });
-      ctx.io.stdout.write(`worker ready (pid ${process.pid}, redis ${gateway.redis.address}${accounting ? `, accounting every ${gateway.config.gateway.accounting.intervalSeconds} s` : ''})\n`);
+      backups = await startGatewayBackups(gateway, ctx.configDir, { summary: (line) => ctx.io.stdout.write(`${line}\n`) });
+      ctx.io.stdout.write(`worker ready (pid ${process.pid}, redis ${gateway.redis.address}${accounting ? `, accounting every ${gateway.config.gateway.accounting.intervalSeconds} s` : ''}${backups.everyMs ? `, database backups every ${backups.everyMs / 1000} s` : ''})\n`);
       const signal = await stopSignal();
       ctx.io.stdout.write(`worker: ${signal} received, finishing running jobs\n`);
     } finally {
-      await Promise.all([worker?.close(), accounting?.close()]);
+      await Promise.all([worker?.close(), accounting?.close(), backups?.close()]);
     }
   },
 });

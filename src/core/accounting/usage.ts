@@ -65,6 +65,12 @@ export interface StoredHostDisk {
   fields: Record<string, string>;
 }
 
+/** One cluster's database sizes as stored: `<app>.<env>` → bytes, `@at` → when, `@host` → its db host. */
+export interface StoredDatabaseSizes {
+  cluster: string;
+  fields: Record<string, string>;
+}
+
 export interface UsageInput {
   app: string;
   /** Hours since the epoch: [from, to] inclusive. */
@@ -74,6 +80,8 @@ export interface UsageInput {
   /** The hours of this calendar month (UTC), for the traffic quota. */
   monthHours: StoredHour[];
   disks: StoredHostDisk[];
+  /** Each cluster's database sizes, as the accounting job last measured them on its db host. */
+  databases?: StoredDatabaseSizes[];
   /** When each cache host's edge log was last read, `<cluster>:<host>` → ISO time. */
   lastRead: Record<string, string>;
   quota: Quota;
@@ -86,6 +94,8 @@ export interface InstanceUsage extends TrafficTotals {
   disk: Record<string, { bytes: number; at: string }>;
   /** The largest of them. */
   diskPerHost: number;
+  /** Its database on the cluster's db host (data and indexes), when it has one, as last measured. */
+  database?: { host: string; bytes: number; at: string };
 }
 
 export interface UsageReport {
@@ -129,6 +139,18 @@ export function buildUsage(input: UsageInput): UsageReport {
       const usage = instance(env, cluster);
       usage.disk[host] = { bytes, at: fields['@at'] ?? '' };
       usage.diskPerHost = Math.max(usage.diskPerHost, bytes);
+      perHost.set(`${cluster}:${host}`, (perHost.get(`${cluster}:${host}`) ?? 0) + bytes);
+    }
+  }
+  // Each database is disk on its cluster's db host: the app's databases there count toward its disk per host (the quota's), not the instance's web disk.
+  for (const { cluster, fields } of input.databases ?? []) {
+    const host = fields['@host'] ?? 'db';
+    for (const [field, value] of Object.entries(fields)) {
+      const [app, env] = field.split('.');
+      if (app !== input.app || !env) continue;
+      const bytes = Number(value);
+      const usage = instance(env, cluster);
+      usage.database = { host, bytes, at: fields['@at'] ?? '' };
       perHost.set(`${cluster}:${host}`, (perHost.get(`${cluster}:${host}`) ?? 0) + bytes);
     }
   }
@@ -216,13 +238,16 @@ export function formatUsage(report: UsageReport): string {
   const when = (iso: string): string => iso.replace(/:\d\d(\.\d+)?Z$/, ' UTC').replace('T', ' ');
   const header = `${report.app}: traffic from ${when(report.since)} to ${when(report.until)}${report.countedUpTo ? `, counted up to ${when(report.countedUpTo)}` : ''}`;
   if (report.instances.length === 0) return `${header}\n${report.app} has no traffic and uses no disk yet\n`;
-  const row = (env: string, cluster: string, t: TrafficTotals, disk: number): string[] => [
-    env, cluster, String(t.requests), formatBytes(t.bytesIn), formatBytes(t.bytesOut), ...STATUS_CLASSES.map((c) => String(t.status[c])), disk ? formatBytes(disk) : '-',
+  // A DB column when the app has a database: its size per instance, added up per cluster and in all.
+  const withDb = report.instances.some((i) => i.database);
+  const dbOf = (list: readonly InstanceUsage[]): string[] => (withDb ? [list.some((i) => i.database) ? formatBytes(list.reduce((n, i) => n + (i.database?.bytes ?? 0), 0)) : '-'] : []);
+  const row = (env: string, cluster: string, t: TrafficTotals, disk: number, of: readonly InstanceUsage[]): string[] => [
+    env, cluster, String(t.requests), formatBytes(t.bytesIn), formatBytes(t.bytesOut), ...STATUS_CLASSES.map((c) => String(t.status[c])), disk ? formatBytes(disk) : '-', ...dbOf(of),
   ];
-  const rows = [['ENV', 'CLUSTER', 'REQUESTS', 'IN', 'OUT', ...STATUS_CLASSES.map((c) => c.toUpperCase()), 'DISK/HOST']];
-  for (const i of report.instances) rows.push(row(i.env, i.cluster, i, i.diskPerHost));
-  if (new Set(report.instances.map((i) => i.env)).size > 1) for (const c of report.clusters) rows.push(row('(all)', c.cluster, c, c.diskPerHost));
-  rows.push(row('total', '', report.total, report.total.diskPerHost));
+  const rows = [['ENV', 'CLUSTER', 'REQUESTS', 'IN', 'OUT', ...STATUS_CLASSES.map((c) => c.toUpperCase()), 'DISK/HOST', ...(withDb ? ['DB'] : [])]];
+  for (const i of report.instances) rows.push(row(i.env, i.cluster, i, i.diskPerHost, [i]));
+  if (new Set(report.instances.map((i) => i.env)).size > 1) for (const c of report.clusters) rows.push(row('(all)', c.cluster, c, c.diskPerHost, report.instances.filter((i) => i.cluster === c.cluster)));
+  rows.push(row('total', '', report.total, report.total.diskPerHost, report.instances));
   const table = formatTable(rows, rows[0]!.map((_, c) => c).filter((c) => c >= 2)).trimEnd().split('\n');
   const of = (used: number, limit: number | undefined): string => `${formatBytes(used)}${limit === undefined ? '' : ` of ${formatBytes(limit)}`}`;
   return [

@@ -27,6 +27,7 @@ export interface GatewaySettings {
     knownHosts: string;
   };
   accounting: AccountingSettings;
+  backups: BackupSettings;
   limits: LimitsSettings;
   builds: BuildSettings;
 }
@@ -84,6 +85,14 @@ export interface AccountingSettings {
   retentionSeconds: number;
   /** Quotas per app (`apps`), else `default`; a quota left out is not checked. */
   quotas: { default: Quota; apps: Record<string, Quota> };
+}
+
+/** Database backups (`backups:` in gateway.yml), kept on each cluster's db host. */
+export interface BackupSettings {
+  /** Backups kept per instance and cluster; a capture removes the oldest beyond this. Default 7. */
+  keep: number;
+  /** Seconds between two captures of every instance that has a database (a BullMQ repeatable job). Default: none (captured on demand only). */
+  scheduleSeconds?: number;
 }
 
 export interface Quota {

@@ -93,6 +93,21 @@ describe('validateGatewayConfig', () => {
     ]);
   });
 
+  it('reads backup settings: keep and an optional schedule, with defaults', () => {
+    const read = (gateway: string) => {
+      const result = validateGatewayConfig('/cfg', { 'clusters.yml': HOSTS, 'gateway.yml': gateway });
+      if ('problems' in result) throw new Error(result.problems.map(formatProblem).join('\n'));
+      return result.config.gateway.backups;
+    };
+    expect(read('keep_releases: 3\n')).toEqual({ keep: 7 });
+    expect(read('backups: { keep: 3, schedule: 24h }\n')).toEqual({ keep: 3, scheduleSeconds: 86400 });
+    expect(problems({ 'clusters.yml': HOSTS, 'gateway.yml': 'backups:\n  keep: 0\n  schedule: 5s\n  every: 1h\n' })).toEqual([
+      expect.stringMatching(/^\/cfg\/gateway\.yml:4:3: backups\.every: unknown key "every"; expected one of: keep, schedule/),
+      expect.stringMatching(/^\/cfg\/gateway\.yml:2:9: backups\.keep: /),
+      expect.stringMatching(/^\/cfg\/gateway\.yml:3:13: backups\.schedule: "5s": the backup schedule must be from 1m to 366d/),
+    ]);
+  });
+
   it('reads limits: durations and counts, with defaults, each problem at its line', async () => {
     const read = (gateway: string) => {
       const result = validateGatewayConfig('/cfg', { 'clusters.yml': HOSTS, 'gateway.yml': gateway });

@@ -6,6 +6,7 @@ import {
   ROLES,
   VERBS,
   type AccountingSettings,
+  type BackupSettings,
   type BuildSettings,
   type ClusterCommands,
   type ClusterConfig,
@@ -98,6 +99,7 @@ function readGateway(r: Reader | undefined): GatewaySettings {
     httpUrl: '',
     ssh: { identity: '', knownHosts: '' },
     accounting: { ...DEFAULT_ACCOUNTING, quotas: { default: {}, apps: {} } },
+    backups: { ...DEFAULT_BACKUPS },
     limits: defaultLimits(),
     builds: { ...DEFAULT_BUILDS },
   };
@@ -108,7 +110,7 @@ function readGateway(r: Reader | undefined): GatewaySettings {
     return settings;
   };
   if (!r || r.at([]) === '' || r.at([]) === undefined) return sshDefaults();
-  r.map([], ['state_dir', 'default_branch', 'keep_releases', 'release_hook_timeout', 'listen', 'http_url', 'ssh', 'accounting', 'limits', 'builds']);
+  r.map([], ['state_dir', 'default_branch', 'keep_releases', 'release_hook_timeout', 'listen', 'http_url', 'ssh', 'accounting', 'backups', 'limits', 'builds']);
   settings.stateDir = r.string(['state_dir'], checkAbsolutePath) ?? settings.stateDir;
   r.map(['ssh'], ['identity', 'known_hosts']);
   settings.ssh.identity = r.string(['ssh', 'identity'], checkAbsolutePath) ?? '';
@@ -121,6 +123,7 @@ function readGateway(r: Reader | undefined): GatewaySettings {
   settings.listen.http = r.string(['listen', 'http'], checkListen) ?? settings.listen.http;
   settings.httpUrl = (r.string(['http_url'], checkHttpUrl) ?? '').replace(/\/$/, '');
   settings.accounting = readAccounting(r);
+  settings.backups = readBackups(r);
   settings.limits = readLimits(r);
   settings.builds = readBuilds(r);
   return sshDefaults();
@@ -200,6 +203,15 @@ function readAccounting(r: Reader): AccountingSettings {
     retentionSeconds: duration('retention', 86400, 10 * 365 * 86400, 'the retention must be from 1d to 10y') ?? DEFAULT_ACCOUNTING.retentionSeconds,
     quotas,
   };
+}
+
+export const DEFAULT_BACKUPS: BackupSettings = { keep: 7 };
+
+function readBackups(r: Reader): BackupSettings {
+  r.map(['backups'], ['keep', 'schedule'], 'backup settings (keep, schedule)');
+  const keep = r.integer(['backups', 'keep'], 1, 1000);
+  const schedule = readDuration(r, ['backups', 'schedule'], 60, 366 * 86400, 'the backup schedule must be from 1m to 366d');
+  return { keep: keep ?? DEFAULT_BACKUPS.keep, ...(schedule !== undefined ? { scheduleSeconds: schedule } : {}) };
 }
 
 function readQuota(r: Reader, at: (string | number)[]): Quota {
