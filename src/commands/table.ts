@@ -10,6 +10,10 @@ import usage from './apps/usage.js';
 import configSet from './config/set.js';
 import configShow from './config/show.js';
 import configUnset from './config/unset.js';
+import dbExport from './db/export.js';
+import dbImport from './db/import.js';
+import dbInfo from './db/info.js';
+import dbShell from './db/shell.js';
 import audit from './gateway/audit.js';
 import demo from './gateway/demo.js';
 import serve from './gateway/serve.js';
@@ -59,6 +63,11 @@ export const COMMANDS: readonly Command[] = [
   logs,
   shell,
   usage,
+  // Each instance's database.
+  dbInfo,
+  dbShell,
+  dbExport,
+  dbImport,
   // Users: who you are, your own tokens for the HTTP API.
   whoami,
   tokensCreate,
