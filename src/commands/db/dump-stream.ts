@@ -68,7 +68,7 @@ export class DumpFilter extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     try {
-      if (this.first.length < 24) this.first += chunk.subarray(0, 24 - this.first.length).toString('latin1');
+      if (this.first.length < 32) this.first += chunk.subarray(0, 32 - this.first.length).toString('latin1');
       const nul = chunk.indexOf(0);
       if (nul >= 0) throw new MagratheaError(`db:import: this is not an SQL dump: a NUL byte at offset ${this.bytesIn + nul} (it begins ${preview(this.first)}); nothing was imported`, 'bad-dump');
       this.bytesIn += chunk.length;
