@@ -38,8 +38,14 @@ export function startOnDbHost(client: ssh2.Client, argv: readonly string[], opti
   return execOnHost(client, argv, options);
 }
 
-/** The remote command's exit status once its channel closes (128 + n for a signal, 255 for a channel closed without one). */
+/**
+ * The remote command's exit status once its channel closes (128 + n for a
+ * signal, 255 for a channel closed without one). Output nobody reads is
+ * read and dropped: ssh2 closes a channel only once its output was read.
+ */
 export function exitStatus(channel: ssh2.ClientChannel): Promise<number> {
+  if (channel.readableFlowing === null) channel.resume();
+  if (channel.stderr.readableFlowing === null) channel.stderr.resume();
   return new Promise((resolve) => {
     let status: number | undefined;
     channel.on('exit', (code: number | null, signal?: string) => {
