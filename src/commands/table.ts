@@ -15,7 +15,11 @@ import dbBackupsList from './db/backups-list.js';
 import dbBackupsRestore from './db/backups-restore.js';
 import dbCopy from './db/copy.js';
 import dbDestroy from './db/destroy.js';
+import dbExport from './db/export.js';
+import dbImport from './db/import.js';
+import dbInfo from './db/info.js';
 import dbRotate from './db/rotate.js';
+import dbShell from './db/shell.js';
 import audit from './gateway/audit.js';
 import demo from './gateway/demo.js';
 import serve from './gateway/serve.js';
@@ -65,7 +69,11 @@ export const COMMANDS: readonly Command[] = [
   logs,
   shell,
   usage,
-  // Databases: backups, copies, passwords, destroying one.
+  // Each instance's database: what it is, a client, export and import, backups, copies, passwords, destroying one.
+  dbInfo,
+  dbShell,
+  dbExport,
+  dbImport,
   dbBackupsCapture,
   dbBackupsList,
   dbBackupsRestore,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { databaseCredentials, databaseEnv, dropSql, provisionSql, sqlIdentifier, sqlString, staleUsersSql } from './database.js';
+import { databaseClients, databaseCredentials, databaseEnv, dropSql, provisionSql, sqlIdentifier, sqlString, staleUsersSql } from './database.js';
 import { DEFAULT_DATABASE_VARS } from './manifest/types.js';
 
 const shop = { app: 'shop', env: 'production' };
@@ -43,5 +43,14 @@ describe('database', () => {
     expect(sqlString("a'b\\c")).toBe("'a''b\\\\c'");
     expect(() => sqlString('a\nb')).toThrow();
     expect(() => sqlIdentifier('a`; DROP DATABASE x; --')).toThrow();
+  });
+
+  it('lets the user in from each web host\'s egress (else its address) and from the db host\'s own, once each', () => {
+    const host = (name: string, address: string, roles: ('web' | 'db' | 'cache')[], egress?: string) => ({ name, address, roles, ssh: { user: 'root', port: 22 }, ...(egress ? { egress } : {}) });
+    const db = { host: 'db-1', address: '10.0.0.9', port: 3306 };
+    expect(databaseClients({ hosts: [host('w1', '10.0.0.1', ['web']), host('w2', '10.0.0.2', ['web'], '192.0.2.1'), host('db-1', '10.0.0.9', ['db', 'cache'])], db })).toEqual(['10.0.0.1', '192.0.2.1', '10.0.0.9']);
+    // The lab: every host's connections come from 127.0.0.1.
+    expect(databaseClients({ hosts: [host('w1', '127.0.1.1', ['web'], '127.0.0.1'), host('e', '127.0.1.3', ['db'], '127.0.0.1')], db: { ...db, host: 'e' } })).toEqual(['127.0.0.1']);
+    expect(databaseClients({ hosts: [host('w1', '10.0.0.1', ['web'])], db: undefined })).toEqual(['10.0.0.1']);
   });
 });

@@ -1,3 +1,4 @@
+import type { ClusterConfig } from './config/types.js';
 import type { AppDatabase, InstanceConfig } from './manifest/types.js';
 import { unixUser, type InstanceKey } from './render/names.js';
 
@@ -72,6 +73,20 @@ export function provisionSql(c: DatabaseCredentials, clients: readonly string[])
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The addresses an instance's user may log in from: each web host's (its
+ * egress, else its address), and the db host's own, where db:shell and
+ * db:import run the client, connecting to the server's address as the web
+ * hosts do (a host's connection to its own address comes from that address;
+ * the lab's hosts, which share the loopback, all come from their egress).
+ */
+export function databaseClients(cluster: Pick<ClusterConfig, 'hosts' | 'db'>): string[] {
+  const from = (h: ClusterConfig['hosts'][number]) => h.egress ?? h.address;
+  const web = cluster.hosts.filter((h) => h.roles.includes('web')).map(from);
+  const db = cluster.hosts.find((h) => h.name === cluster.db?.host);
+  return [...new Set([...web, ...(db ? [from(db)] : [])])];
 }
 
 /** The addresses `user` may connect from now, one per line (`mariadb -N -B`). */

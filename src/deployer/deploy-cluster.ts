@@ -8,7 +8,7 @@ import { HostSession, type SshSettings } from '../adapters/ssh.js';
 import type { ClusterConfig, HostConfig } from '../core/config/types.js';
 import { MagratheaError } from '../core/errors.js';
 import type { InstanceConfig } from '../core/manifest/types.js';
-import { databaseCredentials, databaseEnv, type DatabaseCredentials } from '../core/database.js';
+import { databaseClients, databaseCredentials, databaseEnv, type DatabaseCredentials } from '../core/database.js';
 import { escapeTemplate } from '../core/interpolate.js';
 import { directProvider } from './database.js';
 import { renderCluster, type RenderedFile, type Service } from '../core/render/cluster.js';
@@ -140,7 +140,7 @@ async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> 
     if (own && cluster.db) {
       // Before the release hook, so that its migrations find the database; idempotent, and nothing served changes.
       log(`${cluster.name}: database ${own.name} on ${cluster.db.host}`);
-      const clients = [...new Set(web.map((h) => h.egress ?? h.address))];
+      const clients = databaseClients(cluster);
       await onEach([cluster.hosts.find((h) => h.name === cluster.db!.host)!], 'database', (h) => directProvider(sessions.get(h.name)!, h.name).ensure(own, clients));
     }
     log(`${cluster.name}: preparing ${cluster.hosts.length} hosts`);

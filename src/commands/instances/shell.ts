@@ -119,7 +119,7 @@ export default defineCommand<number>({
 });
 
 /** Joins the user's channel and the host's: bytes both ways, window sizes, EOF; resolves to the remote exit status. */
-function proxy(session: SshSession, remote: ssh2.ClientChannel, lost: () => void): Promise<number> {
+export function proxy(session: SshSession, remote: ssh2.ClientChannel, lost: () => void): Promise<number> {
   const { channel } = session;
   return new Promise((resolve) => {
     let status: number | undefined;
