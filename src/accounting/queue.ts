@@ -1,10 +1,9 @@
-import { hostname } from 'node:os';
-import { Queue, Worker } from 'bullmq';
+import { Queue, type Worker } from 'bullmq';
 import { ACCOUNTING_QUEUE, createKeys, type Keys } from '../state/keys.js';
 import type { RedisHandle } from '../state/redis.js';
 import type { GatewayConfig } from '../core/config/types.js';
 import { MagratheaError } from '../core/errors.js';
-import { readyWorker } from '../lib/ready-worker.js';
+import { scheduleStatus, startScheduledWorker, type ScheduleStatus } from '../lib/scheduled-job.js';
 import { runAccounting, type AccountingRun } from './run-accounting.js';
 
 /** The job scheduler's id: one schedule per gateway (per key prefix). */
@@ -47,60 +46,43 @@ export interface AccountingWorker {
  */
 export async function startAccountingWorker(options: StartAccountingWorkerOptions): Promise<AccountingWorker> {
   const keys = options.keys ?? createKeys();
-  const onError = options.onError ?? ((e: Error) => process.stderr.write(`magrathea accounting: ${e.message}\n`));
   const config = await options.loadConfig();
-  const queue = new Queue<Record<string, never>, AccountingJobResult>(ACCOUNTING_QUEUE, { connection: options.redis.connection, prefix: keys.prefix });
-  queue.on('error', onError);
-  await queue.upsertJobScheduler(ACCOUNTING_SCHEDULER, { every: options.everyMs ?? config.gateway.accounting.intervalSeconds * 1000 }, {
-    name: 'accounting',
-    data: {},
-    // A failed run is not retried at once: the next one goes on from where it stopped.
-    opts: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
-  });
-  const worker = new Worker<Record<string, never>, AccountingJobResult>(ACCOUNTING_QUEUE, async (job) => {
-    const run = await runAccounting({
-      config: await options.loadConfig(),
-      redis: { redis: options.redis.client, keys },
-      chunkBytes: options.chunkBytes,
-      log: (line) => {
-        options.log?.(line);
-        void job.log(line).catch(() => undefined);
-      },
-    });
-    const failed = run.visits.filter((v) => v.error);
-    (options.summary ?? options.log)?.(`accounting run of ${run.visits.length} host(s) in ${run.seconds.toFixed(1)} s: ${run.visits.reduce((n, v) => n + v.lines, 0)} edge log line(s), ${failed.length} failure(s)`);
-    if (failed.length > 0) throw new MagratheaError(`accounting: ${failed.map((v) => `${v.cluster}/${v.host}: ${v.error}`).join('; ')}`, 'accounting-failed', 1, true);
-    return run;
-  }, {
+  return startScheduledWorker<AccountingJobResult>({
     connection: options.redis.connection,
     prefix: keys.prefix,
-    name: `${hostname()}:${process.pid}`,
-    concurrency: 1,
-    lockDuration: options.lockDurationMs ?? 30_000,
-    stalledInterval: options.lockDurationMs ?? 30_000,
+    queue: ACCOUNTING_QUEUE,
+    scheduler: ACCOUNTING_SCHEDULER,
+    name: 'accounting',
+    everyMs: options.everyMs ?? config.gateway.accounting.intervalSeconds * 1000,
+    keep: 100,
+    lockMs: options.lockDurationMs ?? 30_000,
+    onError: options.onError ?? ((e: Error) => process.stderr.write(`magrathea accounting: ${e.message}\n`)),
+    // A failed run is not retried at once: the next one goes on from where it stopped.
+    async run(job) {
+      const run = await runAccounting({
+        config: await options.loadConfig(),
+        redis: { redis: options.redis.client, keys },
+        chunkBytes: options.chunkBytes,
+        log: (line) => {
+          options.log?.(line);
+          void job.log(line).catch(() => undefined);
+        },
+      });
+      const failed = run.visits.filter((v) => v.error);
+      (options.summary ?? options.log)?.(`accounting run of ${run.visits.length} host(s) in ${run.seconds.toFixed(1)} s: ${run.visits.reduce((n, v) => n + v.lines, 0)} edge log line(s), ${failed.length} failure(s)`);
+      if (failed.length > 0) throw new MagratheaError(`accounting: ${failed.map((v) => `${v.cluster}/${v.host}: ${v.error}`).join('; ')}`, 'accounting-failed', 1, true);
+      return run;
+    },
   });
-  return { worker, queue, close: await readyWorker(worker, queue, onError) };
 }
 
 /** The accounting schedule as the queue sees it: when the next run is due, who runs the jobs, what is waiting or failed. */
-export interface AccountingQueueStatus {
-  /** ISO 8601; undefined when no process has scheduled the job. */
-  nextRun?: string;
-  everySeconds?: number;
-  workers: string[];
-  counts: Record<string, number>;
-}
+export type AccountingQueueStatus = ScheduleStatus;
 
 export async function readAccountingQueueStatus(redis: RedisHandle, keys: Keys = createKeys()): Promise<AccountingQueueStatus> {
   const queue = new Queue(ACCOUNTING_QUEUE, { connection: redis.connection, prefix: keys.prefix });
   try {
-    const scheduler = await queue.getJobScheduler(ACCOUNTING_SCHEDULER);
-    return {
-      ...(scheduler?.next ? { nextRun: new Date(scheduler.next).toISOString() } : {}),
-      ...(scheduler?.every ? { everySeconds: Number(scheduler.every) / 1000 } : {}),
-      workers: (await queue.getWorkers()).map((w) => w.name ?? w.id ?? '?').sort(),
-      counts: await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'),
-    };
+    return await scheduleStatus(queue, ACCOUNTING_SCHEDULER);
   } finally {
     await queue.close();
   }

@@ -1,5 +1,5 @@
 import type { InstanceKey } from './render/names.js';
-import { sqlIdentifier, sqlString } from './database.js';
+import { sqlIdentifier } from './database.js';
 import { checkName } from './values.js';
 
 /**
@@ -73,7 +73,3 @@ export function recreateSql(name: string): string {
   return `DROP DATABASE IF EXISTS ${db};\nCREATE DATABASE ${db} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;\n`;
 }
 
-/** One row when the database exists. */
-export function existsSql(name: string): string {
-  return `SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${sqlString(name)};\n`;
-}

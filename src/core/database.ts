@@ -89,6 +89,11 @@ export function databaseClients(cluster: Pick<ClusterConfig, 'hosts' | 'db'>): s
   return [...new Set([...web, ...(db ? [from(db)] : [])])];
 }
 
+/** One row when the database exists. */
+export function existsSql(name: string): string {
+  return `SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${sqlString(name)};\n`;
+}
+
 /** The addresses `user` may connect from now, one per line (`mariadb -N -B`). */
 export function userHostsSql(user: string): string {
   return `SELECT Host FROM mysql.user WHERE User = ${sqlString(user)};\n`;

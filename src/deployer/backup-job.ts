@@ -1,15 +1,15 @@
-import { hostname } from 'node:os';
-import { Queue, Worker } from 'bullmq';
+import { Queue } from 'bullmq';
 import { HostSession } from '../adapters/ssh.js';
 import type { GatewayConfig } from '../core/config/types.js';
 import { databaseName } from '../core/database.js';
 import { MagratheaError } from '../core/errors.js';
 import { instanceId } from '../core/render/names.js';
-import { readyWorker } from '../lib/ready-worker.js';
+import { scheduleStatus, startScheduledWorker } from '../lib/scheduled-job.js';
 import { readClusterInstances } from '../state/cluster-instances.js';
 import { BACKUP_QUEUE, createKeys, type Keys } from '../state/keys.js';
 import type { RedisContext, RedisHandle } from '../state/redis.js';
-import { captureBackup, databaseExists } from './database-backups.js';
+import { captureBackup } from './database-backups.js';
+import { databaseExists } from './database.js';
 import { describe } from './deploy-cluster.js';
 import { hostSshSettings } from './deploy.js';
 
@@ -99,34 +99,35 @@ export async function startBackupWorker(options: StartBackupWorkerOptions): Prom
   const keys = options.keys ?? createKeys();
   const onError = options.onError ?? ((e: Error) => process.stderr.write(`magrathea backups: ${e.message}\n`));
   const config = await options.loadConfig();
-  const queue = new Queue<Record<string, never>, BackupRun>(BACKUP_QUEUE, { connection: options.redis.connection, prefix: keys.prefix });
-  queue.on('error', onError);
   const every = config.gateway.backups.scheduleSeconds;
   if (every === undefined) {
+    // A schedule an earlier configuration left is removed.
+    const queue = new Queue(BACKUP_QUEUE, { connection: options.redis.connection, prefix: keys.prefix });
+    queue.on('error', onError);
     await queue.removeJobScheduler(BACKUP_SCHEDULER);
     await queue.close();
     return { close: async () => undefined };
   }
-  await queue.upsertJobScheduler(BACKUP_SCHEDULER, { every: every * 1000 }, {
-    name: 'db-backups',
-    data: {},
-    opts: { attempts: 1, removeOnComplete: { count: 50 }, removeOnFail: { count: 50 } },
-  });
-  const worker = new Worker<Record<string, never>, BackupRun>(BACKUP_QUEUE, async (job) => {
-    const run = await runBackups(await options.loadConfig(), { redis: options.redis.client, keys }, (line) => void job.log(line).catch(() => undefined));
-    const failed = run.entries.filter((e) => e.error);
-    options.summary?.(`backup run of ${run.entries.length} database(s) in ${run.seconds.toFixed(1)} s: ${run.entries.filter((e) => e.backup).length} captured, ${failed.length} failure(s)`);
-    if (failed.length > 0) throw new MagratheaError(`backups: ${failed.map((e) => `${e.cluster}/${e.instance}: ${e.error}`).join('; ')}`, 'backup-failed', 1, true);
-    return run;
-  }, {
+  const scheduled = await startScheduledWorker<BackupRun>({
     connection: options.redis.connection,
     prefix: keys.prefix,
-    name: `${hostname()}:${process.pid}`,
-    concurrency: 1,
+    queue: BACKUP_QUEUE,
+    scheduler: BACKUP_SCHEDULER,
+    name: 'db-backups',
+    everyMs: every * 1000,
+    keep: 50,
     // A capture may take long: the job's lock is renewed while it runs, and a dead worker's job runs again after this.
-    lockDuration: 60_000,
+    lockMs: 60_000,
+    onError,
+    async run(job) {
+      const run = await runBackups(await options.loadConfig(), { redis: options.redis.client, keys }, (line) => void job.log(line).catch(() => undefined));
+      const failed = run.entries.filter((e) => e.error);
+      options.summary?.(`backup run of ${run.entries.length} database(s) in ${run.seconds.toFixed(1)} s: ${run.entries.filter((e) => e.backup).length} captured, ${failed.length} failure(s)`);
+      if (failed.length > 0) throw new MagratheaError(`backups: ${failed.map((e) => `${e.cluster}/${e.instance}: ${e.error}`).join('; ')}`, 'backup-failed', 1, true);
+      return run;
+    },
   });
-  return { everyMs: every * 1000, close: await readyWorker(worker, queue, onError) };
+  return { everyMs: every * 1000, close: scheduled.close };
 }
 
 /** The backup schedule as the queue sees it, like the accounting job's. */
@@ -142,13 +143,9 @@ export interface BackupQueueStatus {
 export async function readBackupQueueStatus(redis: RedisHandle, keys: Keys = createKeys()): Promise<BackupQueueStatus> {
   const queue = new Queue<Record<string, never>, BackupRun>(BACKUP_QUEUE, { connection: redis.connection, prefix: keys.prefix });
   try {
-    const scheduler = await queue.getJobScheduler(BACKUP_SCHEDULER);
     const [last] = (await queue.getJobs(['completed', 'failed'], 0, 20)).filter(Boolean).sort((a, b) => (b.finishedOn ?? 0) - (a.finishedOn ?? 0));
     return {
-      ...(scheduler?.next ? { nextRun: new Date(scheduler.next).toISOString() } : {}),
-      ...(scheduler?.every ? { everySeconds: Number(scheduler.every) / 1000 } : {}),
-      workers: (await queue.getWorkers()).map((w) => w.name ?? w.id ?? '?').sort(),
-      counts: await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'),
+      ...(await scheduleStatus(queue, BACKUP_SCHEDULER)),
       ...(last?.finishedOn
         ? { last: { finishedAt: new Date(last.finishedOn).toISOString(), captured: last.returnvalue?.entries.filter((e) => e.backup).length ?? 0, failed: last.failedReason ? [last.failedReason] : [] } }
         : {}),

@@ -1,10 +1,10 @@
 import { start } from '../adapters/exec.js';
 import { shellQuote, type HostSession } from '../adapters/ssh.js';
-import { appBackupDir, BACKUP_ROOT, BACKUP_SUFFIX, backupDir, backupId, backupsToPrune, backupTime, existsSql, isBackupId, parseBackupListing, recreateSql, type BackupEntry } from '../core/database-backups.js';
+import { appBackupDir, BACKUP_ROOT, BACKUP_SUFFIX, backupDir, backupId, backupsToPrune, backupTime, isBackupId, parseBackupListing, recreateSql, type BackupEntry } from '../core/database-backups.js';
 import { MagratheaError } from '../core/errors.js';
 import type { InstanceKey } from '../core/render/names.js';
 import { dumpArgv, loadArgv } from './database-dump.js';
-import { onDatabase } from './database.js';
+import { databaseExists, onDatabase } from './database.js';
 
 /**
  * Backups of an instance's database on its cluster's db host, and copies of
@@ -98,11 +98,6 @@ function directories(instance: InstanceKey): { existing: string[]; own: string[]
 function why(stderr: string, fallback: string): string {
   const lines = stderr.trim().split('\n').filter(Boolean);
   return lines.find((l) => /error|magrathea:/i.test(l)) ?? lines.at(-1) ?? fallback;
-}
-
-/** The database exists on the host. */
-export async function databaseExists(session: HostSession, host: string, name: string): Promise<boolean> {
-  return (await onDatabase(session, host, existsSql(name))).length > 0;
 }
 
 /** The instance's backups on the db host, oldest first. */

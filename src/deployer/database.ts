@@ -1,5 +1,5 @@
 import type { HostSession } from '../adapters/ssh.js';
-import { dropSql, provisionSql, sizesSql, sqlString, staleUsersSql, userHostsSql, type DatabaseCredentials } from '../core/database.js';
+import { dropSql, existsSql, provisionSql, sizesSql, staleUsersSql, userHostsSql, type DatabaseCredentials } from '../core/database.js';
 import { MagratheaError } from '../core/errors.js';
 
 /**
@@ -34,9 +34,14 @@ export async function ensureDatabase(session: HostSession, host: string, credent
   if (stale) await onDatabase(session, host, stale);
 }
 
+/** The database exists on the host. */
+export async function databaseExists(session: HostSession, host: string, name: string): Promise<boolean> {
+  return (await onDatabase(session, host, existsSql(name))).length > 0;
+}
+
 /** The instance's database and every account of its user gone. Returns whether there was a database. */
 export async function dropDatabase(session: HostSession, host: string, credentials: Pick<DatabaseCredentials, 'name' | 'user'>): Promise<boolean> {
-  const existed = (await onDatabase(session, host, `SHOW DATABASES LIKE ${sqlString(credentials.name.replaceAll('_', '\\_'))};\n`)).length > 0;
+  const existed = await databaseExists(session, host, credentials.name);
   const hosts = (await onDatabase(session, host, userHostsSql(credentials.user))).map((row) => row[0]!);
   await onDatabase(session, host, dropSql(credentials, hosts));
   return existed;

@@ -2,9 +2,8 @@ import { constants } from 'node:os';
 import type { Readable } from 'node:stream';
 import type ssh2 from 'ssh2';
 import { connectHost, execOnHost, type HostExecOptions } from '../../adapters/host-client.js';
-import { sqlString } from '../../core/database.js';
 import { MagratheaError } from '../../core/errors.js';
-import { onDatabase } from '../../deployer/database.js';
+import { databaseExists } from '../../deployer/database.js';
 import type { CommandContext } from '../../dispatch/command.js';
 import { hostSettings, sshTarget } from '../instances/instances.js';
 import type { DatabaseTarget } from './target.js';
@@ -16,14 +15,13 @@ import type { DatabaseTarget } from './target.js';
  */
 
 /** Whether the instance's database exists on its db host (a deploy makes it). */
-export async function databaseExists(target: DatabaseTarget): Promise<boolean> {
-  const rows = await onDatabase(target.session, target.host.name, `SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${sqlString(target.credentials.name)};\n`);
-  return rows.length > 0;
+export function targetExists(target: DatabaseTarget): Promise<boolean> {
+  return databaseExists(target.session, target.host.name, target.credentials.name);
 }
 
 /** Fails, saying to deploy first, when the database does not exist yet. */
 export async function requireDatabase(target: DatabaseTarget, command: string): Promise<void> {
-  if (!(await databaseExists(target))) {
+  if (!(await targetExists(target))) {
     throw new MagratheaError(`${command}: ${target.app} (${target.env}) has no database on ${target.cluster.name} yet (${target.credentials.name} on ${target.host.name}): deploy first`, 'not-deployed');
   }
 }

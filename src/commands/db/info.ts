@@ -4,7 +4,7 @@ import { formatTable } from '../../core/table.js';
 import { databaseSizes } from '../../deployer/database.js';
 import { defineCommand, EVERYWHERE } from '../../dispatch/command.js';
 import { appEnvironment, existingTarget } from '../targets.js';
-import { databaseExists } from './client.js';
+import { targetExists } from './client.js';
 import { databaseTarget } from './target.js';
 
 interface DatabaseInfo {
@@ -59,7 +59,7 @@ export default defineCommand<Info>({
       const target = await databaseTarget(ctx, 'db:info', `${app}@${name}`, environment.name);
       try {
         const { credentials: c } = target;
-        const exists = await databaseExists(target);
+        const exists = await targetExists(target);
         const bytes = exists ? ((await databaseSizes(target.session, target.host.name, [c.name]))[c.name] ?? 0) : 0;
         databases.push({ cluster: name, host: target.host.name, address: c.host, port: c.port, name: c.name, user: c.user, password: reveal ? c.password : MASK, exists, bytes });
       } finally {
