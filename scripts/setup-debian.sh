@@ -17,11 +17,14 @@ packages=(
   mariadb-server-core mariadb-client
 )
 
-missing=()
-for p in "${packages[@]}"; do
-  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-  [ "$status" = installed ] || missing+=("$p")
-done
+find_missing() {
+  missing=()
+  for p in "${packages[@]}"; do
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+    [ "$status" = installed ] || missing+=("$p")
+  done
+}
+find_missing
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -29,6 +32,14 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "setup: run as root (or: sudo apt-get install -y ${missing[*]})" >&2
   exit 1
 fi
+
+# One setup at a time on the machine (two checkouts testing at once): the
+# second waits, then finds what the first installed. Both would otherwise
+# fight over apt's lock and over policy-rc.d.
+exec 9>/run/magrathea-setup.lock
+flock 9
+find_missing
+[ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "setup: installing ${missing[*]}" >&2
 policy=/usr/sbin/policy-rc.d
@@ -42,6 +53,6 @@ printf '#!/bin/sh\nexit 101\n' > "$policy"
 chmod 755 "$policy"
 
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+apt-get -o DPkg::Lock::Timeout=600 update -qq
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "setup: done" >&2

@@ -89,6 +89,13 @@ export function databaseClients(cluster: Pick<ClusterConfig, 'hosts' | 'db'>): s
   return [...new Set([...web, ...(db ? [from(db)] : [])])];
 }
 
+/** The cluster's host of role db, as clusters.yml declares it (validation made sure it is one of its hosts). */
+export function databaseHost(cluster: Pick<ClusterConfig, 'hosts' | 'db'>): ClusterConfig['hosts'][number] {
+  const host = cluster.hosts.find((h) => h.name === cluster.db?.host);
+  if (!host) throw new Error(`no db host among the cluster's hosts (${cluster.db?.host ?? 'none declared'})`);
+  return host;
+}
+
 /** One row when the database exists. */
 export function existsSql(name: string): string {
   return `SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${sqlString(name)};\n`;

@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import { HostSession } from '../adapters/ssh.js';
 import type { GatewayConfig } from '../core/config/types.js';
-import { databaseName } from '../core/database.js';
+import { databaseHost, databaseName } from '../core/database.js';
 import { MagratheaError } from '../core/errors.js';
 import { instanceId } from '../core/render/names.js';
 import { scheduleStatus, startScheduledWorker } from '../lib/scheduled-job.js';
@@ -9,7 +9,7 @@ import { readClusterInstances } from '../state/cluster-instances.js';
 import { BACKUP_QUEUE, createKeys, type Keys } from '../state/keys.js';
 import type { RedisContext, RedisHandle } from '../state/redis.js';
 import { captureBackup } from './database-backups.js';
-import { databaseExists } from './database.js';
+import { databaseProvider } from './database.js';
 import { describe } from './deploy-cluster.js';
 import { hostSshSettings } from './deploy.js';
 
@@ -45,14 +45,15 @@ export async function runBackups(config: GatewayConfig, redis: RedisContext, log
     if (!cluster.db) continue;
     const instances = (await readClusterInstances(redis, cluster.name)).filter((i) => i.database).sort((a, b) => instanceId(a).localeCompare(instanceId(b)));
     if (instances.length === 0) continue;
-    const host = cluster.hosts.find((h) => h.name === cluster.db!.host)!;
+    const host = databaseHost(cluster);
     const session = new HostSession({ name: host.name, address: host.address, user: host.ssh.user, port: host.ssh.port }, hostSshSettings(config));
     try {
       await session.open();
+      const provider = databaseProvider(cluster, session);
       for (const i of instances) {
         const entry: BackupRunEntry = { cluster: cluster.name, instance: instanceId(i) };
         try {
-          if (!(await databaseExists(session, host.name, databaseName(i)))) entry.skipped = 'no database (destroyed: the next deploy makes it)';
+          if (!(await provider.exists(databaseName(i)))) entry.skipped = 'no database (destroyed: the next deploy makes it)';
           else {
             const { backup, pruned } = await captureBackup(session, host.name, i, databaseName(i), config.gateway.backups.keep);
             Object.assign(entry, { backup: backup.id, pruned: pruned.length });

@@ -1,5 +1,6 @@
 import type { HostSession } from '../adapters/ssh.js';
-import { dropSql, existsSql, provisionSql, sizesSql, staleUsersSql, userHostsSql, type DatabaseCredentials } from '../core/database.js';
+import type { ClusterConfig } from '../core/config/types.js';
+import { databaseHost, dropSql, existsSql, provisionSql, sizesSql, staleUsersSql, userHostsSql, type DatabaseCredentials } from '../core/database.js';
 import { MagratheaError } from '../core/errors.js';
 
 /**
@@ -27,7 +28,7 @@ export async function onDatabase(session: HostSession, host: string, sql: string
  * provisionSql), and its user can log in from the web hosts' addresses
  * only: a user left at an address that is no longer one is dropped.
  */
-export async function ensureDatabase(session: HostSession, host: string, credentials: DatabaseCredentials, clients: readonly string[]): Promise<void> {
+async function ensureDatabase(session: HostSession, host: string, credentials: DatabaseCredentials, clients: readonly string[]): Promise<void> {
   await onDatabase(session, host, provisionSql(credentials, clients));
   const existing = (await onDatabase(session, host, userHostsSql(credentials.user))).map((row) => row[0]!);
   const stale = staleUsersSql(credentials.user, existing, clients);
@@ -39,41 +40,57 @@ export async function databaseExists(session: HostSession, host: string, name: s
   return (await onDatabase(session, host, existsSql(name))).length > 0;
 }
 
-/** The instance's database and every account of its user gone. Returns whether there was a database. */
-export async function dropDatabase(session: HostSession, host: string, credentials: Pick<DatabaseCredentials, 'name' | 'user'>): Promise<boolean> {
-  const existed = await databaseExists(session, host, credentials.name);
+/** The instance's database and every account of its user gone: whether each was there. */
+async function dropDatabase(session: HostSession, host: string, credentials: Pick<DatabaseCredentials, 'name' | 'user'>): Promise<Dropped> {
+  const database = await databaseExists(session, host, credentials.name);
   const hosts = (await onDatabase(session, host, userHostsSql(credentials.user))).map((row) => row[0]!);
   await onDatabase(session, host, dropSql(credentials, hosts));
-  return existed;
+  return { database, user: hosts.length > 0 };
 }
 
 /** Bytes each named database holds (data and indexes); a database without tables holds 0, one that does not exist is absent. */
-export async function databaseSizes(session: HostSession, host: string, names: readonly string[]): Promise<Record<string, number>> {
+async function databaseSizes(session: HostSession, host: string, names: readonly string[]): Promise<Record<string, number>> {
   const rows = await onDatabase(session, host, sizesSql(names));
   const sizes: Record<string, number> = {};
   for (const [name, bytes] of rows) sizes[name!] = Number(bytes);
   return sizes;
 }
 
+/** What a drop found: whether there was a database, and a user (at any address). */
+export interface Dropped {
+  database: boolean;
+  user: boolean;
+}
+
 /**
- * What the deployer asks of a cluster's database server, whoever provides
- * it: this module's direct SQL over SSH now; a control panel's API (the
- * panel creates databases and users itself, and applies them within a
- * minute) could answer the same three calls.
+ * What Magrathea asks of a cluster's database server about an instance's
+ * database and user, whoever provides them: this module's direct SQL over
+ * SSH now; a control panel's API (the panel creates databases and users
+ * itself, and applies them within a minute) is meant to answer the same
+ * calls. What moves data (db:shell, export, import, backups, copy) runs the
+ * client on the db host whoever made the database, so it is not here.
  */
 export interface DatabaseProvider {
   /** The database and user exist, with these credentials, reachable from `clients` only. */
   ensure(credentials: DatabaseCredentials, clients: readonly string[]): Promise<void>;
-  /** The database and its user gone; whether there was a database. */
-  drop(credentials: Pick<DatabaseCredentials, 'name' | 'user'>): Promise<boolean>;
-  /** Bytes each named database holds. */
+  /** The database exists. */
+  exists(name: string): Promise<boolean>;
+  /** The database and its user gone. */
+  drop(credentials: Pick<DatabaseCredentials, 'name' | 'user'>): Promise<Dropped>;
+  /** Bytes each named database holds; one that does not exist is absent. */
   sizes(names: readonly string[]): Promise<Record<string, number>>;
 }
 
-/** The direct provider on the db host `host`, over `session`. */
-export function directProvider(session: HostSession, host: string): DatabaseProvider {
+/**
+ * The provider of a cluster's databases, over `session` (open to its db
+ * host). The one place that chooses: every caller (deploys, the db:*
+ * commands, apps:destroy, accounting, backups) asks here.
+ */
+export function databaseProvider(cluster: Pick<ClusterConfig, 'name' | 'hosts' | 'db'>, session: HostSession): DatabaseProvider {
+  const host = databaseHost(cluster).name;
   return {
     ensure: (credentials, clients) => ensureDatabase(session, host, credentials, clients),
+    exists: (name) => databaseExists(session, host, name),
     drop: (credentials) => dropDatabase(session, host, credentials),
     sizes: (names) => databaseSizes(session, host, names),
   };

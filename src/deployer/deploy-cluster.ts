@@ -8,9 +8,9 @@ import { HostSession, type SshSettings } from '../adapters/ssh.js';
 import type { ClusterConfig, HostConfig } from '../core/config/types.js';
 import { MagratheaError } from '../core/errors.js';
 import type { InstanceConfig } from '../core/manifest/types.js';
-import { databaseClients, databaseCredentials, databaseEnv, type DatabaseCredentials } from '../core/database.js';
+import { databaseClients, databaseCredentials, databaseEnv, databaseHost, type DatabaseCredentials } from '../core/database.js';
 import { escapeTemplate } from '../core/interpolate.js';
-import { directProvider } from './database.js';
+import { databaseProvider } from './database.js';
 import { renderCluster, type RenderedFile, type Service } from '../core/render/cluster.js';
 import { formatProblem } from '../core/source.js';
 import { fpmPoolDir, instanceId, instanceRoot, instanceStorage, logDir, unixId, unixUser } from '../core/render/names.js';
@@ -141,7 +141,7 @@ async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> 
       // Before the release hook, so that its migrations find the database; idempotent, and nothing served changes.
       log(`${cluster.name}: database ${own.name} on ${cluster.db.host}`);
       const clients = databaseClients(cluster);
-      await onEach([cluster.hosts.find((h) => h.name === cluster.db!.host)!], 'database', (h) => directProvider(sessions.get(h.name)!, h.name).ensure(own, clients));
+      await onEach([databaseHost(cluster)], 'database', (h) => databaseProvider(cluster, sessions.get(h.name)!).ensure(own, clients));
     }
     log(`${cluster.name}: preparing ${cluster.hosts.length} hosts`);
     const transferred = await onEach(cluster.hosts, 'prepare', (h) => prepareHost(ctx, h, input.source));

@@ -1,9 +1,9 @@
 import { HostSession, type SshSettings } from '../adapters/ssh.js';
 import type { GatewayConfig } from '../core/config/types.js';
-import { databaseName, databaseUser, userHostsSql } from '../core/database.js';
+import { databaseHost, databaseName, databaseUser } from '../core/database.js';
 import { MagratheaError } from '../core/errors.js';
 import { describe } from './deploy-cluster.js';
-import { dropDatabase, onDatabase } from './database.js';
+import { databaseProvider } from './database.js';
 import { removeAppBackups } from './database-backups.js';
 
 export interface AppDatabasesInput {
@@ -25,16 +25,16 @@ export async function removeAppDatabases(input: AppDatabasesInput): Promise<stri
   for (const [name, envs] of [...input.clusters].sort(([a], [b]) => a.localeCompare(b))) {
     const cluster = input.config.clusters[name];
     if (!cluster?.db) continue;
-    const host = cluster.hosts.find((h) => h.name === cluster.db!.host)!;
+    const host = databaseHost(cluster);
     const session = new HostSession({ name: host.name, address: host.address, user: host.ssh.user, port: host.ssh.port }, input.ssh);
     try {
       await session.open();
+      const provider = databaseProvider(cluster, session);
       for (const env of [...new Set(envs)].sort()) {
         const instance = { app: input.app, env };
         const credentials = { name: databaseName(instance), user: databaseUser(instance) };
-        const users = (await onDatabase(session, host.name, userHostsSql(credentials.user))).length;
-        const existed = await dropDatabase(session, host.name, credentials);
-        const words = [...(existed ? [`database ${credentials.name}`] : []), ...(users > 0 ? [`db user ${credentials.user}`] : [])];
+        const dropped = await provider.drop(credentials);
+        const words = [...(dropped.database ? [`database ${credentials.name}`] : []), ...(dropped.user ? [`db user ${credentials.user}`] : [])];
         if (words.length > 0) lines.push(`${name} ${input.app}.${env}: ${host.name}: ${words.join(', ')}`);
       }
       const backups = await removeAppBackups(session, input.app);

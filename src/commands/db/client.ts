@@ -3,7 +3,6 @@ import type { Readable } from 'node:stream';
 import type ssh2 from 'ssh2';
 import { connectHost, execOnHost, type HostExecOptions } from '../../adapters/host-client.js';
 import { MagratheaError } from '../../core/errors.js';
-import { databaseExists } from '../../deployer/database.js';
 import type { CommandContext } from '../../dispatch/command.js';
 import { hostSettings, sshTarget } from '../instances/instances.js';
 import type { DatabaseTarget } from './target.js';
@@ -16,7 +15,7 @@ import type { DatabaseTarget } from './target.js';
 
 /** Whether the instance's database exists on its db host (a deploy makes it). */
 export function targetExists(target: DatabaseTarget): Promise<boolean> {
-  return databaseExists(target.session, target.host.name, target.credentials.name);
+  return target.provider.exists(target.credentials.name);
 }
 
 /** Fails, saying to deploy first, when the database does not exist yet. */

@@ -1,5 +1,4 @@
 import { defineCommand, EVERYWHERE } from '../../dispatch/command.js';
-import { dropDatabase } from '../../deployer/database.js';
 import { listBackups } from '../../deployer/database-backups.js';
 import { forgetInstancePassword } from '../../state/instance-passwords.js';
 import { confirmApp } from './confirm.js';
@@ -33,7 +32,7 @@ export default defineCommand<Destroyed>({
     const target = await databaseTarget(ctx, 'db:destroy', args.positionals[0]!, args.values.env);
     try {
       await confirmApp(ctx, 'db:destroy', target.app, args.values.confirm, `drop its ${target.env} database on ${target.cluster.name}`, 'nothing dropped');
-      const existed = await dropDatabase(target.session, target.host.name, target.credentials);
+      const existed = (await target.provider.drop(target.credentials)).database;
       await forgetInstancePassword((await ctx.gateway()).state, 'database', target, target.cluster.name);
       const backups = (await listBackups(target.session, target)).length;
       return { app: target.app, env: target.env, cluster: target.cluster.name, host: target.host.name, database: target.credentials.name, existed, backups };

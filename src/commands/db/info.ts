@@ -1,10 +1,8 @@
 import { formatBytes } from '../../core/accounting/usage.js';
 import { MagratheaError } from '../../core/errors.js';
 import { formatTable } from '../../core/table.js';
-import { databaseSizes } from '../../deployer/database.js';
 import { defineCommand, EVERYWHERE } from '../../dispatch/command.js';
 import { appEnvironment, existingTarget } from '../targets.js';
-import { targetExists } from './client.js';
 import { databaseTarget } from './target.js';
 
 interface DatabaseInfo {
@@ -15,8 +13,10 @@ interface DatabaseInfo {
   port: number;
   name: string;
   user: string;
-  /** `********` unless --reveal. */
+  /** `********` unless --reveal. The one that works now: after db:rotate, the one before until the next deploy. */
   password: string;
+  /** db:rotate made a new password that the next deploy sets. */
+  rotated: boolean;
   exists: boolean;
   /** Data and indexes (information_schema); 0 for a database that does not exist yet. */
   bytes: number;
@@ -59,9 +59,9 @@ export default defineCommand<Info>({
       const target = await databaseTarget(ctx, 'db:info', `${app}@${name}`, environment.name);
       try {
         const { credentials: c } = target;
-        const exists = await targetExists(target);
-        const bytes = exists ? ((await databaseSizes(target.session, target.host.name, [c.name]))[c.name] ?? 0) : 0;
-        databases.push({ cluster: name, host: target.host.name, address: c.host, port: c.port, name: c.name, user: c.user, password: reveal ? c.password : MASK, exists, bytes });
+        const exists = await target.provider.exists(c.name);
+        const bytes = exists ? ((await target.provider.sizes([c.name]))[c.name] ?? 0) : 0;
+        databases.push({ cluster: name, host: target.host.name, address: c.host, port: c.port, name: c.name, user: c.user, password: reveal ? c.password : MASK, rotated: target.rotated, exists, bytes });
       } finally {
         await target.close();
       }
@@ -70,7 +70,7 @@ export default defineCommand<Info>({
   },
   text: (info) => {
     const rows = [['CLUSTER', 'DB HOST', 'ADDRESS', 'DATABASE', 'USER', 'PASSWORD', 'SIZE', 'STATE']];
-    for (const d of info.databases) rows.push([d.cluster, d.host, `${d.address}:${d.port}`, d.name, d.user, d.password, d.exists ? formatBytes(d.bytes) : '-', d.exists ? 'ok' : 'not made yet: deploy first']);
+    for (const d of info.databases) rows.push([d.cluster, d.host, `${d.address}:${d.port}`, d.name, d.user, d.password, d.exists ? formatBytes(d.bytes) : '-', d.exists ? (d.rotated ? 'ok; new password set by the next deploy' : 'ok') : 'not made yet: deploy first']);
     return `databases of ${info.app} (${info.env}):\n${formatTable(rows, [6])}`;
   },
 });

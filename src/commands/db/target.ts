@@ -1,12 +1,13 @@
 import { HostSession } from '../../adapters/ssh.js';
 import type { ClusterConfig, HostConfig } from '../../core/config/types.js';
-import { databaseCredentials, type DatabaseCredentials } from '../../core/database.js';
+import { databaseCredentials, databaseHost, type DatabaseCredentials } from '../../core/database.js';
 import { MagratheaError, UsageError } from '../../core/errors.js';
 import { resolveInstance } from '../../core/manifest/resolve.js';
+import { databaseProvider, type DatabaseProvider } from '../../deployer/database.js';
 import { hostSshSettings } from '../../deployer/deploy.js';
 import type { CommandContext } from '../../dispatch/command.js';
 import { readConfigVars } from '../../state/config-vars.js';
-import { readInstancePasswords } from '../../state/instance-passwords.js';
+import { readAppliedPasswords, readInstancePasswords } from '../../state/instance-passwords.js';
 import { appEnvironment, existingTarget } from '../targets.js';
 
 /** One instance's database, as the db:* commands reach it: its cluster, its db host (a session open to it), its credentials. */
@@ -15,9 +16,14 @@ export interface DatabaseTarget {
   env: string;
   cluster: ClusterConfig;
   host: HostConfig;
+  /** With the password the db host has now: after db:rotate, the one before until the next deploy sets the new one. */
   credentials: DatabaseCredentials;
+  /** db:rotate made a new password that no deploy set yet. */
+  rotated: boolean;
   /** SSH to the db host, opened; close() when done. */
   session: HostSession;
+  /** The cluster's database provider, over `session`. */
+  provider: DatabaseProvider;
   close(): Promise<void>;
 }
 
@@ -25,7 +31,8 @@ export interface DatabaseTarget {
  * `APP@CLUSTER` (a cluster is needed: each has its own database) of an
  * environment (`--env`, default the one the default branch feeds), which
  * must declare a database and be on a cluster with a db host. The password
- * is the one the gateway keeps (made now if no deploy made it yet).
+ * is the one the db host has (made now if no deploy made it yet): after
+ * db:rotate, the one before, which works until the next deploy.
  */
 export async function databaseTarget(ctx: CommandContext, command: string, text: string, env: string | undefined): Promise<DatabaseTarget> {
   const { app, cluster: clusterName } = await existingTarget(ctx, command, text);
@@ -39,10 +46,12 @@ export async function databaseTarget(ctx: CommandContext, command: string, text:
   const resolved = resolveInstance(manifest, { app, env: environment.name, cluster: clusterName }, await readConfigVars(gateway.state, app, environment.name, environment.clusters));
   if ('problems' in resolved || !resolved.instance.database) throw new MagratheaError(`${command}: ${app} (${environment.name}) has no database on ${clusterName} (database.engine in its magrathea.yml)`, 'no-database');
   if (!cluster.db) throw new MagratheaError(`${command}: cluster ${clusterName} has no host of role db in clusters.yml`, 'no-db-host');
-  const host = cluster.hosts.find((h) => h.name === cluster.db!.host)!;
+  const host = databaseHost(cluster);
   const instance = { app, env: environment.name };
-  const password = (await readInstancePasswords(gateway.state, 'database', clusterName, [instance]))[`${app}.${environment.name}`]!;
+  const id = `${app}.${environment.name}`;
+  const kept = (await readInstancePasswords(gateway.state, 'database', clusterName, [instance]))[id]!;
+  const password = (await readAppliedPasswords(gateway.state, 'database', clusterName, [instance]))[id]!;
   const session = new HostSession({ name: host.name, address: host.address, user: host.ssh.user, port: host.ssh.port }, hostSshSettings(config));
   await session.open();
-  return { app, env: environment.name, cluster, host, credentials: databaseCredentials(instance, cluster.db, password), session, close: () => session.close() };
+  return { app, env: environment.name, cluster, host, credentials: databaseCredentials(instance, cluster.db, password), rotated: kept !== password, session, provider: databaseProvider(cluster, session), close: () => session.close() };
 }

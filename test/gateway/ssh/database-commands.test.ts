@@ -9,7 +9,7 @@ import { curl } from '../../helpers/curl.js';
 import { freePort } from '../../helpers/free-port.js';
 import { CLI, gatewayClient, makeUserKeys, startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { sshRun, useLab } from '../../helpers/lab.js';
-import { waitFor } from '../../helpers/wait.js';
+import { Terminal } from '../../helpers/terminal.js';
 
 /**
  * db:info, db:shell, db:export and db:import through `magrathea serve` on
@@ -74,43 +74,6 @@ async function sql(cluster: string, statement: string): Promise<string> {
 /** What db:import leaves in the db hosts' /var/tmp (shared by the lab's hosts): nothing, once done. */
 async function importDirs(): Promise<string[]> {
   return (await sshRun(lab, 'a-edge', ['sh', '-c', 'ls -d /var/tmp/magrathea-import.* 2>/dev/null || true'])).stdout.split('\n').filter(Boolean);
-}
-
-/** A real terminal: a tmux server of this suite's own (its socket in the suite's directory), stopped by PID. */
-class Terminal {
-  private readonly socket = join(work, 'tmux.sock');
-  pid?: number;
-
-  private tmux(...args: string[]) {
-    return run('tmux', ['-S', this.socket, '-f', join(work, 'tmux.conf'), ...args], { timeout: 10_000 });
-  }
-
-  async open(argv: string[]): Promise<void> {
-    await writeFile(join(work, 'tmux.conf'), 'set -g remain-on-exit on\nset -g history-limit 1000\n');
-    await this.tmux('new-session', '-d', '-s', 't', '-x', '160', '-y', '40', 'sh', '-c', '"$@"; echo "@exit=$?@"', 'sh', ...argv);
-    this.pid = Number((await this.tmux('display-message', '-p', '#{pid}')).stdout.trim());
-  }
-
-  async screen(): Promise<string> {
-    return (await this.tmux('capture-pane', '-p', '-J', '-S', '-200', '-t', 't')).stdout;
-  }
-
-  /** A line typed, then Enter (a `;` is sent by its code: tmux reads a trailing one as its own separator). */
-  async type(line: string): Promise<void> {
-    const text = line.endsWith(';') ? line.slice(0, -1) : line;
-    if (text) await this.tmux('send-keys', '-t', 't', '-l', text);
-    if (text !== line) await this.tmux('send-keys', '-t', 't', '-H', '3b');
-    await this.tmux('send-keys', '-t', 't', 'Enter');
-  }
-
-  async until(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
-    return waitFor(`${pattern} on the terminal`, async () => (await this.screen()).match(pattern) ?? undefined, timeoutMs, async () => `the screen:\n${await this.screen()}`);
-  }
-
-  close(): void {
-    if (this.pid) process.kill(this.pid, 'SIGTERM');
-    this.pid = undefined;
-  }
 }
 
 beforeAll(async () => {
@@ -328,7 +291,7 @@ describe('db:shell', () => {
     expect(noTerminal.exitCode).toBe(2);
     expect(noTerminal.stderr).toMatch(/^db:shell needs a terminal: use ssh -t/);
 
-    const terminal = new Terminal();
+    const terminal = new Terminal(work);
     try {
       await terminal.open([...sshCommand('admin'), '-t', '-o', 'LogLevel=ERROR', 'git@127.0.0.1', 'db:shell', `${APP}@cluster-a`]);
       await terminal.until(/dbc-shop@cluster-a m_dbc-shop_production> $/m);
@@ -345,6 +308,27 @@ describe('db:shell', () => {
       await terminal.type('exit');
       await terminal.until(/^@exit=0@$/m);
       expect(await terminal.screen()).not.toContain(password);
+    } finally {
+      terminal.close();
+    }
+  });
+
+  it('ends with the client\'s status when it is not 0 (here: killed by a signal, 128 + 15)', async () => {
+    const terminal = new Terminal(work);
+    try {
+      await terminal.open([...sshCommand('admin'), '-t', '-o', 'LogLevel=ERROR', 'git@127.0.0.1', 'db:shell', `${APP}@cluster-a`]);
+      await terminal.until(/dbc-shop@cluster-a m_dbc-shop_production> $/m);
+      // The client's process, exactly: its connection's port, as the server sees it, then the process that holds that port on the db host.
+      await terminal.type('SELECT CONCAT("conn=", CONNECTION_ID()) AS c;');
+      const id = (await terminal.until(/conn=(\d+)/))[1]!;
+      const peer = (await sshRun(lab, 'a-edge', ['mariadb', '-N', '-B', '-e', `SELECT HOST FROM information_schema.PROCESSLIST WHERE ID = ${id}`])).stdout.trim();
+      const port = /:(\d+)$/.exec(peer)?.[1];
+      expect(port).toBeDefined();
+      const sockets = (await sshRun(lab, 'a-edge', ['ss', '-Htnp', 'state', 'established', `( sport = :${port} )`])).stdout;
+      const pid = /"mariadb",pid=(\d+)/.exec(sockets)?.[1];
+      expect(pid).toBeDefined();
+      await sshRun(lab, 'a-edge', ['kill', '-TERM', pid!]);
+      expect(await terminal.exitStatus()).toBe(143);
     } finally {
       terminal.close();
     }

@@ -259,6 +259,13 @@ describe('db:rotate', () => {
     expect(rotated.stdout).toMatch(/a new password for m_dbl-notes_production is kept; the next deploy of production sets it on a-edge .*the current password works until then/);
     expect((await login(old)).exitCode).toBe(0);
     expect(await body('cluster-a', 'production', '/list.php')).toBe(rows);
+    // Until the deploy, the db:* commands use the password the db host has.
+    type Info = { databases: { cluster: string; password: string; rotated: boolean }[] };
+    const pending = (await json<Info>('db:info', `${APP}@cluster-a`, '--reveal')).databases[0]!;
+    expect(pending).toMatchObject({ cluster: 'cluster-a', password: old, rotated: true });
+    expect((await admin('db:info', `${APP}@cluster-a`)).stdout).toContain('ok; new password set by the next deploy');
+    const exported = await admin('db:export', `${APP}@cluster-a`);
+    expect(exported.exitCode).toBe(0);
     await push('master', 'rotated');
     const fresh = await body('cluster-a', 'production', '/password.php');
     expect(fresh).not.toBe(old);
@@ -267,6 +274,7 @@ describe('db:rotate', () => {
     expect(refusedLogin.exitCode).not.toBe(0);
     expect(refusedLogin.stderr).toMatch(/Access denied for user 'm_dbl-notes_production'/);
     expect((await login(fresh)).exitCode).toBe(0);
+    expect((await json<Info>('db:info', `${APP}@cluster-a`, '--reveal')).databases[0]).toMatchObject({ password: fresh, rotated: false });
   }, 300_000);
 });
 

@@ -8,6 +8,7 @@ import type { LabStatus } from '../../../src/lab/status.js';
 import { curl } from '../../helpers/curl.js';
 import { freePort } from '../../helpers/free-port.js';
 import { makeUserKeys, startGateway, type TestGateway } from '../../helpers/gateway.js';
+import { Terminal } from '../../helpers/terminal.js';
 import { waitFor } from '../../helpers/wait.js';
 import { sshRun, useOwnLab } from '../../helpers/lab.js';
 
@@ -66,66 +67,6 @@ async function gatewaySide(): Promise<{ connections: number; sshChildren: string
 }
 
 /** A real terminal: a tmux server of this suite's own (its socket in the suite's directory), stopped by PID. */
-let terminals = 0;
-class Terminal {
-  private readonly socket = join(work, `tmux-${++terminals}.sock`);
-  pid?: number;
-
-  private tmux(...args: string[]) {
-    return run('tmux', ['-S', this.socket, '-f', join(work, 'tmux.conf'), ...args], { timeout: 10_000 });
-  }
-
-  async open(argv: string[], cols: number, rows: number): Promise<void> {
-    // The pane stays after its program exits, with its exit status printed: tmux's own
-    // #{pane_dead_status} is not reliable (a pane's program was seen left a zombie, unreaped).
-    await writeFile(join(work, 'tmux.conf'), 'set -g remain-on-exit on\nset -g history-limit 1000\n');
-    await this.tmux('new-session', '-d', '-s', 't', '-x', String(cols), '-y', String(rows), 'sh', '-c', '"$@"; echo "@exit=$?@"', 'sh', ...argv);
-    this.pid = Number((await this.tmux('display-message', '-p', '#{pid}')).stdout.trim());
-  }
-
-  async screen(): Promise<string> {
-    return (await this.tmux('capture-pane', '-p', '-J', '-S', '-200', '-t', 't')).stdout;
-  }
-
-  async type(line: string): Promise<void> {
-    await this.tmux('send-keys', '-t', 't', '-l', line);
-    await this.tmux('send-keys', '-t', 't', 'Enter');
-  }
-
-  /** A key by tmux's name for it (`C-c`). */
-  async key(name: string): Promise<void> {
-    await this.tmux('send-keys', '-t', 't', name);
-  }
-
-  async resize(cols: number, rows: number): Promise<void> {
-    await this.tmux('resize-window', '-t', 't', '-x', String(cols), '-y', String(rows));
-  }
-
-  /** The exit status of the terminal's program, once it ended (printed by the shell that ran it). */
-  async exitStatus(timeoutMs = 15_000): Promise<number> {
-    const screen = await waitFor('the program to exit', async () => (await this.screen()).match(/^@exit=(\d+)@$/m) ?? undefined, timeoutMs, async () => `the screen:\n${await this.screen()}`);
-    return Number(screen[1]);
-  }
-
-  /** Types `command` (until `pattern` shows on the screen, retyping it every 2 s), and returns the match. */
-  async ask(command: string, pattern: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
-    let typed = 0;
-    const probe = async () => {
-      if (Date.now() - typed > 2_000) {
-        await this.type(command);
-        typed = Date.now();
-      }
-      return (await this.screen()).match(pattern) ?? undefined;
-    };
-    return waitFor(`${pattern} on the terminal`, probe, timeoutMs, async () => `the screen:\n${await this.screen()}`);
-  }
-
-  close(): void {
-    if (this.pid) process.kill(this.pid, 'SIGTERM');
-    this.pid = undefined;
-  }
-}
-
 beforeAll(async () => {
   // A short name: the gateway's SSH control sockets live under the lab's directory, and a socket path has ~100 bytes.
   lab = await useOwnLab('lsh', { clusters: 2, webHosts: 2 }, [161, 163, 165, 167, 169, 171, 173, 175, 177]);
@@ -260,7 +201,7 @@ describe('ssh magrathea logs under a terminal', () => {
   afterAll(() => terminal?.close());
 
   it('-f with ssh -t: each line starts at the left margin (CR LF for the raw terminal), and Ctrl-C ends it', async () => {
-    terminal = new Terminal();
+    terminal = new Terminal(work);
     await terminal.open(sshArgv('admin', '-t').concat('logs', APP, '-f', '-n', '0', '--cluster', 'cluster-b', '--type', 'access'), 220, 30);
     await waitFor('the remote tails', async () => ((await remoteTails()).size === 2 ? true : undefined));
     const markers = [1, 2].map((n) => `/admin/tty-${n}-${Date.now()}`);
@@ -282,7 +223,7 @@ describe('ssh magrathea shell', () => {
   afterAll(() => terminal?.close());
 
   it('under a real terminal: the instance user in its release, with its env; follows a resize; returns the exit status', async () => {
-    terminal = new Terminal();
+    terminal = new Terminal(work);
     const started = Date.now();
     await terminal.open(sshArgv('admin', '-t').concat('shell', `${APP}@cluster-a`), 100, 30);
     const where = await terminal.ask('echo "@pwd=$(pwd)@user=$(id -un)@"', /@pwd=(\/\S*)@user=(\w+)@/);
