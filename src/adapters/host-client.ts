@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { constants } from 'node:os';
 import ssh2 from 'ssh2';
 import { HostUnreachableError, shellQuote, type SshTarget } from './ssh.js';
 import { hostKeyAlgorithms, isKnownKey, knownHostKeys } from './known-hosts.js';
@@ -64,4 +65,16 @@ export function execOnHost(client: ssh2.Client, argv: readonly string[], options
   return new Promise((resolve, reject) => {
     client.exec(shellQuote(argv), options.pty ? { pty: options.pty } : {}, (err, channel) => (err ? reject(err) : resolve(channel)));
   });
+}
+
+/**
+ * A remote command's exit status as a shell reports it, from a channel's
+ * `exit` event: its code, or 128 + the signal's number when a signal ended
+ * it (ssh2 names it `SIGTERM`; a name this machine does not know counts as
+ * 0, so 128 still says "a signal").
+ */
+export function exitCode(code: number | null, signal?: string): number {
+  if (code !== null) return code;
+  const name = signal?.startsWith('SIG') ? signal : `SIG${signal}`;
+  return 128 + (constants.signals[name as keyof typeof constants.signals] ?? 0);
 }

@@ -58,7 +58,7 @@ export class Terminal {
 
   /** The exit status of the terminal's program, once it ended. */
   async exitStatus(timeoutMs = 15_000): Promise<number> {
-    return Number((await this.until(/^@exit=(\d+)@$/m, timeoutMs))[1]);
+    return Number((await this.until(/@exit=(\d+)@$/m, timeoutMs))[1]);
   }
 
   /** Types `command` (until `pattern` shows on the screen, retyping it every 2 s), and returns the match. */

@@ -1,7 +1,6 @@
-import { constants } from 'node:os';
 import type { Readable } from 'node:stream';
 import type ssh2 from 'ssh2';
-import { connectHost, execOnHost, type HostExecOptions } from '../../adapters/host-client.js';
+import { connectHost, execOnHost, exitCode, type HostExecOptions } from '../../adapters/host-client.js';
 import { MagratheaError } from '../../core/errors.js';
 import type { CommandContext } from '../../dispatch/command.js';
 import { hostSettings, sshTarget } from '../instances/instances.js';
@@ -46,7 +45,7 @@ export function exitStatus(channel: ssh2.ClientChannel): Promise<number> {
   return new Promise((resolve) => {
     let status: number | undefined;
     channel.on('exit', (code: number | null, signal?: string) => {
-      status = code ?? 128 + (constants.signals[`SIG${signal}` as keyof typeof constants.signals] ?? 0);
+      status = exitCode(code, signal);
     });
     channel.on('close', () => resolve(status ?? 255));
   });

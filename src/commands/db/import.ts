@@ -67,17 +67,22 @@ export default defineCommand<number>({
         const upload = await startOnDbHost(client, ['sh', '-c', UPLOAD, 'magrathea-db-import']);
         const uploaded = exitStatus(upload);
         const uploadErrors = collect(upload.stderr);
-        const made = firstLine(upload);
+        const notStored = async (status: number) =>
+          new MagratheaError(`db:import: ${where}: could not store the dump on ${target.host.name}: ${(await uploadErrors).trim() || `exit ${status}`}; nothing was imported`, 'import-failed');
+        // Its directory first, before any byte is sent: a dump refused at its first bytes destroys the channel, and
+        // the directory made meanwhile must be known to be removed.
+        dir = await firstLine(upload);
+        if (!dir?.startsWith(IMPORT_DIR_PREFIX)) {
+          throw await notStored(await uploaded);
+        }
         const filter = new DumpFilter();
         let gzipped = false;
         // The session's channel is only read from, never ended or destroyed here: the dispatcher still answers on it.
         stdin.pipe(input);
-        const sent = pipeline(Readable.from(maybeGunzip(input, () => (gzipped = true))), filter, upload).then(
+        const failed = await pipeline(Readable.from(maybeGunzip(input, () => (gzipped = true))), filter, upload).then(
           () => undefined,
           (e: Error) => e,
         );
-        dir = await made;
-        const failed = await sent;
         if (failed) {
           stdin.unpipe(input);
           upload.close();
@@ -87,9 +92,7 @@ export default defineCommand<number>({
           throw new MagratheaError(`db:import: ${where}: ${why ? `could not store the dump on ${target.host.name}: ${why}` : `the dump did not arrive whole (${failed.message})`}; nothing was imported`, 'import-failed');
         }
         const status = await uploaded;
-        if (status !== 0 || !dir?.startsWith(IMPORT_DIR_PREFIX)) {
-          throw new MagratheaError(`db:import: ${where}: could not store the dump on ${target.host.name}: ${(await uploadErrors).trim() || `exit ${status}`}; nothing was imported`, 'import-failed');
-        }
+        if (status !== 0) throw await notStored(status);
         const changed = describeFilter(filter.counts);
         if (changed) ctx.io.stderr.write(`db:import: ${changed}\n`);
 

@@ -1,7 +1,7 @@
 import { HostSession } from '../../adapters/ssh.js';
 import type { ClusterConfig, HostConfig } from '../../core/config/types.js';
 import { databaseCredentials, databaseHost, type DatabaseCredentials } from '../../core/database.js';
-import { MagratheaError, UsageError } from '../../core/errors.js';
+import { InvalidInputError, MagratheaError, UsageError } from '../../core/errors.js';
 import { resolveInstance } from '../../core/manifest/resolve.js';
 import { databaseProvider, type DatabaseProvider } from '../../deployer/database.js';
 import { hostSshSettings } from '../../deployer/deploy.js';
@@ -44,7 +44,8 @@ export async function databaseTarget(ctx: CommandContext, command: string, text:
   if (!cluster) throw new MagratheaError(`${command}: no cluster ${clusterName} in ${config.dir}/clusters.yml`, 'unknown-cluster');
   const gateway = await ctx.gateway();
   const resolved = resolveInstance(manifest, { app, env: environment.name, cluster: clusterName }, await readConfigVars(gateway.state, app, environment.name, environment.clusters));
-  if ('problems' in resolved || !resolved.instance.database) throw new MagratheaError(`${command}: ${app} (${environment.name}) has no database on ${clusterName} (database.engine in its magrathea.yml)`, 'no-database');
+  if ('problems' in resolved) throw new InvalidInputError(resolved.problems);
+  if (!resolved.instance.database) throw new MagratheaError(`${command}: ${app} (${environment.name}) has no database on ${clusterName} (database.engine in its magrathea.yml)`, 'no-database');
   if (!cluster.db) throw new MagratheaError(`${command}: cluster ${clusterName} has no host of role db in clusters.yml`, 'no-db-host');
   const host = databaseHost(cluster);
   const instance = { app, env: environment.name };

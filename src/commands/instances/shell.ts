@@ -1,4 +1,3 @@
-import { constants } from 'node:os';
 import type ssh2 from 'ssh2';
 import type { HostConfig } from '../../core/config/types.js';
 import type { ParsedArgs } from '../../dispatch/args.js';
@@ -6,7 +5,7 @@ import { defineCommand, type SshSession } from '../../dispatch/command.js';
 import { MagratheaError, UsageError } from '../../core/errors.js';
 import { instanceRoot, unixUser } from '../../core/render/names.js';
 import { checkName } from '../../core/values.js';
-import { connectHost, execOnHost } from '../../adapters/host-client.js';
+import { connectHost, execOnHost, exitCode } from '../../adapters/host-client.js';
 import { hostSettings, resolveInstances, sshTarget } from './instances.js';
 import { parseTarget } from '../targets.js';
 
@@ -128,8 +127,7 @@ export function proxy(session: SshSession, remote: ssh2.ClientChannel, lost: () 
     remote.stderr.pipe(channel.stderr, { end: false });
     session.onWindowChange((size) => remote.setWindow(size.rows, size.cols, size.height, size.width));
     remote.on('exit', (code: number | null, signal?: string) => {
-      // Killed by a signal: 128 + its number, as a shell reports it.
-      status = code ?? 128 + (constants.signals[`SIG${signal}` as keyof typeof constants.signals] ?? 0);
+      status = exitCode(code, signal);
     });
     remote.on('close', () => {
       channel.unpipe(remote);

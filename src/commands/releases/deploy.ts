@@ -38,7 +38,7 @@ export function deployEnvironment(manifest: Awaited<ReturnType<typeof readManife
 /** `deploy APP [REF]`: the app again from its repository on the gateway, followed to the end. */
 export default defineCommand<DeployResult>({
   name: 'deploy',
-  summary: 'deploy an app again from its repository on the gateway (REF: a branch or commit; default master)',
+  summary: 'deploy an app again from its repository on the gateway (REF: a branch or commit; default: the gateway\'s default_branch)',
   usage: 'APP [REF] [--env ENV]',
   args: { values: ['env'], positionals: [1, 2] },
   need: 'deploy',
@@ -46,9 +46,9 @@ export default defineCommand<DeployResult>({
   app: true,
   async run(args, ctx) {
     const app = await existingApp(ctx, 'deploy', args.positionals[0]!);
-    const name = args.positionals[1] ?? 'master';
-    if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$/.test(name) || name.includes('..')) throw new UsageError(`deploy: ${JSON.stringify(name)} is not a branch or commit`);
     const gateway = await ctx.gateway();
+    const name = args.positionals[1] ?? gateway.config.gateway.defaultBranch;
+    if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$/.test(name) || name.includes('..')) throw new UsageError(`deploy: ${JSON.stringify(name)} is not a branch or commit`);
     const repo = repoDir(gateway.config.gateway.stateDir, app);
     const ref = await fullRef(repo, name);
     const commit = await resolveCommit(repo, ref);

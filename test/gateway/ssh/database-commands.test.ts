@@ -72,12 +72,17 @@ async function sql(cluster: string, statement: string): Promise<string> {
 }
 
 /** What db:import leaves in the db hosts' /var/tmp (shared by the lab's hosts): nothing, once done. */
+/** The import directories on a-edge that were not there at the suite's start (the lab's hosts share the machine's /var/tmp with other test runs). */
 async function importDirs(): Promise<string[]> {
-  return (await sshRun(lab, 'a-edge', ['sh', '-c', 'ls -d /var/tmp/magrathea-import.* 2>/dev/null || true'])).stdout.split('\n').filter(Boolean);
+  const now = (await sshRun(lab, 'a-edge', ['sh', '-c', 'ls -d /var/tmp/magrathea-import.* 2>/dev/null || true'])).stdout.split('\n').filter(Boolean);
+  importDirsBefore ??= now;
+  return now.filter((d) => !importDirsBefore!.includes(d));
 }
+let importDirsBefore: string[] | undefined;
 
 beforeAll(async () => {
   lab = await useLab();
+  await importDirs();
   work = await mkdtemp(join(tmpdir(), 'magrathea-db-commands-'));
   config = join(work, 'config');
   await cp(lab.config, config, { recursive: true });

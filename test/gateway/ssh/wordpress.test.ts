@@ -82,13 +82,14 @@ beforeAll(async () => {
   // The app's repository: the release as its authors publish it, plus magrathea.yml.
   const repo = join(work, 'wordpress');
   await run('cp', ['-R', source.dir, repo]);
-  await cp(MANIFEST, join(repo, 'magrathea.yml'));
-  await run('git', ['init', '-q', '-b', 'master', repo]);
+  // On a gateway whose default branch is main (`deploy APP` without a branch deploys it).
+  await writeFile(join(repo, 'magrathea.yml'), (await readFile(MANIFEST, 'utf8')).replace('branch: master', 'branch: main'));
+  await run('git', ['init', '-q', '-b', 'main', repo]);
   // A gateway of the suite's own on the shared lab (its own state directory).
   const config = join(work, 'config');
   await cp(lab.config, config, { recursive: true });
   const gatewayYml = join(config, 'gateway.yml');
-  await writeFile(gatewayYml, (await readFile(gatewayYml, 'utf8')).replace(/^state_dir: .*$/m, `state_dir: ${join(work, 'state')}`));
+  await writeFile(gatewayYml, (await readFile(gatewayYml, 'utf8')).replace(/^state_dir: .*$/m, `state_dir: ${join(work, 'state')}\ndefault_branch: main`));
   await makeUserKeys(lab, work, keys, []);
   port = await freePort();
   server = await startGateway(['--config', config, '--listen', `127.0.0.1:${port}`, '--no-http', '--no-accounting']);
@@ -111,7 +112,7 @@ afterAll(async () => {
 
 describe('WordPress, pushed with only a magrathea.yml added', () => {
   it('deploys to both clusters: wp-config.php built from the sample, a database made on each', async () => {
-    const push = await git(join(work, 'wordpress'), 'admin', 'push', 'magrathea', 'master');
+    const push = await git(join(work, 'wordpress'), 'admin', 'push', 'magrathea', 'main');
     expect(push.stderr).toMatch(/remote: cluster-a\s+live\s+r1/);
     expect(push.stderr).toMatch(/remote: cluster-b\s+live\s+r1/);
     expect(push.stderr).toMatch(/cluster-a: database m_wp-press_production on a-edge/);
