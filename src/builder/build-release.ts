@@ -219,7 +219,16 @@ async function step<T>(name: string, action: () => Promise<T>): Promise<T> {
 }
 
 function stepFailed(name: string, e: CommandError): MagratheaError {
-  const killed = e.exitCode === 127 && /timed out|ENOENT/.test(e.stderr) ? ` (${/timed out/.test(e.stderr) ? 'timed out' : 'not found'})` : '';
+  const killed = e.exitCode === 127 && /timed out|ENOENT/.test(e.stderr) ? ` (${/timed out/.test(e.stderr) ? 'timed out' : 'not found'})` : limitHit(e);
   // A failing build is the app's to fix: retrying the job cannot help.
   return new MagratheaError(`${name} failed with exit code ${e.exitCode}${killed}: ${e.message.replace(/^[\s\S]*? exited with \d+: ?/, '')}`, 'build-failed', 1, false, { cause: e });
+}
+
+/** Which of the sandbox's limits (see sandboxArgv) a failed step most likely ran into, from its status and words; '' when none. */
+function limitHit(e: CommandError): string {
+  const said = `${e.stdout}\n${e.stderr}`;
+  if (e.exitCode === 153 || /File size limit exceeded/.test(said)) return ' (a file reached builds.max_release_size, the largest a build may write)';
+  if (/Cannot fork|fork: retry|Resource temporarily unavailable/.test(said)) return ' (it ran into builds.max_processes, the processes a build may run at once)';
+  if (/Cannot allocate memory|Out of memory|std::bad_alloc/.test(said)) return ' (it may have run into builds.max_memory, the memory each build process may take)';
+  return '';
 }

@@ -32,6 +32,12 @@ const HIDE_SCRIPT = 'while [ "$1" != -- ]; do mount -t tmpfs -o ro,size=4k,mode=
  * repository, exports and releases) show up empty to it: files there are
  * mostly world-readable, and a build must read only its own tree.
  *
+ * Under `prlimit`, as root and so with hard limits the build cannot raise:
+ * at most builds.max_processes processes of its uid at once (the uid is
+ * the build's own, so the count is the build's: a fork bomb stops there),
+ * builds.max_memory of data per process, and no file larger than
+ * builds.max_release_size (SIGXFSZ: it could not be shipped anyway).
+ *
  * `timeout` is the namespace's first process and stays root: when the
  * command ends or its time is up, timeout exits and the kernel kills every
  * process left in the namespace, background ones included. It is not the
@@ -39,7 +45,8 @@ const HIDE_SCRIPT = 'while [ "$1" != -- ]; do mount -t tmpfs -o ro,size=4k,mode=
  * that ties the namespace to unshare, so that a gateway killed mid-build
  * would otherwise leave the build running.
  */
-export function sandboxArgv(command: string, id: number, settings: Pick<BuildSettings, 'network' | 'stepTimeoutSeconds'>, hidden: readonly string[] = []): [string, string[]] {
+export function sandboxArgv(command: string, id: number, settings: Pick<BuildSettings, 'network' | 'stepTimeoutSeconds' | 'maxProcesses' | 'maxMemory' | 'maxReleaseSize'>, hidden: readonly string[] = []): [string, string[]] {
+  const hard = (n: number) => `${n}:${n}`;
   return [
     'unshare',
     [
@@ -55,6 +62,11 @@ export function sandboxArgv(command: string, id: number, settings: Pick<BuildSet
       'timeout',
       `--kill-after=${KILL_AFTER_SECONDS}`,
       String(settings.stepTimeoutSeconds),
+      'prlimit',
+      `--nproc=${hard(settings.maxProcesses)}`,
+      `--data=${hard(settings.maxMemory)}`,
+      `--fsize=${hard(settings.maxReleaseSize)}`,
+      '--',
       'setpriv',
       `--reuid=${id}`,
       `--regid=${id}`,

@@ -151,6 +151,23 @@ describeAsRoot('build commands', () => {
     await expect(build(source, ['trap "" TERM; sleep 30'], { settings: { stepTimeoutSeconds: 1 } })).rejects.toThrow(/^build: trap .* timed out after 1s/);
   });
 
+  it('stop at their limits, each named: processes at once, memory per process, the largest file', async () => {
+    const source = await commitTree({ 'index.php': '<?php // limits' });
+    const argv = ['sleep', '1000.4646'];
+    await expect(build(source, [`i=0; while [ $i -lt 100 ]; do ${argv.join(' ')} & i=$((i+1)); done; wait`], { settings: { maxProcesses: 20 } })).rejects.toThrow(
+      /^build: i=0; .* failed with exit code \d+ \(it ran into builds\.max_processes, the processes a build may run at once\)/,
+    );
+    expect(await processesRunning(argv)).toEqual([]);
+    const hog = `php -r 'echo strlen(str_repeat("x", 300 * 1024 * 1024)), "\\n";'`;
+    await expect(build(source, [hog], { settings: { maxMemory: 100 * 1024 ** 2 } })).rejects.toThrow(/\(it may have run into builds\.max_memory/);
+    const lines: string[] = [];
+    await build(source, [hog], { log: (l) => lines.push(l) });
+    expect(lines).toContain('314572800');
+    await expect(build(source, ['head -c 3000000 /dev/zero > big.bin'], { settings: { maxReleaseSize: 1024 ** 2 } })).rejects.toThrow(
+      /^build: head .* failed with exit code 153 \(a file reached builds\.max_release_size/,
+    );
+  });
+
   describe('and the network', () => {
     let server: Server;
     let port: number;

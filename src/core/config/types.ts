@@ -73,8 +73,12 @@ export interface BuildSettings {
   stepTimeoutSeconds: number;
   /** Bytes one push may send (git's `receive.maxInputSize`). Default 500M. */
   maxPushSize: number;
-  /** Bytes a built release may hold (its regular files), checked before it is shipped. Default 2G. */
+  /** Bytes a built release may hold (its regular files), checked before it is shipped; also the largest file a build command may write. Default 2G. */
   maxReleaseSize: number;
+  /** Processes (and threads) one build may run at once: a fork bomb stops there. Default 512. */
+  maxProcesses: number;
+  /** Bytes of data (heap and private mappings, RLIMIT_DATA) each process of a build may take. Default 4G. */
+  maxMemory: number;
 }
 
 /** Disk and web traffic accounting (`accounting:` in gateway.yml). */

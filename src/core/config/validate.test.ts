@@ -131,25 +131,29 @@ describe('validateGatewayConfig', () => {
     ]);
   });
 
-  it('reads build settings: network, step time limit, push and release size caps, with defaults', () => {
+  it('reads build settings: network, step time limit, push and release size caps, process and memory limits, with defaults', () => {
     const read = (gateway: string) => {
       const result = validateGatewayConfig('/cfg', { 'clusters.yml': HOSTS, 'gateway.yml': gateway });
       if ('problems' in result) throw new Error(result.problems.map(formatProblem).join('\n'));
       return result.config.gateway.builds;
     };
-    expect(read('keep_releases: "3"\n')).toEqual({ network: 'allow', stepTimeoutSeconds: 600, maxPushSize: 500 * 1024 ** 2, maxReleaseSize: 2 * 1024 ** 3 });
-    expect(read('builds:\n  network: deny\n  step_timeout: 90s\n  max_push_size: 64M\n  max_release_size: 1G\n')).toEqual({
+    expect(read('keep_releases: "3"\n')).toEqual({ network: 'allow', stepTimeoutSeconds: 600, maxPushSize: 500 * 1024 ** 2, maxReleaseSize: 2 * 1024 ** 3, maxProcesses: 512, maxMemory: 4 * 1024 ** 3 });
+    expect(read('builds:\n  network: deny\n  step_timeout: 90s\n  max_push_size: 64M\n  max_release_size: 1G\n  max_processes: 64\n  max_memory: 512M\n')).toEqual({
       network: 'deny',
       stepTimeoutSeconds: 90,
       maxPushSize: 64 * 1024 ** 2,
       maxReleaseSize: 1024 ** 3,
+      maxProcesses: 64,
+      maxMemory: 512 * 1024 ** 2,
     });
-    expect(problems({ 'clusters.yml': HOSTS, 'gateway.yml': 'builds:\n  network: off\n  step_timeout: 2d\n  max_push_size: 1.5G\n  max_release_size: [1G]\n  limits: 1\n' })).toEqual([
-      expect.stringMatching(/^\/cfg\/gateway\.yml:6:3: builds\.limits: unknown key "limits"; expected one of: network, step_timeout, max_push_size, max_release_size/),
+    expect(problems({ 'clusters.yml': HOSTS, 'gateway.yml': 'builds:\n  network: off\n  step_timeout: 2d\n  max_push_size: 1.5G\n  max_release_size: [1G]\n  limits: 1\n  max_processes: 8\n  max_memory: lots\n' })).toEqual([
+      expect.stringMatching(/^\/cfg\/gateway\.yml:6:3: builds\.limits: unknown key "limits"; expected one of: network, step_timeout, max_push_size, max_release_size, max_processes, max_memory/),
       expect.stringMatching(/^\/cfg\/gateway\.yml:2:12: builds\.network: "off" is not one of: allow, deny/),
       expect.stringMatching(/^\/cfg\/gateway\.yml:3:17: builds\.step_timeout: "2d": a build step's time limit must be from 1s to 1d/),
       expect.stringMatching(/^\/cfg\/gateway\.yml:4:18: builds\.max_push_size: "1\.5G" is not a size/),
       expect.stringMatching(/^\/cfg\/gateway\.yml:5:21: builds\.max_release_size: expected a single value/),
+      expect.stringMatching(/^\/cfg\/gateway\.yml:7:18: builds\.max_processes: "8" is not a whole number between 16 and 100000/),
+      expect.stringMatching(/^\/cfg\/gateway\.yml:8:15: builds\.max_memory: "lots" is not a size/),
     ]);
   });
 

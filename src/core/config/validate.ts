@@ -169,11 +169,11 @@ function readLimits(r: Reader): LimitsSettings {
   return limits;
 }
 
-export const DEFAULT_BUILDS: BuildSettings = { network: 'allow', stepTimeoutSeconds: 600, maxPushSize: 500 * 1024 ** 2, maxReleaseSize: 2 * 1024 ** 3 };
+export const DEFAULT_BUILDS: BuildSettings = { network: 'allow', stepTimeoutSeconds: 600, maxPushSize: 500 * 1024 ** 2, maxReleaseSize: 2 * 1024 ** 3, maxProcesses: 512, maxMemory: 4 * 1024 ** 3 };
 
 function readBuilds(r: Reader): BuildSettings {
   const at = ['builds'];
-  r.map(at, ['network', 'step_timeout', 'max_push_size', 'max_release_size'], 'build settings (network, step_timeout, max_push_size, max_release_size)');
+  r.map(at, ['network', 'step_timeout', 'max_push_size', 'max_release_size', 'max_processes', 'max_memory'], 'build settings (network, step_timeout, max_push_size, max_release_size, max_processes, max_memory)');
   const network = r.string([...at, 'network'], (v) => (v === 'allow' || v === 'deny' ? undefined : `${show(v)} is not one of: allow, deny`));
   const timeout = readDuration(r, [...at, 'step_timeout'], 1, 86400, "a build step's time limit must be from 1s to 1d");
   const size = (key: string): number | undefined => {
@@ -185,6 +185,8 @@ function readBuilds(r: Reader): BuildSettings {
     stepTimeoutSeconds: timeout ?? DEFAULT_BUILDS.stepTimeoutSeconds,
     maxPushSize: size('max_push_size') ?? DEFAULT_BUILDS.maxPushSize,
     maxReleaseSize: size('max_release_size') ?? DEFAULT_BUILDS.maxReleaseSize,
+    maxProcesses: r.integer([...at, 'max_processes'], 16, 100_000) ?? DEFAULT_BUILDS.maxProcesses,
+    maxMemory: size('max_memory') ?? DEFAULT_BUILDS.maxMemory,
   };
 }
 
