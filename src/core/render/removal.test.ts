@@ -41,7 +41,7 @@ describe('planRemoval', () => {
     ]);
     expect(web.services).toEqual([{ service: 'apache', php: '8.1' }, { service: 'fpm', php: '8.1' }]);
     const edge = plan.hosts.find((h) => h.host === 'edge')!;
-    expect(edge.write.map((f) => f.path)).toEqual(['/etc/varnish/magrathea/main.vcl', '/etc/haproxy/magrathea.d/hosts.map']);
+    expect(edge.write.map((f) => f.path)).toEqual(['/etc/varnish/magrathea/main.vcl', '/etc/varnish/magrathea/boot.cli', '/etc/haproxy/magrathea.d/hosts.map']);
     expect(edge.write.map((f) => f.content).join('')).not.toContain('shop');
     expect(edge.remove.map((f) => f.path)).toEqual(['/etc/varnish/magrathea/apps/shop.production.vcl', '/etc/haproxy/magrathea.d/shop.production.cfg']);
     expect(edge.services.map((s) => s.service)).toEqual(['varnish', 'haproxy']);
