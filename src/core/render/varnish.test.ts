@@ -1,9 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { validateGatewayConfig } from '../config/validate.js';
 import type { ClusterConfig } from '../config/types.js';
 import type { InstanceConfig } from '../manifest/types.js';
-import { resolveInstance } from '../manifest/resolve.js';
-import { validateManifest } from '../manifest/validate.js';
+import { testCluster, testInstance } from './test-fixtures.js';
 import { renderCluster } from './cluster.js';
 import { renderAppVcl, renderMainVcl, renderVarnishBoot } from './varnish.js';
 
@@ -13,19 +11,10 @@ const CLUSTERS = `c1:
     edge: { address: 192.0.2.10, roles: [cache, balancer] }
 `;
 
-function cluster(): ClusterConfig {
-  const result = validateGatewayConfig('/test/config', { 'clusters.yml': CLUSTERS });
-  if ('problems' in result) throw new Error(JSON.stringify(result.problems));
-  return result.config.clusters.c1!;
-}
+const cluster = (): ClusterConfig => testCluster(CLUSTERS);
 
 function instance(app: string, domains: string[], pass: string[] = []): InstanceConfig {
-  const text = `domains: ${JSON.stringify(domains)}\ncache: { pass: ${JSON.stringify(pass)} }\nenvironments:\n  production: { branch: master, clusters: [c1] }\n`;
-  const parsed = validateManifest(text, `${app}/magrathea.yml`);
-  if ('problems' in parsed) throw new Error(JSON.stringify(parsed.problems));
-  const result = resolveInstance(parsed.manifest, { app, env: 'production', cluster: 'c1' });
-  if ('problems' in result) throw new Error(JSON.stringify(result.problems));
-  return result.instance;
+  return testInstance(app, `domains: ${JSON.stringify(domains)}\ncache: { pass: ${JSON.stringify(pass)} }\nenvironments:\n  production: { branch: master, clusters: [c1] }\n`);
 }
 
 describe('the edge, one VCL per instance', () => {
