@@ -225,7 +225,7 @@ async function purgeHost(ctx: Context, host: HostConfig): Promise<string[]> {
   return words;
 }
 
-/** `cluster-a shop.production: a-web-1, a-web-2: vhost, pool, files, logs, user m_shop_production; a-edge: vcl, haproxy backend, main.vcl, hosts.map` */
+/** `cluster-a shop.production: a-web-1, a-web-2: vhost, pool, files, logs, user m_shop_production; a-edge: vcl, haproxy backend, main.vcl, boot.cli, hosts.map` */
 function summary(cluster: ClusterConfig, instance: InstanceConfig, found: Map<string, string[]>): string {
   const id = instanceId(instance);
   const groups = new Map<string, string[]>();
