@@ -16,11 +16,12 @@ import { formatProblem } from '../core/source.js';
 import { fpmPoolDir, instanceId, instanceRoot, instanceStorage, logDir, unixId, unixUser } from '../core/render/names.js';
 import { writeRendered } from '../host-config/write.js';
 import { needsStickySessions } from '../core/render/sessions.js';
+import { mainVclPath } from '../core/render/varnish.js';
 import { agent, agentArgv } from './agent.js';
 import { envFile } from './env-file.js';
 import { checkFpmReload } from './host-requirements.js';
 import { checkPhpExtensions } from './php-extensions.js';
-import { checkArgv, reloadArgv, varnishActivate, varnishBan } from './services.js';
+import { checkArgv, reloadArgv, varnishApply, varnishBan, varnishMissing } from './services.js';
 import { ensureSessionUsers } from './session-store.js';
 import type { ClusterOutcome, DeployState, Step } from './types.js';
 
@@ -132,7 +133,7 @@ async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> 
   const staging = `${cluster.paths.apps}/.magrathea/staging/${instanceId(instance)}.${release}`;
   const local = await mkdtemp(join(tmpdir(), 'magrathea-stage-'));
   const web = cluster.hosts.filter((h) => h.roles.includes('web'));
-  const ctx: HostContext = { cluster, instance: withDatabase(instance), release, files, staging, local, sessions, previous, switched: new Set(), log, extensions: input.extensions ?? [], instances: [...others, instance], sessionPasswords };
+  const ctx: HostContext = { cluster, instance: withDatabase(instance), release, files, rendered: rendered.files, staging, local, sessions, previous, switched: new Set(), log, extensions: input.extensions ?? [], instances: [...others, instance], sessionPasswords };
   let switched = false;
   try {
     await onEach(cluster.hosts, 'connect', (h) => sessions.get(h.name)!.open());
@@ -198,7 +199,10 @@ interface HostContext {
   cluster: ClusterConfig;
   instance: InstanceConfig;
   release: string;
+  /** The files to ship: the changed ones (the edge's missing ones are added at prepare). */
   files: RenderedFile[];
+  /** Every file of the cluster, as this deploy renders it. */
+  rendered: RenderedFile[];
   staging: string;
   local: string;
   sessions: Map<string, HostSession>;
@@ -224,12 +228,13 @@ export async function onEach<T>(hosts: HostConfig[], step: Step, action: (host: 
  * The files to ship: all of them, unless the cluster's live instances (as
  * recorded by the last deploys) render some identically; those services
  * need no check and no reload. A service keeps all its files of a host when
- * any of them changed: its check reads them together.
+ * any of them changed: its check reads them together. Except Varnish: each
+ * instance's VCL is compiled and loaded alone, so only the changed ones go.
  */
 function changedFiles(next: RenderedFile[], before: ReturnType<typeof renderCluster> | undefined): RenderedFile[] {
   if (!before || 'problems' in before) return next;
   const old = new Map(before.files.map((f) => [`${f.host}\u0000${f.path}`, f.content]));
-  const key = (f: RenderedFile) => `${f.host}\u0000${f.service}`;
+  const key = (f: RenderedFile) => `${f.host}\u0000${f.service}${f.service === 'varnish' && f.instance ? `\u0000${f.path}` : ''}`;
   const changed = new Set(next.filter((f) => old.get(`${f.host}\u0000${f.path}`) !== f.content).map(key));
   return next.filter((f) => changed.has(key(f)));
 }
@@ -239,8 +244,21 @@ async function prepareHost(ctx: HostContext, host: HostConfig, source: string | 
   // The configs and the release travel at the same time: two rsyncs over the host's one connection.
   // The session store's users before any pool that logs in as them is switched to (each deploy renders every pool).
   const store = ctx.cluster.sessions?.host === host.name ? ensureSessionUsers(ctx.sessions.get(host.name)!, ctx.cluster.sessions, ctx.instances, ctx.sessionPasswords!) : undefined;
+  if (host.roles.includes('cache')) await addMissingVcls(ctx, host);
   const [, sent] = await Promise.all([stageConfigs(ctx, host), host.roles.includes('web') ? prepareRelease(ctx, host, source) : -1, store]);
   return sent;
+}
+
+/**
+ * The VCLs a cache lacks although no file changed (started without
+ * boot.cli, or holding a VCL from before labels): shipped, checked and
+ * loaded with this deploy's, so that its main VCL finds every label.
+ */
+async function addMissingVcls(ctx: HostContext, host: HostConfig): Promise<void> {
+  const { missing, mainActive } = await varnishMissing(ctx.sessions.get(host.name)!, ctx.cluster, ctx.instances);
+  const wanted = new Set(missing.map(instanceId));
+  const add = ctx.rendered.filter((f) => f.host === host.name && f.service === 'varnish' && (f.instance ? wanted.has(instanceId(f.instance)) : !mainActive || missing.length > 0));
+  for (const f of add) if (!ctx.files.some((g) => g.host === f.host && g.path === f.path)) ctx.files.push(f);
 }
 
 /** This host's changed config files, staged for the check and the switch (none changed: nothing staged). */
@@ -289,10 +307,10 @@ async function checkHost(ctx: HostContext, host: HostConfig): Promise<void> {
   const session = ctx.sessions.get(host.name)!;
   if (host.roles.includes('web')) await checkFpmReload(session, ctx.cluster, ctx.instance.php);
   if (host.roles.includes('web') && ctx.extensions.length > 0) await checkPhpExtensions(session, ctx.instance.php, ctx.extensions);
-  const services = new Set(ctx.files.filter((f) => f.host === host.name).map((f) => f.service));
-  for (const service of services) {
+  const mine = ctx.files.filter((f) => f.host === host.name);
+  for (const service of new Set(mine.map((f) => f.service))) {
     const dirs = configDirs(ctx, host, service);
-    for (const argv of checkArgv(ctx.cluster, service, ctx.instance.php)) {
+    for (const argv of checkArgv(ctx.cluster, service, ctx.instance.php, mine)) {
       const result = await session.exec(['unshare', '--mount', '--propagation', 'private', '--', ...agentArgv('view', [ctx.staging, dirs.join(','), '--', ...argv])], { reject: false });
       if (result.exitCode !== 0) throw new MagratheaError(`${service} check failed: ${tail(result.stderr || result.stdout)}`, 'check-failed');
     }
@@ -318,10 +336,17 @@ async function activateHost(ctx: HostContext, host: HostConfig): Promise<void> {
     if (changed.has('apache')) await session.exec(reloadArgv(cluster, 'apache', instance.php));
   }
   if (host.roles.includes('cache')) {
-    if (changed.has('varnish')) await varnishActivate(session, cluster, `magrathea_${release}_${Date.now()}`);
+    if (changed.has('varnish')) await applyVcls(ctx, host);
     await varnishBan(session, cluster, instance.domains);
   }
   if (host.roles.includes('balancer') && changed.has('haproxy')) await session.exec(reloadArgv(cluster, 'haproxy', instance.php));
+}
+
+/** The cache loads the VCLs shipped to it (after a restore: as they are back), and main.vcl when it was shipped. */
+function applyVcls(ctx: HostContext, host: HostConfig): Promise<void> {
+  const mine = ctx.files.filter((f) => f.host === host.name && f.service === 'varnish');
+  const instances = mine.flatMap((f) => (f.instance ? [f.instance] : []));
+  return varnishApply(ctx.sessions.get(host.name)!, ctx.cluster, instances, mine.some((f) => f.path === mainVclPath(ctx.cluster.paths.varnish)));
 }
 
 async function verifyHost(ctx: HostContext, host: HostConfig): Promise<void> {
@@ -347,7 +372,7 @@ async function rollbackHost(ctx: HostContext, host: HostConfig): Promise<void> {
     if (changed.has('apache')) await session.exec(reloadArgv(cluster, 'apache', instance.php));
   }
   if (host.roles.includes('cache')) {
-    if (changed.has('varnish')) await varnishActivate(session, cluster, `magrathea_rollback_${Date.now()}`);
+    if (changed.has('varnish')) await applyVcls(ctx, host);
     await varnishBan(session, cluster, instance.domains);
   }
   if (host.roles.includes('balancer') && changed.has('haproxy')) await session.exec(reloadArgv(cluster, 'haproxy', instance.php));
