@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { run } from '../../src/adapters/exec.js';
+import { sshMasters } from '../../src/adapters/ssh-masters.js';
 import { createKeys } from '../../src/state/keys.js';
 import { openRedis, type RedisHandle } from '../../src/state/redis.js';
 import { buildRelease, checkoutDir, exportTree } from '../../src/builder/build-release.js';
@@ -94,6 +95,8 @@ export function magratheaTool(ctx: BenchContext): DeployTool {
       );
     },
     async close() {
+      // The SSH masters kept between its deploys (gateway.yml ssh.master_idle), stopped by pid.
+      await sshMasters.close();
       await redis?.stop();
     },
   };
