@@ -70,8 +70,8 @@ export function magratheaTool(ctx: BenchContext): DeployTool {
         mark('build');
         const log = (line: string): void => {
           if (/: preparing \d+ hosts$/.test(line)) mark('connect');
-          else if (/config files unchanged/.test(line)) mark('prepare');
-          else if (/: switching \d+ hosts to /.test(line)) mark(marks.at(-1)![0] === 'prepare' ? 'check' : 'prepare+check');
+          // Each host's checks run while the others are still prepared: one phase.
+          else if (/: switching \d+ hosts to /.test(line)) mark('prepare+check');
         };
         const result = await deploy({ app, env: ENV, release: `r${n}`, manifest: source.manifest, source: built.dir }, { config, state, log });
         mark('switch+verify');
