@@ -17,9 +17,10 @@ import { fpmPoolDir, instanceId, instanceRoot, instanceStorage, logDir, unixId, 
 import { writeRendered } from '../host-config/write.js';
 import { needsStickySessions } from '../core/render/sessions.js';
 import { mainVclPath } from '../core/render/varnish.js';
+import { forEachSettled } from '../lib/settle.js';
 import { agent, agentArgv } from './agent.js';
 import { envFile } from './env-file.js';
-import { checkFpmReload } from './host-requirements.js';
+import { checkFpmReload, checkFpmReloadOutput } from './host-requirements.js';
 import { checkPhpExtensions } from './php-extensions.js';
 import { checkArgv, reloadArgv, varnishApply, varnishBan, varnishMissing } from './services.js';
 import { ensureSessionUsers } from './session-store.js';
@@ -145,11 +146,17 @@ async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> 
       await onEach([databaseHost(cluster)], 'database', (h) => databaseProvider(cluster, sessions.get(h.name)!).ensure(own, clients));
     }
     log(`${cluster.name}: preparing ${cluster.hosts.length} hosts`);
-    const transferred = await onEach(cluster.hosts, 'prepare', (h) => prepareHost(ctx, h, input.source));
     const unchanged = rendered.files.length - files.length;
     if (unchanged > 0) log(`${cluster.name}: ${unchanged} of ${rendered.files.length} config files unchanged: their services are not checked or reloaded`);
-    outcome.transferred = Object.fromEntries(cluster.hosts.map((h, i) => [h.name, transferred[i]!]).filter(([, n]) => n !== -1));
-    await onEach(cluster.hosts, 'check', (h) => checkHost(ctx, h));
+    // Each host's checks start as soon as what they read is there: the edge's configs are checked while the web hosts still receive the release.
+    const work = new Map(cluster.hosts.map((h) => [h.name, prepareHost(ctx, h, input.source)]));
+    const [prepared, checked] = await Promise.allSettled([
+      onEach(cluster.hosts, 'prepare', (h) => work.get(h.name)!.done),
+      onEach(cluster.hosts, 'check', (h) => checkHost(ctx, h, work.get(h.name)!)),
+    ]);
+    if (prepared.status === 'rejected') throw prepared.reason;
+    if (checked.status === 'rejected') throw checked.reason;
+    outcome.transferred = Object.fromEntries(cluster.hosts.map((h, i) => [h.name, prepared.value[i]!]).filter(([, n]) => n !== -1));
     if (instance.hooks.release && input.runHook !== false) {
       const host = web[0]!;
       log(`${cluster.name}: release hook on ${host.name}: ${instance.hooks.release}`);
@@ -239,14 +246,22 @@ function changedFiles(next: RenderedFile[], before: ReturnType<typeof renderClus
   return next.filter((f) => changed.has(key(f)));
 }
 
-/** Returns how many files rsync sent (-1 for hosts that get no release, 0 for a release already there). */
-async function prepareHost(ctx: HostContext, host: HostConfig, source: string | undefined): Promise<number> {
+/** One host's prepare under way: its configs staged, its release in place; `done` says how many files rsync sent. */
+interface HostPrepare {
+  staged: Promise<void>;
+  release: Promise<number>;
+  /** -1 for hosts that get no release, 0 for a release already there. */
+  done: Promise<number>;
+}
+
+function prepareHost(ctx: HostContext, host: HostConfig, source: string | undefined): HostPrepare {
   // The configs and the release travel at the same time: two rsyncs over the host's one connection.
   // The session store's users before any pool that logs in as them is switched to (each deploy renders every pool).
   const store = ctx.cluster.sessions?.host === host.name ? ensureSessionUsers(ctx.sessions.get(host.name)!, ctx.cluster.sessions, ctx.instances, ctx.sessionPasswords!) : undefined;
-  if (host.roles.includes('cache')) await addMissingVcls(ctx, host);
-  const [, sent] = await Promise.all([stageConfigs(ctx, host), host.roles.includes('web') ? prepareRelease(ctx, host, source) : -1, store]);
-  return sent;
+  // A cache's missing VCLs join this deploy's files before they are staged.
+  const staged = (host.roles.includes('cache') ? addMissingVcls(ctx, host) : Promise.resolve()).then(() => stageConfigs(ctx, host));
+  const release = host.roles.includes('web') ? prepareRelease(ctx, host, source) : Promise.resolve(-1);
+  return { staged, release, done: Promise.all([staged, release, store]).then(([, sent]) => sent) };
 }
 
 /**
@@ -285,10 +300,7 @@ async function prepareRelease(ctx: HostContext, host: HostConfig, source: string
       throw new MagratheaError(`release ${release} is no longer on ${host.name} (only the last releases are kept)`, 'release-gone');
     });
   }
-  const storage = cluster.storage ? ['--storage', cluster.storage, instanceStorage(cluster.storage, instance)] : [];
-  const prepared = await agent(session, 'prepare', [unixUser(instance), instanceId(instance), root, logDir(cluster.paths, instance), WEB_SERVER_USER, release, '--uid', String(unixId(instance)), ...storage, '--', ...instance.shared], {
-    input: envFile(instance, host),
-  });
+  const prepared = await agent(session, 'prepare', prepareArgs(cluster, instance, release), { input: envFile(instance, host) });
   // Apache's workers take their groups when they start: a graceful restart (of the configuration
   // it serves now) lets them into the instance's root at once, which matters when a host that ran an
   // older version has its instance roots closed to others by this deploy while they serve traffic.
@@ -297,23 +309,49 @@ async function prepareRelease(ctx: HostContext, host: HostConfig, source: string
   return sent;
 }
 
+/** The host agent's `prepare` of an instance's release on a web host (its user, dirs, shared links; the env file, `envFile`, on stdin). */
+export function prepareArgs(cluster: ClusterConfig, instance: InstanceConfig, release: string): string[] {
+  const storage = cluster.storage ? ['--storage', cluster.storage, instanceStorage(cluster.storage, instance)] : [];
+  return [unixUser(instance), instanceId(instance), instanceRoot(cluster.paths, instance), logDir(cluster.paths, instance), WEB_SERVER_USER, release, '--uid', String(unixId(instance)), ...storage, '--', ...instance.shared];
+}
+
 /**
  * The host's services, checked with the staged files in place, in a private
- * mount namespace on the host; on a web host, first that the switch's FPM
- * reload will let requests in flight finish (checked on every deploy and
- * rollback: a host's php-fpm.conf can change between two).
+ * mount namespace on the host, each once its files are staged (Apache's and
+ * FPM's once the release's prepare made the instance's user and dirs they
+ * name); on a web host, that the switch's FPM reload will let requests in
+ * flight finish (checked on every deploy and rollback: a host's
+ * php-fpm.conf can change between two), read from the staged FPM check when
+ * there is one, so FPM is asked once. All at once; the first failure in
+ * that order is the one told.
  */
-async function checkHost(ctx: HostContext, host: HostConfig): Promise<void> {
+async function checkHost(ctx: HostContext, host: HostConfig, prepare: HostPrepare): Promise<void> {
   const session = ctx.sessions.get(host.name)!;
-  if (host.roles.includes('web')) await checkFpmReload(session, ctx.cluster, ctx.instance.php);
-  if (host.roles.includes('web') && ctx.extensions.length > 0) await checkPhpExtensions(session, ctx.instance.php, ctx.extensions);
+  const web = host.roles.includes('web');
+  // Which services to check is known once the host's files are staged (a cache's missing VCLs are added first);
+  // staging the configs is quick beside the release's transfer, which the edge's checks still overlap.
+  await prepare.staged;
   const mine = ctx.files.filter((f) => f.host === host.name);
-  for (const service of new Set(mine.map((f) => f.service))) {
-    const dirs = configDirs(ctx, host, service);
-    for (const argv of checkArgv(ctx.cluster, service, ctx.instance.php, mine)) {
-      const result = await session.exec(['unshare', '--mount', '--propagation', 'private', '--', ...agentArgv('view', [ctx.staging, dirs.join(','), '--', ...argv])], { reject: false });
-      if (result.exitCode !== 0) throw new MagratheaError(`${service} check failed: ${tail(result.stderr || result.stdout)}`, 'check-failed');
-    }
+  const services = [...new Set(mine.map((f) => f.service))];
+  const checks: (() => Promise<unknown>)[] = [];
+  if (web && !services.includes('fpm')) checks.push(() => checkFpmReload(session, ctx.cluster, ctx.instance.php));
+  if (web && ctx.extensions.length > 0) checks.push(() => checkPhpExtensions(session, ctx.instance.php, ctx.extensions));
+  for (const service of services) {
+    const ready = service === 'apache' || service === 'fpm' ? prepare.release : Promise.resolve();
+    checks.push(() => ready.then(() => checkService(ctx, host, service, mine)));
+  }
+  await forEachSettled(checks, (check) => check());
+}
+
+async function checkService(ctx: HostContext, host: HostConfig, service: Service, mine: readonly RenderedFile[]): Promise<void> {
+  const session = ctx.sessions.get(host.name)!;
+  const dirs = configDirs(ctx, host, service);
+  for (const argv of checkArgv(ctx.cluster, service, ctx.instance.php, mine)) {
+    // FPM's check given one more -t prints its effective configuration: process_control_timeout is read from it.
+    const fpm = service === 'fpm' && host.roles.includes('web');
+    const result = await session.exec(['unshare', '--mount', '--propagation', 'private', '--', ...agentArgv('view', [ctx.staging, dirs.join(','), '--', ...argv, ...(fpm ? ['-t'] : [])])], { reject: false });
+    if (result.exitCode !== 0) throw new MagratheaError(`${service} check failed: ${tail(result.stderr || result.stdout)}`, 'check-failed');
+    if (fpm) checkFpmReloadOutput(result, ctx.instance.php, argv);
   }
 }
 
