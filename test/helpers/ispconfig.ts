@@ -180,10 +180,10 @@ export async function startPanel(options: PanelOptions): Promise<TestPanel> {
     }
     await client(rows.join('\n'), 'dbispconfig');
 
-    // The remote API: PHP's built-in server on the loopback, a few workers (each request is one PHP process).
+    // The remote API: PHP's built-in server on the loopback, one request at a time (its workers, PHP_CLI_SERVER_WORKERS, would outlive a stop by PID).
     const port = await freePort();
     const php = ['-d', `mysqli.default_socket=${socket}`, '-d', 'error_reporting=E_ALL & ~E_DEPRECATED & ~E_NOTICE & ~E_WARNING', '-d', 'display_errors=0'];
-    const server = start('php', [...php, '-S', `127.0.0.1:${port}`, '-t', 'interface/web'], { cwd: root, detached: true, stdio: 'ignore', env: { PHP_CLI_SERVER_WORKERS: '4' } });
+    const server = start('php', [...php, '-S', `127.0.0.1:${port}`, '-t', 'interface/web'], { cwd: root, detached: true, stdio: 'ignore' });
     pids.push(server.pid!);
     const url = `http://127.0.0.1:${port}/remote/json.php`;
     await waitFor("the panel's remote API", async () => (await isAlive(server.pid!)) && fetch(`${url}?login`, { method: 'POST', body: '{}' }).then((r) => r.ok, () => false), 30_000);
