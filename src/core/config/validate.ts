@@ -369,7 +369,7 @@ function readIspconfig(r: Reader, at: string[], db: DatabaseConfig | undefined):
 
 /** The remote API's URL: http(s), a host, a port, a path (…/remote/json.php); no credentials or query in it. */
 const checkPanelUrl: Check = (v) =>
-  /^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?(\/[A-Za-z0-9._~\/-]*)?$/.test(v) ? undefined : `${show(v)} is not the URL of the panel's remote API, like https://panel.example.com:8080/remote/json.php (no credentials, no query)`;
+  /^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?(\/[A-Za-z0-9._~/-]*)?$/.test(v) ? undefined : `${show(v)} is not the URL of the panel's remote API, like https://panel.example.com:8080/remote/json.php (no credentials, no query)`;
 
 /** The database server: the one host of role `db`, if any. One per cluster: Magrathea does not pick between servers. */
 function readDatabase(r: Reader, at: string[], hosts: HostConfig[], port: number): DatabaseConfig | undefined {
