@@ -31,6 +31,7 @@ const FAULTS: [RegExp, PanelFault][] = [
   [/^The Session is expired or does not exist/, 'session_does_not_exist'],
   [/^This ISPConfig installation is currently under maintenance/, 'maintenance_mode'],
   [/^There is already a database with that name/, 'database_name_error_unique'],
+  [/^There is no user account for this user name/, 'no_client_found'],
 ];
 
 /** A refusal or failure of the panel: one line naming the cluster, the call and the panel's words. */

@@ -3,14 +3,14 @@ import { databaseClients, databaseCredentials, databaseEnv, dropSql, provisionSq
 import { DEFAULT_DATABASE_VARS } from './manifest/types.js';
 
 const shop = { app: 'shop', env: 'production' };
-const creds = databaseCredentials(shop, { address: '10.0.0.5', port: 3306 }, 'pw-With_chars');
+const creds = databaseCredentials(shop, { db: { address: '10.0.0.5', port: 3306 } }, 'pw-With_chars');
 
 describe('database', () => {
   it('names the database and its user like the instance\'s unix user: at most 32 characters, one per instance', () => {
     expect(creds).toMatchObject({ name: 'm_shop_production', user: 'm_shop_production', host: '10.0.0.5', port: 3306 });
-    const long = databaseCredentials({ app: 'a'.repeat(40), env: 'e'.repeat(40) }, { address: 'x', port: 1 }, 'p');
+    const long = databaseCredentials({ app: 'a'.repeat(40), env: 'e'.repeat(40) }, { db: { address: 'x', port: 1 } }, 'p');
     expect(long.user.length).toBeLessThanOrEqual(32);
-    expect(long.user).not.toBe(databaseCredentials({ app: 'a'.repeat(40), env: 'e'.repeat(39) }, { address: 'x', port: 1 }, 'p').user);
+    expect(long.user).not.toBe(databaseCredentials({ app: 'a'.repeat(40), env: 'e'.repeat(39) }, { db: { address: 'x', port: 1 } }, 'p').user);
   });
 
   it('gives the app each value under the name its manifest chose', () => {
