@@ -1,3 +1,4 @@
+import type { IspconfigConfig } from '../core/config/types.js';
 import { MagratheaError } from '../core/errors.js';
 
 /**
@@ -64,6 +65,11 @@ export function panelFault(message: string): PanelFault {
 export class PanelClient {
   private session: string | undefined;
   private loggingIn: Promise<string> | undefined;
+
+  /** The client of the panel clusters.yml gives `cluster`. */
+  static of(cluster: { name: string; ispconfig: Pick<IspconfigConfig, 'url' | 'user' | 'password'> }): PanelClient {
+    return new PanelClient(cluster.name, { url: cluster.ispconfig.url, user: cluster.ispconfig.user, password: cluster.ispconfig.password });
+  }
 
   constructor(
     /** The cluster the panel manages, for messages. */

@@ -45,7 +45,7 @@ export interface PanelProviderOptions {
  */
 export function panelDatabaseProvider(cluster: Pick<ClusterConfig, 'name' | 'hosts' | 'db'> & { ispconfig: IspconfigConfig }, session: HostSession, direct: Pick<DatabaseProvider, 'exists' | 'sizes'>, options: PanelProviderOptions = {}): DatabaseProvider {
   const panel = cluster.ispconfig;
-  const api = new PanelClient(cluster.name, { url: panel.url, user: panel.user, password: panel.password });
+  const api = PanelClient.of(cluster);
   const host = databaseHost(cluster);
   const log = options.log ?? (() => undefined);
   let clientId: Promise<number> | undefined;

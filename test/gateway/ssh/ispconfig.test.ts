@@ -125,6 +125,55 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 }, 300_000);
 
+describe('ispconfig check', () => {
+  it('says the login works, every needed group is granted, and which server is the db host', async () => {
+    const checked = await admin('ispconfig', 'check', '--cluster', 'cluster-a');
+    expect(checked.stderr).toBe('');
+    expect(checked.stdout).toMatch(/^cluster-a: ISPConfig at http:\/\/127\.0\.0\.1:\d+\/remote\/json\.php as magrathea: login ok\nfunction groups: every one needed is granted\nserver 1 a-edge \S+: host a-edge \(the db host\)\n$/);
+    expect((await admin('status')).stdout).toMatch(/^ispconfig {3}cluster-a: login ok$/m);
+  }, 60_000);
+
+  it('names the groups a remote user lacks, and what to fix', async () => {
+    const cli = await runCli(['ispconfig', 'check', '--cluster', 'cluster-a', '--config', configs.nodb!]);
+    expect(cli.status).toBe(1);
+    expect(cli.stdout).toMatch(/function groups: missing "Sites database functions", "Sites Domain functions", "Quota functions"/);
+    expect(cli.stdout).toMatch(/problem: cluster-a: the panel's remote user nodb lacks the function group "Sites database functions", needed for making, changing and deleting databases .*grant it in the panel/);
+    expect(cli.stderr).toBe('ispconfig check: 3 problem(s) with the panel of cluster-a\n');
+  }, 60_000);
+});
+
+describe('domains the panel already serves', () => {
+  it('refuses a deploy claiming one, before anything is built, naming the site and the panel\'s id', async () => {
+    // A site of the panel with its automatic www subdomain, and an alias of it, as its admin screens record them.
+    await panel!.sql("INSERT INTO web_domain (sys_userid, sys_groupid, sys_perm_user, sys_perm_group, server_id, domain, type, parent_domain_id, subdomain, active) VALUES (1, 1, 'riud', 'riud', 1, 'ispc-site.example.com', 'vhost', 0, 'www', 'y')");
+    const site = Number(await panel!.sql("SELECT domain_id FROM web_domain WHERE domain = 'ispc-site.example.com'"));
+    await panel!.sql(`INSERT INTO web_domain (sys_userid, sys_groupid, sys_perm_user, sys_perm_group, server_id, domain, type, parent_domain_id, subdomain, active) VALUES (1, 1, 'riud', 'riud', 1, 'ispc-alias.example.com', 'alias', ${site}, 'none', 'y')`);
+    const alias = Number(await panel!.sql("SELECT domain_id FROM web_domain WHERE domain = 'ispc-alias.example.com'"));
+    const other = join(work, 'other');
+    await mkdir(join(other, 'public'), { recursive: true });
+    await writeFile(join(other, 'public/index.php'), '<?php echo "other";');
+    await run('git', ['init', '-q', '-b', 'master', other]);
+    await git(other, 'admin', 'remote', 'add', 'magrathea', `ssh://git@127.0.0.1:${port}/ispc-other.git`);
+    expect((await admin('apps:create', 'ispc-other')).exitCode).toBe(0);
+    try {
+      const attempt = async (domain: string) => {
+        await writeFile(join(other, 'magrathea.yml'), `stack: { php: "8.2", docroot: public }\ndomains: ["ispc-other.example.com", "${domain}"]\nenvironments:\n  production: { branch: master, clusters: [cluster-a] }\n`);
+        await git(other, 'admin', 'add', '-A');
+        await git(other, 'admin', 'commit', '-q', '-m', domain);
+        const pushed = await git(other, 'admin', 'push', '-q', 'magrathea', 'master');
+        expect(pushed.exitCode).not.toBe(0);
+        expect(pushed.stderr).not.toMatch(/release r\d+|\bbuild\b/);
+        return pushed.stderr;
+      };
+      expect(await attempt('ispc-alias.example.com')).toMatch(new RegExp(`cluster-a: the domain ispc-alias\\.example\\.com of ispc-other \\(production\\) is already served by the cluster's ISPConfig panel: alias ispc-alias\\.example\\.com \\(web_domain id ${alias}\\) of site ispc-site\\.example\\.com \\(web_domain id ${site}, server 1\\); .*nothing was built`));
+      expect(await attempt('www.ispc-site.example.com')).toMatch(new RegExp(`the domain www\\.ispc-site\\.example\\.com .* site ispc-site\\.example\\.com \\(web_domain id ${site}, server 1\\), whose subdomain setting "www" serves`));
+      expect((await admin('releases', 'ispc-other')).stdout).not.toMatch(/\br1\b/);
+    } finally {
+      await admin('apps:destroy', 'ispc-other', '--confirm', 'ispc-other');
+    }
+  }, 180_000);
+});
+
 describe('a database through the panel', () => {
   it('is recorded by the panel, made by its job runner, and the app reads and writes rows through the edge', async () => {
     const started = Date.now();
