@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { run } from '../../../src/adapters/exec.js';
 import { databaseName } from '../../../src/core/database.js';
 import type { LabStatus } from '../../../src/lab/status.js';
 import { runCli } from '../../helpers/cli.js';
 import { curl } from '../../helpers/curl.js';
+import { commitFiles } from '../../helpers/git-repo.js';
 import { freePort } from '../../helpers/free-port.js';
 import { gatewayClient, labAdminKey, startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { startPanel, type TestPanel } from '../../helpers/ispconfig.js';
@@ -64,12 +65,10 @@ const FILES: Record<string, string> = {
   'public/list.php': `<?php ${CONNECT} foreach ($m->query("SELECT body FROM notes ORDER BY id") as $r) echo $r["body"], "\\n"; echo getenv("DB_DATABASE"), "\\n";`,
 };
 
-async function push(branch: string, change?: string): Promise<{ exitCode: number; stderr: string }> {
-  await git(repo, 'admin', 'checkout', '-q', '-B', branch);
-  if (change) await writeFile(join(repo, 'change.txt'), change);
-  await git(repo, 'admin', 'add', '-A');
-  await git(repo, 'admin', 'commit', '-q', '--allow-empty', '-m', change ?? branch);
-  return git(repo, 'admin', 'push', '-q', 'magrathea', branch);
+/** Commits (a change, or nothing) and pushes master as the admin. */
+async function push(change?: string): Promise<{ exitCode: number; stderr: string }> {
+  await commitFiles(repo, change ? { 'change.txt': change } : {}, change ?? 'push', { allowEmpty: true });
+  return git(repo, 'admin', 'push', '-q', 'magrathea', 'master');
 }
 
 /** The lab's configuration with cluster-a managed by the panel as `user` (its password file written root-only). */
@@ -109,11 +108,8 @@ beforeAll(async () => {
   server = await startGateway(['--config', configs.magrathea, '--listen', `127.0.0.1:${port}`, '--no-http']);
   expect((await admin('apps:create', APP)).exitCode).toBe(0);
   repo = join(work, 'repo');
-  for (const [path, text] of Object.entries(FILES)) {
-    await mkdir(dirname(join(repo, path)), { recursive: true });
-    await writeFile(join(repo, path), text);
-  }
   await run('git', ['init', '-q', '-b', 'master', repo]);
+  await commitFiles(repo, FILES, 'first');
   await git(repo, 'admin', 'remote', 'add', 'magrathea', `ssh://git@127.0.0.1:${port}/${APP}.git`);
 }, 600_000);
 
@@ -150,16 +146,13 @@ describe('domains the panel already serves', () => {
     await panel!.sql(`INSERT INTO web_domain (sys_userid, sys_groupid, sys_perm_user, sys_perm_group, server_id, domain, type, parent_domain_id, subdomain, active) VALUES (1, 1, 'riud', 'riud', 1, 'ispc-alias.example.com', 'alias', ${site}, 'none', 'y')`);
     const alias = Number(await panel!.sql("SELECT domain_id FROM web_domain WHERE domain = 'ispc-alias.example.com'"));
     const other = join(work, 'other');
-    await mkdir(join(other, 'public'), { recursive: true });
-    await writeFile(join(other, 'public/index.php'), '<?php echo "other";');
     await run('git', ['init', '-q', '-b', 'master', other]);
     await git(other, 'admin', 'remote', 'add', 'magrathea', `ssh://git@127.0.0.1:${port}/ispc-other.git`);
     expect((await admin('apps:create', 'ispc-other')).exitCode).toBe(0);
     try {
       const attempt = async (domain: string) => {
-        await writeFile(join(other, 'magrathea.yml'), `stack: { php: "8.2", docroot: public }\ndomains: ["ispc-other.example.com", "${domain}"]\nenvironments:\n  production: { branch: master, clusters: [cluster-a] }\n`);
-        await git(other, 'admin', 'add', '-A');
-        await git(other, 'admin', 'commit', '-q', '-m', domain);
+        const manifest = `stack: { php: "8.2", docroot: public }\ndomains: ["ispc-other.example.com", "${domain}"]\nenvironments:\n  production: { branch: master, clusters: [cluster-a] }\n`;
+        await commitFiles(other, { 'magrathea.yml': manifest, 'public/index.php': '<?php echo "other";' }, domain);
         const pushed = await git(other, 'admin', 'push', '-q', 'magrathea', 'master');
         expect(pushed.exitCode).not.toBe(0);
         expect(pushed.stderr).not.toMatch(/release r\d+|\bbuild\b/);
@@ -177,7 +170,7 @@ describe('domains the panel already serves', () => {
 describe('a database through the panel', () => {
   it('is recorded by the panel, made by its job runner, and the app reads and writes rows through the edge', async () => {
     const started = Date.now();
-    const pushed = await push('master');
+    const pushed = await push();
     process.stdout.write(`deploy with a panel database: ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     expect(pushed.stderr).toMatch(new RegExp(`database ${DB} on a-edge`));
     expect(pushed.exitCode).toBe(0);
@@ -193,7 +186,7 @@ describe('a database through the panel', () => {
 
   it('is found again by the next deploy, which changes nothing in the panel', async () => {
     const before = await panel!.sql('SELECT COUNT(*) FROM sys_datalog');
-    const pushed = await push('master', 'second');
+    const pushed = await push('second');
     expect(pushed.exitCode).toBe(0);
     expect(await panel!.sql('SELECT COUNT(*) FROM sys_datalog')).toBe(before);
     expect(await panel!.sql(`SELECT COUNT(*) FROM web_database WHERE database_name = '${DB}'`)).toBe('1\n');
