@@ -207,6 +207,22 @@ describe('a database through the panel', () => {
     expect(info.status).toBe(0);
   }, 60_000);
 
+  it('gives the panel the password db:rotate made, at the next deploy (sites_database_user_update): the app works with it', async () => {
+    const login = (password: string) => sshRun(lab, dbHost().name, ['mariadb', '-h', dbHost().address, '-u', DB, `--password=${password}`, '-N', '-e', 'SELECT 1', DB], { reject: false });
+    const password = async () => (JSON.parse((await admin('db:info', `${APP}@cluster-a`, '--reveal', '--json')).stdout) as { databases: { password: string }[] }).databases[0]!.password;
+    const updates = async () => Number(await panel!.sql("SELECT COUNT(*) FROM sys_datalog WHERE dbtable = 'web_database_user' AND action = 'u'"));
+    const old = await password();
+    const before = await updates();
+    expect((await admin('db:rotate', `${APP}@cluster-a`)).exitCode).toBe(0);
+    expect((await push('rotated')).exitCode).toBe(0);
+    expect(await updates()).toBe(before + 1);
+    const now = await password();
+    expect(now).not.toBe(old);
+    expect((await login(now)).stdout).toBe('1\n');
+    expect((await login(old)).exitCode).not.toBe(0);
+    expect(await body('/list.php')).toBe(`one\ntwo\n${DB}\n`);
+  }, 300_000);
+
   it('names the cluster and the call when the remote user lacks the database functions: permission_denied, in one line, and changes nothing', async () => {
     const cli = await runCli(['db:destroy', `${APP}@cluster-a`, '--confirm', APP, '--config', configs.nodb!]);
     expect(cli.status).not.toBe(0);
@@ -225,4 +241,14 @@ describe('a database through the panel', () => {
     expect(await onDbHost(`SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${DB}'`)).toBe('');
     expect(await onDbHost(`SELECT COUNT(*) FROM mysql.user WHERE User = '${DB}'`)).toBe('0\n');
   }, 180_000);
+
+  it('is deleted through the panel by apps:destroy too, and the kept ids with it', async () => {
+    expect((await push('again')).exitCode).toBe(0);
+    expect(await panel!.sql(`SELECT COUNT(*) FROM web_database WHERE database_name = '${DB}'`)).toBe('1\n');
+    const destroyed = await admin('apps:destroy', APP, '--confirm', APP);
+    expect(destroyed.exitCode).toBe(0);
+    expect(await panel!.sql(`SELECT COUNT(*) FROM web_database WHERE database_name = '${DB}'`)).toBe('0\n');
+    expect(await onDbHost(`SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${DB}'`)).toBe('');
+    expect(await onDbHost(`SELECT COUNT(*) FROM mysql.user WHERE User = '${DB}'`)).toBe('0\n');
+  }, 300_000);
 });
