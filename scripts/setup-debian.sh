@@ -15,6 +15,8 @@ packages=(
   tmux  # a real terminal, for the tests of `ssh -t magrathea shell`
   # A cluster's database (role db): the server (mariadbd, mariadb-install-db) without Debian's service, and the client (mariadb, mariadb-dump).
   mariadb-server-core mariadb-client
+  # The ISPConfig panel the tests use as a partner (its remote API throws every error as a SoapFault).
+  php8.2-soap
 )
 
 find_missing() {

@@ -10,7 +10,8 @@ import { probeHost, readLogRange, type ProbeResult } from './remote.js';
 import { commitTraffic, readCursor, recordDatabaseSizes, recordDisk, type HostVisit } from '../state/usage.js';
 import { readClusterInstances } from '../state/cluster-instances.js';
 import { databaseName } from '../core/database.js';
-import { databaseProvider } from '../deployer/database.js';
+import { withDatabaseProvider } from '../deployer/database.js';
+import type { InstanceConfig } from '../core/manifest/types.js';
 
 export interface VisitOptions {
   redis: RedisContext;
@@ -117,8 +118,9 @@ export async function visitHost(cluster: ClusterConfig, host: HostConfig, option
 /** The size of each database of the cluster's live instances, from information_schema (no file is read), recorded for `usage`. */
 async function measureDatabases(session: HostSession, cluster: ClusterConfig, host: HostConfig, options: VisitOptions, visit: HostVisit, say: (line: string) => void): Promise<void> {
   const instances = (await readClusterInstances(options.redis, cluster.name)).filter((i) => i.database);
-  const sizes = instances.length > 0 ? await databaseProvider(cluster, session).sizes(instances.map(databaseName)) : {};
-  const measured = instances.filter((i) => sizes[databaseName(i)] !== undefined).map((i) => ({ app: i.app, env: i.env, bytes: sizes[databaseName(i)]! }));
+  const name = (i: InstanceConfig) => databaseName(i, cluster);
+  const sizes = instances.length > 0 ? await withDatabaseProvider(cluster, session, (provider) => provider.sizes(instances.map(name))) : {};
+  const measured = instances.filter((i) => sizes[name(i)] !== undefined).map((i) => ({ app: i.app, env: i.env, bytes: sizes[name(i)]! }));
   await recordDatabaseSizes(options.redis, { cluster: cluster.name, host: host.name, at: new Date(), instances: measured });
   visit.databases = measured.length;
   say(`size of ${measured.length} database(s) measured`);

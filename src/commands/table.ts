@@ -18,6 +18,7 @@ import dbDestroy from './db/destroy.js';
 import dbExport from './db/export.js';
 import dbImport from './db/import.js';
 import dbInfo from './db/info.js';
+import ispconfigCheck from './ispconfig/check.js';
 import dbRotate from './db/rotate.js';
 import dbShell from './db/shell.js';
 import audit from './gateway/audit.js';
@@ -87,6 +88,7 @@ export const COMMANDS: readonly Command[] = [
   tokensRevoke,
   // The gateway itself.
   status,
+  ispconfigCheck,
   audit,
   serve,
   worker,

@@ -1,16 +1,28 @@
 import { describe, expect, it } from '@jest/globals';
-import { databaseClients, databaseCredentials, databaseEnv, dropSql, provisionSql, sqlIdentifier, sqlString, staleUsersSql } from './database.js';
+import { databaseClients, databaseCredentials, databaseName, panelSafeName, databaseEnv, dropSql, provisionSql, sqlIdentifier, sqlString, staleUsersSql } from './database.js';
 import { DEFAULT_DATABASE_VARS } from './manifest/types.js';
 
 const shop = { app: 'shop', env: 'production' };
-const creds = databaseCredentials(shop, { address: '10.0.0.5', port: 3306 }, 'pw-With_chars');
+const creds = databaseCredentials(shop, { db: { address: '10.0.0.5', port: 3306 } }, 'pw-With_chars');
 
 describe('database', () => {
+  it('names them in the ISPConfig panel\'s alphabet on its clusters: no dash, at most 32 characters, one per instance', () => {
+    const panel = { ispconfig: {} as never };
+    expect(databaseName(shop, panel)).toBe('m_shop_production');
+    expect(databaseName({ app: 'dbc-shop', env: 'production' }, {})).toBe('m_dbc-shop_production');
+    const named = databaseName({ app: 'dbc-shop', env: 'production' }, panel);
+    expect(named).toMatch(/^m_dbc_shop_production_[0-9a-f]{8}$/);
+    // `_` also separates app and env: a-b in c and a in b-c stay apart.
+    expect(databaseName({ app: 'a-b', env: 'c' }, panel)).not.toBe(databaseName({ app: 'a', env: 'b-c' }, panel));
+    for (const i of [{ app: 'a'.repeat(40), env: 'e-'.repeat(19) + 'e' }, { app: 'x-y', env: 'production' }]) expect(databaseName(i, panel)).toMatch(/^[A-Za-z0-9_]{2,32}$/);
+    expect(panelSafeName('m_ok_name')).toBe('m_ok_name');
+  });
+
   it('names the database and its user like the instance\'s unix user: at most 32 characters, one per instance', () => {
     expect(creds).toMatchObject({ name: 'm_shop_production', user: 'm_shop_production', host: '10.0.0.5', port: 3306 });
-    const long = databaseCredentials({ app: 'a'.repeat(40), env: 'e'.repeat(40) }, { address: 'x', port: 1 }, 'p');
+    const long = databaseCredentials({ app: 'a'.repeat(40), env: 'e'.repeat(40) }, { db: { address: 'x', port: 1 } }, 'p');
     expect(long.user.length).toBeLessThanOrEqual(32);
-    expect(long.user).not.toBe(databaseCredentials({ app: 'a'.repeat(40), env: 'e'.repeat(39) }, { address: 'x', port: 1 }, 'p').user);
+    expect(long.user).not.toBe(databaseCredentials({ app: 'a'.repeat(40), env: 'e'.repeat(39) }, { db: { address: 'x', port: 1 } }, 'p').user);
   });
 
   it('gives the app each value under the name its manifest chose', () => {

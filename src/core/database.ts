@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ClusterConfig } from './config/types.js';
 import type { AppDatabase, InstanceConfig } from './manifest/types.js';
 import { unixUser, type InstanceKey } from './render/names.js';
@@ -16,17 +17,36 @@ export interface DatabaseCredentials {
   password: string;
 }
 
-export function databaseName(i: InstanceKey): string {
-  return unixUser(i);
+/** What decides the names on a cluster: whether a panel makes its databases. */
+export type NamingCluster = Pick<ClusterConfig, 'ispconfig'>;
+
+/** The instance's database name on `cluster`: its unix user's, in the panel's alphabet on a panel's cluster (see panelSafeName). */
+export function databaseName(i: InstanceKey, cluster: NamingCluster): string {
+  return cluster.ispconfig ? panelSafeName(unixUser(i)) : unixUser(i);
 }
 
-export function databaseUser(i: InstanceKey): string {
-  return unixUser(i);
+/** The instance's database user on `cluster`: the same as its database's name. */
+export function databaseUser(i: InstanceKey, cluster: NamingCluster): string {
+  return databaseName(i, cluster);
 }
 
-/** The credentials of `instance` on a db host at `address:port`, with its password. */
-export function databaseCredentials(instance: InstanceKey, db: { address: string; port: number }, password: string): DatabaseCredentials {
-  return { host: db.address, port: db.port, name: databaseName(instance), user: databaseUser(instance), password };
+/**
+ * A name ISPConfig accepts for a database and its user: its forms' rule is
+ * `^[a-zA-Z0-9_]{2,64}$`, and MySQL's user names stop at 32 characters. A
+ * name that already fits is kept; else dashes become underscores and,
+ * since an underscore also separates app and environment (`a-b` in `c`
+ * and `a` in `b-c` would both give `m_a_b_c`), the last 9 characters are
+ * `_` and a hash of the full name, which keeps two instances apart.
+ */
+export function panelSafeName(name: string): string {
+  if (/^[A-Za-z0-9_]{2,32}$/.test(name)) return name;
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 8);
+  return `${name.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 23)}_${hash}`;
+}
+
+/** The credentials of `instance` on `cluster`'s db host (at `address:port`), with its password. */
+export function databaseCredentials(instance: InstanceKey, cluster: NamingCluster & { db: { address: string; port: number } }, password: string): DatabaseCredentials {
+  return { host: cluster.db.address, port: cluster.db.port, name: databaseName(instance, cluster), user: databaseUser(instance, cluster), password };
 }
 
 /** The variables the app gets, under the names its manifest chose. */

@@ -9,7 +9,7 @@ import { readClusterInstances } from '../state/cluster-instances.js';
 import { BACKUP_QUEUE, createKeys, type Keys } from '../state/keys.js';
 import type { RedisContext, RedisHandle } from '../state/redis.js';
 import { captureBackup } from './database-backups.js';
-import { databaseProvider } from './database.js';
+import { withDatabaseProvider } from './database.js';
 import { describe } from './deploy-cluster.js';
 import { hostSshSettings } from './deploy.js';
 
@@ -49,13 +49,13 @@ export async function runBackups(config: GatewayConfig, redis: RedisContext, log
     const session = new HostSession({ name: host.name, address: host.address, user: host.ssh.user, port: host.ssh.port }, hostSshSettings(config));
     try {
       await session.open();
-      const provider = databaseProvider(cluster, session);
+      await withDatabaseProvider(cluster, session, async (provider) => {
       for (const i of instances) {
         const entry: BackupRunEntry = { cluster: cluster.name, instance: instanceId(i) };
         try {
-          if (!(await provider.exists(databaseName(i)))) entry.skipped = 'no database (destroyed: the next deploy makes it)';
+          if (!(await provider.exists(databaseName(i, cluster)))) entry.skipped = 'no database (destroyed: the next deploy makes it)';
           else {
-            const { backup, pruned } = await captureBackup(session, host.name, i, databaseName(i), config.gateway.backups.keep);
+            const { backup, pruned } = await captureBackup(session, host.name, i, databaseName(i, cluster), config.gateway.backups.keep);
             Object.assign(entry, { backup: backup.id, pruned: pruned.length });
           }
         } catch (e) {
@@ -64,6 +64,7 @@ export async function runBackups(config: GatewayConfig, redis: RedisContext, log
         log?.(`${cluster.name}: ${entry.instance}: ${entry.backup ? `backup ${entry.backup}` : (entry.skipped ?? `failed: ${entry.error}`)}`);
         entries.push(entry);
       }
+      });
     } catch (e) {
       for (const i of instances) if (!entries.some((x) => x.cluster === cluster.name && x.instance === instanceId(i))) entries.push({ cluster: cluster.name, instance: instanceId(i), error: describe(e) });
       log?.(`${cluster.name}: ${host.name}: ${describe(e)}`);

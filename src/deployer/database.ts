@@ -2,6 +2,7 @@ import type { HostSession } from '../adapters/ssh.js';
 import type { ClusterConfig } from '../core/config/types.js';
 import { databaseHost, dropSql, existsSql, provisionSql, sizesSql, staleUsersSql, userHostsSql, type DatabaseCredentials } from '../core/database.js';
 import { MagratheaError } from '../core/errors.js';
+import { panelDatabaseProvider, type PanelProviderOptions } from './ispconfig-database.js';
 
 /**
  * The database provider that talks to the server itself: SQL run by the
@@ -79,19 +80,36 @@ export interface DatabaseProvider {
   drop(credentials: Pick<DatabaseCredentials, 'name' | 'user'>): Promise<Dropped>;
   /** Bytes each named database holds; one that does not exist is absent. */
   sizes(names: readonly string[]): Promise<Record<string, number>>;
+  /** Ends what the provider opened (a panel's session); the SSH session stays the caller's. */
+  close(): Promise<void>;
 }
 
 /**
  * The provider of a cluster's databases, over `session` (open to its db
- * host). The one place that chooses: every caller (deploys, the db:*
- * commands, apps:destroy, accounting, backups) asks here.
+ * host): the panel's API where clusters.yml gives the cluster an
+ * `ispconfig:` panel, else SQL on the db host. The one place that chooses:
+ * every caller (deploys, the db:* commands, apps:destroy, accounting,
+ * backups) asks here, and close()s it when its operation is done.
  */
-export function databaseProvider(cluster: Pick<ClusterConfig, 'name' | 'hosts' | 'db'>, session: HostSession): DatabaseProvider {
+export function databaseProvider(cluster: Pick<ClusterConfig, 'name' | 'hosts' | 'db' | 'ispconfig'>, session: HostSession, options: PanelProviderOptions = {}): DatabaseProvider {
   const host = databaseHost(cluster).name;
-  return {
+  const direct: DatabaseProvider = {
     ensure: (credentials, clients) => ensureDatabase(session, host, credentials, clients),
     exists: (name) => databaseExists(session, host, name),
     drop: (credentials) => dropDatabase(session, host, credentials),
     sizes: (names) => databaseSizes(session, host, names),
+    close: async () => undefined,
   };
+  const { ispconfig } = cluster;
+  return ispconfig ? panelDatabaseProvider({ ...cluster, ispconfig }, session, direct, options) : direct;
+}
+
+/** Runs `action` with the cluster's provider, closed after it whatever happens. */
+export async function withDatabaseProvider<T>(cluster: Pick<ClusterConfig, 'name' | 'hosts' | 'db' | 'ispconfig'>, session: HostSession, action: (provider: DatabaseProvider) => Promise<T>, options: PanelProviderOptions = {}): Promise<T> {
+  const provider = databaseProvider(cluster, session, options);
+  try {
+    return await action(provider);
+  } finally {
+    await provider.close();
+  }
 }

@@ -10,7 +10,7 @@ import { MagratheaError } from '../core/errors.js';
 import type { InstanceConfig } from '../core/manifest/types.js';
 import { databaseClients, databaseCredentials, databaseEnv, databaseHost, type DatabaseCredentials } from '../core/database.js';
 import { escapeTemplate } from '../core/interpolate.js';
-import { databaseProvider } from './database.js';
+import { withDatabaseProvider } from './database.js';
 import { renderCluster, type RenderedFile, type Service } from '../core/render/cluster.js';
 import { formatProblem } from '../core/source.js';
 import { fpmPoolDir, instanceId, instanceRoot, instanceStorage, logDir, unixId, unixUser } from '../core/render/names.js';
@@ -96,7 +96,7 @@ async function databaseCredentialsOf(cluster: ClusterConfig, instances: readonly
     throw new MagratheaError(`${cluster.name}: ${i.app} (${i.env}) declares a database (database.engine: mysql in magrathea.yml), and cluster ${cluster.name} has no host of role db in clusters.yml`, 'no-db-host');
   }
   const passwords = await (applied ? state.appliedDatabasePasswords(cluster.name, wanting) : state.databasePasswords(cluster.name, wanting));
-  return new Map(wanting.map((i) => [instanceId(i), databaseCredentials(i, cluster.db!, passwords[instanceId(i)]!)]));
+  return new Map(wanting.map((i) => [instanceId(i), databaseCredentials(i, { ...cluster, db: cluster.db! }, passwords[instanceId(i)]!)]));
 }
 
 /** The instance with its database's variables in its env (values taken literally: `$` escaped for the templates). */
@@ -143,7 +143,8 @@ async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> 
       // Before the release hook, so that its migrations find the database; idempotent, and nothing served changes.
       log(`${cluster.name}: database ${own.name} on ${cluster.db.host}`);
       const clients = databaseClients(cluster);
-      await onEach([databaseHost(cluster)], 'database', (h) => databaseProvider(cluster, sessions.get(h.name)!).ensure(own, clients));
+      const ids = state.panelDatabaseIds?.(cluster.name);
+      await onEach([databaseHost(cluster)], 'database', (h) => withDatabaseProvider(cluster, sessions.get(h.name)!, (provider) => provider.ensure(own, clients), { log, ...(ids ? { ids } : {}) }));
     }
     log(`${cluster.name}: preparing ${cluster.hosts.length} hosts`);
     const unchanged = rendered.files.length - files.length;

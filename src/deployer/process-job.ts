@@ -6,6 +6,7 @@ import { fetchSource } from '../builder/source-link.js';
 import type { GatewayConfig } from '../core/config/types.js';
 import { InvalidInputError, MagratheaError } from '../core/errors.js';
 import { resolveInstance } from '../core/manifest/resolve.js';
+import { checkPanelDomains } from './ispconfig-domains.js';
 import { readApp } from '../builder/manifest.js';
 import { readConfigVars } from '../state/config-vars.js';
 import { listReleases, markReleaseStatus, recordRelease, type Release } from '../state/releases.js';
@@ -69,6 +70,7 @@ async function buildAndDeploy(options: DeployProcessorOptions, config: GatewayCo
   const instances = (job.data.clusters ?? environment.clusters).filter((c) => environment.clusters.includes(c)).map(instanceOn);
   // Before any release is recorded or built.
   await checkDeployAllowed(config, redisDeployState(options.redis), requestedBy, instances);
+  await checkPanelDomains(config, instances);
   const release = await releaseOf(options.redis, job, { app: name, env, commit, ref, requestedBy, jobId: job.id });
   log(`${name} (${env}): release ${release.id} of ${commit.slice(0, 12)}${job.attempt > 1 ? ` (run ${job.attempt})` : ''}`);
   // Build commands cannot differ per cluster: any cluster of the environment gives them, placeholders replaced.

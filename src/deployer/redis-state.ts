@@ -3,6 +3,7 @@ import { forgetClusterInstance, readClusterInstances, readReleaseInstance, saveC
 import { withClusterLock } from '../state/cluster-lock.js';
 import { readClusterReleases, recordClusterReleases } from '../state/host-releases.js';
 import { markPasswordApplied, readAppliedPasswords, readInstancePasswords } from '../state/instance-passwords.js';
+import { panelIdStore } from '../state/panel-ids.js';
 import type { DeployState } from './types.js';
 
 /** The deployer's state in Redis (src/state): hosts' releases, the instances live on each cluster, the cluster locks. */
@@ -23,5 +24,6 @@ export function redisDeployState(context: RedisContext): DeployState {
     appliedDatabasePasswords: (cluster, instances) => readAppliedPasswords(context, 'database', cluster, instances),
     databasePasswordApplied: (cluster, instance) => markPasswordApplied(context, 'database', instance, cluster),
     releaseInstance: (app, env, release, cluster) => readReleaseInstance(context, app, env, release, cluster),
+    panelDatabaseIds: (cluster) => panelIdStore(context, cluster),
   };
 }

@@ -1,3 +1,4 @@
+import type { PanelIdStore } from '../state/panel-ids.js';
 import type { InstanceConfig } from '../core/manifest/types.js';
 import type { InstanceKey } from '../core/render/names.js';
 
@@ -30,6 +31,8 @@ export interface DeployState {
   forgetInstance(app: string, env: string, cluster: string): Promise<void>;
   /** `<app>.<env>` → each instance's password on the cluster's session store, made for those that have none yet. */
   sessionPasswords(cluster: string, instances: readonly InstanceKey[]): Promise<Record<string, string>>;
+  /** Where the ids of the cluster's panel's databases are kept (clusters with an `ispconfig:` panel). */
+  panelDatabaseIds?(cluster: string): PanelIdStore;
   /** `<app>.<env>` → each instance's password on the cluster's db host, made for those that have none yet (db:rotate replaces one). */
   databasePasswords(cluster: string, instances: readonly InstanceKey[]): Promise<Record<string, string>>;
   /** The same, as the cluster's hosts have them: after a db:rotate, the password before it until the instance's own deploy applies the new one. */

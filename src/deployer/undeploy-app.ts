@@ -1,3 +1,4 @@
+import { panelIdStore } from '../state/panel-ids.js';
 import type { RedisContext } from '../state/redis.js';
 import type { GatewayConfig } from '../core/config/types.js';
 import type { InstanceConfig } from '../core/manifest/types.js';
@@ -75,6 +76,6 @@ export async function undeployApp(options: UndeployAppOptions): Promise<{ cluste
   const add = (cluster: string, env: string) => databases.set(cluster, [...(databases.get(cluster) ?? []), env]);
   for (const [name, mine] of clusters) for (const i of mine) if (i.database) add(name, i.env);
   for (const [env, names] of Object.entries(await readPasswordClusters(options.redis, 'database', options.app))) for (const name of names) add(name, env);
-  for (const line of await removeAppDatabases({ app: options.app, config: options.config, clusters: databases, ssh: hostSshSettings(options.config) })) options.report(line);
+  for (const line of await removeAppDatabases({ app: options.app, config: options.config, clusters: databases, ssh: hostSshSettings(options.config), panelIds: (cluster) => panelIdStore(options.redis, cluster) })) options.report(line);
   return { clusters: clusters.size, instances, seconds: (Date.now() - started) / 1000 };
 }

@@ -3,7 +3,8 @@ import type { GatewayConfig } from '../core/config/types.js';
 import { databaseHost, databaseName, databaseUser } from '../core/database.js';
 import { MagratheaError } from '../core/errors.js';
 import { describe } from './deploy-cluster.js';
-import { databaseProvider } from './database.js';
+import { withDatabaseProvider } from './database.js';
+import type { PanelIdStore } from '../state/panel-ids.js';
 import { removeAppBackups } from './database-backups.js';
 
 export interface AppDatabasesInput {
@@ -12,6 +13,8 @@ export interface AppDatabasesInput {
   /** Cluster → the environments of app that may have a database there (live instances with one, passwords the gateway made). */
   clusters: Map<string, string[]>;
   ssh: SshSettings;
+  /** Where the panel's ids of a cluster's databases are kept (src/state/panel-ids.ts), forgotten as they are deleted. */
+  panelIds?: (cluster: string) => PanelIdStore;
 }
 
 /**
@@ -29,14 +32,15 @@ export async function removeAppDatabases(input: AppDatabasesInput): Promise<stri
     const session = new HostSession({ name: host.name, address: host.address, user: host.ssh.user, port: host.ssh.port }, input.ssh);
     try {
       await session.open();
-      const provider = databaseProvider(cluster, session);
-      for (const env of [...new Set(envs)].sort()) {
-        const instance = { app: input.app, env };
-        const credentials = { name: databaseName(instance), user: databaseUser(instance) };
-        const dropped = await provider.drop(credentials);
-        const words = [...(dropped.database ? [`database ${credentials.name}`] : []), ...(dropped.user ? [`db user ${credentials.user}`] : [])];
-        if (words.length > 0) lines.push(`${name} ${input.app}.${env}: ${host.name}: ${words.join(', ')}`);
-      }
+      await withDatabaseProvider(cluster, session, async (provider) => {
+        for (const env of [...new Set(envs)].sort()) {
+          const instance = { app: input.app, env };
+          const credentials = { name: databaseName(instance, cluster), user: databaseUser(instance, cluster) };
+          const dropped = await provider.drop(credentials);
+          const words = [...(dropped.database ? [`database ${credentials.name}`] : []), ...(dropped.user ? [`db user ${credentials.user}`] : [])];
+          if (words.length > 0) lines.push(`${name} ${input.app}.${env}: ${host.name}: ${words.join(', ')}`);
+        }
+      }, { ...(input.panelIds ? { ids: input.panelIds(name) } : {}) });
       const backups = await removeAppBackups(session, input.app);
       if (backups > 0) lines.push(`${name} ${input.app}: ${host.name}: ${backups} database backup(s)`);
     } catch (e) {

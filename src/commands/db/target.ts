@@ -7,6 +7,7 @@ import { databaseProvider, type DatabaseProvider } from '../../deployer/database
 import { hostSshSettings } from '../../deployer/deploy.js';
 import type { CommandContext } from '../../dispatch/command.js';
 import { readConfigVars } from '../../state/config-vars.js';
+import { panelIdStore } from '../../state/panel-ids.js';
 import { readAppliedPasswords, readInstancePasswords } from '../../state/instance-passwords.js';
 import { appEnvironment, existingTarget } from '../targets.js';
 
@@ -54,5 +55,6 @@ export async function databaseTarget(ctx: CommandContext, command: string, text:
   const password = (await readAppliedPasswords(gateway.state, 'database', clusterName, [instance]))[id]!;
   const session = new HostSession({ name: host.name, address: host.address, user: host.ssh.user, port: host.ssh.port }, hostSshSettings(config));
   await session.open();
-  return { app, env: environment.name, cluster, host, credentials: databaseCredentials(instance, cluster.db, password), rotated: kept !== password, session, provider: databaseProvider(cluster, session), close: () => session.close() };
+  const provider = databaseProvider(cluster, session, { ids: panelIdStore(gateway.state, clusterName) });
+  return { app, env: environment.name, cluster, host, credentials: databaseCredentials(instance, { ...cluster, db: cluster.db }, password), rotated: kept !== password, session, provider, close: async () => { await provider.close(); await session.close(); } };
 }

@@ -1,6 +1,7 @@
 import { defineCommand, EVERYWHERE } from '../../dispatch/command.js';
 import { readAccountingQueueStatus } from '../../accounting/queue.js';
 import { readBackupQueueStatus } from '../../deployer/backup-job.js';
+import { withPanel } from '../../deployer/ispconfig-domains.js';
 import { readVisits } from '../../state/usage.js';
 import { CommandFailure } from '../../core/errors.js';
 import { listApps } from '../../push/repos.js';
@@ -36,6 +37,7 @@ export default defineCommand<Report>({
       `deploys     ${report.deploy.workers.length} worker(s)${report.deploy.workers.length ? ` (${report.deploy.workers.join(', ')})` : ''}; ${counts(report.deploy.counts)}`,
       `accounting  every ${report.accounting.intervalSeconds} s, next run ${report.accounting.nextRun ?? 'not scheduled'}; ${report.accounting.workers.length} worker(s); ${counts(report.accounting.counts)}`,
       `backups     ${report.backups.everySeconds ? `every ${report.backups.everySeconds} s, next run ${report.backups.nextRun ?? 'not scheduled'}; ${report.backups.workers.length} worker(s); ${counts(report.backups.counts)}` : 'not scheduled (backups.schedule in gateway.yml)'}; keep ${report.backups.keep}${report.backups.last ? `; last run ${report.backups.last.finishedAt}: ${report.backups.last.failed.length > 0 ? 'FAILED' : `${report.backups.last.captured} captured`}` : ''}`,
+      ...report.panels.map((p) => `ispconfig   ${p.cluster}: ${p.login === 'ok' ? 'login ok' : 'login FAILED'}`),
       'hosts',
       ...report.hosts.map((h) => `  ${`${h.cluster}/${h.host}`.padEnd(28)} ${h.visitedAt ? `visited ${h.visitedAt}, ${h.lines} edge log line(s)${h.error ? `, FAILED: ${h.error}` : ''}` : 'never visited'}`),
       report.problems.length === 0 ? 'no problems' : `problems:\n${report.problems.map((p) => `  - ${p}`).join('\n')}`,
@@ -74,5 +76,14 @@ async function readStatus(gateway: GatewayContext, config: GatewayConfig) {
     else if (Date.now() - Date.parse(h.visitedAt) > 3 * interval * 1000) problems.push(`${name}: last visited ${h.visitedAt}, over 3 intervals ago`);
     for (const warning of h.warnings ?? []) problems.push(`${name}: ${warning}`);
   }
-  return { redis: gateway.redis.address, apps: (await listApps(config.gateway.stateDir)).length, deploy, accounting: { ...accounting, intervalSeconds: interval }, backups, hosts, problems };
+  // Each cluster's panel: one login (a cheap call; a wrong password is one failed attempt, not retried).
+  const panels: { cluster: string; login: string }[] = [];
+  for (const cluster of Object.values(config.clusters)) {
+    const { ispconfig } = cluster;
+    if (!ispconfig) continue;
+    const login = await withPanel({ ...cluster, ispconfig }, (api) => api.login()).then(() => 'ok', (e: unknown) => (e as Error).message);
+    panels.push({ cluster: cluster.name, login });
+    if (login !== 'ok') problems.push(`${login} (magrathea ispconfig check --cluster ${cluster.name} says more)`);
+  }
+  return { redis: gateway.redis.address, panels, apps: (await listApps(config.gateway.stateDir)).length, deploy, accounting: { ...accounting, intervalSeconds: interval }, backups, hosts, problems };
 }

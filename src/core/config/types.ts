@@ -195,8 +195,33 @@ export interface DatabaseConfig {
   port: number;
 }
 
+/**
+ * The ISPConfig panel that manages the cluster (`ispconfig:` in
+ * clusters.yml): its databases are then made through the panel's remote
+ * JSON API (the panel's admins see, limit and back them up there), and a
+ * domain the panel already serves is refused before a deploy claims it.
+ */
+export interface IspconfigConfig {
+  /** The remote API's URL: `https://panel.example.com:8080/remote/json.php`. */
+  url: string;
+  /** The panel's remote user (System > Remote Users). */
+  user: string;
+  /** A root-only file on the gateway holding the remote user's password (never in YAML). */
+  passwordFile: string;
+  /** The remote user's password, read from `passwordFile` by the loader (empty in a configuration only validated). */
+  password: string;
+  /** The panel client the databases belong to: its login name, or its numeric id. */
+  client: string;
+  /** The panel's id of the cluster's db server. Default: the panel's server whose IP is the db host's (`server_get_serverid_by_ip`). */
+  serverId?: number;
+  /** Seconds a new database may take to log in (the panel applies its queue from a cron, every minute). Default 90. */
+  waitSeconds: number;
+}
+
 export interface ClusterConfig {
   name: string;
+  /** Absent: no panel; Magrathea runs the SQL on the db host itself. */
+  ispconfig?: IspconfigConfig;
   /** Absent: the cluster has no database server. */
   db?: DatabaseConfig;
   /** Absent: PHP sessions are files on each web host, and a cluster of several web hosts pins each client to one (a cookie at the cache). */

@@ -49,6 +49,18 @@ describe('validateGatewayConfig', () => {
     expect(problems({ 'clusters.yml': HOSTS.replace('roles: [web]', 'egress: db.internal, roles: [web]') })).toEqual([expect.stringMatching(/egress: "db\.internal" is not an IPv4 address/)]);
   });
 
+  it('reads a cluster\'s ISPConfig panel, and names the file, line and field of what is wrong with it', () => {
+    const withDb = HOSTS.replace('roles: [cache, balancer]', 'roles: [cache, balancer, db]');
+    const panel = '  ispconfig: { url: "https://panel.example.com:8080/remote/json.php", user: magrathea, password_file: /etc/magrathea/ispconfig.password, client: shop-team, wait: 2m }\n';
+    const result = validateGatewayConfig('/cfg', { 'clusters.yml': withDb + panel });
+    if ('problems' in result) throw new Error(result.problems.map(formatProblem).join('\n'));
+    expect(result.config.clusters.c1!.ispconfig).toEqual({ url: 'https://panel.example.com:8080/remote/json.php', user: 'magrathea', passwordFile: '/etc/magrathea/ispconfig.password', password: '', client: 'shop-team', waitSeconds: 120 });
+    expect(problems({ 'clusters.yml': withDb + panel.replace(', wait: 2m', ', server_id: 3, password: hunter2') })).toEqual([expect.stringMatching(/^\/cfg\/clusters\.yml:5:\d+: c1\.ispconfig\.password: no password in clusters\.yml: put it in a root-only file/)]);
+    expect(problems({ 'clusters.yml': withDb + panel.replace('https://panel', 'https://u:p@panel') })).toEqual([expect.stringMatching(/^\/cfg\/clusters\.yml:5:\d+: c1\.ispconfig\.url: .* is not the URL of the panel's remote API/)]);
+    expect(problems({ 'clusters.yml': HOSTS + panel })).toEqual([expect.stringMatching(/^\/cfg\/clusters\.yml:5:\d+: c1\.ispconfig: cluster "c1" has no host of role "db"/)]);
+    expect(problems({ 'clusters.yml': withDb + '  ispconfig: { url: "http://p/remote/json.php", user: m, client: c }\n' })).toEqual([expect.stringMatching(/c1\.ispconfig: missing required key "password_file"/)]);
+  });
+
   it('names the file, line and column of each problem', () => {
     expect(problems({ 'clusters.yml': HOSTS + '    w2: { address: 127.0.1.300, roles: [web] }\n' })).toEqual([
       expect.stringMatching(/^\/cfg\/clusters\.yml:5:20: c1\.hosts\.w2\.address: "127\.0\.1\.300" is not an IPv4 address/),

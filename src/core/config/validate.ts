@@ -10,6 +10,7 @@ import {
   type BuildSettings,
   type ClusterCommands,
   type ClusterConfig,
+  type IspconfigConfig,
   type ClusterPaths,
   type DatabaseConfig,
   type GatewayConfig,
@@ -250,7 +251,7 @@ function readClusters(r: Reader): Record<string, ClusterConfig> {
 
 function readCluster(r: Reader, name: string): ClusterConfig | undefined {
   const at = [name];
-  if (!r.map(at, ['edge', 'ports', 'ssh', 'hosts', 'paths', 'commands', 'storage', 'sessions'], 'a cluster (hosts, ports, paths, commands, storage, sessions)')) {
+  if (!r.map(at, ['edge', 'ports', 'ssh', 'hosts', 'paths', 'commands', 'storage', 'sessions', 'ispconfig'], 'a cluster (hosts, ports, paths, commands, storage, sessions, ispconfig)')) {
     if (!r.has(at)) r.fail(at, 'a cluster needs hosts');
     return undefined;
   }
@@ -330,6 +331,7 @@ function readCluster(r: Reader, name: string): ClusterConfig | undefined {
   const storage = r.string([...at, 'storage'], (v) => checkStorage(v, paths));
   const sessions = readSessionStore(r, at, hosts);
   const db = readDatabase(r, at, hosts, ports.db);
+  const ispconfig = readIspconfig(r, at, db);
   return {
     name,
     edge,
@@ -340,8 +342,37 @@ function readCluster(r: Reader, name: string): ClusterConfig | undefined {
     ...(storage === undefined ? {} : { storage: storage.replace(/\/$/, '') }),
     ...(sessions ? { sessions } : {}),
     ...(db ? { db } : {}),
+    ...(ispconfig ? { ispconfig } : {}),
   };
 }
+
+export const DEFAULT_ISPCONFIG_WAIT_SECONDS = 90;
+
+/**
+ * The panel that manages the cluster: where its remote API answers, as
+ * whom (the password in a file of its own, never here), for which of its
+ * clients, and which of its servers is the db host. The panel makes the
+ * databases on the db host: a panel without one has nothing to do.
+ */
+function readIspconfig(r: Reader, at: string[], db: DatabaseConfig | undefined): IspconfigConfig | undefined {
+  const p = [...at, 'ispconfig'];
+  if (!r.has(p)) return undefined;
+  if (!r.map(p, ['url', 'user', 'password', 'password_file', 'client', 'server_id', 'wait'], 'the cluster\'s ISPConfig panel (url, user, password_file, client, server_id, wait)')) return undefined;
+  if (r.has([...p, 'password'])) r.fail([...p, 'password'], 'no password in clusters.yml: put it in a root-only file (mode 600) and name that file in password_file', 'key');
+  const url = r.required([...p, 'url'], checkPanelUrl);
+  const user = r.required([...p, 'user'], (v) => (/^[A-Za-z0-9_.@-]{1,64}$/.test(v) ? undefined : `${show(v)} is not a remote user name of the panel (1 to 64 of A-Z, a-z, 0-9, _ . @ -)`));
+  const passwordFile = r.required([...p, 'password_file'], checkAbsolutePath);
+  const client = r.required([...p, 'client'], (v) => (/^[A-Za-z0-9_.@-]{1,64}$/.test(v) ? undefined : `${show(v)} is neither a client's login name nor its id in the panel`));
+  const serverId = r.integer([...p, 'server_id'], 1, 1_000_000);
+  const wait = readDuration(r, [...p, 'wait'], 1, 3600, 'wait');
+  if (!db) r.fail(p, `cluster ${show(at[0]!)} has no host of role "db": the panel makes its databases there, give the role to the panel's database server`);
+  if (url === undefined || user === undefined || passwordFile === undefined || client === undefined || !db) return undefined;
+  return { url, user, passwordFile, password: '', client, ...(serverId === undefined ? {} : { serverId }), waitSeconds: wait ?? DEFAULT_ISPCONFIG_WAIT_SECONDS };
+}
+
+/** The remote API's URL: http(s), a host, a port, a path (…/remote/json.php); no credentials or query in it. */
+const checkPanelUrl: Check = (v) =>
+  /^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?(\/[A-Za-z0-9._~/-]*)?$/.test(v) ? undefined : `${show(v)} is not the URL of the panel's remote API, like https://panel.example.com:8080/remote/json.php (no credentials, no query)`;
 
 /** The database server: the one host of role `db`, if any. One per cluster: Magrathea does not pick between servers. */
 function readDatabase(r: Reader, at: string[], hosts: HostConfig[], port: number): DatabaseConfig | undefined {
