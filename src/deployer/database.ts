@@ -2,6 +2,7 @@ import type { HostSession } from '../adapters/ssh.js';
 import type { ClusterConfig } from '../core/config/types.js';
 import { databaseHost, dropSql, existsSql, provisionSql, sizesSql, staleUsersSql, userHostsSql, type DatabaseCredentials } from '../core/database.js';
 import { MagratheaError } from '../core/errors.js';
+import type { DatabaseProvider, Dropped } from './database-provider.js';
 import { panelDatabaseProvider, type PanelProviderOptions } from './ispconfig-database.js';
 
 /**
@@ -57,33 +58,6 @@ async function databaseSizes(session: HostSession, host: string, names: readonly
   return sizes;
 }
 
-/** What a drop found: whether there was a database, and a user (at any address). */
-export interface Dropped {
-  database: boolean;
-  user: boolean;
-}
-
-/**
- * What Magrathea asks of a cluster's database server about an instance's
- * database and user, whoever provides them: this module's direct SQL over
- * SSH now; a control panel's API (the panel creates databases and users
- * itself, and applies them within a minute) is meant to answer the same
- * calls. What moves data (db:shell, export, import, backups, copy) runs the
- * client on the db host whoever made the database, so it is not here.
- */
-export interface DatabaseProvider {
-  /** The database and user exist, with these credentials, reachable from `clients` only. */
-  ensure(credentials: DatabaseCredentials, clients: readonly string[]): Promise<void>;
-  /** The database exists. */
-  exists(name: string): Promise<boolean>;
-  /** The database and its user gone. */
-  drop(credentials: Pick<DatabaseCredentials, 'name' | 'user'>): Promise<Dropped>;
-  /** Bytes each named database holds; one that does not exist is absent. */
-  sizes(names: readonly string[]): Promise<Record<string, number>>;
-  /** Ends what the provider opened (a panel's session); the SSH session stays the caller's. */
-  close(): Promise<void>;
-}
-
 /**
  * The provider of a cluster's databases, over `session` (open to its db
  * host): the panel's API where clusters.yml gives the cluster an
@@ -113,3 +87,5 @@ export async function withDatabaseProvider<T>(cluster: Pick<ClusterConfig, 'name
     await provider.close();
   }
 }
+
+export type { DatabaseProvider, Dropped } from './database-provider.js';

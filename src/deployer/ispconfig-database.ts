@@ -5,7 +5,7 @@ import type { ClusterConfig, IspconfigConfig } from '../core/config/types.js';
 import { databaseHost, type DatabaseCredentials } from '../core/database.js';
 import { MagratheaError } from '../core/errors.js';
 import type { PanelIdStore } from '../state/panel-ids.js';
-import type { DatabaseProvider, Dropped } from './database.js';
+import type { DatabaseProvider, Dropped } from './database-provider.js';
 
 type Row = Record<string, string | number | null>;
 
