@@ -167,7 +167,9 @@ async function main(cleanups: BenchCleanups, clock: BenchClock): Promise<void> {
   }
 }
 
-const fmt = (s: number): string => (Number.isNaN(s) ? '-' : `${s.toFixed(2)} s`);
+function fmt(s: number): string {
+  return Number.isNaN(s) ? '-' : `${s.toFixed(2)} s`;
+}
 
 function pushTail(stderr: string): string {
   return stderr.split('\n').filter((l) => l.startsWith('remote:')).slice(-3).join(' | ');
