@@ -113,9 +113,7 @@ export function hostServices(host: LabHost, phpVersions: readonly string[]): Lab
         '-a', `${host.address}:${LAB_PORTS.cache}`,
         '-T', `${host.address}:${LAB_PORTS.varnishAdmin}`,
         '-S', '/etc/varnish/secret',
-        // Every instance's VCL loaded and labelled, then main.vcl used: what deploys left, back after a restart.
-        '-I', '/etc/varnish/magrathea/boot.cli',
-        '-f', '',
+        '-f', '/etc/varnish/magrathea/main.vcl',
         '-s', 'malloc,64m',
         '-P', '/run/varnishd.pid',
       ],
