@@ -34,9 +34,11 @@ const DEPLOY_TIMEOUT_MS = 180_000;
 const BUDGET_MS = 8 * 60_000;
 /** Past this, the bench brings its lab down and exits, wherever it is. */
 const HARD_LIMIT_MS = 15 * 60_000;
+/** Issue 14's: redeploys close to plain rsync and well below Capistrano, first deploys close to plain rsync. */
 const GOALS: Goal[] = [
-  { against: 'plain rsync', atMost: 1.3 },
-  { against: 'Capistrano', atMost: 0.5 },
+  { against: 'plain rsync', of: 'first', atMost: 1.3 },
+  { against: 'plain rsync', of: 'redeploy', atMost: 1.3 },
+  { against: 'Capistrano', of: 'redeploy', atMost: 0.5 },
 ];
 
 const stallBefore = await cpuStall();

@@ -6,69 +6,35 @@
  * apart), and the round trip of `ssh magrathea apps:list` against a plain
  * `ssh <lab host> true` measured in the same run.
  */
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { run, start } from '../src/adapters/exec.js';
+import { run } from '../src/adapters/exec.js';
 import { labDown } from '../src/lab/down.js';
 import { labUp } from '../src/lab/up.js';
+import { exampleRepo, peakKiB, pushRepo, startBenchGateway, type BenchGateway } from './gateway/serve.js';
 
 const APPS = 20;
 const ROUND_TRIPS = 20;
-const CLI = resolve('dist/src/cli/main.js');
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const freePort = () =>
-  new Promise<number>((done) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const port = (probe.address() as { port: number }).port;
-      probe.close(() => done(port));
-    });
-  });
-
-async function peakKiB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
-}
 
 const work = await mkdtemp(join(tmpdir(), 'magrathea-bench-gateway-'));
 const labDir = join(work, 'lab');
-let server: ReturnType<typeof start> | undefined;
+let stopGateway: (() => Promise<void>) | undefined;
 try {
   const { status } = await labUp({ dir: labDir, shape: { clusters: 1, webHosts: 2, subnet: 197 } });
-  const port = await freePort();
-  server = start('node', [CLI, 'serve', '--config', status.config, '--listen', `127.0.0.1:${port}`, '--no-http'], { stdio: 'pipe' });
-  let log = '';
-  server.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-  for (let i = 0; i < 100 && !log.includes('listening'); i++) await new Promise((r) => setTimeout(r, 100));
-  if (!log.includes('listening')) throw new Error(`magrathea serve did not start: ${log}`);
-
-  const key = status.ssh.identity.replace(/id_ed25519$/, 'user_ed25519');
-  const ssh = ['ssh', '-p', String(port), '-i', key, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', `UserKnownHostsFile=${join(work, 'known_hosts')}`];
-  const gatewaySsh = (...args: string[]) => run(ssh[0]!, [...ssh.slice(1), 'git@127.0.0.1', ...args]);
+  const gateway: BenchGateway = await startBenchGateway(status, work, (stop) => (stopGateway = stop));
+  const gatewaySsh = gateway.command;
 
   const names = Array.from({ length: APPS }, (_, i) => `bench-${String(i + 1).padStart(2, '0')}`);
   const repos: string[] = [];
-  for (const name of names) {
-    await gatewaySsh('apps:create', name);
-    const repo = join(work, name);
-    await cp('examples/hello-php', repo, { recursive: true });
-    // One cluster in this lab: the example's second cluster and its staging are left out.
-    const manifest = (await readFile(join(repo, 'magrathea.yml'), 'utf8')).split('\nenvironments:')[0]!;
-    await writeFile(join(repo, 'magrathea.yml'), `${manifest}\nenvironments:\n  production: { branch: master, clusters: [cluster-a] }\n`);
-    await run('git', ['init', '-q', '-b', 'master', repo]);
-    await run('git', ['-C', repo, 'add', '-A']);
-    await run('git', ['-C', repo, '-c', 'user.name=b', '-c', 'user.email=b@example.com', 'commit', '-q', '-m', name]);
-    await run('git', ['-C', repo, 'remote', 'add', 'magrathea', `ssh://git@127.0.0.1:${port}/${name}.git`]);
-    repos.push(repo);
-  }
+  // One cluster in this lab: the example's second cluster and its staging are left out.
+  for (const name of names) repos.push(await exampleRepo(gateway, work, name, ['cluster-a']));
 
   const began = performance.now();
-  const pushes = await Promise.all(
-    repos.map((repo) => run('git', ['-C', repo, 'push', 'magrathea', 'master'], { reject: false, timeout: 600_000, env: { GIT_SSH_COMMAND: ssh.join(' ') } })),
-  );
+  const pushes = await Promise.all(repos.map((repo) => pushRepo(gateway, repo, 600_000)));
   const pushSeconds = (performance.now() - began) / 1000;
   const accepted = pushes.filter((p) => p.exitCode === 0).length;
   const edge = status.edges[0]!.url;
@@ -77,7 +43,7 @@ try {
     const page = await run('curl', ['-s', '-m', '10', '-H', `Host: ${name}.example.com`, `${edge}/`], { reject: false });
     if (page.stdout.startsWith('Hello from cluster-a')) served++;
   }
-  const peak = await peakKiB(server.pid!);
+  const peak = await peakKiB(gateway.pid);
 
   const gatewayTrips: number[] = [];
   const sshdTrips: number[] = [];
@@ -101,10 +67,7 @@ try {
     process.exitCode = 1;
   }
 } finally {
-  if (server) {
-    server.kill('SIGTERM');
-    await server.catch(() => undefined);
-  }
+  await stopGateway?.();
   await labDown({ dir: labDir, purge: true }).catch((e: Error) => console.log(`lab down: ${e.message}`));
   await rm(work, { recursive: true, force: true });
 }

@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { run } from '../../src/adapters/exec.js';
+import { sshMasters } from '../../src/adapters/ssh-masters.js';
 import { createKeys } from '../../src/state/keys.js';
 import { openRedis, type RedisHandle } from '../../src/state/redis.js';
 import { buildRelease, checkoutDir, exportTree } from '../../src/builder/build-release.js';
@@ -69,8 +70,8 @@ export function magratheaTool(ctx: BenchContext): DeployTool {
         mark('build');
         const log = (line: string): void => {
           if (/: preparing \d+ hosts$/.test(line)) mark('connect');
-          else if (/config files unchanged/.test(line)) mark('prepare');
-          else if (/: switching \d+ hosts to /.test(line)) mark(marks.at(-1)![0] === 'prepare' ? 'check' : 'prepare+check');
+          // Each host's checks run while the others are still prepared: one phase.
+          else if (/: switching \d+ hosts to /.test(line)) mark('prepare+check');
         };
         const result = await deploy({ app, env: ENV, release: `r${n}`, manifest: source.manifest, source: built.dir }, { config, state, log });
         mark('switch+verify');
@@ -94,6 +95,8 @@ export function magratheaTool(ctx: BenchContext): DeployTool {
       );
     },
     async close() {
+      // The SSH masters kept between its deploys (gateway.yml ssh.master_idle), stopped by pid.
+      await sshMasters.close();
       await redis?.stop();
     },
   };

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { lstat, mkdir } from 'node:fs/promises';
+import { lstat, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandError, run, runDaemon, type RunOptions, type RunResult } from './exec.js';
 import { MagratheaError } from '../core/errors.js';
+import { sshMasters, type MasterControl, type SshMasterPool } from './ssh-masters.js';
 
 /** Where a host is and who Magrathea is there. */
 export interface SshTarget {
@@ -20,6 +21,14 @@ export interface SshSettings {
   controlDir: string;
   /** Seconds to wait for the TCP connection and authentication. Default 10. */
   connectTimeout?: number;
+  /**
+   * Seconds a host's master stays up after its last session closed, for the
+   * next deploy (gateway.yml `ssh.master_idle`). Default 0: closed with its
+   * last session.
+   */
+  masterIdleSeconds?: number;
+  /** The pool the masters are kept in. Default `sshMasters`, this process's. */
+  masters?: SshMasterPool;
 }
 
 /**
@@ -42,16 +51,30 @@ export class HostUnreachableError extends MagratheaError {
 
 /**
  * One SSH connection to one host, reused by every command and rsync of a
- * deploy: an OpenSSH ControlMaster, started by `open()`, which exits by
- * itself a minute after its last use should the gateway die, or at
- * `close()`. Commands are argv arrays, each argument single-quoted for the
- * remote shell, so nothing reaches it unquoted.
+ * deploy: an OpenSSH ControlMaster of the process's pool (`SshMasterPool`),
+ * checked (or started) by `open()` and let go by `close()`; the pool keeps
+ * it for the next session to that host for `masterIdleSeconds`, then stops
+ * it by its pid. Should the gateway die, the master exits by itself a
+ * minute after that. Commands are argv arrays, each argument single-quoted
+ * for the remote shell, so nothing reaches it unquoted.
  */
 export class HostSession {
+  private opened = false;
+
   constructor(
     readonly target: SshTarget,
     private readonly settings: SshSettings,
   ) {}
+
+  /**
+   * The master's socket: one per host, user and port, and per process (each
+   * process's pool stops the masters it started, which no other process may
+   * be using). Short, as controlDir explains.
+   */
+  controlPath(): string {
+    const host = createHash('sha256').update(`${this.target.user}@${this.target.address}:${this.target.port}`).digest('hex').slice(0, 16);
+    return `${this.settings.controlDir}/${host}.${process.pid}`;
+  }
 
   /** Options shared by the master, the commands, and rsync's transport. */
   options(): string[] {
@@ -63,30 +86,55 @@ export class HostSession {
       '-o', 'StrictHostKeyChecking=yes',
       '-o', `ConnectTimeout=${this.settings.connectTimeout ?? 10}`,
       '-o', 'ServerAliveInterval=10',
-      '-o', `ControlPath=${this.settings.controlDir}/%C`,
+      '-o', `ControlPath=${this.controlPath()}`,
       '-p', String(this.target.port),
       '-l', this.target.user,
     ];
   }
 
+  /** Takes the host's master from the pool: checked with `ssh -O check`, started (or replaced, when dead) if need be. */
   async open(): Promise<void> {
+    if (this.opened) return;
     await mkdir(this.settings.controlDir, { recursive: true, mode: 0o700 });
     // A predictable directory in /tmp must be ours, and private: the sockets in it are logged-in connections.
     const dir = await lstat(this.settings.controlDir);
     if (!dir.isDirectory() || dir.uid !== process.getuid?.() || (dir.mode & 0o077) !== 0) {
       throw new MagratheaError(`${this.settings.controlDir} is not a private directory of this user: remove it`, 'unsafe-control-dir');
     }
-    const alive = await run('ssh', [...this.options(), '-O', 'check', this.target.address], { reject: false, input: '', timeout: 10_000 });
-    if (alive.exitCode === 0) return;
-    try {
-      // The master daemonizes (-f) and would hold a pipe open for good: its output goes to a file.
-      await runDaemon('ssh', [...this.options(), '-o', 'ControlMaster=yes', '-o', 'ControlPersist=60', '-f', '-N', this.target.address], {
-        log: `${this.settings.controlDir}/master.log`,
-        timeout: ((this.settings.connectTimeout ?? 10) + 5) * 1000,
-      });
-    } catch (e) {
-      throw new HostUnreachableError(this.target.name, e instanceof CommandError ? lastLine(e.stderr) : (e as Error).message, e);
-    }
+    await this.pool().acquire(this.controlPath(), this.masterControl(), (this.settings.masterIdleSeconds ?? 0) * 1000);
+    this.opened = true;
+  }
+
+  private pool(): SshMasterPool {
+    return this.settings.masters ?? sshMasters;
+  }
+
+  private masterControl(): MasterControl {
+    const socket = this.controlPath();
+    const connectTimeout = this.settings.connectTimeout ?? 10;
+    // The pool stops the master by pid; this is for a gateway that died without stopping it.
+    const persist = Math.max(60, (this.settings.masterIdleSeconds ?? 0) + 60);
+    return {
+      signature: `ControlPath=${socket}`,
+      check: async () => {
+        const alive = await run('ssh', [...this.options(), '-O', 'check', this.target.address], { reject: false, input: '', timeout: 10_000 });
+        const pid = /\(pid=(\d+)\)/.exec(alive.stderr)?.[1];
+        return alive.exitCode === 0 && pid ? Number(pid) : undefined;
+      },
+      start: async () => {
+        // A killed master leaves its socket behind, and a new one would refuse to take its place.
+        await rm(socket, { force: true });
+        try {
+          // The master daemonizes (-f) and would hold a pipe open for good: its output goes to a file.
+          await runDaemon('ssh', [...this.options(), '-o', 'ControlMaster=yes', '-o', `ControlPersist=${persist}`, '-f', '-N', this.target.address], {
+            log: `${this.settings.controlDir}/master.log`,
+            timeout: (connectTimeout + 5) * 1000,
+          });
+        } catch (e) {
+          throw new HostUnreachableError(this.target.name, e instanceof CommandError ? lastLine(e.stderr) : (e as Error).message, e);
+        }
+      },
+    };
   }
 
   /** Runs argv on the host. Throws CommandError (naming the host) on a non-zero exit unless `reject: false`. */
@@ -123,8 +171,11 @@ export class HostSession {
     }
   }
 
+  /** Lets go of the host's master: the pool stops it once no session uses it and its idle time is over. */
   async close(): Promise<void> {
-    await run('ssh', [...this.options(), '-O', 'exit', this.target.address], { reject: false, input: '', timeout: 10_000 });
+    if (!this.opened) return;
+    this.opened = false;
+    await this.pool().release(this.controlPath());
   }
 }
 

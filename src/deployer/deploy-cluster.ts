@@ -16,11 +16,13 @@ import { formatProblem } from '../core/source.js';
 import { fpmPoolDir, instanceId, instanceRoot, instanceStorage, logDir, unixId, unixUser } from '../core/render/names.js';
 import { writeRendered } from '../host-config/write.js';
 import { needsStickySessions } from '../core/render/sessions.js';
+import { mainVclPath } from '../core/render/varnish.js';
+import { forEachSettled } from '../lib/settle.js';
 import { agent, agentArgv } from './agent.js';
 import { envFile } from './env-file.js';
-import { checkFpmReload } from './host-requirements.js';
+import { checkFpmReload, checkFpmReloadOutput } from './host-requirements.js';
 import { checkPhpExtensions } from './php-extensions.js';
-import { checkArgv, reloadArgv, varnishActivate, varnishBan } from './services.js';
+import { checkArgv, reloadArgv, varnishApply, varnishBan, varnishMissing } from './services.js';
 import { ensureSessionUsers } from './session-store.js';
 import type { ClusterOutcome, DeployState, Step } from './types.js';
 
@@ -132,7 +134,7 @@ async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> 
   const staging = `${cluster.paths.apps}/.magrathea/staging/${instanceId(instance)}.${release}`;
   const local = await mkdtemp(join(tmpdir(), 'magrathea-stage-'));
   const web = cluster.hosts.filter((h) => h.roles.includes('web'));
-  const ctx: HostContext = { cluster, instance: withDatabase(instance), release, files, staging, local, sessions, previous, switched: new Set(), log, extensions: input.extensions ?? [], instances: [...others, instance], sessionPasswords };
+  const ctx: HostContext = { cluster, instance: withDatabase(instance), release, files, rendered: rendered.files, staging, local, sessions, previous, switched: new Set(), log, extensions: input.extensions ?? [], instances: [...others, instance], sessionPasswords };
   let switched = false;
   try {
     await onEach(cluster.hosts, 'connect', (h) => sessions.get(h.name)!.open());
@@ -145,11 +147,17 @@ async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> 
       await onEach([databaseHost(cluster)], 'database', (h) => withDatabaseProvider(cluster, sessions.get(h.name)!, (provider) => provider.ensure(own, clients), { log, ...(ids ? { ids } : {}) }));
     }
     log(`${cluster.name}: preparing ${cluster.hosts.length} hosts`);
-    const transferred = await onEach(cluster.hosts, 'prepare', (h) => prepareHost(ctx, h, input.source));
     const unchanged = rendered.files.length - files.length;
     if (unchanged > 0) log(`${cluster.name}: ${unchanged} of ${rendered.files.length} config files unchanged: their services are not checked or reloaded`);
-    outcome.transferred = Object.fromEntries(cluster.hosts.map((h, i) => [h.name, transferred[i]!]).filter(([, n]) => n !== -1));
-    await onEach(cluster.hosts, 'check', (h) => checkHost(ctx, h));
+    // Each host's checks start as soon as what they read is there: the edge's configs are checked while the web hosts still receive the release.
+    const work = new Map(cluster.hosts.map((h) => [h.name, prepareHost(ctx, h, input.source)]));
+    const [prepared, checked] = await Promise.allSettled([
+      onEach(cluster.hosts, 'prepare', (h) => work.get(h.name)!.done),
+      onEach(cluster.hosts, 'check', (h) => checkHost(ctx, h, work.get(h.name)!)),
+    ]);
+    if (prepared.status === 'rejected') throw prepared.reason;
+    if (checked.status === 'rejected') throw checked.reason;
+    outcome.transferred = Object.fromEntries(cluster.hosts.map((h, i) => [h.name, prepared.value[i]!]).filter(([, n]) => n !== -1));
     if (instance.hooks.release && input.runHook !== false) {
       const host = web[0]!;
       log(`${cluster.name}: release hook on ${host.name}: ${instance.hooks.release}`);
@@ -199,7 +207,10 @@ interface HostContext {
   cluster: ClusterConfig;
   instance: InstanceConfig;
   release: string;
+  /** The files to ship: the changed ones (the edge's missing ones are added at prepare). */
   files: RenderedFile[];
+  /** Every file of the cluster, as this deploy renders it. */
+  rendered: RenderedFile[];
   staging: string;
   local: string;
   sessions: Map<string, HostSession>;
@@ -225,23 +236,45 @@ export async function onEach<T>(hosts: HostConfig[], step: Step, action: (host: 
  * The files to ship: all of them, unless the cluster's live instances (as
  * recorded by the last deploys) render some identically; those services
  * need no check and no reload. A service keeps all its files of a host when
- * any of them changed: its check reads them together.
+ * any of them changed: its check reads them together. Except Varnish: each
+ * instance's VCL is compiled and loaded alone, so only the changed ones go.
  */
 function changedFiles(next: RenderedFile[], before: ReturnType<typeof renderCluster> | undefined): RenderedFile[] {
   if (!before || 'problems' in before) return next;
   const old = new Map(before.files.map((f) => [`${f.host}\u0000${f.path}`, f.content]));
-  const key = (f: RenderedFile) => `${f.host}\u0000${f.service}`;
+  const key = (f: RenderedFile) => `${f.host}\u0000${f.service}${f.service === 'varnish' && f.instance ? `\u0000${f.path}` : ''}`;
   const changed = new Set(next.filter((f) => old.get(`${f.host}\u0000${f.path}`) !== f.content).map(key));
   return next.filter((f) => changed.has(key(f)));
 }
 
-/** Returns how many files rsync sent (-1 for hosts that get no release, 0 for a release already there). */
-async function prepareHost(ctx: HostContext, host: HostConfig, source: string | undefined): Promise<number> {
+/** One host's prepare under way: its configs staged, its release in place; `done` says how many files rsync sent. */
+interface HostPrepare {
+  staged: Promise<void>;
+  release: Promise<number>;
+  /** -1 for hosts that get no release, 0 for a release already there. */
+  done: Promise<number>;
+}
+
+function prepareHost(ctx: HostContext, host: HostConfig, source: string | undefined): HostPrepare {
   // The configs and the release travel at the same time: two rsyncs over the host's one connection.
   // The session store's users before any pool that logs in as them is switched to (each deploy renders every pool).
   const store = ctx.cluster.sessions?.host === host.name ? ensureSessionUsers(ctx.sessions.get(host.name)!, ctx.cluster.sessions, ctx.instances, ctx.sessionPasswords!) : undefined;
-  const [, sent] = await Promise.all([stageConfigs(ctx, host), host.roles.includes('web') ? prepareRelease(ctx, host, source) : -1, store]);
-  return sent;
+  // A cache's missing VCLs join this deploy's files before they are staged.
+  const staged = (host.roles.includes('cache') ? addMissingVcls(ctx, host) : Promise.resolve()).then(() => stageConfigs(ctx, host));
+  const release = host.roles.includes('web') ? prepareRelease(ctx, host, source) : Promise.resolve(-1);
+  return { staged, release, done: Promise.all([staged, release, store]).then(([, sent]) => sent) };
+}
+
+/**
+ * The VCLs a cache lacks although no file changed (started without
+ * boot.cli, or holding a VCL from before labels): shipped, checked and
+ * loaded with this deploy's, so that its main VCL finds every label.
+ */
+async function addMissingVcls(ctx: HostContext, host: HostConfig): Promise<void> {
+  const { missing, mainActive } = await varnishMissing(ctx.sessions.get(host.name)!, ctx.cluster, ctx.instances);
+  const wanted = new Set(missing.map(instanceId));
+  const add = ctx.rendered.filter((f) => f.host === host.name && f.service === 'varnish' && (f.instance ? wanted.has(instanceId(f.instance)) : !mainActive || missing.length > 0));
+  for (const f of add) if (!ctx.files.some((g) => g.host === f.host && g.path === f.path)) ctx.files.push(f);
 }
 
 /** This host's changed config files, staged for the check and the switch (none changed: nothing staged). */
@@ -268,10 +301,7 @@ async function prepareRelease(ctx: HostContext, host: HostConfig, source: string
       throw new MagratheaError(`release ${release} is no longer on ${host.name} (only the last releases are kept)`, 'release-gone');
     });
   }
-  const storage = cluster.storage ? ['--storage', cluster.storage, instanceStorage(cluster.storage, instance)] : [];
-  const prepared = await agent(session, 'prepare', [unixUser(instance), instanceId(instance), root, logDir(cluster.paths, instance), WEB_SERVER_USER, release, '--uid', String(unixId(instance)), ...storage, '--', ...instance.shared], {
-    input: envFile(instance, host),
-  });
+  const prepared = await agent(session, 'prepare', prepareArgs(cluster, instance, release), { input: envFile(instance, host) });
   // Apache's workers take their groups when they start: a graceful restart (of the configuration
   // it serves now) lets them into the instance's root at once, which matters when a host that ran an
   // older version has its instance roots closed to others by this deploy while they serve traffic.
@@ -280,23 +310,49 @@ async function prepareRelease(ctx: HostContext, host: HostConfig, source: string
   return sent;
 }
 
+/** The host agent's `prepare` of an instance's release on a web host (its user, dirs, shared links; the env file, `envFile`, on stdin). */
+export function prepareArgs(cluster: ClusterConfig, instance: InstanceConfig, release: string): string[] {
+  const storage = cluster.storage ? ['--storage', cluster.storage, instanceStorage(cluster.storage, instance)] : [];
+  return [unixUser(instance), instanceId(instance), instanceRoot(cluster.paths, instance), logDir(cluster.paths, instance), WEB_SERVER_USER, release, '--uid', String(unixId(instance)), ...storage, '--', ...instance.shared];
+}
+
 /**
  * The host's services, checked with the staged files in place, in a private
- * mount namespace on the host; on a web host, first that the switch's FPM
- * reload will let requests in flight finish (checked on every deploy and
- * rollback: a host's php-fpm.conf can change between two).
+ * mount namespace on the host, each once its files are staged (Apache's and
+ * FPM's once the release's prepare made the instance's user and dirs they
+ * name); on a web host, that the switch's FPM reload will let requests in
+ * flight finish (checked on every deploy and rollback: a host's
+ * php-fpm.conf can change between two), read from the staged FPM check when
+ * there is one, so FPM is asked once. All at once; the first failure in
+ * that order is the one told.
  */
-async function checkHost(ctx: HostContext, host: HostConfig): Promise<void> {
+async function checkHost(ctx: HostContext, host: HostConfig, prepare: HostPrepare): Promise<void> {
   const session = ctx.sessions.get(host.name)!;
-  if (host.roles.includes('web')) await checkFpmReload(session, ctx.cluster, ctx.instance.php);
-  if (host.roles.includes('web') && ctx.extensions.length > 0) await checkPhpExtensions(session, ctx.instance.php, ctx.extensions);
-  const services = new Set(ctx.files.filter((f) => f.host === host.name).map((f) => f.service));
+  const web = host.roles.includes('web');
+  // Which services to check is known once the host's files are staged (a cache's missing VCLs are added first);
+  // staging the configs is quick beside the release's transfer, which the edge's checks still overlap.
+  await prepare.staged;
+  const mine = ctx.files.filter((f) => f.host === host.name);
+  const services = [...new Set(mine.map((f) => f.service))];
+  const checks: (() => Promise<unknown>)[] = [];
+  if (web && !services.includes('fpm')) checks.push(() => checkFpmReload(session, ctx.cluster, ctx.instance.php));
+  if (web && ctx.extensions.length > 0) checks.push(() => checkPhpExtensions(session, ctx.instance.php, ctx.extensions));
   for (const service of services) {
-    const dirs = configDirs(ctx, host, service);
-    for (const argv of checkArgv(ctx.cluster, service, ctx.instance.php)) {
-      const result = await session.exec(['unshare', '--mount', '--propagation', 'private', '--', ...agentArgv('view', [ctx.staging, dirs.join(','), '--', ...argv])], { reject: false });
-      if (result.exitCode !== 0) throw new MagratheaError(`${service} check failed: ${tail(result.stderr || result.stdout)}`, 'check-failed');
-    }
+    const ready = service === 'apache' || service === 'fpm' ? prepare.release : Promise.resolve();
+    checks.push(() => ready.then(() => checkService(ctx, host, service, mine)));
+  }
+  await forEachSettled(checks, (check) => check());
+}
+
+async function checkService(ctx: HostContext, host: HostConfig, service: Service, mine: readonly RenderedFile[]): Promise<void> {
+  const session = ctx.sessions.get(host.name)!;
+  const dirs = configDirs(ctx, host, service);
+  for (const argv of checkArgv(ctx.cluster, service, ctx.instance.php, mine)) {
+    // FPM's check given one more -t prints its effective configuration: process_control_timeout is read from it.
+    const fpm = service === 'fpm' && host.roles.includes('web');
+    const result = await session.exec(['unshare', '--mount', '--propagation', 'private', '--', ...agentArgv('view', [ctx.staging, dirs.join(','), '--', ...argv, ...(fpm ? ['-t'] : [])])], { reject: false });
+    if (result.exitCode !== 0) throw new MagratheaError(`${service} check failed: ${tail(result.stderr || result.stdout)}`, 'check-failed');
+    if (fpm) checkFpmReloadOutput(result, ctx.instance.php, argv);
   }
 }
 
@@ -319,10 +375,17 @@ async function activateHost(ctx: HostContext, host: HostConfig): Promise<void> {
     if (changed.has('apache')) await session.exec(reloadArgv(cluster, 'apache', instance.php));
   }
   if (host.roles.includes('cache')) {
-    if (changed.has('varnish')) await varnishActivate(session, cluster, `magrathea_${release}_${Date.now()}`);
+    if (changed.has('varnish')) await applyVcls(ctx, host);
     await varnishBan(session, cluster, instance.domains);
   }
   if (host.roles.includes('balancer') && changed.has('haproxy')) await session.exec(reloadArgv(cluster, 'haproxy', instance.php));
+}
+
+/** The cache loads the VCLs shipped to it (after a restore: as they are back), and main.vcl when it was shipped. */
+function applyVcls(ctx: HostContext, host: HostConfig): Promise<void> {
+  const mine = ctx.files.filter((f) => f.host === host.name && f.service === 'varnish');
+  const instances = mine.flatMap((f) => (f.instance ? [f.instance] : []));
+  return varnishApply(ctx.sessions.get(host.name)!, ctx.cluster, instances, mine.some((f) => f.path === mainVclPath(ctx.cluster.paths.varnish)));
 }
 
 async function verifyHost(ctx: HostContext, host: HostConfig): Promise<void> {
@@ -348,7 +411,7 @@ async function rollbackHost(ctx: HostContext, host: HostConfig): Promise<void> {
     if (changed.has('apache')) await session.exec(reloadArgv(cluster, 'apache', instance.php));
   }
   if (host.roles.includes('cache')) {
-    if (changed.has('varnish')) await varnishActivate(session, cluster, `magrathea_rollback_${Date.now()}`);
+    if (changed.has('varnish')) await applyVcls(ctx, host);
     await varnishBan(session, cluster, instance.domains);
   }
   if (host.roles.includes('balancer') && changed.has('haproxy')) await session.exec(reloadArgv(cluster, 'haproxy', instance.php));

@@ -97,9 +97,10 @@ export async function deploy(input: DeployInput, deps: DeployDeps): Promise<Depl
   return { app: input.app, env: input.env, release: input.release, ok: outcomes.every((o) => o.status === 'live'), clusters: outcomes };
 }
 
-/** How the deployer logs in to the hosts: the gateway's key and known_hosts, its control sockets. */
+/** How the deployer logs in to the hosts: the gateway's key and known_hosts, its control sockets, its masters kept `ssh.master_idle`. */
 export function hostSshSettings(config: GatewayConfig): SshSettings {
-  return { identity: config.gateway.ssh.identity, knownHosts: config.gateway.ssh.knownHosts, controlDir: controlDir(config.gateway.stateDir) };
+  const { identity, knownHosts, masterIdleSeconds } = config.gateway.ssh;
+  return { identity, knownHosts, controlDir: controlDir(config.gateway.stateDir), masterIdleSeconds };
 }
 
 /** The table printed at the end of a deploy (and of a push). */

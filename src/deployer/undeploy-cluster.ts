@@ -10,12 +10,13 @@ import type { InstanceConfig } from '../core/manifest/types.js';
 import type { Service } from '../core/render/cluster.js';
 import { fpmPoolDir, fpmSocket, instanceId, instanceRoot, instanceStorage, logDir, unixUser } from '../core/render/names.js';
 import { planRemoval, type HostRemoval } from '../core/render/removal.js';
+import { mainVclPath } from '../core/render/varnish.js';
 import { formatProblem } from '../core/source.js';
 import { writeRendered } from '../host-config/write.js';
 import { agent, agentArgv } from './agent.js';
 import { describe, onEach } from './deploy-cluster.js';
 import { checkFpmReload } from './host-requirements.js';
-import { checkArgv, reloadArgv, varnishActivate, varnishBan } from './services.js';
+import { checkArgv, reloadArgv, varnishApply, varnishBan } from './services.js';
 import { removeSessionUsers } from './session-store.js';
 import type { DeployState } from './types.js';
 
@@ -149,7 +150,7 @@ async function checkHost(ctx: Context, host: HostConfig): Promise<void> {
   for (const { service, php } of plan.services) {
     const removed = plan.remove.filter((f) => f.service === service && (service !== 'fpm' || f.path.startsWith(`${fpmPoolDir(ctx.cluster.paths, php)}/`))).map((f) => f.path);
     const dirs = [...new Set(plan.write.filter((f) => f.service === service).map((f) => f.path.slice(0, f.path.lastIndexOf('/'))))];
-    for (const argv of checkArgv(ctx.cluster, service, php)) {
+    for (const argv of checkArgv(ctx.cluster, service, php, plan.write)) {
       let wrapped = argv;
       if (dirs.length > 0) wrapped = agentArgv('view', [ctx.staging, dirs.join(','), '--', ...wrapped]);
       if (removed.length > 0) wrapped = agentArgv('without', [removed.join(','), '--', ...wrapped]);
@@ -169,7 +170,7 @@ async function activateHost(ctx: Context, host: HostConfig): Promise<string[]> {
   if (plan.write.length > 0) await agent(session, 'install', [ctx.staging + '/', backup]);
   const result = plan.remove.length > 0 ? await agent(session, 'remove', [backup, ...plan.remove.map((f) => f.path)]) : undefined;
   const gone = new Set((result?.stdout ?? '').split('\n').filter((l) => l.startsWith('removed ')).map((l) => l.slice('removed '.length)));
-  await reloadHost(ctx, host, plan, `magrathea_destroy_${Date.now()}`);
+  await reloadHost(ctx, host, plan);
   return [
     ...plan.remove.filter((f) => gone.has(f.path)).map((f) => `${f.instance}\u0000${WHAT[f.service]}`),
     ...plan.write.map((f) => `*\u0000${f.path.slice(f.path.lastIndexOf('/') + 1)}`),
@@ -178,10 +179,11 @@ async function activateHost(ctx: Context, host: HostConfig): Promise<string[]> {
 
 const WHAT: Record<Service, string> = { apache: 'vhost', fpm: 'pool', varnish: 'vcl', haproxy: 'haproxy backend' };
 
-async function reloadHost(ctx: Context, host: HostConfig, plan: HostRemoval, vcl: string): Promise<void> {
+/** Varnish: the instances' labels and VCLs discarded once main.vcl no longer routes to them (after a restore: loaded again). */
+async function reloadHost(ctx: Context, host: HostConfig, plan: HostRemoval): Promise<void> {
   const session = ctx.sessions.get(host.name)!;
   for (const { service, php } of plan.services) {
-    if (service === 'varnish') await varnishActivate(session, ctx.cluster, vcl);
+    if (service === 'varnish') await varnishApply(session, ctx.cluster, ctx.instances, plan.write.some((f) => f.path === mainVclPath(ctx.cluster.paths.varnish)));
     else await session.exec(reloadArgv(ctx.cluster, service, php));
   }
   // What the cache kept of the instances would outlive them for a TTL should their domains come back.
@@ -199,7 +201,7 @@ async function verifyHost(ctx: Context, host: HostConfig): Promise<void> {
 async function restoreHost(ctx: Context, host: HostConfig): Promise<void> {
   const session = ctx.sessions.get(host.name)!;
   await agent(session, 'restore', [`${ctx.staging}.backup`]);
-  await reloadHost(ctx, host, ctx.plan.get(host.name)!, `magrathea_restore_${Date.now()}`);
+  await reloadHost(ctx, host, ctx.plan.get(host.name)!);
   await cleanupHost(ctx, host);
 }
 
@@ -223,7 +225,7 @@ async function purgeHost(ctx: Context, host: HostConfig): Promise<string[]> {
   return words;
 }
 
-/** `cluster-a shop.production: a-web-1, a-web-2: vhost, pool, files, logs, user m_shop_production; a-edge: vcl, haproxy backend, main.vcl, hosts.map` */
+/** `cluster-a shop.production: a-web-1, a-web-2: vhost, pool, files, logs, user m_shop_production; a-edge: vcl, haproxy backend, main.vcl, boot.cli, hosts.map` */
 function summary(cluster: ClusterConfig, instance: InstanceConfig, found: Map<string, string[]>): string {
   const id = instanceId(instance);
   const groups = new Map<string, string[]>();

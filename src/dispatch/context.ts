@@ -1,4 +1,5 @@
 import { startAccountingWorker, type AccountingWorker } from '../accounting/queue.js';
+import { sshMasters } from '../adapters/ssh-masters.js';
 import { createKeys, type Keys } from '../state/keys.js';
 import { openRedis, type RedisContext, type RedisHandle } from '../state/redis.js';
 import { configDir, loadGatewayConfig } from '../config/load.js';
@@ -54,13 +55,15 @@ export async function withGatewayContext<T>(configFlag: string | undefined, acti
 }
 
 /** A deploy worker on the gateway's queue, running the real processor (the configuration is read again at each job). */
-export function startGatewayWorker(gateway: GatewayContext, configFlag: string | undefined, options: Omit<StartDeployWorkerOptions, 'redis' | 'keys' | 'processor'> = {}): Promise<DeployWorker> {
-  return startDeployWorker({
+export async function startGatewayWorker(gateway: GatewayContext, configFlag: string | undefined, options: Omit<StartDeployWorkerOptions, 'redis' | 'keys' | 'processor'> = {}): Promise<DeployWorker> {
+  const worker = await startDeployWorker({
     ...options,
     redis: gateway.redis,
     keys: gateway.keys,
     processor: createDeployProcessor({ loadConfig: () => loadGatewayConfig(configDir(configFlag)), redis: { redis: gateway.redis.client, keys: gateway.keys } }),
   });
+  // The SSH masters its deploys kept up for the next ones (gateway.yml ssh.master_idle) stop with it, by pid.
+  return { ...worker, close: (o) => worker.close(o).finally(() => sshMasters.close()) };
 }
 
 /**

@@ -53,8 +53,9 @@ export async function checkHost(cluster: ClusterConfig, host: HostConfig, instan
       await writeFile(conf, `[global]\nerror_log = ${work}/fpm-${php}.log\ninclude = ${fpmPoolDir(cluster.paths, php)}/magrathea-*.conf\n`);
       checks.push({ service: 'fpm', argv: [`php-fpm${php}`, '-t', '-y', conf] });
     }
-    if (mine.some((f) => f.service === 'varnish')) {
-      checks.push({ service: 'varnish', argv: ['varnishd', '-C', '-n', join(work, 'varnish-n'), '-f', `${cluster.paths.varnish}/main.vcl`] });
+    // Each instance's VCL alone, as a deploy loads it; main.vcl names their labels, which only a running cache has.
+    for (const [n, f] of mine.filter((f) => f.service === 'varnish' && f.instance).entries()) {
+      checks.push({ service: 'varnish', argv: ['varnishd', '-C', '-n', join(work, `varnish-n${n}`), '-f', f.path] });
     }
     if (mine.some((f) => f.service === 'haproxy')) {
       const conf = join(work, 'haproxy.cfg');

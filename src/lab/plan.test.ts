@@ -46,7 +46,7 @@ describe('the lab\'s gateway configuration', () => {
     expect(config.clusters['cluster-a']!.commands).toEqual(LAB_COMMANDS);
     expect(config.clusters['cluster-b']!.db).toEqual({ host: 'b-edge', address: '127.0.2.3', port: 3306 });
     expect(config.clusters['cluster-b']!.hosts.find((h) => h.name === 'b-edge')!.roles).toEqual(['cache', 'balancer', 'sessions', 'db']);
-    expect(config.gateway.ssh).toEqual({ identity: lab.hostsKey, knownHosts: lab.knownHosts });
+    expect(config.gateway.ssh).toEqual({ identity: lab.hostsKey, knownHosts: lab.knownHosts, masterIdleSeconds: 60 });
     expect(config.users.admin!.keys).toEqual([userKey]);
   });
 

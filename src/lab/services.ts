@@ -113,7 +113,9 @@ export function hostServices(host: LabHost, phpVersions: readonly string[]): Lab
         '-a', `${host.address}:${LAB_PORTS.cache}`,
         '-T', `${host.address}:${LAB_PORTS.varnishAdmin}`,
         '-S', '/etc/varnish/secret',
-        '-f', '/etc/varnish/magrathea/main.vcl',
+        // Every instance's VCL loaded and labelled, then main.vcl used: what deploys left, back after a restart.
+        '-I', '/etc/varnish/magrathea/boot.cli',
+        '-f', '',
         '-s', 'malloc,64m',
         '-P', '/run/varnishd.pid',
       ],

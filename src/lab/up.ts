@@ -101,7 +101,7 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
 
 /**
  * Magrathea's own files for a cluster with no app yet, from the same
- * renderers a deploy uses: varnishd needs a main.vcl to start, and the edge
+ * renderers a deploy uses: varnishd needs boot.cli and a main.vcl to start, and the edge
  * answers 404 for every Host until an app is deployed.
  */
 async function writeInitialConfigs(config: GatewayConfig, host: LabHost, lab: LabPaths): Promise<void> {

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { run, start } from '../../src/adapters/exec.js';
 import { buildRelease, exportTree } from '../../src/builder/build-release.js';
 import type { GatewayConfig } from '../../src/core/config/types.js';
-import { deploy, formatDeployResult } from '../../src/deployer/deploy.js';
+import { HostSession } from '../../src/adapters/ssh.js';
+import { sshMasters } from '../../src/adapters/ssh-masters.js';
+import { deploy, formatDeployResult, hostSshSettings } from '../../src/deployer/deploy.js';
 import type { DeployOutcome, DeployState } from '../../src/deployer/types.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { labUp } from '../../src/lab/up.js';
@@ -106,9 +108,29 @@ describe('deploy on the lab', () => {
     expect(await page(edge('cluster-b'), `${APP}.example.net`)).toContain('changed');
   });
 
+  it('keeps each host\'s SSH master for the next deploy, and replaces one killed between two deploys', async () => {
+    const masterOf = (name: string): number | undefined => {
+      const host = config.clusters['cluster-a']!.hosts.find((h) => h.name === name)!;
+      return sshMasters.pidOf(new HostSession({ name, address: host.address, user: host.ssh.user, port: host.ssh.port }, hostSshSettings(config)).controlPath());
+    };
+    const kept = masterOf('a-web-2');
+    const killed = masterOf('a-web-1')!;
+    expect(kept).toBeDefined();
+    process.kill(killed, 'SIGKILL');
+    await commit('after a master was killed');
+    const { result } = await deployHead();
+    expect(formatDeployResult(result)).toMatch(/cluster-a\s+live/);
+    expect(result.ok).toBe(true);
+    expect(masterOf('a-web-1')).not.toBe(killed);
+    expect(masterOf('a-web-1')).toBeDefined();
+    expect(masterOf('a-web-2')).toBe(kept);
+  });
+
   it('fails naming the host whose sshd is down, and switches no host of that cluster', async () => {
     const pid = (await readFile(join(lab.dir, 'hosts/a-web-2/fs/run/sshd.pid'), 'utf8')).trim();
     const live = await state.hostReleases(APP, 'production', 'cluster-a');
+    // The connections kept from the last deploy would still reach the host: as if it went down, they go too.
+    await sshMasters.close();
     await run('kill', [pid]);
     try {
       await commit('while a-web-2 is down');

@@ -1,6 +1,7 @@
 import { chmod, copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { sshMasters } from '../../src/adapters/ssh-masters.js';
 import { createKeys } from '../../src/state/keys.js';
 import { openRedis, type RedisHandle } from '../../src/state/redis.js';
 import { loadGatewayConfig } from '../../src/config/load.js';
@@ -17,8 +18,9 @@ export type TreeEntry = string | { link: string } | { copyOf: string; mode: numb
 /**
  * What a suite needs to call deploy() on a lab: its gateway configuration
  * (state in a scratch directory, `work/state`), a Redis of its own (stopped
- * by PID in close(), which also removes `work`), and the deploy state in it
- * under a prefix of the suite's (`name` without its dashes, and the PID).
+ * by PID in close(), which also removes `work` and stops by PID the SSH
+ * masters the deploys kept), and the deploy state in it under a prefix of
+ * the suite's (`name` without its dashes, and the PID).
  */
 export interface SuiteDeployState {
   config: GatewayConfig;
@@ -44,6 +46,7 @@ export async function openDeployState(labConfig: string, name: string): Promise<
     state,
     work,
     async close() {
+      await sshMasters.close();
       await redis.stop();
       await rm(work, { recursive: true, force: true });
     },

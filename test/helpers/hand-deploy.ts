@@ -4,6 +4,7 @@ import type { InstanceConfig } from '../../src/core/manifest/types.js';
 import { validateManifest } from '../../src/core/manifest/validate.js';
 import { renderCluster, type RenderedFile } from '../../src/core/render/cluster.js';
 import { fpmSocket, instanceRoot, logDir, unixUser } from '../../src/core/render/names.js';
+import { instanceVclPath, instanceVclPrefix, MAIN_VCL_PREFIX, mainVclPath, vclLabel } from '../../src/core/render/varnish.js';
 import { formatProblem } from '../../src/core/source.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { curl } from './curl.js';
@@ -63,11 +64,16 @@ export async function applyCluster(lab: LabStatus, cluster: ClusterConfig, insta
         for (const i of instances) await sshRun(lab, host.name, ['sh', '-c', WAIT_FOR_SOCKET, 'sh', fpmSocket(cluster.paths, i)]);
       }
       if (host.roles.includes('cache')) {
-        const main = `${cluster.paths.varnish}/main.vcl`;
-        await sshRun(lab, host.name, fill(c.varnish.check, { file: main, tmp: `/tmp/magrathea-vcl-check-${Date.now()}` }));
-        const name = `m${Date.now()}${Math.floor(Math.random() * 1000)}`;
-        await sshRun(lab, host.name, [...c.varnish.admin, 'vcl.load', name, main]);
-        await sshRun(lab, host.name, [...c.varnish.admin, 'vcl.use', name]);
+        // Each instance's VCL checked, loaded and labelled on its own, then main.vcl (which names the labels) made active.
+        const stamp = `${Date.now()}${Math.floor(Math.random() * 1000)}`;
+        for (const i of instances) {
+          const file = instanceVclPath(cluster.paths.varnish, i);
+          await sshRun(lab, host.name, fill(c.varnish.check, { file, tmp: `/tmp/magrathea-vcl-check-${stamp}` }));
+          await sshRun(lab, host.name, [...c.varnish.admin, 'vcl.load', `${instanceVclPrefix(i)}${stamp}`, file]);
+          await sshRun(lab, host.name, [...c.varnish.admin, 'vcl.label', vclLabel(i), `${instanceVclPrefix(i)}${stamp}`]);
+        }
+        await sshRun(lab, host.name, [...c.varnish.admin, 'vcl.load', `${MAIN_VCL_PREFIX}${stamp}`, mainVclPath(cluster.paths.varnish)]);
+        await sshRun(lab, host.name, [...c.varnish.admin, 'vcl.use', `${MAIN_VCL_PREFIX}${stamp}`]);
       }
       if (host.roles.includes('balancer')) {
         await sshRun(lab, host.name, fill(c.haproxy.check, { dir: cluster.paths.haproxy }));
@@ -96,7 +102,7 @@ export async function waitForEdge(url: string, domain: string, status: number, t
 export function instanceFiles(cluster: ClusterConfig, instance: InstanceConfig): string[] {
   const rendered = renderCluster(cluster, [instance]);
   if ('problems' in rendered) throw new Error(rendered.problems.map(formatProblem).join('\n'));
-  const shared = new Set(['main.vcl', '00-magrathea.cfg', 'hosts.map']);
+  const shared = new Set(['main.vcl', 'boot.cli', '00-magrathea.cfg', 'hosts.map']);
   return [...new Set(rendered.files.map((f: RenderedFile) => f.path).filter((p) => !shared.has(p.split('/').at(-1)!)))];
 }
 

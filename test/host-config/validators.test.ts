@@ -102,7 +102,7 @@ describe('rendered configuration passes the real validators', () => {
     const { files, failures } = await renderAndCheck('b', config.clusters['cluster-a']!, instances);
     expect(failures).toEqual([]);
     const main = files.find((f) => f.path.endsWith('/main.vcl'))!.content;
-    expect(main.match(/^include /gm)).toHaveLength(3);
+    expect(main.match(/return \(vcl\(magrathea_label_\w+\)\);$/gm)).toHaveLength(3);
     expect(files.filter((f) => f.host === 'a-web-1' && f.service === 'apache')).toHaveLength(3);
   });
 
@@ -152,7 +152,7 @@ describe('rendered configuration passes the real validators', () => {
   it('a cluster with no app still gets a VCL and a frontend that pass', async () => {
     const { failures, files } = await renderAndCheck('empty', config.clusters['cluster-a']!, []);
     expect(failures).toEqual([]);
-    expect(files.map((f) => f.path).sort()).toEqual(['/etc/haproxy/magrathea.d/00-magrathea.cfg', '/etc/haproxy/magrathea.d/hosts.map', '/etc/varnish/magrathea/main.vcl']);
+    expect(files.map((f) => f.path).sort()).toEqual(['/etc/haproxy/magrathea.d/00-magrathea.cfg', '/etc/haproxy/magrathea.d/hosts.map', '/etc/varnish/magrathea/boot.cli', '/etc/varnish/magrathea/main.vcl']);
   });
 
   it('two instances claiming one domain on a cluster are refused before rendering', () => {

@@ -17,7 +17,7 @@ import type { ClusterPaths } from '../config/types.js';
  * to no app.
  */
 
-/** The header main.vcl sets to `<app>_<env>` for a Host an instance serves, after removing any the client sent. */
+/** The header an instance's VCL sets to `<app>_<env>` for a Host it serves, after removing any the client sent. */
 export const INSTANCE_HEADER = 'X-Magrathea-Instance';
 
 /** The reason of main.vcl's 404 for a Host no instance serves (see src/core/render/varnish.ts). */

@@ -25,6 +25,8 @@ export interface GatewaySettings {
     identity: string;
     /** The hosts' keys, checked strictly. Default `<state_dir>/ssh/known_hosts`. */
     knownHosts: string;
+    /** Seconds a host's SSH master stays up after a deploy (or command) closed it, for the next one; 0 closes it at once. Default 60. */
+    masterIdleSeconds: number;
   };
   accounting: AccountingSettings;
   backups: BackupSettings;

@@ -281,6 +281,18 @@ describe('users: what a member may deploy', () => {
     expect('config' in result && result.config.gateway.releaseHookTimeoutSeconds).toBe(120);
     expect(problems({ 'clusters.yml': HOSTS, 'gateway.yml': 'release_hook_timeout: 2d\n' })).toEqual([expect.stringMatching(/^\/cfg\/gateway\.yml:1:23: .*from 1s to 1d/)]);
   });
+
+  it('reads ssh.master_idle within 0s..1h, 60 s when not given', () => {
+    const idle = (text: string) => {
+      const result = validateGatewayConfig('/cfg', { 'clusters.yml': HOSTS, 'gateway.yml': text });
+      return 'config' in result ? result.config.gateway.ssh.masterIdleSeconds : undefined;
+    };
+    expect(idle('keep_releases: 5\n')).toBe(60);
+    expect(idle('ssh: { master_idle: 0s }\n')).toBe(0);
+    expect(idle('ssh: { master_idle: 5m }\n')).toBe(300);
+    expect(problems({ 'clusters.yml': HOSTS, 'gateway.yml': 'ssh: { master_idle: 2h }\n' })).toEqual([expect.stringMatching(/^\/cfg\/gateway\.yml:1:21: .*from 0s to 1h/)]);
+    expect(problems({ 'clusters.yml': HOSTS, 'gateway.yml': 'ssh: { master_idle: soon }\n' })).toEqual([expect.stringMatching(/^\/cfg\/gateway\.yml:1:21: .*not a duration/)]);
+  });
 });
 
 describe('clusters: storage', () => {

@@ -98,7 +98,7 @@ function readGateway(r: Reader | undefined): GatewaySettings {
     releaseHookTimeoutSeconds: 600,
     listen: { ssh: '0.0.0.0:2222', http: '127.0.0.1:5000' },
     httpUrl: '',
-    ssh: { identity: '', knownHosts: '' },
+    ssh: { identity: '', knownHosts: '', masterIdleSeconds: 60 },
     accounting: { ...DEFAULT_ACCOUNTING, quotas: { default: {}, apps: {} } },
     backups: { ...DEFAULT_BACKUPS },
     limits: defaultLimits(),
@@ -113,9 +113,10 @@ function readGateway(r: Reader | undefined): GatewaySettings {
   if (!r || r.at([]) === '' || r.at([]) === undefined) return sshDefaults();
   r.map([], ['state_dir', 'default_branch', 'keep_releases', 'release_hook_timeout', 'listen', 'http_url', 'ssh', 'accounting', 'backups', 'limits', 'builds']);
   settings.stateDir = r.string(['state_dir'], checkAbsolutePath) ?? settings.stateDir;
-  r.map(['ssh'], ['identity', 'known_hosts']);
+  r.map(['ssh'], ['identity', 'known_hosts', 'master_idle']);
   settings.ssh.identity = r.string(['ssh', 'identity'], checkAbsolutePath) ?? '';
   settings.ssh.knownHosts = r.string(['ssh', 'known_hosts'], checkAbsolutePath) ?? '';
+  settings.ssh.masterIdleSeconds = readDuration(r, ['ssh', 'master_idle'], 0, 3600, 'the SSH master idle time must be from 0s to 1h') ?? settings.ssh.masterIdleSeconds;
   settings.defaultBranch = r.string(['default_branch'], checkBranch) ?? settings.defaultBranch;
   settings.keepReleases = r.integer(['keep_releases'], 2, 100) ?? settings.keepReleases;
   settings.releaseHookTimeoutSeconds = readDuration(r, ['release_hook_timeout'], 1, 86400, 'the release hook timeout must be from 1s to 1d') ?? settings.releaseHookTimeoutSeconds;

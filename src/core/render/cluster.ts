@@ -5,8 +5,8 @@ import { show } from '../values.js';
 import { renderVhost } from './apache.js';
 import { renderPool } from './fpm.js';
 import { renderHaproxyBackend, renderHaproxyFrontend, renderHostsMap } from './haproxy.js';
-import { fpmPoolDir, instanceId } from './names.js';
-import { renderAppVcl, renderMainVcl } from './varnish.js';
+import { fpmPoolDir, instanceId, type InstanceKey } from './names.js';
+import { instanceVclPath, mainVclPath, renderAppVcl, renderMainVcl, renderVarnishBoot } from './varnish.js';
 
 export type Service = 'apache' | 'fpm' | 'varnish' | 'haproxy';
 
@@ -19,6 +19,8 @@ export interface RenderedFile {
   content: string;
   /** Pool files hold the app's secrets: root only. The rest must be readable by the daemons (varnishd compiles as its own user). */
   mode: number;
+  /** The instance whose own file this is; none for the files of the whole cluster (main.vcl, boot.cli, hosts.map, the frontend). */
+  instance?: InstanceKey;
 }
 
 /** What the renderer needs that is kept on the gateway, not in the configuration. */
@@ -39,22 +41,23 @@ export function renderCluster(cluster: ClusterConfig, instances: readonly Instan
   const sorted = [...instances].sort((a, b) => instanceId(a).localeCompare(instanceId(b)));
   const files: RenderedFile[] = [];
   for (const host of cluster.hosts) {
-    const add = (service: Service, path: string, content: string): void => {
-      files.push({ host: host.name, path, service, content, mode: service === 'fpm' ? 0o600 : 0o644 });
+    const add = (service: Service, path: string, content: string, instance?: InstanceConfig): void => {
+      files.push({ host: host.name, path, service, content, mode: service === 'fpm' ? 0o600 : 0o644, ...(instance ? { instance: { app: instance.app, env: instance.env } } : {}) });
     };
     if (host.roles.includes('web')) {
       for (const i of sorted) {
-        add('apache', `${cluster.paths.apache}/${instanceId(i)}.conf`, renderVhost(cluster, i));
-        add('fpm', `${fpmPoolDir(cluster.paths, i.php)}/magrathea-${instanceId(i)}.conf`, renderPool(cluster, host, i, secrets.sessionPasswords?.[instanceId(i)]));
+        add('apache', `${cluster.paths.apache}/${instanceId(i)}.conf`, renderVhost(cluster, i), i);
+        add('fpm', `${fpmPoolDir(cluster.paths, i.php)}/magrathea-${instanceId(i)}.conf`, renderPool(cluster, host, i, secrets.sessionPasswords?.[instanceId(i)]), i);
       }
     }
     if (host.roles.includes('cache')) {
-      add('varnish', `${cluster.paths.varnish}/main.vcl`, renderMainVcl(sorted));
-      for (const i of sorted) add('varnish', `${cluster.paths.varnish}/apps/${instanceId(i)}.vcl`, renderAppVcl(cluster, i));
+      add('varnish', mainVclPath(cluster.paths.varnish), renderMainVcl(sorted));
+      add('varnish', `${cluster.paths.varnish}/boot.cli`, renderVarnishBoot(cluster.paths.varnish, sorted));
+      for (const i of sorted) add('varnish', instanceVclPath(cluster.paths.varnish, i), renderAppVcl(cluster, i), i);
     }
     if (host.roles.includes('balancer')) {
       add('haproxy', `${cluster.paths.haproxy}/00-magrathea.cfg`, renderHaproxyFrontend(cluster, host));
-      for (const i of sorted) add('haproxy', `${cluster.paths.haproxy}/${instanceId(i)}.cfg`, renderHaproxyBackend(cluster, i));
+      for (const i of sorted) add('haproxy', `${cluster.paths.haproxy}/${instanceId(i)}.cfg`, renderHaproxyBackend(cluster, i), i);
       add('haproxy', `${cluster.paths.haproxy}/hosts.map`, renderHostsMap(sorted));
     }
   }

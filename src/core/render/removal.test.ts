@@ -1,9 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { validateGatewayConfig } from '../config/validate.js';
 import type { ClusterConfig } from '../config/types.js';
 import type { InstanceConfig } from '../manifest/types.js';
-import { resolveInstance } from '../manifest/resolve.js';
-import { validateManifest } from '../manifest/validate.js';
+import { testCluster, testInstance } from './test-fixtures.js';
 import { planRemoval } from './removal.js';
 
 const CLUSTERS = `c1:
@@ -13,18 +11,10 @@ const CLUSTERS = `c1:
     edge: { address: 192.0.2.10, roles: [cache, balancer] }
 `;
 
-function cluster(): ClusterConfig {
-  const result = validateGatewayConfig('/test/config', { 'clusters.yml': CLUSTERS });
-  if ('problems' in result) throw new Error(JSON.stringify(result.problems));
-  return result.config.clusters.c1!;
-}
+const cluster = (): ClusterConfig => testCluster(CLUSTERS);
 
 function instance(app: string, php: string): InstanceConfig {
-  const parsed = validateManifest(`stack: { php: "${php}" }\ndomains: ["${app}.example.com"]\nenvironments:\n  production: { branch: master, clusters: [c1] }\n`, `${app}/magrathea.yml`);
-  if ('problems' in parsed) throw new Error(JSON.stringify(parsed.problems));
-  const result = resolveInstance(parsed.manifest, { app, env: 'production', cluster: 'c1' });
-  if ('problems' in result) throw new Error(JSON.stringify(result.problems));
-  return result.instance;
+  return testInstance(app, `stack: { php: "${php}" }\ndomains: ["${app}.example.com"]\nenvironments:\n  production: { branch: master, clusters: [c1] }\n`);
 }
 
 describe('planRemoval', () => {
@@ -41,7 +31,7 @@ describe('planRemoval', () => {
     ]);
     expect(web.services).toEqual([{ service: 'apache', php: '8.1' }, { service: 'fpm', php: '8.1' }]);
     const edge = plan.hosts.find((h) => h.host === 'edge')!;
-    expect(edge.write.map((f) => f.path)).toEqual(['/etc/varnish/magrathea/main.vcl', '/etc/haproxy/magrathea.d/hosts.map']);
+    expect(edge.write.map((f) => f.path)).toEqual(['/etc/varnish/magrathea/main.vcl', '/etc/varnish/magrathea/boot.cli', '/etc/haproxy/magrathea.d/hosts.map']);
     expect(edge.write.map((f) => f.content).join('')).not.toContain('shop');
     expect(edge.remove.map((f) => f.path)).toEqual(['/etc/varnish/magrathea/apps/shop.production.vcl', '/etc/haproxy/magrathea.d/shop.production.cfg']);
     expect(edge.services.map((s) => s.service)).toEqual(['varnish', 'haproxy']);

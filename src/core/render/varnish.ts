@@ -1,32 +1,98 @@
 import type { ClusterConfig } from '../config/types.js';
 import type { InstanceConfig } from '../manifest/types.js';
 import { HEADER } from './apache.js';
-import { instanceId, instanceIdent } from './names.js';
+import { instanceId, instanceIdent, type InstanceKey } from './names.js';
 import { needsStickySessions, STICKY_COOKIE, STICKY_HEADER } from './sessions.js';
 
 /** Set on each request by the instance that claims its Host; cleared first, so a client cannot set it. */
 const INSTANCE_HEADER = 'X-Magrathea-Instance';
 
-/** main.vcl: normalises Host, includes one file per instance, answers 404 for any other Host. */
-export function renderMainVcl(instances: InstanceConfig[]): string {
+/**
+ * Varnish names of an instance's VCLs. Each instance's VCL is loaded on its
+ * own and labelled; main.vcl hands each request to the label of its Host.
+ * The prefixes never overlap: app and environment names hold no `_`.
+ */
+export function vclLabel(i: InstanceKey): string {
+  return `magrathea_label_${instanceIdent(i)}`;
+}
+
+/** `magrathea_app_<app>_<env>_`: the loaded VCLs of one instance, one per load. */
+export function instanceVclPrefix(i: InstanceKey): string {
+  return `magrathea_app_${instanceIdent(i)}_`;
+}
+
+export const MAIN_VCL_PREFIX = 'magrathea_main_';
+
+export function mainVclPath(varnishDir: string): string {
+  return `${varnishDir}/main.vcl`;
+}
+
+/** apps/<app>.<env>.vcl, relative to the cluster's Varnish directory. */
+export function instanceVclPath(varnishDir: string, i: InstanceKey): string {
+  return `${varnishDir}/apps/${instanceId(i)}.vcl`;
+}
+
+/**
+ * main.vcl: normalises Host and hands the request to the label of the
+ * instance that serves it (its own VCL does the rest, backend side too);
+ * 404 for any other Host. It names labels only, so it changes when the set
+ * of domains changes, not when an app's rules do; and it compiles only
+ * where those labels exist (on the cache host, by vcl.load).
+ */
+export function renderMainVcl(instances: readonly InstanceConfig[]): string {
   return [
     'vcl 4.1;',
     `# ${HEADER}`,
     '',
     'import std;',
-    'import directors;',
     '',
-    '# A VCL needs a backend even when no app is deployed yet; each app brings its own.',
+    '# A VCL needs a backend; each app\'s own VCL has its own.',
     'backend magrathea_none none;',
     '',
     'sub vcl_recv {',
     `    unset req.http.${INSTANCE_HEADER};`,
     '    # Hosts are matched in lower case, without a port.',
     '    set req.http.host = std.tolower(regsub(req.http.host, ":[0-9]+$", ""));',
+    ...instances.filter((i) => i.domains.length > 0).flatMap((i) => [`    if (${hostTest(i)}) {`, `        return (vcl(${vclLabel(i)}));`, '    }']),
+    '    return (synth(404, "No app serves this host"));',
     '}',
     '',
-    ...instances.map((i) => `include "./apps/${instanceId(i)}.vcl";`),
+  ].join('\n');
+}
+
+/**
+ * boot.cli, for `varnishd -I`: at a start of Varnish, every instance's VCL
+ * loaded and labelled, then main.vcl made active, so that a restarted
+ * cache serves what it served before (main.vcl alone cannot compile
+ * without the labels). varnishd stops if a command fails.
+ */
+export function renderVarnishBoot(varnishDir: string, instances: readonly InstanceConfig[]): string {
+  const quote = (path: string) => `"${path.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+  // No header comment: the CLI reads every line as a command.
+  return [
+    ...instances.flatMap((i) => [`vcl.load ${instanceVclPrefix(i)}boot ${quote(instanceVclPath(varnishDir, i))}`, `vcl.label ${vclLabel(i)} ${instanceVclPrefix(i)}boot`]),
+    `vcl.load ${MAIN_VCL_PREFIX}boot ${quote(mainVclPath(varnishDir))}`,
+    `vcl.use ${MAIN_VCL_PREFIX}boot`,
     '',
+  ].join('\n');
+}
+
+/**
+ * apps/<app>.<env>.vcl: a whole VCL of its own, compiled and loaded alone,
+ * reached through its label: the instance's probe, one backend per web
+ * host, a round-robin director, its routing and caching rules.
+ */
+export function renderAppVcl(cluster: ClusterConfig, instance: InstanceConfig): string {
+  return [
+    'vcl 4.1;',
+    '',
+    'import std;',
+    'import directors;',
+    '',
+    '# The default backend, as in main.vcl; requests get the instance\'s director.',
+    'backend magrathea_none none;',
+    '',
+    renderAppVclBody(cluster, instance),
     '# A web host that fails (stopped, restarting) before its probe notices: try the next one once.',
     '# Only for requests that can be repeated.',
     'sub vcl_backend_error {',
@@ -35,23 +101,19 @@ export function renderMainVcl(instances: InstanceConfig[]): string {
     '    }',
     '}',
     '',
-    '# Runs after every app\'s vcl_recv (VCL concatenates subroutines in order).',
-    'sub vcl_recv {',
-    `    if (!req.http.${INSTANCE_HEADER}) {`,
-    '        return (synth(404, "No app serves this host"));',
-    '    }',
-    '}',
-    '',
   ].join('\n');
 }
 
-/** apps/<app>.<env>.vcl: the instance's probe, one backend per web host, a round-robin director, its routing and caching rules. */
-export function renderAppVcl(cluster: ClusterConfig, instance: InstanceConfig): string {
+function hostTest(instance: InstanceConfig): string {
+  return instance.domains.map((d) => `req.http.host == "${d}"`).join(' || ') || 'false';
+}
+
+/** What an instance adds to a VCL: its probe, backends, director and subroutines (no `vcl` line, imports or default backend). */
+export function renderAppVclBody(cluster: ClusterConfig, instance: InstanceConfig): string {
   const ident = instanceIdent(instance);
   const webHosts = cluster.hosts.filter((h) => h.roles.includes('web'));
   const sticky = needsStickySessions(cluster);
   const probeHost = instance.domains[0] ?? `${instanceId(instance)}.invalid`;
-  const hostTest = instance.domains.map((d) => `req.http.host == "${d}"`).join(' || ') || 'false';
   return [
     `# ${HEADER}`,
     `# app ${instance.app}, environment ${instance.env}, cluster ${cluster.name}`,
@@ -83,7 +145,7 @@ export function renderAppVcl(cluster: ClusterConfig, instance: InstanceConfig): 
     '}',
     '',
     'sub vcl_recv {',
-    `    if (${hostTest}) {`,
+    `    if (${hostTest(instance)}) {`,
     `        set req.http.${INSTANCE_HEADER} = "${ident}";`,
     `        set req.backend_hint = d_${ident}.backend();`,
     ...(sticky ? stickyRecv(ident, webHosts.map((h) => h.name)) : []),
