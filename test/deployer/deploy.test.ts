@@ -191,7 +191,8 @@ describe('several apps at once', () => {
       expect(await page(edge('cluster-a'), `${name}.example.com`)).toMatch(/^200 Hello from cluster-a/);
       expect(await page(edge('cluster-b'), `${name}.example.net`)).toMatch(/^200 Hallo from cluster-b/);
     }
-  });
+    // Three first deploys at once on two cores: they take turns at each cluster's lock, so more than one deploy's time.
+  }, 240_000);
 });
 
 describe('the command line on the lab: magrathea worker, deploy, releases, rollback', () => {
