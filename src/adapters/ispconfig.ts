@@ -1,4 +1,4 @@
-import type { IspconfigConfig } from '../core/config/types.js';
+import type { ClusterConfig, IspconfigConfig } from '../core/config/types.js';
 import { MagratheaError } from '../core/errors.js';
 
 /**
@@ -131,5 +131,15 @@ export class PanelClient {
     if (answer.code === 'ok') return answer.response as T;
     const message = answer.message ?? '';
     throw new PanelError(this.cluster, method, answer.code === 'remote_fault' ? panelFault(message) : (answer.code ?? 'remote_fault'), message);
+  }
+}
+
+/** A client of the cluster's panel, logged out after `action`. */
+export async function withPanel<T>(cluster: Pick<ClusterConfig, 'name'> & { ispconfig: IspconfigConfig }, action: (api: PanelClient) => Promise<T>): Promise<T> {
+  const api = PanelClient.of(cluster);
+  try {
+    return await action(api);
+  } finally {
+    await api.logout();
   }
 }

@@ -1,7 +1,6 @@
-import { PanelError, type PanelClient } from '../adapters/ispconfig.js';
+import { PanelError, withPanel, type PanelClient } from '../adapters/ispconfig.js';
 import type { ClusterConfig, IspconfigConfig } from '../core/config/types.js';
 import { databaseHost } from '../core/database.js';
-import { withPanel } from './ispconfig-domains.js';
 
 /**
  * The panel's function groups Magrathea calls (System > Remote Users in

@@ -1,19 +1,9 @@
-import { PanelClient } from '../adapters/ispconfig.js';
-import type { ClusterConfig, GatewayConfig, IspconfigConfig } from '../core/config/types.js';
+import { withPanel, type PanelClient } from '../adapters/ispconfig.js';
+import type { GatewayConfig } from '../core/config/types.js';
 import { MagratheaError } from '../core/errors.js';
 import type { InstanceConfig } from '../core/manifest/types.js';
 
 type WebDomain = { domain_id: number | string; domain: string; type: string; parent_domain_id: number | string; subdomain?: string; server_id: number | string };
-
-/** A client of the cluster's panel, logged out after `action`. */
-export async function withPanel<T>(cluster: Pick<ClusterConfig, 'name'> & { ispconfig: IspconfigConfig }, action: (api: PanelClient) => Promise<T>): Promise<T> {
-  const api = PanelClient.of(cluster);
-  try {
-    return await action(api);
-  } finally {
-    await api.logout();
-  }
-}
 
 /**
  * What the panel serves of `domain`, if anything: a site, an alias or a

@@ -1,7 +1,7 @@
+import { withPanel } from '../../adapters/ispconfig.js';
 import { defineCommand, EVERYWHERE } from '../../dispatch/command.js';
 import { readAccountingQueueStatus } from '../../accounting/queue.js';
 import { readBackupQueueStatus } from '../../deployer/backup-job.js';
-import { withPanel } from '../../deployer/ispconfig-domains.js';
 import { readVisits } from '../../state/usage.js';
 import { CommandFailure } from '../../core/errors.js';
 import { listApps } from '../../push/repos.js';
