@@ -60,7 +60,10 @@ describe('magrathea render', () => {
     expect(files).toContain('cluster-a/a-web-2/etc/php/8.2/fpm/pool.d/magrathea-hello-php.production.conf');
     expect(files).toContain('cluster-b/b-lb/etc/haproxy/magrathea.d/hosts.map');
     expect(files).toContain('cluster-b/b-cache/etc/varnish/magrathea/apps/hello-php.production.vcl');
-    expect(files).toHaveLength(20);
+    // Each Varnish host also gets main.vcl (routing by label) and boot.cli (loading each instance's VCL under its label).
+    expect(files).toContain('cluster-b/b-cache/etc/varnish/magrathea/boot.cli');
+    expect(files).toContain('cluster-a/a-edge/etc/varnish/magrathea/main.vcl');
+    expect(files).toHaveLength(22);
   });
 
   it('renders the environment asked for', async () => {

@@ -46,7 +46,7 @@ describe('a 2 x 2 lab', () => {
     expect(a.db).toEqual({ host: 'a-edge', address: lab.edges[0]!.url.replace('http://', ''), port: 3306 });
     expect(config.clusters['cluster-b']!.db).toMatchObject({ host: 'b-edge', port: 3306 });
     expect(Object.keys(config.users)).toEqual(['admin']);
-    expect(config.gateway.ssh).toEqual({ identity: lab.ssh.identity, knownHosts: lab.ssh.knownHosts });
+    expect(config.gateway.ssh).toEqual({ identity: lab.ssh.identity, knownHosts: lab.ssh.knownHosts, masterIdleSeconds: 60 });
   });
 
   test('ssh to each host runs a command that sees the host\'s own file where the others have theirs', async () => {
