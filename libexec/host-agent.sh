@@ -30,7 +30,8 @@ case "$command" in
 # (the same on every host). With --storage, shared dirs live in DIR, on the
 # cluster's shared filesystem mounted at MOUNT, instead of ROOT/shared.
 # Prints "web-groups-changed" when WEB joined the group (the web server must
-# then be restarted gracefully to read the instance's files).
+# then be restarted gracefully to read the instance's files), and "not-live"
+# when ROOT has no current release (nothing is served from it yet).
 prepare)
   user=$1 owner=$2 root=$3 logs=$4 web=$5 id=$6
   shift 6
@@ -44,6 +45,7 @@ prepare)
     esac
   done
   record="magrathea $owner"
+  [ -L "$root/current" ] || echo not-live
   if ! getent passwd "$user" >/dev/null; then
     if [ -n "$uid" ]; then
       # Never a number another user or group holds: they would own each other's files on shared storage.
@@ -196,7 +198,7 @@ install)
   mkdir -p "$backup"
   (cd "$staged" && find . -type f) | while read -r file; do
     target=${file#.}
-    mkdir -p "$(dirname "$target")" "$(dirname "$backup$target")"
+    mkdir -p "${target%/*}" "$backup${target%/*}"
     if [ ! -e "$backup$target" ] && [ ! -e "$backup$target.absent" ]; then
       if [ -e "$target" ]; then cp -p "$target" "$backup$target"; else : > "$backup$target.absent"; fi
     fi
@@ -361,6 +363,30 @@ purge)
   # -f: another host of a machine shared by several (the lab) may run processes under the same uid.
   if id -u "$user" >/dev/null 2>&1; then userdel -f "$user" && echo user; fi
   if getent group "$user" >/dev/null 2>&1; then groupdel "$user" && echo group; fi
+  ;;
+
+# varnish ADMIN [-- [try|show] COMMAND...]...
+# Runs each varnishadm COMMAND in turn with the cache's admin argv (ADMIN,
+# split on spaces), in one call: the first failure stops the rest, with its
+# message. `try`: a failure is ignored (a discard of what may be gone).
+# `show`: the answer is printed.
+# Names, paths and domains were validated on the gateway: no spaces or quotes.
+varnish)
+  admin=$1
+  shift
+  set -f
+  while [ $# -gt 0 ]; do
+    [ "$1" = "--" ] && shift
+    mode=
+    case "${1:-}" in try | show) mode=$1; shift ;; esac
+    op=
+    while [ $# -gt 0 ] && [ "$1" != "--" ]; do op="$op $1"; shift; done
+    [ -n "$op" ] || continue
+    status=0
+    out=$($admin $op 2>&1) || status=$?
+    [ "$mode" = show ] && printf '%s\n' "$out"
+    [ "$status" = 0 ] || [ "$mode" = try ] || die "varnishadm$op: $(printf '%s' "$out" | tail -n 5)"
+  done
   ;;
 
 # sessions ADDRESS PORT ADMIN PASSWORD_FILE  (redis-cli lines on stdin)

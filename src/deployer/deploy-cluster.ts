@@ -22,7 +22,7 @@ import { agent, agentArgv } from './agent.js';
 import { envFile } from './env-file.js';
 import { checkFpmReload, checkFpmReloadOutput } from './host-requirements.js';
 import { checkPhpExtensions } from './php-extensions.js';
-import { checkArgv, reloadArgv, varnishApply, varnishBan, varnishMissing } from './services.js';
+import { checkArgv, reloadArgv, varnishApply, varnishBan, varnishDiscard, varnishMissing, varnishPreload, varnishSwitch, varnishUnload, type PreloadedVcls } from './services.js';
 import { ensureSessionUsers } from './session-store.js';
 import type { ClusterOutcome, DeployState, Step } from './types.js';
 
@@ -134,7 +134,7 @@ async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> 
   const staging = `${cluster.paths.apps}/.magrathea/staging/${instanceId(instance)}.${release}`;
   const local = await mkdtemp(join(tmpdir(), 'magrathea-stage-'));
   const web = cluster.hosts.filter((h) => h.roles.includes('web'));
-  const ctx: HostContext = { cluster, instance: withDatabase(instance), release, files, rendered: rendered.files, staging, local, sessions, previous, switched: new Set(), log, extensions: input.extensions ?? [], instances: [...others, instance], sessionPasswords };
+  const ctx: HostContext = { cluster, instance: withDatabase(instance), release, files, rendered: rendered.files, staging, local, sessions, previous, switched: new Set(), log, extensions: input.extensions ?? [], instances: [...others, instance], sessionPasswords, labels: new Map(), preloaded: new Map(), idle: new Map() };
   let switched = false;
   try {
     await onEach(cluster.hosts, 'connect', (h) => sessions.get(h.name)!.open());
@@ -195,6 +195,8 @@ async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> 
     }
     const staged = cluster.hosts.filter((h) => files.some((f) => f.host === h.name));
     await onEach(staged, 'cleanup', (h) => sessions.get(h.name)!.exec(['rm', '-rf', staging]).then(() => undefined)).catch(() => undefined);
+    // VCLs loaded for a switch that did not come (after one, the rollback's loads replaced them and discarded these).
+    if (!switched) await Promise.all([...ctx.preloaded].map(([h, loaded]) => varnishUnload(sessions.get(h)!, cluster, loaded).catch(() => undefined)));
   } finally {
     outcome.seconds = (Date.now() - started) / 1000;
     await Promise.all([...sessions.values()].map((s) => s.close()));
@@ -222,6 +224,12 @@ interface HostContext {
   /** Every instance of the cluster once this one is live, and their session store passwords (with a store). */
   instances: InstanceConfig[];
   sessionPasswords: Record<string, string> | undefined;
+  /** Each cache's labels, as it had them before this deploy. */
+  labels: Map<string, ReadonlySet<string>>;
+  /** Each cache's VCLs of this deploy, compiled and loaded by the check; made to serve by the switch. */
+  preloaded: Map<string, PreloadedVcls>;
+  /** Each cache's VCLs that no longer serve after the switch: discarded by the cleanup. */
+  idle: Map<string, string[]>;
 }
 
 /** Runs `action` on every host in parallel; the first failure (by host order) names its host and step. */
@@ -271,7 +279,8 @@ function prepareHost(ctx: HostContext, host: HostConfig, source: string | undefi
  * loaded with this deploy's, so that its main VCL finds every label.
  */
 async function addMissingVcls(ctx: HostContext, host: HostConfig): Promise<void> {
-  const { missing, mainActive } = await varnishMissing(ctx.sessions.get(host.name)!, ctx.cluster, ctx.instances);
+  const { missing, mainActive, labels } = await varnishMissing(ctx.sessions.get(host.name)!, ctx.cluster, ctx.instances);
+  ctx.labels.set(host.name, labels);
   const wanted = new Set(missing.map(instanceId));
   const add = ctx.rendered.filter((f) => f.host === host.name && f.service === 'varnish' && (f.instance ? wanted.has(instanceId(f.instance)) : !mainActive || missing.length > 0));
   for (const f of add) if (!ctx.files.some((g) => g.host === f.host && g.path === f.path)) ctx.files.push(f);
@@ -305,7 +314,9 @@ async function prepareRelease(ctx: HostContext, host: HostConfig, source: string
   // Apache's workers take their groups when they start: a graceful restart (of the configuration
   // it serves now) lets them into the instance's root at once, which matters when a host that ran an
   // older version has its instance roots closed to others by this deploy while they serve traffic.
-  if (prepared.stdout.includes('web-groups-changed')) await session.exec(reloadArgv(cluster, 'apache', instance.php));
+  // An instance not live on the host serves nothing yet: the switch's graceful restart (its vhost changes) is enough.
+  const switchRestarts = prepared.stdout.includes('not-live') && ctx.files.some((f) => f.host === host.name && f.service === 'apache');
+  if (prepared.stdout.includes('web-groups-changed') && !switchRestarts) await session.exec(reloadArgv(cluster, 'apache', instance.php));
   for (const line of prepared.stdout.split('\n')) if (line.startsWith('warning: ')) ctx.log(`${cluster.name}: ${host.name}: ${line}`);
   return sent;
 }
@@ -341,7 +352,19 @@ async function checkHost(ctx: HostContext, host: HostConfig, prepare: HostPrepar
     const ready = service === 'apache' || service === 'fpm' ? prepare.release : Promise.resolve();
     checks.push(() => ready.then(() => checkService(ctx, host, service, mine)));
   }
+  if (services.includes('varnish')) checks.push(() => preloadVcls(ctx, host, mine));
   await forEachSettled(checks, (check) => check());
+}
+
+/**
+ * The cache compiles and loads this deploy's VCLs while the other checks
+ * run (its own check, and the strongest): the switch only moves labels.
+ */
+async function preloadVcls(ctx: HostContext, host: HostConfig, mine: readonly RenderedFile[]): Promise<void> {
+  const vcls = mine.filter((f) => f.service === 'varnish' && f.instance).map((f) => ({ instance: f.instance!, path: `${ctx.staging}${f.path}` }));
+  const main = mainVclPath(ctx.cluster.paths.varnish);
+  const loaded = await varnishPreload(ctx.sessions.get(host.name)!, ctx.cluster, vcls, mine.some((f) => f.path === main) ? `${ctx.staging}${main}` : undefined, ctx.labels.get(host.name) ?? new Set());
+  ctx.preloaded.set(host.name, loaded);
 }
 
 async function checkService(ctx: HostContext, host: HostConfig, service: Service, mine: readonly RenderedFile[]): Promise<void> {
@@ -375,8 +398,9 @@ async function activateHost(ctx: HostContext, host: HostConfig): Promise<void> {
     if (changed.has('apache')) await session.exec(reloadArgv(cluster, 'apache', instance.php));
   }
   if (host.roles.includes('cache')) {
-    if (changed.has('varnish')) await applyVcls(ctx, host);
-    await varnishBan(session, cluster, instance.domains);
+    const loaded = ctx.preloaded.get(host.name);
+    if (loaded) ctx.idle.set(host.name, await varnishSwitch(session, cluster, loaded, instance.domains));
+    else await varnishBan(session, cluster, instance.domains);
   }
   if (host.roles.includes('balancer') && changed.has('haproxy')) await session.exec(reloadArgv(cluster, 'haproxy', instance.php));
 }
@@ -421,13 +445,15 @@ async function rollbackHost(ctx: HostContext, host: HostConfig): Promise<void> {
 async function cleanupHost(ctx: HostContext, host: HostConfig, keep: number): Promise<void> {
   const session = ctx.sessions.get(host.name)!;
   const staged = ctx.files.some((f) => f.host === host.name);
+  // A cache's VCLs that the switch left serving nothing, beside the rest.
+  const discarded = varnishDiscard(session, ctx.cluster, ctx.idle.get(host.name) ?? []);
   if (!host.roles.includes('web')) {
-    if (staged) await session.exec(['rm', '-rf', ctx.staging, `${ctx.staging}.backup`]);
+    await Promise.all([staged ? session.exec(['rm', '-rf', ctx.staging, `${ctx.staging}.backup`]) : undefined, discarded]);
     return;
   }
   // One call: the staging area (when there was one) and the releases beyond keep_releases.
   const protect = [ctx.release, ctx.previous[host.name]].filter((r): r is string => Boolean(r));
-  await agent(session, 'cleanup', [instanceRoot(ctx.cluster.paths, ctx.instance), String(keep), ...protect, ...(staged ? ['--staging', ctx.staging] : [])]);
+  await Promise.all([agent(session, 'cleanup', [instanceRoot(ctx.cluster.paths, ctx.instance), String(keep), ...protect, ...(staged ? ['--staging', ctx.staging] : [])]), discarded]);
 }
 
 function previousRelease(ctx: HostContext): string | undefined {

@@ -1,6 +1,7 @@
 import type { HostSession } from '../adapters/ssh.js';
 import type { ClusterConfig } from '../core/config/types.js';
 import { tail } from '../adapters/exec.js';
+import { agent } from './agent.js';
 import { MagratheaError } from '../core/errors.js';
 import type { RenderedFile, Service } from '../core/render/cluster.js';
 import { fpmPoolDir, type InstanceKey } from '../core/render/names.js';
@@ -45,8 +46,17 @@ interface LoadedVcl {
   labels?: number;
 }
 
-async function listVcls(session: HostSession, cluster: ClusterConfig): Promise<LoadedVcl[]> {
-  const { stdout } = await session.exec([...cluster.commands.varnish.admin, 'vcl.list', '-j']);
+/** One varnishadm command of a batch: `try` may fail (a discard of what may be gone), `show` prints its answer. */
+type VarnishStep = string[] | ['try' | 'show', ...string[]];
+
+/** Runs varnishadm commands in turn on the cache in one call (the host agent's `varnish`); the first failure stops them. */
+async function varnishSteps(session: HostSession, cluster: ClusterConfig, steps: readonly VarnishStep[]): Promise<string> {
+  if (steps.length === 0) return '';
+  const { stdout } = await agent(session, 'varnish', [cluster.commands.varnish.admin.join(' '), ...steps.flatMap((s) => ['--', ...s])]);
+  return stdout;
+}
+
+function parseVcls(session: HostSession, stdout: string): LoadedVcl[] {
   try {
     // [version, argv, time, vcl...]
     return (JSON.parse(stdout) as unknown[]).slice(3) as LoadedVcl[];
@@ -55,15 +65,87 @@ async function listVcls(session: HostSession, cluster: ClusterConfig): Promise<L
   }
 }
 
+async function listVcls(session: HostSession, cluster: ClusterConfig): Promise<LoadedVcl[]> {
+  return parseVcls(session, (await session.exec([...cluster.commands.varnish.admin, 'vcl.list', '-j'])).stdout);
+}
+
 /**
  * The instances whose label the cache lacks (a cache started without
- * boot.cli, or holding a VCL from before labels), and whether a
- * Magrathea main VCL is active: what a deploy must load besides its own.
+ * boot.cli, or holding a VCL from before labels), whether a Magrathea main
+ * VCL is active, and the labels it has: what a deploy must load besides its own.
  */
-export async function varnishMissing(session: HostSession, cluster: ClusterConfig, instances: readonly InstanceKey[]): Promise<{ missing: InstanceKey[]; mainActive: boolean }> {
+export async function varnishMissing(session: HostSession, cluster: ClusterConfig, instances: readonly InstanceKey[]): Promise<{ missing: InstanceKey[]; mainActive: boolean; labels: Set<string> }> {
   const vcls = await listVcls(session, cluster);
   const labels = new Set(vcls.filter((v) => v.state === 'label').map((v) => v.name));
-  return { missing: instances.filter((i) => !labels.has(vclLabel(i))), mainActive: vcls.some((v) => v.status === 'active' && v.name.startsWith(MAIN_VCL_PREFIX)) };
+  return { missing: instances.filter((i) => !labels.has(vclLabel(i))), mainActive: vcls.some((v) => v.status === 'active' && v.name.startsWith(MAIN_VCL_PREFIX)), labels };
+}
+
+/** VCLs the running cache compiled and loaded, cold, ahead of a switch: `varnishSwitch` makes them serve, `varnishUnload` drops them. */
+export interface PreloadedVcls {
+  /** [label, loaded VCL] for each instance VCL. */
+  labels: [string, string][];
+  /** The main VCL: loaded when its labels all existed, else compiled at the switch, once its new labels are made. */
+  main?: { name: string; loaded: boolean };
+  /** The instances whose VCLs were loaded: their older VCLs are discarded after the switch. */
+  instances: InstanceKey[];
+}
+
+/**
+ * Compiles and loads, in the running cache, each instance VCL of `vcls`
+ * (read from where it is staged), and `main` (main.vcl's staged path) when
+ * every label it names exists already: the strongest check there is, done
+ * before the switch, which is left with moving labels. Loaded cold, so
+ * they probe nothing: a VCL whose probes ran against an app not yet
+ * switched to would start its backends sick. `labels`: the cache's labels now.
+ */
+export async function varnishPreload(session: HostSession, cluster: ClusterConfig, vcls: readonly { instance: InstanceKey; path: string }[], main: string | undefined, labels: ReadonlySet<string>): Promise<PreloadedVcls> {
+  const stamp = Date.now();
+  const loaded: PreloadedVcls = { labels: vcls.map((v) => [vclLabel(v.instance), `${instanceVclPrefix(v.instance)}${stamp}`]), instances: vcls.map((v) => v.instance) };
+  if (main) loaded.main = { name: `${MAIN_VCL_PREFIX}${stamp}`, loaded: loaded.labels.every(([label]) => labels.has(label)) };
+  const steps: VarnishStep[] = vcls.map((v, i) => ['vcl.load', loaded.labels[i]![1], v.path, 'cold']);
+  if (loaded.main?.loaded) steps.push(['vcl.load', loaded.main.name, main!, 'cold']);
+  try {
+    await varnishSteps(session, cluster, steps);
+  } catch (e) {
+    // What this preload loaded before its failure goes: nothing of it serves.
+    await varnishUnload(session, cluster, loaded).catch(() => undefined);
+    throw e;
+  }
+  return loaded;
+}
+
+/** Drops a preload whose deploy stopped before its switch: its VCLs. */
+export function varnishUnload(session: HostSession, cluster: ClusterConfig, loaded: PreloadedVcls): Promise<string> {
+  return varnishDiscard(session, cluster, [...(loaded.main?.loaded ? [loaded.main.name] : []), ...loaded.labels.map(([, vcl]) => vcl)]);
+}
+
+/**
+ * The switch of a preloaded cache, in one call: each new VCL warmed (its
+ * probes start from their initial state) and its label moved to it, the
+ * new main VCL (loaded now if it names new labels; main.vcl is in place)
+ * made active, the domains' cached objects banned. Returns the VCLs that
+ * no longer serve, for `varnishDiscard`.
+ */
+export async function varnishSwitch(session: HostSession, cluster: ClusterConfig, loaded: PreloadedVcls, domains: readonly string[]): Promise<string[]> {
+  const steps: VarnishStep[] = loaded.labels.flatMap(([label, vcl]) => [['vcl.state', vcl, 'auto'], ['vcl.label', label, vcl]]);
+  const main = loaded.main;
+  if (main) steps.push(main.loaded ? ['vcl.state', main.name, 'auto'] : ['vcl.load', main.name, mainVclPath(cluster.paths.varnish)], ['vcl.use', main.name]);
+  steps.push(...banSteps(domains), ['show', 'vcl.list', '-j']);
+  return idleVcls(parseVcls(session, await varnishSteps(session, cluster, steps)), loaded.instances);
+}
+
+/** Discards VCLs (`varnishSwitch`'s idle ones), in one call; one already gone is no error. */
+export function varnishDiscard(session: HostSession, cluster: ClusterConfig, names: readonly string[]): Promise<string> {
+  return varnishSteps(session, cluster, names.map((n) => ['try', 'vcl.discard', n]));
+}
+
+/** Magrathea's VCLs that serve nothing: old main VCLs (first: they name labels), then `instances`' unlabelled ones. */
+function idleVcls(vcls: readonly LoadedVcl[], instances: readonly InstanceKey[]): string[] {
+  const idle = vcls.filter((v) => v.status === 'available' && v.state !== 'label' && !v.labels).map((v) => v.name);
+  // Main VCLs; a Magrathea VCL from before labels (magrathea_<release>_<time>) too.
+  const own = (name: string) => name.startsWith(MAIN_VCL_PREFIX) || (name.startsWith('magrathea_') && !name.startsWith('magrathea_app_') && !name.startsWith('magrathea_label_'));
+  const prefixes = instances.map(instanceVclPrefix);
+  return [...idle.filter(own), ...idle.filter((n) => prefixes.some((p) => n.startsWith(p)))];
 }
 
 /**
@@ -74,35 +156,33 @@ export async function varnishMissing(session: HostSession, cluster: ClusterConfi
  * longer serves is discarded, in the order Varnish allows: old main VCLs,
  * the labels of instances without a VCL file, then their VCLs and the
  * touched instances' unlabelled ones. Other instances are not touched.
+ * Three calls to the host, however many instances.
  */
 export async function varnishApply(session: HostSession, cluster: ClusterConfig, instances: readonly InstanceKey[], main: boolean): Promise<void> {
-  const admin = cluster.commands.varnish.admin;
   const stamp = Date.now();
-  const gone: InstanceKey[] = [];
-  for (const i of instances) {
-    const file = instanceVclPath(cluster.paths.varnish, i);
-    if ((await session.exec(['test', '-e', file], { reject: false })).exitCode !== 0) {
-      gone.push(i);
-      continue;
-    }
-    await session.exec([...admin, 'vcl.load', `${instanceVclPrefix(i)}${stamp}`, file]);
-    await session.exec([...admin, 'vcl.label', vclLabel(i), `${instanceVclPrefix(i)}${stamp}`]);
-  }
-  if (main) {
-    await session.exec([...admin, 'vcl.load', `${MAIN_VCL_PREFIX}${stamp}`, mainVclPath(cluster.paths.varnish)]);
-    await session.exec([...admin, 'vcl.use', `${MAIN_VCL_PREFIX}${stamp}`]);
-  }
-  const discard = (name: string) => session.exec([...admin, 'vcl.discard', name], { reject: false });
-  const idle = (v: LoadedVcl) => v.status === 'available' && v.state !== 'label' && !v.labels;
-  // Main VCLs before the labels they name; a Magrathea VCL from before labels (magrathea_<release>_<time>) too.
-  const own = (name: string) => name.startsWith(MAIN_VCL_PREFIX) || (name.startsWith('magrathea_') && !name.startsWith('magrathea_app_') && !name.startsWith('magrathea_label_'));
-  for (const v of await listVcls(session, cluster)) if (idle(v) && own(v.name)) await discard(v.name);
-  for (const i of gone) await discard(vclLabel(i));
-  const prefixes = instances.map(instanceVclPrefix);
-  for (const v of await listVcls(session, cluster)) if (idle(v) && prefixes.some((p) => v.name.startsWith(p))) await discard(v.name);
+  const files = instances.map((i) => instanceVclPath(cluster.paths.varnish, i));
+  const present = new Set((await session.exec(['sh', '-c', 'for f; do [ -e "$f" ] && echo "$f"; done; exit 0', 'present', ...files])).stdout.split('\n'));
+  const kept = instances.filter((_, n) => present.has(files[n]!));
+  const gone = instances.filter((_, n) => !present.has(files[n]!));
+  const steps: VarnishStep[] = kept.flatMap((i) => [
+    ['vcl.load', `${instanceVclPrefix(i)}${stamp}`, instanceVclPath(cluster.paths.varnish, i)],
+    ['vcl.label', vclLabel(i), `${instanceVclPrefix(i)}${stamp}`],
+  ]);
+  if (main) steps.push(['vcl.load', `${MAIN_VCL_PREFIX}${stamp}`, mainVclPath(cluster.paths.varnish)], ['vcl.use', `${MAIN_VCL_PREFIX}${stamp}`]);
+  const vcls = parseVcls(session, await varnishSteps(session, cluster, [...steps, ['show', 'vcl.list', '-j']]));
+  // The gone instances' labels once no main VCL names them, then their VCLs, which those labels held.
+  const idle = idleVcls(vcls, kept);
+  const mains = idle.filter((n) => !kept.some((i) => n.startsWith(instanceVclPrefix(i))));
+  const goneVcls = vcls.filter((v) => v.state !== 'label' && gone.some((i) => v.name.startsWith(instanceVclPrefix(i)))).map((v) => v.name);
+  await varnishDiscard(session, cluster, [...mains, ...gone.map(vclLabel), ...goneVcls, ...idle.filter((n) => !mains.includes(n))]);
 }
 
-/** Bans an instance's cached objects, so the new release is seen at once rather than after the TTL. */
+/** The bans of `domains`' cached objects, as varnishadm commands. */
+function banSteps(domains: readonly string[]): VarnishStep[] {
+  return domains.map((domain) => ['ban', 'req.http.host', '==', domain]);
+}
+
+/** Bans an instance's cached objects, so the new release is seen at once rather than after the TTL. One call. */
 export async function varnishBan(session: HostSession, cluster: ClusterConfig, domains: string[]): Promise<void> {
-  for (const domain of domains) await session.exec([...cluster.commands.varnish.admin, 'ban', 'req.http.host', '==', domain]);
+  await varnishSteps(session, cluster, banSteps(domains));
 }
