@@ -8,6 +8,9 @@ export default {
   testMatch: ['<rootDir>/src/**/*.test.ts', '<rootDir>/scripts/**/*.test.mjs', '<rootDir>/test/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   testTimeout: 60_000,
+  // Two suites at a time, also on a 2-core machine (jest would run one): the lab suites spend much of their
+  // time waiting on SSH round trips and daemons, and they are written to share the lab (test/helpers/lab.ts).
+  maxWorkers: 2,
   // The lab shared by the suites that use it (test/helpers/lab.ts): named here, brought down at the end even on failure.
   globalSetup: '<rootDir>/test/helpers/lab-global-setup.ts',
   globalTeardown: '<rootDir>/test/helpers/lab-global-teardown.ts',
