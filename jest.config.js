@@ -1,6 +1,9 @@
 /** Jest in ESM mode: swc strips types, `npm run typecheck` checks them. */
 export default {
   testEnvironment: 'node',
+  // Jest 30 soft-deletes the globals a suite set, and a worker that then runs another suite can recurse in
+  // its setter until the stack overflows (seen as "Maximum call stack size exceeded" failing a whole suite).
+  testEnvironmentOptions: { globalsCleanup: 'off' },
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },

@@ -385,7 +385,8 @@ varnish)
     status=0
     out=$($admin $op 2>&1) || status=$?
     [ "$mode" = show ] && printf '%s\n' "$out"
-    [ "$status" = 0 ] || [ "$mode" = try ] || die "varnishadm$op: $(printf '%s' "$out" | tail -n 5)"
+    [ "$status" = 0 ] || [ "$mode" = try ] || die "varnishadm$op:
+$out"
   done
   ;;
 

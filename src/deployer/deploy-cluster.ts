@@ -334,8 +334,9 @@ export function prepareArgs(cluster: ClusterConfig, instance: InstanceConfig, re
  * name); on a web host, that the switch's FPM reload will let requests in
  * flight finish (checked on every deploy and rollback: a host's
  * php-fpm.conf can change between two), read from the staged FPM check when
- * there is one, so FPM is asked once. All at once; the first failure in
- * that order is the one told.
+ * there is one, so FPM is asked once. Varnish's VCLs are compiled and
+ * loaded by the running cache instead (preloadVcls). All at once; the
+ * first failure in that order is the one told.
  */
 async function checkHost(ctx: HostContext, host: HostConfig, prepare: HostPrepare): Promise<void> {
   const session = ctx.sessions.get(host.name)!;
@@ -350,9 +351,9 @@ async function checkHost(ctx: HostContext, host: HostConfig, prepare: HostPrepar
   if (web && ctx.extensions.length > 0) checks.push(() => checkPhpExtensions(session, ctx.instance.php, ctx.extensions));
   for (const service of services) {
     const ready = service === 'apache' || service === 'fpm' ? prepare.release : Promise.resolve();
-    checks.push(() => ready.then(() => checkService(ctx, host, service, mine)));
+    // Varnish's check is the running cache compiling and loading the VCLs (stronger than varnishd -C, and needed anyway).
+    checks.push(() => ready.then(() => (service === 'varnish' ? preloadVcls(ctx, host, mine) : checkService(ctx, host, service, mine))));
   }
-  if (services.includes('varnish')) checks.push(() => preloadVcls(ctx, host, mine));
   await forEachSettled(checks, (check) => check());
 }
 
@@ -363,8 +364,14 @@ async function checkHost(ctx: HostContext, host: HostConfig, prepare: HostPrepar
 async function preloadVcls(ctx: HostContext, host: HostConfig, mine: readonly RenderedFile[]): Promise<void> {
   const vcls = mine.filter((f) => f.service === 'varnish' && f.instance).map((f) => ({ instance: f.instance!, path: `${ctx.staging}${f.path}` }));
   const main = mainVclPath(ctx.cluster.paths.varnish);
-  const loaded = await varnishPreload(ctx.sessions.get(host.name)!, ctx.cluster, vcls, mine.some((f) => f.path === main) ? `${ctx.staging}${main}` : undefined, ctx.labels.get(host.name) ?? new Set());
-  ctx.preloaded.set(host.name, loaded);
+  try {
+    ctx.preloaded.set(host.name, await varnishPreload(ctx.sessions.get(host.name)!, ctx.cluster, vcls, mine.some((f) => f.path === main) ? `${ctx.staging}${main}` : undefined, ctx.labels.get(host.name) ?? new Set()));
+  } catch (e) {
+    // The compiler's own lines, without varnishadm's about them; they name the staged file: the one a person reads is where it goes.
+    const noise = /^(magrathea-agent: varnishadm |Running VCC-compiler failed|VCL compilation failed|Command failed with error code)/;
+    const output = e instanceof CommandError ? (e.stderr || e.stdout).split('\n').filter((l) => !noise.test(l.trim())).join('\n') : '';
+    throw new MagratheaError(`varnish check failed: ${(tail(output) || describe(e)).replaceAll(ctx.staging, '')}`, 'check-failed', 1, false, { cause: e });
+  }
 }
 
 async function checkService(ctx: HostContext, host: HostConfig, service: Service, mine: readonly RenderedFile[]): Promise<void> {

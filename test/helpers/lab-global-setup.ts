@@ -14,7 +14,7 @@ type Resolve = (request: string, parent: unknown, ...rest: unknown[]) => string;
  * is handed over as a closure over them (globalSetup and globalTeardown
  * share the globals of jest's main process).
  */
-export default async function labGlobalSetup(): Promise<void> {
+export default async function labGlobalSetup(globalConfig: { maxWorkers: number }): Promise<void> {
   resolveJsToTs();
   const { releaseSubnets, reserveSubnet } = await import('./free-subnet.js');
   const { sweepDeadRuns, sweepTestLabs, TEST_LABS } = await import('./test-labs.js');
@@ -22,8 +22,16 @@ export default async function labGlobalSetup(): Promise<void> {
   for (const problem of await sweepDeadRuns()) process.stderr.write(`lab-global-setup: could not bring down the lab of a dead test run: ${problem}\n`);
   process.env.MAGRATHEA_TEST_RUN ??= String(process.pid);
   const run = Number(process.env.MAGRATHEA_TEST_RUN);
-  // Beside a user's lab (127.0.1.*) and other test runs' labs.
-  process.env.MAGRATHEA_TEST_LAB_SUBNET ??= String(await reserveSubnet(TEST_LABS, [101, 111, 121, 131, 141, 151, 161, 171], 2, run).catch(() => 101));
+  // One shared lab per jest worker (test/helpers/lab.ts), beside a user's lab (127.0.1.*) and other test runs' labs;
+  // MAGRATHEA_TEST_LAB_SUBNET, when set, is the first worker's.
+  if (!process.env.MAGRATHEA_TEST_LAB_SUBNETS) {
+    const subnets: number[] = process.env.MAGRATHEA_TEST_LAB_SUBNET ? [Number(process.env.MAGRATHEA_TEST_LAB_SUBNET)] : [];
+    const candidates = [101, 111, 121, 131, 141, 151, 161, 171];
+    while (subnets.length < Math.max(1, globalConfig.maxWorkers)) {
+      subnets.push(await reserveSubnet(TEST_LABS, candidates.filter((c) => !subnets.includes(c)), 2, run));
+    }
+    process.env.MAGRATHEA_TEST_LAB_SUBNETS = subnets.join(',');
+  }
 
   (globalThis as { magratheaLabTeardown?: () => Promise<void> }).magratheaLabTeardown = async () => {
     const problems = await sweepTestLabs(async (r) => r === run);

@@ -7,27 +7,43 @@ import { quoteForShell } from './shell-quote.js';
 import { runLabDir, TEST_LABS } from './test-labs.js';
 
 /**
- * The lab shared by every suite of a test run. The first suite that calls
- * useLab() brings it up (the others wait on the lab's lock, then find it
- * up); jest's globalTeardown (lab-global-teardown.ts) brings it down and
- * removes it at the end of the run, failed or not, and the next run's
- * globalSetup removes labs whose run was killed before its teardown.
+ * The lab shared by the suites of one jest worker (one lab per worker: the
+ * suites of a worker run one after the other). The first suite that calls
+ * useLab() brings it up; jest's globalTeardown (lab-global-teardown.ts)
+ * brings it down and removes it at the end of the run, failed or not, and
+ * the next run's globalSetup removes labs whose run was killed before its
+ * teardown.
  *
- * Suites share the hosts, and may run at the same time: never stop a
- * daemon of the shared lab or break a host's configuration (take a lab of
- * your own for that: useOwnLab), deploy under app names and domains of the
- * suite's own, and remove what you deployed.
+ * Why not one lab for all workers: each suite's deploys keep their own
+ * state (a Redis of the suite's), as separate gateways would, and a
+ * cluster has one gateway. Its edge files (main.vcl, hosts.map) list the
+ * instances its gateway knows: two suites deploying to one cluster at once
+ * would each take the other's domains off the edge.
+ *
+ * Suites share the hosts one after the other: never stop a daemon of the
+ * shared lab or break a host's configuration (take a lab of your own for
+ * that: useOwnLab), deploy under app names and domains of the suite's own,
+ * and remove what you deployed.
  */
 export const TEST_LAB_CLUSTERS = 2;
 export const TEST_LAB_WEB_HOSTS = 2;
 
-export function testLabShape(): LabShape {
-  return { clusters: TEST_LAB_CLUSTERS, webHosts: TEST_LAB_WEB_HOSTS, subnet: Number(process.env.MAGRATHEA_TEST_LAB_SUBNET ?? 101) };
+/** This jest worker's number, from 1. */
+function worker(): number {
+  return Number(process.env.JEST_WORKER_ID ?? 1);
 }
 
-/** The shared lab, up. Give the calling beforeAll a timeout of a minute or so: the first call boots it. */
+export function testLabShape(): LabShape {
+  // One subnet per worker, reserved by lab-global-setup.ts.
+  const subnets = (process.env.MAGRATHEA_TEST_LAB_SUBNETS ?? process.env.MAGRATHEA_TEST_LAB_SUBNET ?? '101').split(',').map(Number);
+  const subnet = subnets[worker() - 1];
+  if (subnet === undefined) throw new Error(`no lab subnet reserved for jest worker ${worker()} (MAGRATHEA_TEST_LAB_SUBNETS=${subnets.join(',')}): run jest with the globalSetup of jest.config.js`);
+  return { clusters: TEST_LAB_CLUSTERS, webHosts: TEST_LAB_WEB_HOSTS, subnet };
+}
+
+/** This worker's shared lab, up. Give the calling beforeAll a timeout of a minute or so: the first call boots it. */
 export async function useLab(): Promise<LabStatus> {
-  const { status, started, seconds } = await labUp({ dir: runLabDir(), shape: testLabShape() });
+  const { status, started, seconds } = await labUp({ dir: runLabDir(worker() === 1 ? undefined : `shared${worker()}`), shape: testLabShape() });
   if (started.length > 0) process.stdout.write(`lab up (${status.shape.clusters} x ${status.shape.webHosts}, ${started.length} hosts) in ${seconds.toFixed(1)} s at ${status.dir}\n`);
   return status;
 }
