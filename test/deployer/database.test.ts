@@ -5,6 +5,7 @@ import type { LabStatus } from '../../src/lab/status.js';
 import { curl } from '../helpers/curl.js';
 import { openDeployHarness, type DeployHarness } from '../helpers/deploy-trees.js';
 import { sshRun, useLab } from '../helpers/lab.js';
+import { PHP_CONNECT } from '../helpers/php-database.js';
 
 /**
  * A database per instance on each cluster's db host (the lab runs a MariaDB
@@ -20,7 +21,6 @@ let lab: LabStatus;
 let config: GatewayConfig;
 let harness: DeployHarness;
 
-const CONNECT = '$m = new mysqli(getenv("DB_HOST"), getenv("DB_USERNAME"), getenv("DB_PASSWORD"), getenv("DB_DATABASE"), (int) getenv("DB_PORT"));';
 
 function manifest(clusters: string, extra: string[] = []): string {
   return [
@@ -38,9 +38,9 @@ function manifest(clusters: string, extra: string[] = []): string {
 
 const NOTES: Record<string, string> = {
   'public/health.php': '<?php echo "ok";',
-  'migrate.php': `<?php ${CONNECT} $m->query("CREATE TABLE IF NOT EXISTS notes (id INT AUTO_INCREMENT PRIMARY KEY, body VARCHAR(200))") or exit(3); echo "migrated ", getenv("DB_DATABASE"), "\n";`,
-  'public/add.php': `<?php ${CONNECT} $s = $m->prepare("INSERT INTO notes (body) VALUES (?)"); $b = $_GET["body"]; $s->bind_param("s", $b); $s->execute(); echo "added\\n";`,
-  'public/list.php': `<?php ${CONNECT} foreach ($m->query("SELECT body FROM notes ORDER BY id") as $r) echo $r["body"], "\\n";`,
+  'migrate.php': `<?php ${PHP_CONNECT} $m->query("CREATE TABLE IF NOT EXISTS notes (id INT AUTO_INCREMENT PRIMARY KEY, body VARCHAR(200))") or exit(3); echo "migrated ", getenv("DB_DATABASE"), "\n";`,
+  'public/add.php': `<?php ${PHP_CONNECT} $s = $m->prepare("INSERT INTO notes (body) VALUES (?)"); $b = $_GET["body"]; $s->bind_param("s", $b); $s->execute(); echo "added\\n";`,
+  'public/list.php': `<?php ${PHP_CONNECT} foreach ($m->query("SELECT body FROM notes ORDER BY id") as $r) echo $r["body"], "\\n";`,
   'public/who.php': '<?php echo getenv("DB_USERNAME"), " ", getenv("DB_DATABASE"), " ", sha1(getenv("DB_PASSWORD")), " ", getenv("DATABASE_URL") !== false ? "url" : "-", "\\n";',
 };
 

@@ -35,7 +35,7 @@ function worker(): number {
 
 export function testLabShape(): LabShape {
   // One subnet per worker, reserved by lab-global-setup.ts.
-  const subnets = (process.env.MAGRATHEA_TEST_LAB_SUBNETS ?? process.env.MAGRATHEA_TEST_LAB_SUBNET ?? '101').split(',').map(Number);
+  const subnets = (process.env.MAGRATHEA_TEST_LAB_SUBNETS ?? '').split(',').filter(Boolean).map(Number);
   const subnet = subnets[worker() - 1];
   if (subnet === undefined) throw new Error(`no lab subnet reserved for jest worker ${worker()} (MAGRATHEA_TEST_LAB_SUBNETS=${subnets.join(',')}): run jest with the globalSetup of jest.config.js`);
   return { clusters: TEST_LAB_CLUSTERS, webHosts: TEST_LAB_WEB_HOSTS, subnet };

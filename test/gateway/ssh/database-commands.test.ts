@@ -10,6 +10,7 @@ import { freePort } from '../../helpers/free-port.js';
 import { CLI, gatewayClient, makeUserKeys, startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { sshRun, useLab } from '../../helpers/lab.js';
 import { Terminal } from '../../helpers/terminal.js';
+import { PHP_CONNECT } from '../../helpers/php-database.js';
 
 /**
  * db:info, db:shell, db:export and db:import through `magrathea serve` on
@@ -32,7 +33,6 @@ const keys: Record<string, string> = {};
 
 const { sshCommand, ssh, git } = gatewayClient(() => port, keys, () => join(work, 'known_hosts'));
 
-const CONNECT = '$m = new mysqli(getenv("DB_HOST"), getenv("DB_USERNAME"), getenv("DB_PASSWORD"), getenv("DB_DATABASE"), (int) getenv("DB_PORT"));';
 const FILES: Record<string, string> = {
   'magrathea.yml': [
     'stack: { php: "8.2", docroot: public }',
@@ -50,10 +50,10 @@ const FILES: Record<string, string> = {
   ].join('\n'),
   'public/health.php': '<?php echo "ok";',
   // A table, and a view (whose dump carries a DEFINER, the production user).
-  'migrate.php': `<?php ${CONNECT} $m->query("CREATE TABLE IF NOT EXISTS notes (id INT AUTO_INCREMENT PRIMARY KEY, body VARCHAR(200))") or exit(3); $m->query("CREATE OR REPLACE VIEW loud AS SELECT UPPER(body) AS body FROM notes") or exit(4); echo "migrated\\n";`,
-  'public/add.php': `<?php ${CONNECT} $s = $m->prepare("INSERT INTO notes (body) VALUES (?)"); $b = $_GET["body"]; $s->bind_param("s", $b); $s->execute(); echo "added\\n";`,
-  'public/list.php': `<?php ${CONNECT} foreach ($m->query("SELECT body FROM notes ORDER BY id") as $r) echo $r["body"], "\\n";`,
-  'public/loud.php': `<?php ${CONNECT} $r = $m->query("SELECT body FROM loud"); if (!$r) { echo "error: ", $m->error, "\\n"; exit; } foreach ($r as $row) echo $row["body"], "\\n";`,
+  'migrate.php': `<?php ${PHP_CONNECT} $m->query("CREATE TABLE IF NOT EXISTS notes (id INT AUTO_INCREMENT PRIMARY KEY, body VARCHAR(200))") or exit(3); $m->query("CREATE OR REPLACE VIEW loud AS SELECT UPPER(body) AS body FROM notes") or exit(4); echo "migrated\\n";`,
+  'public/add.php': `<?php ${PHP_CONNECT} $s = $m->prepare("INSERT INTO notes (body) VALUES (?)"); $b = $_GET["body"]; $s->bind_param("s", $b); $s->execute(); echo "added\\n";`,
+  'public/list.php': `<?php ${PHP_CONNECT} foreach ($m->query("SELECT body FROM notes ORDER BY id") as $r) echo $r["body"], "\\n";`,
+  'public/loud.php': `<?php ${PHP_CONNECT} $r = $m->query("SELECT body FROM loud"); if (!$r) { echo "error: ", $m->error, "\\n"; exit; } foreach ($r as $row) echo $row["body"], "\\n";`,
 };
 
 const edge = (cluster: string) => lab.edges.find((e) => e.cluster === cluster)!.url;

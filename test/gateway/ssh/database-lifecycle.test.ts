@@ -13,6 +13,7 @@ import { curl } from '../../helpers/curl.js';
 import { freePort } from '../../helpers/free-port.js';
 import { gatewayClient, labAdminKey, startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { sshRun, useLab } from '../../helpers/lab.js';
+import { PHP_CONNECT_STRICT } from '../../helpers/php-database.js';
 
 /**
  * A database's life through the real gateway (`magrathea serve`, the
@@ -49,7 +50,6 @@ const body = async (cluster: string, env: string, path: string) => {
 /** Root's SQL on a cluster's db host, rows as text. */
 const sql = async (cluster: string, text: string) => (await sshRun(lab, dbHost(cluster).name, ['mariadb', '-N', '-B', '-e', text])).stdout;
 
-const CONNECT = 'header("Cache-Control: no-store"); mysqli_report(MYSQLI_REPORT_ERROR | MYSQLI_REPORT_STRICT); $m = new mysqli(getenv("DB_HOST"), getenv("DB_USERNAME"), getenv("DB_PASSWORD"), getenv("DB_DATABASE"), (int) getenv("DB_PORT"));';
 const FILES: Record<string, string> = {
   'magrathea.yml': [
     'stack: { php: "8.2", docroot: public }',
@@ -64,11 +64,11 @@ const FILES: Record<string, string> = {
     '',
   ].join('\n'),
   'public/health.php': '<?php echo "ok";',
-  'migrate.php': `<?php ${CONNECT} $m->query("CREATE TABLE IF NOT EXISTS notes (id INT AUTO_INCREMENT PRIMARY KEY, body VARCHAR(250))"); echo "migrated\\n";`,
-  'public/add.php': `<?php ${CONNECT} $s = $m->prepare("INSERT INTO notes (body) VALUES (?)"); $b = $_GET["body"]; $s->bind_param("s", $b); $s->execute(); echo "added\\n";`,
-  'public/fill.php': `<?php ${CONNECT} $s = $m->prepare("INSERT INTO notes (body) VALUES (?)"); for ($i = 0; $i < (int) $_GET["n"]; $i++) { $b = str_repeat(chr(97 + $i % 26), 250); $s->bind_param("s", $b); $s->execute(); } echo "filled\\n";`,
-  'public/list.php': `<?php ${CONNECT} foreach ($m->query("SELECT body FROM notes WHERE LENGTH(body) < 100 ORDER BY id") as $r) echo $r["body"], "\\n";`,
-  'public/wipe.php': `<?php ${CONNECT} $m->query("DELETE FROM notes"); echo "wiped\\n";`,
+  'migrate.php': `<?php ${PHP_CONNECT_STRICT} $m->query("CREATE TABLE IF NOT EXISTS notes (id INT AUTO_INCREMENT PRIMARY KEY, body VARCHAR(250))"); echo "migrated\\n";`,
+  'public/add.php': `<?php ${PHP_CONNECT_STRICT} $s = $m->prepare("INSERT INTO notes (body) VALUES (?)"); $b = $_GET["body"]; $s->bind_param("s", $b); $s->execute(); echo "added\\n";`,
+  'public/fill.php': `<?php ${PHP_CONNECT_STRICT} $s = $m->prepare("INSERT INTO notes (body) VALUES (?)"); for ($i = 0; $i < (int) $_GET["n"]; $i++) { $b = str_repeat(chr(97 + $i % 26), 250); $s->bind_param("s", $b); $s->execute(); } echo "filled\\n";`,
+  'public/list.php': `<?php ${PHP_CONNECT_STRICT} foreach ($m->query("SELECT body FROM notes WHERE LENGTH(body) < 100 ORDER BY id") as $r) echo $r["body"], "\\n";`,
+  'public/wipe.php': `<?php ${PHP_CONNECT_STRICT} $m->query("DELETE FROM notes"); echo "wiped\\n";`,
   'public/password.php': '<?php header("Cache-Control: no-store"); echo getenv("DB_PASSWORD");',
 };
 

@@ -12,6 +12,7 @@ import { freePort } from '../../helpers/free-port.js';
 import { gatewayClient, labAdminKey, startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { startPanel, type TestPanel } from '../../helpers/ispconfig.js';
 import { sshRun, useLab } from '../../helpers/lab.js';
+import { PHP_CONNECT_STRICT } from '../../helpers/php-database.js';
 
 /**
  * A cluster managed by the real ISPConfig panel (test/helpers/ispconfig.ts),
@@ -47,7 +48,6 @@ const body = async (path: string) => {
   return response.body;
 };
 
-const CONNECT = 'header("Cache-Control: no-store"); mysqli_report(MYSQLI_REPORT_ERROR | MYSQLI_REPORT_STRICT); $m = new mysqli(getenv("DB_HOST"), getenv("DB_USERNAME"), getenv("DB_PASSWORD"), getenv("DB_DATABASE"), (int) getenv("DB_PORT"));';
 const FILES: Record<string, string> = {
   'magrathea.yml': [
     'stack: { php: "8.2", docroot: public }',
@@ -60,9 +60,9 @@ const FILES: Record<string, string> = {
     '',
   ].join('\n'),
   'public/health.php': '<?php echo "ok";',
-  'migrate.php': `<?php ${CONNECT} $m->query("CREATE TABLE IF NOT EXISTS notes (id INT AUTO_INCREMENT PRIMARY KEY, body VARCHAR(250))"); echo "migrated\\n";`,
-  'public/add.php': `<?php ${CONNECT} $s = $m->prepare("INSERT INTO notes (body) VALUES (?)"); $b = $_GET["body"]; $s->bind_param("s", $b); $s->execute(); echo "added\\n";`,
-  'public/list.php': `<?php ${CONNECT} foreach ($m->query("SELECT body FROM notes ORDER BY id") as $r) echo $r["body"], "\\n"; echo getenv("DB_DATABASE"), "\\n";`,
+  'migrate.php': `<?php ${PHP_CONNECT_STRICT} $m->query("CREATE TABLE IF NOT EXISTS notes (id INT AUTO_INCREMENT PRIMARY KEY, body VARCHAR(250))"); echo "migrated\\n";`,
+  'public/add.php': `<?php ${PHP_CONNECT_STRICT} $s = $m->prepare("INSERT INTO notes (body) VALUES (?)"); $b = $_GET["body"]; $s->bind_param("s", $b); $s->execute(); echo "added\\n";`,
+  'public/list.php': `<?php ${PHP_CONNECT_STRICT} foreach ($m->query("SELECT body FROM notes ORDER BY id") as $r) echo $r["body"], "\\n"; echo getenv("DB_DATABASE"), "\\n";`,
 };
 
 /** Commits (a change, or nothing) and pushes master as the admin. */
