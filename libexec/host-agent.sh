@@ -283,7 +283,7 @@ status)
   while :; do
     got=$(curl -s -o /dev/null -m 5 -w '%{http_code}' -H "Host: $host" -H 'User-Agent: magrathea-verify' "$url" || true)
     [ "$got" = "$want" ] && exit 0
-    [ "$(date +%s)" -ge "$deadline" ] && die "$url (Host: $host) answered ${got:-nothing}, expected $want"
+    [ "$(date +%s)" -ge "$deadline" ] && die "$url (Host: $host) answered ${got:-nothing}, expected $want within $seconds s"
     sleep 0.2
   done
   ;;

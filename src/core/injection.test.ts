@@ -39,6 +39,8 @@ const FIELDS: Record<string, { yaml: string; line: number; skip?: string[] }> = 
   'cache.pass': { yaml: 'cache: { pass: [VALUE] }', line: 1, skip: ['single quote', 'trailing backslash', 'template injection', 'shell variable', 'hash', 'semicolon', 'space', 'dot dot'] },
   'health.path': { yaml: 'health: { path: VALUE }', line: 1 },
   'health.status': { yaml: 'health: { status: VALUE }', line: 1 },
+  // Reaches the host agent's argv (the deploy's check), not a file.
+  'health.timeout': { yaml: 'health: { timeout: VALUE }', line: 1 },
   'env key': { yaml: 'env: { VALUE: x }', line: 1 },
   'env value': { yaml: 'env: { K: VALUE }', line: 1, skip: ['double quote', 'single quote', 'trailing backslash', 'shell variable', 'hash', 'semicolon', 'space', 'dot dot'] },
   'environment name': { yaml: 'environments:\n  VALUE: { branch: x, clusters: [c] }', line: 2 },

@@ -109,6 +109,14 @@ export const checkTag: Check = (value) => (isRefName(value) ? undefined : `${sho
 export const checkDuration: Check = (value) =>
   /^[0-9]{1,6}(?:ms|s|m|h|d|w|y)$/.test(value) ? undefined : `${show(value)} is not a duration: a whole number and a unit (ms, s, m, h, d, w, y), like 120s`;
 
+/** How long a deploy's health check may wait: a duration from 1s to 10m. */
+export const checkHealthTimeout: Check = (value) => {
+  const problem = checkDuration(value);
+  if (problem) return problem;
+  const seconds = durationSeconds(value);
+  return seconds >= 1 && seconds <= 600 ? undefined : `${show(value)} is not between 1s and 10m`;
+};
+
 export function durationSeconds(value: string): number {
   const match = /^([0-9]+)(ms|s|m|h|d|w|y)$/.exec(value);
   if (!match) throw new Error(`not a duration: ${value}`);

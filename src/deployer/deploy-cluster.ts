@@ -26,8 +26,8 @@ import { checkArgv, reloadArgv, varnishApply, varnishBan, varnishDiscard, varnis
 import { ensureSessionUsers } from './session-store.js';
 import type { ClusterOutcome, DeployState, Step } from './types.js';
 
-/** How long a health check may take to pass after the switch: reloads are graceful, hence not instant. */
-const VERIFY_SECONDS = 10;
+/** How long a health check may take to pass after the switch, for an instance saved before `health.timeout` (its default). */
+const VERIFY_SECONDS = 30;
 
 /** The user the web server runs as on web hosts: Debian's. It joins each instance's group to read its files. */
 export const WEB_SERVER_USER = 'www-data';
@@ -424,7 +424,7 @@ async function verifyHost(ctx: HostContext, host: HostConfig): Promise<void> {
   const { cluster, instance } = ctx;
   const domain = instance.domains[0] ?? `${instanceId(instance)}.invalid`;
   const want = String(instance.health.status);
-  const patience = String(VERIFY_SECONDS);
+  const patience = String(instance.health.timeoutSeconds ?? VERIFY_SECONDS);
   if (host.roles.includes('web')) await agent(session, 'status', [want, `http://${host.address}:${cluster.ports.web}${instance.health.path}`, domain, patience]);
   if (host.roles.includes('balancer')) await agent(session, 'status', [want, `http://${host.address}:${cluster.ports.balancer}${instance.health.path}`, domain, patience]);
 }

@@ -50,12 +50,12 @@ describe('advice on a push', () => {
   });
 
   it('points to the health section when the health path is not in the release, and the deploy\'s check then fails as it said', async () => {
-    const { result, lines } = await deployTree({ 'public/index.php': '<?php echo "v2\\n";' }, manifest('health: { path: /healthz }'));
+    const { result, lines } = await deployTree({ 'public/index.php': '<?php echo "v2\\n";' }, manifest('health: { path: /healthz, timeout: 2s }'));
     expect(advice(lines)).toEqual([
       expect.stringMatching(/^advice: health path \/healthz is not a file of the release \(looked for public\/healthz, public\/healthz\.php, .*\(see docs\/cloud-ready\.md#health-endpoints\)$/),
     ]);
     expect(result.clusters[0]!.status).toBe('rolled-back');
-    expect(result.clusters[0]!.error).toMatch(/verify: .*healthz.* answered 404, expected 200/);
+    expect(result.clusters[0]!.error).toMatch(/verify: .*healthz.* answered 404, expected 200 within 2 s/);
   });
 
   it('trusts a front controller with unknown paths', async () => {

@@ -3,9 +3,11 @@ import { loadGatewayConfig } from '../../src/config/load.js';
 import { labDown } from '../../src/lab/down.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { curl } from '../helpers/curl.js';
-import { sshRun, useOwnLab } from '../helpers/lab.js';
+import type { ClusterConfig } from '../../src/core/config/types.js';
+import { instanceRoot } from '../../src/core/render/names.js';
+import { putFile, sshRun, useOwnLab } from '../helpers/lab.js';
 import { runLabDir } from '../helpers/test-labs.js';
-import { applyCluster, placeRelease, resolveTestInstance, waitForEdge } from '../helpers/hand-deploy.js';
+import { applyCluster, fill, placeRelease, resolveTestInstance, waitForEdge, webHosts } from '../helpers/hand-deploy.js';
 
 /**
  * One web host's Apache stops; the edge keeps serving through the other.
@@ -13,13 +15,16 @@ import { applyCluster, placeRelease, resolveTestInstance, waitForEdge } from '..
  * the shared lab would pull the rug from under suites running beside it.
  */
 let lab: LabStatus;
+let cluster: ClusterConfig;
+let health: string;
 const domain = 'failover.lab.test';
 
 beforeAll(async () => {
   lab = await useOwnLab('failover', { clusters: 1, webHosts: 2 }, [211, 212, 213, 214, 215, 216, 217, 218, 219]);
-  const cluster = (await loadGatewayConfig(lab.config)).clusters['cluster-a']!;
+  cluster = (await loadGatewayConfig(lab.config)).clusters['cluster-a']!;
   const manifest = `stack: { docroot: public }\ndomains: [${domain}]\nhealth: { path: /health.php }\nenvironments:\n  production: { branch: master, clusters: [cluster-a] }\n`;
   const instance = resolveTestInstance(manifest, 'failover', 'production', 'cluster-a');
+  health = `${instanceRoot(cluster.paths, instance)}/releases/r1/public/health.php`;
   const page = '<?php\nheader("Cache-Control: no-store");\necho "served by ", gethostname(), "\\n";\n';
   await placeRelease(lab, cluster, instance, 'r1', { 'public/index.php': page, 'public/health.php': 'ok\n' });
   await applyCluster(lab, cluster, [instance]);
@@ -28,6 +33,31 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await labDown({ dir: runLabDir('failover'), purge: true });
+}, 60_000);
+
+test('HAProxy checks the cache host, not the app through it: reloaded while the app\'s health page fails, it keeps sending requests to Varnish', async () => {
+  const edge = lab.edges[0]!;
+  const cache = cluster.hosts.find((h) => h.name === edge.host)!;
+  const failing = '<?php http_response_code(500); echo "down\\n";\n';
+  await Promise.all(webHosts(cluster).map((h) => putFile(lab, h, health, failing)));
+  try {
+    // OPcache sees the change within its revalidation delay; then Varnish answers the check itself, whatever the app says.
+    await waitForEdge(`${edge.url}/health.php`, domain, 500);
+    expect((await curl(`http://${cache.address}:${cluster.ports.cache}`, 'magrathea-check')).status).toBe(200);
+    await sshRun(lab, edge.host, fill(cluster.commands.haproxy.reload, {}));
+    // A reloaded HAProxy checks each server within its interval (5 s) and takes it out at the first
+    // failure; Varnish's probe needs three (10 s or more) to give up on the web hosts.
+    const until = Date.now() + 8_000;
+    const answers = new Map<number, number>();
+    while (Date.now() < until) {
+      const status = (await curl(edge.url, domain)).status;
+      answers.set(status, (answers.get(status) ?? 0) + 1);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect([...answers.keys()]).toEqual([200]);
+  } finally {
+    await Promise.all(webHosts(cluster).map((h) => putFile(lab, h, health, 'ok\n')));
+  }
 }, 60_000);
 
 test('with one web host\'s Apache stopped, requests through the edge still succeed through the other', async () => {

@@ -23,7 +23,7 @@ export const INSTANCE_HEADER = 'X-Magrathea-Instance';
 /** The reason of main.vcl's 404 for a Host no instance serves (see src/core/render/varnish.ts). */
 export const UNKNOWN_HOST_REASON = 'No app serves this host';
 
-/** The User-Agent of HAProxy's health checks of each instance (see src/core/render/haproxy.ts). */
+/** The User-Agent of HAProxy's checks of each cache host (see src/core/render/haproxy.ts). */
 export const CHECK_USER_AGENT = 'magrathea-check';
 
 /**

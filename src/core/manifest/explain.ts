@@ -59,7 +59,7 @@ function valueAt(instance: InstanceConfig, path: string): string | string[] {
     case 'cache':
       return tail === 'ttl' ? instance.cache.ttl : instance.cache.pass;
     case 'health':
-      return tail === 'path' ? instance.health.path : String(instance.health.status);
+      return tail === 'path' ? instance.health.path : tail === 'timeout' ? instance.health.timeout : String(instance.health.status);
     case 'database':
       // No database (engine none at the last layer that says): no names either.
       if (tail === 'engine') return instance.database?.engine ?? 'none';

@@ -116,6 +116,21 @@ describe('hooks.timeout and reserved variables', () => {
     expect('instance' in result && result.instance.hooks).toEqual({ release: 'php migrate.php', timeout: '90s', timeoutSeconds: 90 });
   });
 
+  it('reads health.timeout (30s unless said, per cluster too), and refuses one below 1s or above 10m with its line', () => {
+    const health = (yaml: string) => {
+      const parsed = manifest(yaml);
+      if ('problems' in parsed) throw new Error(parsed.problems.map(formatProblem).join('\n'));
+      const result = resolveInstance(parsed.manifest, { app: 'shop', env: 'production', cluster: 'cluster-a' });
+      return 'instance' in result && result.instance.health;
+    };
+    expect(health('')).toEqual({ path: '/', status: 200, timeout: '30s', timeoutSeconds: 30 });
+    expect(health('clusters:\n  cluster-a: { health: { timeout: 2m } }\n')).toEqual({ path: '/', status: 200, timeout: '2m', timeoutSeconds: 120 });
+    for (const [value, why] of [['500ms', 'is not between 1s and 10m'], ['11m', 'is not between 1s and 10m'], ['30', 'is not a duration']]) {
+      const bad = manifest(`health: { timeout: "${value}" }\n`);
+      expect('problems' in bad && bad.problems.map(formatProblem)).toEqual([`magrathea.yml:3:20: health.timeout: "${value}" ${why}${why === 'is not a duration' ? ': a whole number and a unit (ms, s, m, h, d, w, y), like 120s' : ''}`]);
+    }
+  });
+
   it('refuses a variable that changes how programs start, in the manifest (with its line) and in config vars', () => {
     const parsed = manifest('env: { LD_PRELOAD: /tmp/x.so }\n');
     expect('problems' in parsed && parsed.problems.map(formatProblem)).toEqual([expect.stringMatching(/^magrathea\.yml:3:8: .*"LD_PRELOAD" changes how programs start/)]);

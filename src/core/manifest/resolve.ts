@@ -17,6 +17,8 @@ export const DEFAULTS: Record<string, string | string[]> = {
   'cache.pass': [],
   'health.path': '/',
   'health.status': '200',
+  // Long enough for a graceful reload on a busy host; a release that never answers is rolled back after it.
+  'health.timeout': '30s',
 };
 
 interface Leaf {
@@ -131,7 +133,7 @@ export function resolveInstance(manifest: Manifest, ref: InstanceRef, vars?: Con
       build: resolved.get('build') as string[],
       hooks,
       cache: { ttl: get('cache.ttl'), pass: resolved.get('cache.pass') as string[] },
-      health: { path: get('health.path'), status: Number(get('health.status')) },
+      health: { path: get('health.path'), status: Number(get('health.status')), timeout: get('health.timeout'), timeoutSeconds: Math.max(1, Math.ceil(durationSeconds(get('health.timeout')))) },
       ...(database ? { database } : {}),
       origins,
     },

@@ -94,7 +94,8 @@ export interface InstanceConfig {
   /** `timeout` as written (`5m`), `timeoutSeconds` the same in seconds. */
   hooks: { release?: string; timeout?: string; timeoutSeconds?: number };
   cache: { ttl: string; pass: string[] };
-  health: { path: string; status: number };
+  /** `timeout`: how long a deploy's check waits for `status` at `path` after a switch (as written; `timeoutSeconds` in seconds). */
+  health: { path: string; status: number; timeout: string; timeoutSeconds: number };
   /** Absent: the instance has no database of Magrathea's. */
   database?: AppDatabase;
   /** For each leaf path, the layer it came from. */

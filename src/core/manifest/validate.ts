@@ -9,6 +9,7 @@ import {
   checkDuration,
   checkEnvKey,
   checkEnvValue,
+  checkHealthTimeout,
   checkInteger,
   checkName,
   checkPhpVersion,
@@ -48,12 +49,13 @@ export const LEAVES: Record<string, LeafSpec> = {
   'cache.pass': { kind: 'list', check: checkUrlRegex, max: 50 },
   'health.path': { kind: 'scalar', check: checkUrlPath },
   'health.status': { kind: 'scalar', check: checkInteger(100, 599) },
+  'health.timeout': { kind: 'scalar', check: checkHealthTimeout },
   'database.engine': { kind: 'scalar', check: checkDatabaseEngine },
   ...Object.fromEntries(DATABASE_FIELDS.map((f) => [`database.vars.${f}`, { kind: 'scalar', check: checkEnvKey } satisfies LeafSpec])),
 };
 
 const LAYER_KEYS = ['stack', 'domains', 'env', 'shared', 'build', 'hooks', 'cache', 'health', 'database'];
-const SUBKEYS: Record<string, string[]> = { stack: ['php', 'docroot'], hooks: ['release', 'timeout'], cache: ['ttl', 'pass'], health: ['path', 'status'], database: ['engine', 'vars'] };
+const SUBKEYS: Record<string, string[]> = { stack: ['php', 'docroot'], hooks: ['release', 'timeout'], cache: ['ttl', 'pass'], health: ['path', 'status', 'timeout'], database: ['engine', 'vars'] };
 const ENVIRONMENT_KEYS = ['branch', 'clusters', 'strategy', ...LAYER_KEYS];
 const STRATEGIES: readonly Strategy[] = ['rolling', 'parallel'];
 

@@ -1,7 +1,9 @@
 import type { ClusterConfig, HostConfig } from '../config/types.js';
 import type { InstanceConfig } from '../manifest/types.js';
 import { HEADER } from './apache.js';
-import { instanceId, instanceIdent } from './names.js';
+import { CHECK_USER_AGENT } from '../accounting/edge-log.js';
+import { instanceIdent } from './names.js';
+import { CACHE_CHECK_HOST } from './varnish.js';
 import { needsStickySessions, STICKY_COOKIE, STICKY_HEADER } from './sessions.js';
 
 export function backendName(instance: InstanceConfig): string {
@@ -36,10 +38,17 @@ export function renderHaproxyFrontend(cluster: ClusterConfig, host: HostConfig):
   ].join('\n');
 }
 
-/** <app>.<env>.cfg: the instance's backend, the cluster's cache hosts, health-checked through them. */
+/**
+ * <app>.<env>.cfg: the instance's backend, the cluster's cache hosts. Each
+ * is checked by asking its Varnish (main.vcl answers `CACHE_CHECK_HOST`),
+ * not the app through it: HAProxy takes a server out at the first failed
+ * check after a reload, so a check that waited on PHP (busy, or reloading
+ * with slow requests in flight) would turn every request away for the
+ * checks it takes to come back. The app's health is the web hosts' business,
+ * checked by Varnish's probe.
+ */
 export function renderHaproxyBackend(cluster: ClusterConfig, instance: InstanceConfig): string {
   const caches = cluster.hosts.filter((h) => h.roles.includes('cache'));
-  const checkHost = instance.domains[0] ?? `${instanceId(instance)}.invalid`;
   return [
     `# ${HEADER}`,
     `# app ${instance.app}, environment ${instance.env}, cluster ${cluster.name}`,
@@ -48,8 +57,8 @@ export function renderHaproxyBackend(cluster: ClusterConfig, instance: InstanceC
     '    balance uri whole',
     '    hash-type consistent',
     '    option httpchk',
-    `    http-check send meth GET uri ${instance.health.path} ver HTTP/1.1 hdr Host ${checkHost} hdr User-Agent magrathea-check`,
-    `    http-check expect status ${instance.health.status}`,
+    `    http-check send meth GET uri / ver HTTP/1.1 hdr Host ${CACHE_CHECK_HOST} hdr User-Agent ${CHECK_USER_AGENT}`,
+    '    http-check expect status 200',
     ...caches.map((h) => `    server ${h.name} ${h.address}:${cluster.ports.cache} check inter 5s fall 3 rise 2`),
     ...(needsStickySessions(cluster)
       ? [

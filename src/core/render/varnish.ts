@@ -23,6 +23,13 @@ export function instanceVclPrefix(i: InstanceKey): string {
 
 export const MAIN_VCL_PREFIX = 'magrathea_main_';
 
+/**
+ * The Host of HAProxy's checks of a cache host, which main.vcl answers
+ * itself: one label, so no app can have it as a domain, and HAProxy's map
+ * never sends a client's request with it.
+ */
+export const CACHE_CHECK_HOST = 'magrathea-check';
+
 export function mainVclPath(varnishDir: string): string {
   return `${varnishDir}/main.vcl`;
 }
@@ -35,7 +42,8 @@ export function instanceVclPath(varnishDir: string, i: InstanceKey): string {
 /**
  * main.vcl: normalises Host and hands the request to the label of the
  * instance that serves it (its own VCL does the rest, backend side too);
- * 404 for any other Host. It names labels only, so it changes when the set
+ * 404 for any other Host; 200 itself for HAProxy's check of the cache
+ * (`CACHE_CHECK_HOST`). It names labels only, so it changes when the set
  * of domains changes, not when an app's rules do; and it compiles only
  * where those labels exist (on the cache host, by vcl.load).
  */
@@ -53,6 +61,9 @@ export function renderMainVcl(instances: readonly InstanceConfig[]): string {
     `    unset req.http.${INSTANCE_HEADER};`,
     '    # Hosts are matched in lower case, without a port.',
     '    set req.http.host = std.tolower(regsub(req.http.host, ":[0-9]+$", ""));',
+    `    if (req.http.host == "${CACHE_CHECK_HOST}") {`,
+    '        return (synth(200, "Cache up"));',
+    '    }',
     ...instances.filter((i) => i.domains.length > 0).flatMap((i) => [`    if (${hostTest(i)}) {`, `        return (vcl(${vclLabel(i)}));`, '    }']),
     '    return (synth(404, "No app serves this host"));',
     '}',

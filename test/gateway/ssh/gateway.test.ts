@@ -79,11 +79,12 @@ describe('git push magrathea master', () => {
   it('rejects a push whose deploy fails, with the one-line cause, and the branch does not move', async () => {
     const repo = join(work, 'hello');
     await writeFile(join(repo, 'public/health.php'), '<?php http_response_code(500);');
+    await writeFile(join(repo, 'magrathea.yml'), (await readFile(join(repo, 'magrathea.yml'), 'utf8')).replace('timeout: 30s', 'timeout: 3s'));
     await git(repo, 'admin', 'commit', '-q', '-am', 'broken health');
     const push = await git(repo, 'admin', 'push', 'magrathea', 'master');
     expect(push.exitCode).not.toBe(0);
     expect(push.stderr).toMatch(/remote: cluster-a\s+rolled-back\s+r1/);
-    expect(push.stderr).toMatch(/remote: deploy of hello r\d+ failed: cluster-a: a-web-1: verify: .*answered 500, expected 200/);
+    expect(push.stderr).toMatch(/remote: deploy of hello r\d+ failed: cluster-a: a-web-1: verify: .*answered 500, expected 200 within 3 s/);
     const remote = await git(repo, 'admin', 'ls-remote', 'magrathea', 'refs/heads/master');
     expect(remote.stdout.split('\t')[0]).toBe((await git(repo, 'admin', 'rev-parse', 'HEAD~1')).stdout.trim());
     expect((await curl(edge('cluster-a'), 'hello.example.com')).body).toMatch(/^Hello from cluster-a/);
