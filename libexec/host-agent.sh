@@ -46,7 +46,9 @@ prepare)
   done
   record="magrathea $owner"
   [ -L "$root/current" ] || echo not-live
-  if ! getent passwd "$user" >/dev/null; then
+  # Each program started costs: the common case (all in place already) starts few.
+  entry=$(getent passwd "$user") || entry=
+  if [ -z "$entry" ]; then
     if [ -n "$uid" ]; then
       # Never a number another user or group holds: they would own each other's files on shared storage.
       held=$(getent passwd "$uid" | cut -d: -f1) || true
@@ -60,10 +62,12 @@ prepare)
       useradd --system --user-group --no-create-home --home-dir "$root/tmp" --shell /usr/sbin/nologin --comment "$record" "$user"
     fi
   else
-    found=$(getent passwd "$user" | cut -d: -f5)
+    # name:password:uid:gid:comment:home:shell
+    rest=${entry#*:*:*:*:}
+    found=${rest%%:*} rest=${rest#*:}
     if [ "$found" != "$record" ]; then
       # Users made before the record existed had no comment and the instance root as home.
-      [ -z "$found" ] && [ "$(getent passwd "$user" | cut -d: -f6)" = "$root" ] || die "unix user $user belongs to ${found:-someone else}, not to $owner"
+      [ -z "$found" ] && [ "${rest%%:*}" = "$root" ] || die "unix user $user belongs to ${found:-someone else}, not to $owner"
       usermod --comment "$record" --home "$root/tmp" "$user"
     fi
   fi
@@ -72,29 +76,32 @@ prepare)
     have="$(id -u "$user"):$(getent group "$user" | cut -d: -f3)"
     [ "$have" = "$uid:$uid" ] || die "unix user $user has uid:gid $have on this host, and the cluster's storage needs $uid:$uid on every web host (a user made before Magrathea numbered them: renumber it with usermod -u $uid and groupmod -g $uid while the instance is stopped, and chown its files)"
   fi
-  if ! id -nG "$web" | tr ' ' '\n' | grep -qx "$user"; then
-    usermod -a -G "$user" "$web"
-    echo web-groups-changed
-  fi
+  case " $(id -nG "$web") " in
+    *" $user "*) ;;
+    *) usermod -a -G "$user" "$web"; echo web-groups-changed ;;
+  esac
   release="$root/releases/$id"
-  mkdir -p "$release"
+  mkdir -p "$release" "$logs"
   mount=",$(findmnt -n -o OPTIONS -T "$root" 2>/dev/null || true),"
   case "$mount" in *,nosuid,*) case "$mount" in *,nodev,*) ;; *) mount= ;; esac ;; *) mount= ;; esac
   [ -n "$mount" ] || echo "warning: $root is not on a nosuid,nodev mount (see the security model in Magrathea's README)"
-  [ "$(stat -c %U:%G:%a "$root")" = "root:$user:750" ] || { chown root:"$user" "$root" && chmod 0750 "$root"; }
   for dir in shared tmp; do
     [ -d "$root/$dir" ] && [ ! -L "$root/$dir" ] || { rm -f "$root/$dir"; mkdir "$root/$dir"; }
-    chown "$user:$user" "$root/$dir"
   done
-  chmod 0750 "$root/shared"
-  chmod 0700 "$root/tmp"
-  mkdir -p "$logs"
-  chown root:"$user" "$logs"
-  chmod 0750 "$logs"
-  for file in access.log error.log php-error.log; do
-    # A link or second name planted while the directory was the app's: root (Apache, logs) must not follow it.
-    if [ -L "$logs/$file" ] || { [ -e "$logs/$file" ] && { [ ! -f "$logs/$file" ] || [ "$(stat -c %h "$logs/$file")" != 1 ]; }; }; then rm -rf "${logs:?}/$file"; fi
-  done
+  # Owners and modes read at once (no link is followed: shared and tmp are real directories now), set where they differ.
+  want="$root root:$user:750
+$root/shared $user:$user:750
+$root/tmp $user:$user:700
+$logs root:$user:750"
+  have=$(stat -c '%n %U:%G:%a' "$root" "$root/shared" "$root/tmp" "$logs")
+  if [ "$have" != "$want" ]; then
+    chown root:"$user" "$root" "$logs"
+    chown "$user:$user" "$root/shared" "$root/tmp"
+    chmod 0750 "$root" "$logs" "$root/shared"
+    chmod 0700 "$root/tmp"
+  fi
+  # A link or second name planted while the directory was the app's: root (Apache, logs) must not follow it.
+  find "$logs" -mindepth 1 -maxdepth 1 \( -name access.log -o -name error.log -o -name php-error.log \) \( -type l -o ! -type f -o -links +1 \) -exec rm -rf {} +
   [ -e "$logs/php-error.log" ] || install -m 0640 -o "$user" -g "$user" /dev/null "$logs/php-error.log"
   if [ -n "$sdir" ]; then
     # Without the mount, files would quietly stay on this host alone: exactly what storage is for.
@@ -119,7 +126,9 @@ prepare)
   fi
   app=${owner%.*} instance_env=${owner#*.}
   for path in "$@"; do
-    up=$(echo "releases/$id/$path" | sed 's#[^/]*/#../#g; s#[^/]*$##')
+    # As many ../ as the link has directories above it in the instance root.
+    up= rest=releases/$id/$path
+    while [ "${rest#*/}" != "$rest" ]; do up=../$up rest=${rest#*/}; done
     if [ -n "$sdir" ]; then target=$sdir/$path; else target=${up}shared/$path; fi
     ours=
     if [ -L "$release/$path" ]; then
@@ -130,9 +139,10 @@ prepare)
       case "$now" in "${up}shared/$path" | /*/"$app/$instance_env/$path") ours=1 ;; esac
     fi
     # The path's directories in the release must be real ones (also checked on the gateway).
-    prefix=
-    for part in $(echo "$path" | tr / ' '); do
-      prefix=${prefix:+$prefix/}$part
+    prefix= rest=$path
+    while [ -n "$rest" ]; do
+      prefix=${prefix:+$prefix/}${rest%%/*}
+      case "$rest" in */*) rest=${rest#*/} ;; *) rest= ;; esac
       [ "$prefix" = "$path" ] && [ -n "$ours" ] && continue
       [ -L "$release/$prefix" ] && die "shared path $path: $prefix is a symbolic link in release $id"
     done
@@ -153,7 +163,7 @@ prepare)
       [ -d "$base/$path" ]' \
       seed "$base" "$release" "$path" "$from" || die "shared path $path: cannot create it in $base as $user"
     rm -rf "${release:?}/$path"
-    mkdir -p "$(dirname "$release/$path")"
+    case "$path" in */*) mkdir -p "$release/${path%/*}" ;; esac
     ln -sfn "$target" "$release/$path"
     # Apache follows a link only when it and its target have one owner (SymLinksIfOwnerMatch).
     chown -h "$user:$user" "$release/$path"
@@ -195,13 +205,20 @@ view)
 # the file it replaces (or a marker that there was none) under BACKUP.
 install)
   staged=$1 backup=$2
-  mkdir -p "$backup"
-  (cd "$staged" && find . -type f) | while read -r file; do
-    target=${file#.}
-    mkdir -p "${target%/*}" "$backup${target%/*}"
-    if [ ! -e "$backup$target" ] && [ ! -e "$backup$target.absent" ]; then
-      if [ -e "$target" ]; then cp -p "$target" "$backup$target"; else : > "$backup$target.absent"; fi
-    fi
+  # Paths hold no spaces (validated on the gateway): lists are words, never patterns (set -f).
+  # Directories made, and what is there backed up (once: a rerun keeps the first backup), in one program each.
+  set -f
+  targets=$(cd "$staged" && find . -type f | sed 's#^\.##')
+  dirs=
+  for target in $targets; do dirs="$dirs ${target%/*} $backup${target%/*}"; done
+  mkdir -p "$backup" $dirs
+  saved=
+  for target in $targets; do
+    [ -e "$backup$target" ] || [ -e "$backup$target.absent" ] && continue
+    if [ -e "$target" ]; then saved="$saved $target"; else : > "$backup$target.absent"; fi
+  done
+  [ -z "$saved" ] || cp -p --parents $saved "$backup"
+  for target in $targets; do
     cp -p "$staged$target" "$target.magrathea-new"
     mv -f "$target.magrathea-new" "$target"
   done
