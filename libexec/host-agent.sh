@@ -17,6 +17,18 @@ as_user() {
   env -i PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 setpriv --reuid="$u" --regid="$u" --init-groups --no-new-privs -- "$@"
 }
 
+# wait_status CODE URL HOST_HEADER SECONDS: see status.
+wait_status() {
+  want=$1 url=$2 host=$3 seconds=$4
+  deadline=$(($(date +%s) + seconds))
+  while :; do
+    got=$(curl -s -o /dev/null -m 5 -w '%{http_code}' -H "Host: $host" -H 'User-Agent: magrathea-verify' "$url" || true)
+    [ "$got" = "$want" ] && return 0
+    [ "$(date +%s)" -ge "$deadline" ] && die "$url (Host: $host) answered ${got:-nothing}, expected $want within $seconds s"
+    sleep 0.2
+  done
+}
+
 case "$command" in
 
 # prepare USER OWNER ROOT LOGS WEB ID [--uid N] [--storage MOUNT DIR] [--] SHARED...  (env file content on stdin)
@@ -238,18 +250,29 @@ restore)
   done
   ;;
 
-# switch ROOT ID [-- ARGV...]
+# switch ROOT ID [--verify CODE URL HOST_HEADER SECONDS] [-- ARGV...]
 # Points current at releases/ID: a relative symlink renamed over the old
-# one. Then runs ARGV (the PHP-FPM reload), in the same call.
+# one. Then runs ARGV (the PHP-FPM reload), and with --verify waits as
+# `status` does (after printing "verifying"), in the same call.
 switch)
   root=$1 id=$2
   shift 2
+  verify=
+  if [ "${1:-}" = --verify ]; then
+    verify="$2 $3 $4 $5"
+    shift 5
+  fi
   [ -d "$root/releases/$id" ] || die "no release $id in $root/releases"
   ln -sfn "releases/$id" "$root/current.magrathea-new"
   mv -T "$root/current.magrathea-new" "$root/current"
   if [ "${1:-}" = "--" ]; then
     shift
     "$@" || die "switched to $id, then $* exited with $?"
+  fi
+  if [ -n "$verify" ]; then
+    echo verifying
+    set -f
+    wait_status $verify
   fi
   ;;
 
@@ -295,14 +318,7 @@ cleanup)
 # Exits 0 once URL, asked with that Host, answers CODE; gives up after
 # SECONDS (graceful reloads take effect a moment after they return).
 status)
-  want=$1 url=$2 host=$3 seconds=$4
-  deadline=$(($(date +%s) + seconds))
-  while :; do
-    got=$(curl -s -o /dev/null -m 5 -w '%{http_code}' -H "Host: $host" -H 'User-Agent: magrathea-verify' "$url" || true)
-    [ "$got" = "$want" ] && exit 0
-    [ "$(date +%s)" -ge "$deadline" ] && die "$url (Host: $host) answered ${got:-nothing}, expected $want within $seconds s"
-    sleep 0.2
-  done
+  wait_status "$@"
   ;;
 
 # without FILE[,FILE...] -- ARGV...   (run under unshare --mount, around view)
