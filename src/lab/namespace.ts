@@ -1,6 +1,7 @@
 import { chmod, chown, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../adapters/exec.js';
+import { shellQuote } from '../adapters/ssh.js';
 import { EMPTIED_AT_BOOT, FRESH_PATHS, OVERLAID_PATHS, type HostBind } from './host-view.js';
 import { isMountPoint } from './mounts.js';
 import type { HostPaths, LabPaths } from './paths.js';
@@ -38,8 +39,8 @@ export async function createHostNamespace(host: HostPaths, name: string, binds: 
   await writeFile(host.utsNamespace, '', { flag: 'a' });
   await run('unshare', [`--mount=${host.namespace}`, `--uts=${host.utsNamespace}`, '--propagation', 'private', 'hostname', name]);
   const inode = (await stat(host.namespace)).ino;
-  const [program, ...prefix] = enterHost(host);
-  const inHost = (argv: string[]): Promise<unknown> => run(program!, [...prefix, ...argv]);
+  // Every mount of the host in one program run inside it (starting programs is what costs here), in this order.
+  const inHost: string[][] = [];
 
   for (const path of OVERLAID_PATHS) {
     const upper = join(host.fs, path);
@@ -50,12 +51,12 @@ export async function createHostNamespace(host: HostPaths, name: string, binds: 
     await copyOwnerAndMode(path, upper);
     // The apps' tree is mounted as a real host should mount it: a setuid file or a device node there does nothing.
     const flags = path === '/var/www' ? 'nosuid,nodev,' : '';
-    await inHost(['mount', '-t', 'overlay', 'magrathea-lab', '-o', `${flags}lowerdir=${path},upperdir=${upper},workdir=${work}`, path]);
+    inHost.push(['mount', '-t', 'overlay', 'magrathea-lab', '-o', `${flags}lowerdir=${path},upperdir=${upper},workdir=${work}`, path]);
   }
   // Before the fresh /tmp hides a lab directory under /tmp.
   for (const bind of binds) {
-    await inHost(['mkdir', '-p', bind.target]);
-    await inHost(['mount', '--bind', '-o', 'nosuid,nodev', bind.source, bind.target]);
+    inHost.push(['mkdir', '-p', bind.target]);
+    inHost.push(['mount', '--bind', '-o', 'nosuid,nodev', bind.source, bind.target]);
   }
   for (const { path, mode } of FRESH_PATHS) {
     const dir = join(host.fs, path);
@@ -63,8 +64,10 @@ export async function createHostNamespace(host: HostPaths, name: string, binds: 
     await chmod(dir, mode);
     // The mount point, when the machine has none (no database server installed: /var/lib/mysql); left empty.
     await mkdir(path, { recursive: true });
-    await inHost(['mount', '--bind', dir, path]);
+    inHost.push(['mount', '--bind', dir, path]);
   }
+  const [program, ...prefix] = enterHost(host);
+  await run(program!, [...prefix, 'sh', '-ec', inHost.map(shellQuote).join('\n')]);
   return inode;
 }
 
