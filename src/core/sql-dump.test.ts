@@ -8,6 +8,17 @@ const head = (...lines: string[]) => {
 };
 
 describe('filterDumpLine', () => {
+  it('drops the replication settings of a MySQL dump made with GTIDs (they need SUPER), a GTID set over several lines too', () => {
+    expect(filterDumpLine('SET @MYSQLDUMP_TEMP_LOG_BIN = @@SESSION.SQL_LOG_BIN;')).toEqual({ action: 'keep' });
+    expect(filterDumpLine('SET @@SESSION.SQL_LOG_BIN= 0;')).toEqual({ action: 'drop', kind: 'server-variable' });
+    expect(filterDumpLine("SET @@GLOBAL.GTID_PURGED=/*!80000 '+'*/ '3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5';")).toEqual({ action: 'drop', kind: 'server-variable' });
+    expect(filterDumpLine("SET @@GLOBAL.GTID_PURGED=/*!80000 '+'*/ '3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5,")).toEqual({ action: 'drop', kind: 'server-variable', continues: true });
+    expect(filterDumpLine('SET @@SESSION.SQL_LOG_BIN = @MYSQLDUMP_TEMP_LOG_BIN;')).toEqual({ action: 'drop', kind: 'server-variable' });
+    expect(filterDumpLine("SET GLOBAL gtid_slave_pos='0-1-42';")).toEqual({ action: 'drop', kind: 'server-variable' });
+    expect(filterDumpLine('SET NAMES utf8mb4;')).toEqual({ action: 'keep' });
+    expect(filterDumpLine("INSERT INTO `t` VALUES ('SET @@SESSION.SQL_LOG_BIN= 0;');")).toEqual({ action: 'keep' });
+  });
+
   it('drops the lines that name a database: CREATE, DROP, USE', () => {
     expect(filterDumpLine('CREATE DATABASE /*!32312 IF NOT EXISTS*/ `shop` /*!40100 DEFAULT CHARACTER SET utf8mb4 */;')).toEqual({ action: 'drop', kind: 'create-database' });
     expect(filterDumpLine('/*!40000 DROP DATABASE IF EXISTS `shop`*/;')).toEqual({ action: 'drop', kind: 'drop-database' });
@@ -45,9 +56,10 @@ describe('DumpHead', () => {
 
 describe('describeFilter', () => {
   it('says what was dropped or rewritten', () => {
-    const none = { 'create-database': 0, 'drop-database': 0, use: 0 };
+    const none = { 'create-database': 0, 'drop-database': 0, use: 0, 'server-variable': 0 };
     expect(describeFilter({ dropped: none, definers: 0 })).toBe('');
     expect(describeFilter({ dropped: { ...none, use: 1 }, definers: 0 })).toBe('a dump naming a database: 1 USE line dropped');
     expect(describeFilter({ dropped: { ...none, 'create-database': 1, use: 1 }, definers: 3 })).toBe('a dump naming a database: 1 CREATE DATABASE line dropped, 1 USE line dropped, 3 lines rewritten without DEFINER');
+    expect(describeFilter({ dropped: { ...none, 'server-variable': 3 }, definers: 0 })).toBe('3 replication settings (SQL_LOG_BIN, GTID_PURGED) dropped');
   });
 });

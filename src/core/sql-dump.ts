@@ -8,9 +8,10 @@
  */
 
 /** Why a line was dropped. */
-export type DroppedLine = 'create-database' | 'use' | 'drop-database';
+export type DroppedLine = 'create-database' | 'use' | 'drop-database' | 'server-variable';
 
-export type DumpLineAction = { action: 'keep' } | { action: 'drop'; kind: DroppedLine } | { action: 'rewrite'; line: string };
+/** `continues`: the statement goes on over the next lines, up to the one that ends with `;`: drop those too. */
+export type DumpLineAction = { action: 'keep' } | { action: 'drop'; kind: DroppedLine; continues?: boolean } | { action: 'rewrite'; line: string };
 
 /** The longest line filterDumpLine is given whole: DDL lines are short; an INSERT line of megabytes passes untouched. */
 export const MAX_DDL_LINE = 64 * 1024;
@@ -21,6 +22,13 @@ const DATABASE_LINE: readonly [RegExp, DroppedLine][] = [
   [/^\s*(\/\*!\d*\s*)?DROP\s+(DATABASE|SCHEMA)\b.*;\s*$/i, 'drop-database'],
   [/^\s*USE\s+\S.*;\s*$/i, 'use'],
 ];
+
+/**
+ * The server's replication settings that MySQL's mysqldump writes with GTIDs on (SQL_LOG_BIN
+ * turned off and back, GTID_PURGED), and MariaDB's gtid_slave_pos: they need SUPER, which
+ * the instance's user does not have, and say nothing about the data.
+ */
+const SERVER_VARIABLE = /^\s*SET\s+(@@(GLOBAL|SESSION)\.|GLOBAL\s+|SESSION\s+)?(SQL_LOG_BIN|GTID_PURGED|GTID_SLAVE_POS)\s*=/i;
 
 /** `DEFINER=user@host` as dumps write it (quoted or not; CURRENT_USER), with the blank after it. */
 const DEFINER = /DEFINER\s*=\s*(`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*'|[A-Za-z0-9_$.-]+|CURRENT_USER(?:\(\))?)(\s*@\s*(`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*'|[A-Za-z0-9_$.%-]+))?\s?/g;
@@ -33,7 +41,9 @@ const DEFINER = /DEFINER\s*=\s*(`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*'|[A-Za-z0-9_$
  */
 export function filterDumpLine(line: string): DumpLineAction {
   const start = line.slice(0, 16).trimStart().toUpperCase();
-  if (!/^(CREATE|DROP|USE|\/\*!)/.test(start)) return { action: 'keep' };
+  if (!/^(CREATE|DROP|USE|SET|\/\*!)/.test(start)) return { action: 'keep' };
+  // A GTID set of several servers spans lines: the statement ends at the line that ends with `;`.
+  if (SERVER_VARIABLE.test(line)) return { action: 'drop', kind: 'server-variable', ...(/;\s*$/.test(line) ? {} : { continues: true }) };
   if (line.length <= MAX_DDL_LINE) {
     for (const [pattern, kind] of DATABASE_LINE) if (pattern.test(line)) return { action: 'drop', kind };
     if (/DEFINER/i.test(line) && !/^\/\*!\d*\s*INSERT/i.test(start)) {
@@ -105,6 +115,7 @@ export function describeFilter(counts: DumpFilterCounts): string {
   if (counts.dropped['drop-database'] > 0) parts.push(`${n(counts.dropped['drop-database'], 'DROP DATABASE line', 'DROP DATABASE lines')} dropped`);
   if (counts.dropped.use > 0) parts.push(`${n(counts.dropped.use, 'USE line', 'USE lines')} dropped`);
   if (counts.definers > 0) parts.push(`${n(counts.definers, 'line', 'lines')} rewritten without DEFINER`);
+  if (counts.dropped['server-variable'] > 0) parts.push(`${n(counts.dropped['server-variable'], 'replication setting', 'replication settings')} (SQL_LOG_BIN, GTID_PURGED) dropped`);
   if (parts.length === 0) return '';
   const other = counts.dropped['create-database'] + counts.dropped['drop-database'] + counts.dropped.use > 0;
   return `${other ? 'a dump naming a database: ' : ''}${parts.join(', ')}`;

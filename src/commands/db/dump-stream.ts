@@ -51,7 +51,9 @@ export async function* maybeGunzip(source: AsyncIterable<Buffer>, onGzip: () => 
  * bytes.
  */
 export class DumpFilter extends Transform {
-  readonly counts: DumpFilterCounts = { dropped: { 'create-database': 0, 'drop-database': 0, use: 0 }, definers: 0 };
+  readonly counts: DumpFilterCounts = { dropped: { 'create-database': 0, 'drop-database': 0, use: 0, 'server-variable': 0 }, definers: 0 };
+  /** Within a dropped statement that spans lines. */
+  private dropping = false;
   readonly head = new DumpHead();
   bytesIn = 0;
   bytesOut = 0;
@@ -120,9 +122,16 @@ export class DumpFilter extends Transform {
     const newline = bytes.at(-1) === 0x0a;
     const text = bytes.subarray(0, newline ? -1 : undefined).toString('latin1');
     this.judge(text);
+    if (this.dropping) {
+      this.dropping = !/;\s*$/.test(text);
+      return;
+    }
     const action = filterDumpLine(text);
     if (action.action === 'keep') this.out(bytes);
-    else if (action.action === 'drop') this.counts.dropped[action.kind]++;
+    else if (action.action === 'drop') {
+      this.counts.dropped[action.kind]++;
+      this.dropping = action.continues === true;
+    }
     else {
       this.counts.definers++;
       this.out(Buffer.from(`${action.line}${newline ? '\n' : ''}`, 'latin1'));
