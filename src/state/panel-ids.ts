@@ -36,3 +36,21 @@ export function panelIdStore(context: RedisContext, cluster: string): PanelIdSto
     },
   };
 }
+
+/** What a login to a cluster's panel found (`ok`, or the one-line error), when, and with which settings (a digest of URL, user and password). */
+export interface PanelLogin {
+  fingerprint: string;
+  login: string;
+  at: string;
+}
+
+/** The last login `status` made to the cluster's panel, if it is recent and was made with the same settings. */
+export async function recentPanelLogin(context: RedisContext, cluster: string, fingerprint: string): Promise<PanelLogin | undefined> {
+  const known = JSON.parse((await context.redis.get(context.keys.panelLogin(cluster))) ?? 'null') as PanelLogin | null;
+  return known?.fingerprint === fingerprint ? known : undefined;
+}
+
+/** Remembers a login's outcome for `seconds`. */
+export async function recordPanelLogin(context: RedisContext, cluster: string, login: PanelLogin, seconds: number): Promise<void> {
+  await context.redis.set(context.keys.panelLogin(cluster), JSON.stringify(login), 'EX', seconds);
+}

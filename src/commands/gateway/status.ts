@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { withPanel } from '../../adapters/ispconfig.js';
+import { recentPanelLogin, recordPanelLogin } from '../../state/panel-ids.js';
 import { defineCommand, EVERYWHERE } from '../../dispatch/command.js';
 import { readAccountingQueueStatus } from '../../accounting/queue.js';
 import { readBackupQueueStatus } from '../../deployer/backup-job.js';
@@ -46,6 +48,9 @@ export default defineCommand<Report>({
   },
 });
 
+/** How long `status` trusts its last login to a panel (ISPConfig locks a client out after 10 failed logins in 5 minutes). */
+const PANEL_CHECK_SECONDS = 300;
+
 async function readStatus(gateway: GatewayContext, config: GatewayConfig) {
   const deployQueue = gateway.queue.queue;
   const deploy = {
@@ -76,14 +81,21 @@ async function readStatus(gateway: GatewayContext, config: GatewayConfig) {
     else if (Date.now() - Date.parse(h.visitedAt) > 3 * interval * 1000) problems.push(`${name}: last visited ${h.visitedAt}, over 3 intervals ago`);
     for (const warning of h.warnings ?? []) problems.push(`${name}: ${warning}`);
   }
-  // Each cluster's panel: one login (a cheap call; a wrong password is one failed attempt, not retried).
-  const panels: { cluster: string; login: string }[] = [];
+  // Each cluster's panel: one login (a cheap call; a wrong password is one failed attempt, not retried), at most
+  // once per PANEL_CHECK_SECONDS with the same settings: monitoring that polls status must not lock the gateway out.
+  const panels: { cluster: string; login: string; checkedAt: string }[] = [];
   for (const cluster of Object.values(config.clusters)) {
     const { ispconfig } = cluster;
     if (!ispconfig) continue;
-    const login = await withPanel({ ...cluster, ispconfig }, (api) => api.login()).then(() => 'ok', (e: unknown) => (e as Error).message);
-    panels.push({ cluster: cluster.name, login });
-    if (login !== 'ok') problems.push(`${login} (magrathea ispconfig check --cluster ${cluster.name} says more)`);
+    const fingerprint = createHash('sha256').update([ispconfig.url, ispconfig.user, ispconfig.password].join('\0')).digest('hex');
+    let found = await recentPanelLogin(gateway.state, cluster.name, fingerprint);
+    if (!found) {
+      const login = await withPanel({ ...cluster, ispconfig }, (api) => api.login()).then(() => 'ok', (e: unknown) => (e as Error).message);
+      found = { fingerprint, login, at: new Date().toISOString() };
+      await recordPanelLogin(gateway.state, cluster.name, found, PANEL_CHECK_SECONDS);
+    }
+    panels.push({ cluster: cluster.name, login: found.login, checkedAt: found.at });
+    if (found.login !== 'ok') problems.push(`${found.login} (checked at ${found.at}, not again for ${PANEL_CHECK_SECONDS / 60} minutes unless its settings change; magrathea ispconfig check --cluster ${cluster.name} says more)`);
   }
   return { redis: gateway.redis.address, panels, apps: (await listApps(config.gateway.stateDir)).length, deploy, accounting: { ...accounting, intervalSeconds: interval }, backups, hosts, problems };
 }

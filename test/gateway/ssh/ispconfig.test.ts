@@ -201,6 +201,14 @@ describe('a database through the panel', () => {
     expect(cli.stderr.trim().split('\n')).toHaveLength(1);
     expect(cli.stderr).toMatch(/^.*cluster-a: ISPConfig login: login_failed: The login failed\. .*not retried/);
     expect(await attempts()).toBe(before + 1);
+    // status, as monitoring polls it: one login per 5 minutes with the same settings, however often it is asked.
+    for (let i = 0; i < 3; i++) {
+      const status = await runCli(['status', '--json', '--config', configs.wrong!]);
+      const report = JSON.parse(status.stdout) as { panels: { login: string }[]; problems: string[] };
+      expect(report.panels[0]!.login).toMatch(/login_failed/);
+      expect(report.problems).toEqual(expect.arrayContaining([expect.stringMatching(/login_failed.*\(checked at .*, not again for 5 minutes unless its settings change;/)]));
+    }
+    expect(await attempts()).toBe(before + 2);
     // The right password still logs in.
     const info = await runCli(['db:info', `${APP}@cluster-a`, '--config', configs.magrathea!]);
     expect(info.stderr).toBe('');
