@@ -25,8 +25,15 @@ describe('the import filter', () => {
     const { out, filter, gzipped } = await filtered(input);
     const expected = Buffer.concat([Buffer.from('-- MariaDB dump\n/*!40101 SET NAMES utf8mb4 */;\nCREATE TABLE `t` (a BLOB);\n'), Buffer.from("INSERT INTO `t` VALUES ('"), blob, Buffer.from("');\n"), long, Buffer.from('-- end')]);
     expect(out.equals(expected)).toBe(true);
-    expect(filter.counts.dropped).toEqual({ 'create-database': 1, 'drop-database': 0, use: 1 });
+    expect(filter.counts.dropped).toEqual({ 'create-database': 1, 'drop-database': 0, use: 1, 'server-variable': 0 });
     expect(gzipped).toBe(false);
+  });
+
+  it('drops a GTID set over several lines to the line that ends it, and keeps what follows', async () => {
+    const gtid = "SET @@SESSION.SQL_LOG_BIN= 0;\nSET @@GLOBAL.GTID_PURGED=/*!80000 '+'*/ 'a:1-5,\nb:1-2,\nc:7';\nINSERT INTO `t` VALUES ('x');\n";
+    const { out, filter } = await filtered(Buffer.from(DUMP + gtid));
+    expect(out.toString()).toBe("-- MariaDB dump\n/*!40101 SET NAMES utf8mb4 */;\nCREATE TABLE `t` (a BLOB);\nINSERT INTO `t` VALUES ('x');\n");
+    expect(filter.counts.dropped['server-variable']).toBe(2);
   });
 
   it('gunzips gzip input (by its magic bytes), and refuses a damaged one', async () => {
