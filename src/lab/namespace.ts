@@ -40,7 +40,7 @@ export async function createHostNamespace(host: HostPaths, name: string, binds: 
   await run('unshare', [`--mount=${host.namespace}`, `--uts=${host.utsNamespace}`, '--propagation', 'private', 'hostname', name]);
   const inode = (await stat(host.namespace)).ino;
   // Every mount of the host in one program run inside it (starting programs is what costs here), in this order.
-  const inHost: string[][] = [];
+  const mounts: string[][] = [];
 
   for (const path of OVERLAID_PATHS) {
     const upper = join(host.fs, path);
@@ -51,12 +51,12 @@ export async function createHostNamespace(host: HostPaths, name: string, binds: 
     await copyOwnerAndMode(path, upper);
     // The apps' tree is mounted as a real host should mount it: a setuid file or a device node there does nothing.
     const flags = path === '/var/www' ? 'nosuid,nodev,' : '';
-    inHost.push(['mount', '-t', 'overlay', 'magrathea-lab', '-o', `${flags}lowerdir=${path},upperdir=${upper},workdir=${work}`, path]);
+    mounts.push(['mount', '-t', 'overlay', 'magrathea-lab', '-o', `${flags}lowerdir=${path},upperdir=${upper},workdir=${work}`, path]);
   }
   // Before the fresh /tmp hides a lab directory under /tmp.
   for (const bind of binds) {
-    inHost.push(['mkdir', '-p', bind.target]);
-    inHost.push(['mount', '--bind', '-o', 'nosuid,nodev', bind.source, bind.target]);
+    mounts.push(['mkdir', '-p', bind.target]);
+    mounts.push(['mount', '--bind', '-o', 'nosuid,nodev', bind.source, bind.target]);
   }
   for (const { path, mode } of FRESH_PATHS) {
     const dir = join(host.fs, path);
@@ -64,10 +64,10 @@ export async function createHostNamespace(host: HostPaths, name: string, binds: 
     await chmod(dir, mode);
     // The mount point, when the machine has none (no database server installed: /var/lib/mysql); left empty.
     await mkdir(path, { recursive: true });
-    inHost.push(['mount', '--bind', dir, path]);
+    mounts.push(['mount', '--bind', dir, path]);
   }
   const [program, ...prefix] = enterHost(host);
-  await run(program!, [...prefix, 'sh', '-ec', inHost.map(shellQuote).join('\n')]);
+  await run(program!, [...prefix, 'sh', '-ec', mounts.map(shellQuote).join('\n')]);
   return inode;
 }
 
