@@ -25,6 +25,8 @@ let lab: LabStatus;
 let ctx: DeployContext;
 let suite: SuiteDeployState | undefined;
 let edge: string;
+/** Each web host's address, where its Apache listens (the lab's web port is 80). */
+let webAddress: Record<string, string>;
 let n = 0;
 
 beforeAll(async () => {
@@ -35,6 +37,7 @@ beforeAll(async () => {
   await run('git', ['init', '-q', '-b', 'master', repo]);
   ctx = { app: APP, repo, work, config, state, log: () => undefined };
   edge = lab.edges[0]!.url;
+  webAddress = Object.fromEntries(lab.hosts.filter((h) => WEB.includes(h.name)).map((h) => [h.name, `${h.address}:${config.clusters['cluster-a']!.ports.web}`]));
 }, 120_000);
 
 afterAll(async () => {
@@ -59,7 +62,10 @@ interface Slow {
 /**
  * Runs `action` while a short request stream and a wave of slow requests
  * (one every 250 ms, from before the action until it is done) go through
- * the edge; returns what they got, and when each web host's `current` changed.
+ * the edge, and slow requests go straight to each web host in turn (one
+ * every 500 ms): the edge's director may send most to one host, and each
+ * host must have some in flight across its own switch. Returns what they
+ * got, and when each web host's `current` changed.
  */
 async function acrossSwitch(action: () => Promise<void>): Promise<{ stream: Awaited<ReturnType<RequestStream['stop']>>; slow: Slow[]; switchedAt: Record<string, number> }> {
   const stream = new RequestStream([{ url: edge, host: `${APP}.example.com` }], 2, 10, 20_000);
@@ -69,6 +75,7 @@ async function acrossSwitch(action: () => Promise<void>): Promise<{ stream: Awai
     for (let i = 0; sending; i++) {
       const sentAt = Date.now();
       slow.push(get(`${edge}/slow.php?w=${i}`, `${APP}.example.com`).then((hit) => ({ sentAt, hit })));
+      if (i % 2 === 0) slow.push(get(`http://${webAddress[WEB[(i / 2) % WEB.length]!]}/slow.php?d=${i}`, `${APP}.example.com`).then((hit) => ({ sentAt, hit })));
       await new Promise((r) => setTimeout(r, 250));
     }
   })();
