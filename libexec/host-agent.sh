@@ -259,7 +259,8 @@ switch)
   shift 2
   verify=
   if [ "${1:-}" = --verify ]; then
-    verify="$2 $3 $4 $5"
+    # Kept apart, never split again: the URL holds the app's health path.
+    verify=1 want=$2 url=$3 vhost=$4 seconds=$5
     shift 5
   fi
   [ -d "$root/releases/$id" ] || die "no release $id in $root/releases"
@@ -271,8 +272,7 @@ switch)
   fi
   if [ -n "$verify" ]; then
     echo verifying
-    set -f
-    wait_status $verify
+    wait_status "$want" "$url" "$vhost" "$seconds"
   fi
   ;;
 

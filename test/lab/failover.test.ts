@@ -44,6 +44,8 @@ test('HAProxy checks the cache host, not the app through it: reloaded while the 
     // OPcache sees the change within its revalidation delay; then Varnish answers the check itself, whatever the app says.
     await waitForEdge(`${edge.url}/health.php`, domain, 500);
     expect((await curl(`http://${cache.address}:${cluster.ports.cache}`, 'magrathea-check')).status).toBe(200);
+    // A client cannot reach that answer through the edge: HAProxy's map has no such Host (no app may declare a one-label domain).
+    expect((await curl(edge.url, 'magrathea-check')).status).toBe(404);
     await sshRun(lab, edge.host, fill(cluster.commands.haproxy.reload, {}));
     // A reloaded HAProxy checks each server within its interval (5 s) and takes it out at the first
     // failure; Varnish's probe needs three (10 s or more) to give up on the web hosts.
