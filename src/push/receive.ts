@@ -7,6 +7,7 @@ import { checkBranch, checkTag } from '../core/values.js';
 import type { GatewayContext } from '../dispatch/context.js';
 import { acquirePushLock, heldPushLocks, releasePushLock } from '../state/push-lock.js';
 import { readManifest } from '../builder/manifest.js';
+import { pushGone } from './push-token.js';
 import { submitDeploy } from './submit.js';
 
 const ZERO = /^0+$/;
@@ -68,7 +69,11 @@ export async function preReceive(gateway: GatewayContext, push: Push, updates: r
       if (!environment.clusters.includes(c)) throw new Rejection(`push option cluster=${c}: environment ${environment.name} deploys to ${environment.clusters.join(', ')}`);
     }
 
-    await acquirePushLock(gateway.state, push.app, environment.name, push.token, () => push.say(`waiting: another push of ${push.app} (${environment.name}) is deploying`));
+    await acquirePushLock(gateway.state, push.app, environment.name, push.token, {
+      onWait: () => push.say(`waiting: another push of ${push.app} (${environment.name}) is deploying`),
+      gone: pushGone,
+      onFreed: (holder) => push.say(`an earlier push of ${push.app} (${environment.name}) ended without freeing its lock (${holder}): freed; a deploy it queued comes first`),
+    });
     let deployed = false;
     try {
       // The branch must still be where the pusher saw it: a push that waited behind another sees that one's result.

@@ -8,21 +8,37 @@ const EXPIRY_MS = 30 * 60_000;
 /* Frees a push lock, only if `token` holds it (scripts/lock-release.lua): 1 when freed, 0 when another push holds it (or nobody). */
 const releaseScript = defineScript('lock-release');
 
+export interface PushLockWait {
+  /** Told once per holder while this push waits. */
+  onWait(holder: string): void;
+  /** Whether the holder's push is over without having freed its lock (its process is gone): the lock is freed at once. */
+  gone?(holder: string): boolean;
+  /** Told when a gone holder's lock was freed. */
+  onFreed?(holder: string): void;
+}
+
 /**
  * One push at a time per app and environment, from the pre-receive hook's
  * check of the branch until the post-receive hook, after the branch moved:
- * a second push waits, then sees the branch as the first left it.
+ * a second push waits, then sees the branch as the first left it. A lock
+ * whose push is gone (`wait.gone`: the gateway was stopped during it) is
+ * freed by the next push instead of holding it for EXPIRY_MS; the deploy
+ * that push queued, if any, still comes first (the deploy order).
  */
-export async function acquirePushLock(context: RedisContext, app: string, env: string, token: string, onWait: (holder: string) => void): Promise<void> {
+export async function acquirePushLock(context: RedisContext, app: string, env: string, token: string, wait: PushLockWait): Promise<void> {
   const key = context.keys.pushLock(app, env);
   let told = '';
   for (;;) {
     if ((await context.redis.set(key, token, 'PX', EXPIRY_MS, 'NX')) === 'OK') return;
     const holder = (await context.redis.get(key)) ?? '';
     if (holder === token) return;
+    if (holder && wait.gone?.(holder)) {
+      if (await releasePushLock(context, app, env, holder)) wait.onFreed?.(holder);
+      continue;
+    }
     if (holder && holder !== told) {
       told = holder;
-      onWait(holder);
+      wait.onWait(holder);
     }
     await sleep(200);
   }

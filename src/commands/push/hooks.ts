@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { defineCommand, type CommandContext } from '../../dispatch/command.js';
 import { MagratheaError, UsageError } from '../../core/errors.js';
 import { checkName } from '../../core/values.js';
+import { pushToken } from '../../push/push-token.js';
 import { postReceive, preReceive, Rejection, type Push } from '../../push/receive.js';
 
 /**
@@ -20,7 +21,7 @@ function push(ctx: CommandContext): Push {
     app,
     gitDir,
     // Both hooks are children of the same git-receive-pack: its PID ties the pre-receive's lock to the post-receive.
-    token: `push-${process.ppid}`,
+    token: pushToken(process.ppid),
     pusher: process.env.MAGRATHEA_USER || 'unknown',
     options: Array.from({ length: count }, (_, i) => process.env[`GIT_PUSH_OPTION_${i}`] ?? ''),
     say: (line) => void ctx.io.stderr.write(`${line}\n`),
