@@ -102,14 +102,15 @@ prepare)
   done
   # Owners and modes read at once (no link is followed: shared and tmp are real directories now), set where they differ.
   want="$root root:$user:750
+$root/releases root:$user:750
 $root/shared $user:$user:750
 $root/tmp $user:$user:700
 $logs root:$user:750"
-  have=$(stat -c '%n %U:%G:%a' "$root" "$root/shared" "$root/tmp" "$logs")
+  have=$(stat -c '%n %U:%G:%a' "$root" "$root/releases" "$root/shared" "$root/tmp" "$logs")
   if [ "$have" != "$want" ]; then
-    chown root:"$user" "$root" "$logs"
+    chown root:"$user" "$root" "$root/releases" "$logs"
     chown "$user:$user" "$root/shared" "$root/tmp"
-    chmod 0750 "$root" "$logs" "$root/shared"
+    chmod 0750 "$root" "$root/releases" "$logs" "$root/shared"
     chmod 0700 "$root/tmp"
   fi
   # A link or second name planted while the directory was the app's: root (Apache, logs) must not follow it.

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { CommandError, run, runDaemon, type RunOptions, type RunResult } from './exec.js';
 import { MagratheaError } from '../core/errors.js';
 import { sshMasters, type MasterControl, type SshMasterPool } from './ssh-masters.js';
@@ -154,14 +154,20 @@ export class HostSession {
    * Copies a local directory's content to a directory on the host over the
    * master connection. `linkDest` (relative to `to`, or absolute on the host)
    * hard-links files unchanged since that release instead of sending them.
-   * `mkdir` creates `to` and its parents first, in the same call.
+   * `mkdir` creates `to` and its parents first, in the same call; those
+   * from `closedFrom` down only root can enter (a first deploy's instance
+   * root, until the agent's `prepare` gives it to the instance).
    * `release`: the tree is an app's (see RELEASE_MODES).
    */
-  async rsyncTo(from: string, to: string, options: { linkDest?: string; mkdir?: boolean; release?: boolean; onLine?: (line: string) => void } = {}): Promise<RunResult> {
+  async rsyncTo(from: string, to: string, options: { linkDest?: string; mkdir?: boolean; closedFrom?: string; release?: boolean; onLine?: (line: string) => void } = {}): Promise<RunResult> {
     const args = [...(options.release ? RELEASE_MODES : ['-a']), '--delete', '--stats', '-e', ['ssh', ...this.options()].map(rsyncQuote).join(' ')];
     if (options.linkDest) args.push(`--link-dest=${options.linkDest}`);
     // The remote rsync is started by the host's shell: one round trip instead of an `ssh mkdir` first.
-    if (options.mkdir) args.push(`--rsync-path=mkdir -p ${shellQuote([to])} && rsync`);
+    if (options.mkdir) {
+      // Below `closedFrom` (included), missing directories are made root's alone (umask 077).
+      const open = options.closedFrom ? `mkdir -p ${shellQuote([posix.dirname(options.closedFrom)])} && umask 077 && ` : '';
+      args.push(`--rsync-path=${open}mkdir -p ${shellQuote([to])} && rsync`);
+    }
     args.push(`${from.replace(/\/?$/, '/')}`, `${this.target.address}:${to}/`);
     try {
       return await run('rsync', args, { input: '', onLine: options.onLine });

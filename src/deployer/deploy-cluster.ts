@@ -80,7 +80,47 @@ export class StepError extends MagratheaError {
  * Before the switch a failure changes nothing that is served.
  */
 export async function deployCluster(input: ClusterDeployInput): Promise<ClusterOutcome> {
-  return input.state.withClusterLock(input.cluster.name, input.owner ?? `${hostname()}:${process.pid}:${randomUUID()}`, () => input.log(`${input.cluster.name}: waiting for another deploy on this cluster`), () => deployLocked(input));
+  const { cluster } = input;
+  const sessions = new Map(cluster.hosts.map((h) => [h.name, new HostSession({ name: h.name, address: h.address, user: h.ssh.user, port: h.ssh.port }, input.ssh)]));
+  try {
+    // The cluster lock covers what must be serialized: rendering, checking and switching the shared configs.
+    // The release goes to the web hosts before it, into a directory of its own that nothing serves yet.
+    const sending = input.source ? await sendRelease(input, input.source, sessions) : undefined;
+    if (sending && 'failed' in sending) return sending.failed;
+    const sent = sending?.sent;
+    const owner = input.owner ?? `${hostname()}:${process.pid}:${randomUUID()}`;
+    return await input.state.withClusterLock(cluster.name, owner, () => input.log(`${cluster.name}: waiting for another deploy on this cluster`), () => deployLocked(input, sessions, sent));
+  } finally {
+    await Promise.all([...sessions.values()].map((s) => s.close()));
+  }
+}
+
+/**
+ * The release synced to every web host of the cluster (hard-linking what
+ * the host's previous release has), outside the cluster lock: only the
+ * instance's new release directory is written, and a first deploy's
+ * instance root is made root's alone until `prepare`, under the lock, gives
+ * it to the instance. Resolves to the number of files sent to each host, or
+ * to the cluster's failed outcome.
+ */
+async function sendRelease(input: ClusterDeployInput, source: string, sessions: Map<string, HostSession>): Promise<{ sent: Record<string, number> } | { failed: ClusterOutcome }> {
+  const { cluster, instance, release } = input;
+  const started = Date.now();
+  const web = cluster.hosts.filter((h) => h.roles.includes('web'));
+  const root = instanceRoot(cluster.paths, instance);
+  try {
+    const previous = await input.state.hostReleases(instance.app, instance.env, cluster.name);
+    await onEach(web, 'connect', (h) => sessions.get(h.name)!.open());
+    input.log(`${cluster.name}: sending ${release} to ${web.length} web hosts`);
+    const sent = await onEach(web, 'prepare', async (h) => {
+      const before = previous[h.name];
+      const result = await sessions.get(h.name)!.rsyncTo(source, `${root}/releases/${release}`, { mkdir: true, closedFrom: root, release: true, ...(before && before !== release ? { linkDest: `../${before}` } : {}) });
+      return Number(/Number of regular files transferred: ([\d,]+)/.exec(result.stdout)?.[1]?.replaceAll(',', '') ?? NaN);
+    });
+    return { sent: Object.fromEntries(web.map((h, i) => [h.name, sent[i]!])) };
+  } catch (e) {
+    return { failed: { cluster: cluster.name, status: 'failed', release, hosts: cluster.hosts.length, url: cluster.edge, seconds: (Date.now() - started) / 1000, error: `${cluster.name}: ${describe(e)}` } };
+  }
 }
 
 /**
@@ -106,7 +146,7 @@ function withDatabaseEnv(instance: InstanceConfig, credentials: DatabaseCredenti
   return { ...instance, envTemplates: { ...instance.envTemplates, ...env } };
 }
 
-async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> {
+async function deployLocked(input: ClusterDeployInput, sessions: Map<string, HostSession>, sent: Record<string, number> | undefined): Promise<ClusterOutcome> {
   const { cluster, instance, release, state, log } = input;
   const started = Date.now();
   const outcome: ClusterOutcome = { cluster: cluster.name, status: 'failed', release, hosts: cluster.hosts.length, url: cluster.edge, seconds: 0 };
@@ -130,11 +170,10 @@ async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> 
     log(`${cluster.name}: warning: no session store: PHP sessions are files on each web host, so each browser is pinned to one (a cookie); declare a host of role sessions in clusters.yml to share them`);
   }
 
-  const sessions = new Map(cluster.hosts.map((h) => [h.name, new HostSession({ name: h.name, address: h.address, user: h.ssh.user, port: h.ssh.port }, input.ssh)]));
   const staging = `${cluster.paths.apps}/.magrathea/staging/${instanceId(instance)}.${release}`;
   const local = await mkdtemp(join(tmpdir(), 'magrathea-stage-'));
   const web = cluster.hosts.filter((h) => h.roles.includes('web'));
-  const ctx: HostContext = { cluster, instance: withDatabase(instance), release, files, rendered: rendered.files, staging, local, sessions, previous, switched: new Set(), log, extensions: input.extensions ?? [], instances: [...others, instance], sessionPasswords, labels: new Map(), preloaded: new Map(), idle: new Map(), verified: new Map() };
+  const ctx: HostContext = { cluster, instance: withDatabase(instance), release, files, rendered: rendered.files, staging, local, sessions, sent, previous, switched: new Set(), log, extensions: input.extensions ?? [], instances: [...others, instance], sessionPasswords, labels: new Map(), preloaded: new Map(), idle: new Map(), verified: new Map() };
   let switched = false;
   try {
     await onEach(cluster.hosts, 'connect', (h) => sessions.get(h.name)!.open());
@@ -150,7 +189,7 @@ async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> 
     const unchanged = rendered.files.length - files.length;
     if (unchanged > 0) log(`${cluster.name}: ${unchanged} of ${rendered.files.length} config files unchanged: their services are not checked or reloaded`);
     // Each host's checks start as soon as what they read is there: the edge's configs are checked while the web hosts still receive the release.
-    const work = new Map(cluster.hosts.map((h) => [h.name, prepareHost(ctx, h, input.source)]));
+    const work = new Map(cluster.hosts.map((h) => [h.name, prepareHost(ctx, h)]));
     const [prepared, checked] = await Promise.allSettled([
       onEach(cluster.hosts, 'prepare', (h) => work.get(h.name)!.done),
       onEach(cluster.hosts, 'check', (h) => checkHost(ctx, h, work.get(h.name)!)),
@@ -199,7 +238,6 @@ async function deployLocked(input: ClusterDeployInput): Promise<ClusterOutcome> 
     if (!switched) await Promise.all([...ctx.preloaded].map(([h, loaded]) => varnishUnload(sessions.get(h)!, cluster, loaded).catch(() => undefined)));
   } finally {
     outcome.seconds = (Date.now() - started) / 1000;
-    await Promise.all([...sessions.values()].map((s) => s.close()));
     await rm(local, { recursive: true, force: true });
   }
   return outcome;
@@ -216,6 +254,8 @@ interface HostContext {
   staging: string;
   local: string;
   sessions: Map<string, HostSession>;
+  /** Files sent to each web host with the release, before the lock; undefined when the release was on the hosts already (a rollback). */
+  sent: Record<string, number> | undefined;
   previous: Record<string, string>;
   log: (line: string) => void;
   /** Hosts whose `current` now points at the new release: the ones to switch back. */
@@ -265,13 +305,13 @@ interface HostPrepare {
   done: Promise<number>;
 }
 
-function prepareHost(ctx: HostContext, host: HostConfig, source: string | undefined): HostPrepare {
+function prepareHost(ctx: HostContext, host: HostConfig): HostPrepare {
   // The configs and the release travel at the same time: two rsyncs over the host's one connection.
   // The session store's users before any pool that logs in as them is switched to (each deploy renders every pool).
   const store = ctx.cluster.sessions?.host === host.name ? ensureSessionUsers(ctx.sessions.get(host.name)!, ctx.cluster.sessions, ctx.instances, ctx.sessionPasswords!) : undefined;
   // A cache's missing VCLs join this deploy's files before they are staged.
   const staged = (host.roles.includes('cache') ? addMissingVcls(ctx, host) : Promise.resolve()).then(() => stageConfigs(ctx, host));
-  const release = host.roles.includes('web') ? prepareRelease(ctx, host, source) : Promise.resolve(-1);
+  const release = host.roles.includes('web') ? prepareRelease(ctx, host) : Promise.resolve(-1);
   return { staged, release, done: Promise.all([staged, release, store]).then(([, sent]) => sent) };
 }
 
@@ -297,17 +337,13 @@ async function stageConfigs(ctx: HostContext, host: HostConfig): Promise<void> {
   await ctx.sessions.get(host.name)!.rsyncTo(join(ctx.local, ctx.cluster.name, host.name), ctx.staging, { mkdir: true });
 }
 
-/** The release on a web host (synced, or already there for a rollback), its user, shared links and env file. */
-async function prepareRelease(ctx: HostContext, host: HostConfig, source: string | undefined): Promise<number> {
+/** The release on a web host (sent before the lock, or already there for a rollback): its user, shared links and env file. */
+async function prepareRelease(ctx: HostContext, host: HostConfig): Promise<number> {
   const session = ctx.sessions.get(host.name)!;
   const { cluster, instance, release } = ctx;
   const root = instanceRoot(cluster.paths, instance);
-  let sent = 0;
-  if (source) {
-    const previous = ctx.previous[host.name];
-    const result = await session.rsyncTo(source, `${root}/releases/${release}`, { mkdir: true, release: true, ...(previous && previous !== release ? { linkDest: `../${previous}` } : {}) });
-    sent = Number(/Number of regular files transferred: ([\d,]+)/.exec(result.stdout)?.[1]?.replaceAll(',', '') ?? NaN);
-  } else {
+  const sent = ctx.sent?.[host.name];
+  if (sent === undefined) {
     await session.exec(['test', '-d', `${root}/releases/${release}`]).catch(() => {
       throw new MagratheaError(`release ${release} is no longer on ${host.name} (only the last releases are kept)`, 'release-gone');
     });
@@ -320,7 +356,7 @@ async function prepareRelease(ctx: HostContext, host: HostConfig, source: string
   const switchRestarts = prepared.stdout.includes('not-live') && ctx.files.some((f) => f.host === host.name && f.service === 'apache');
   if (prepared.stdout.includes('web-groups-changed') && !switchRestarts) await session.exec(reloadArgv(cluster, 'apache', instance.php));
   for (const line of prepared.stdout.split('\n')) if (line.startsWith('warning: ')) ctx.log(`${cluster.name}: ${host.name}: ${line}`);
-  return sent;
+  return sent ?? 0;
 }
 
 /** The host agent's `prepare` of an instance's release on a web host (its user, dirs, shared links; the env file, `envFile`, on stdin). */

@@ -117,6 +117,9 @@ export function hostServices(host: LabHost, phpVersions: readonly string[]): Lab
         '-I', '/etc/varnish/magrathea/boot.cli',
         '-f', '',
         '-s', 'malloc,64m',
+        // VCL compiled as Debian's default does, with the same checks (-Werror), but without -O2: about half the compile
+        // time, which every deploy's VCL waits for (a lab runs hundreds of deploys; VCL's C gains nothing from -O2).
+        '-p', 'cc_command=exec gcc -g -O0 -Wformat -Werror=format-security -Werror -Wno-error=unused-result -pthread -fpic -shared -Wl,-x -o %o %s',
         '-P', '/run/varnishd.pid',
       ],
       pidFile: '/run/varnishd.pid',

@@ -11,6 +11,7 @@ import type { DeployOutcome, DeployState } from '../../src/deployer/types.js';
 import type { LabStatus } from '../../src/lab/status.js';
 import { labUp } from '../../src/lab/up.js';
 import { readApp } from '../../src/builder/manifest.js';
+import { instanceRoot } from '../../src/core/render/names.js';
 import { curl } from '../helpers/curl.js';
 import { openDeployState, type SuiteDeployState } from '../helpers/deploy-trees.js';
 import { sshRun, useOwnLab } from '../helpers/lab.js';
@@ -169,9 +170,17 @@ describe('deploy on the lab', () => {
 });
 
 describe('several apps at once', () => {
-  it('three apps deployed at the same time on the same cluster are all served afterwards (the edge files are rendered from all of them)', async () => {
+  it('three apps deployed at the same time on the same cluster are all served afterwards (the edge files are rendered from all of them); their releases travel while another deploy holds the cluster', async () => {
     const apps = ['para-one', 'para-two', 'para-three'];
-    const results = await Promise.all(
+    // Another deploy holds cluster-a (this test, until every release is on the web hosts).
+    let free!: () => void;
+    const held = new Promise<void>((resolve) => (free = resolve));
+    let holding!: () => void;
+    const taken = new Promise<void>((resolve) => (holding = resolve));
+    const holder = state.withClusterLock('cluster-a', 'deploy-test-holder', () => undefined, () => (holding(), held));
+    await taken;
+    const lines: string[] = [];
+    const deploys = Promise.all(
       apps.map(async (name) => {
         const dir = join(work, name);
         await cp('examples/hello-php', dir, { recursive: true });
@@ -184,9 +193,28 @@ describe('several apps at once', () => {
         const built = await buildRelease({ tree, commit: head, workspace: join(work, `build-${name}`), commands: ['cp config/app.example.php config/app.php'] });
         const app = await readApp(dir, name);
         // One cluster shows it (git push -o cluster=cluster-a): a second only adds three more deploys, in turn, to the test's time.
-        return deploy({ app: name, env: 'production', release: 'r1', manifest: app.manifest, source: built.dir, clusters: ['cluster-a'] }, { config, state, log: () => undefined });
+        return deploy({ app: name, env: 'production', release: 'r1', manifest: app.manifest, source: built.dir, clusters: ['cluster-a'] }, { config, state, log: (l) => lines.push(l) });
       }),
     );
+    try {
+      // Each release reaches both web hosts while the cluster is held; nothing of it is served, nor readable by other users.
+      const paths = config.clusters['cluster-a']!.paths;
+      for (const host of ['a-web-1', 'a-web-2']) {
+        for (const name of apps) {
+          const root = instanceRoot(paths, { app: name, env: 'production' });
+          const script = 'for i in $(seq 600); do [ -f "$1/releases/r1/public/index.php" ] && break; sleep 0.2; done; stat -c "%U %a" "$1"; [ -e "$1/current" ] && echo live || echo not-live';
+          expect((await sshRun(lab, host, ['sh', '-c', script, 'sh', root], { timeout: 150_000 })).stdout).toBe('root 700\nnot-live\n');
+        }
+      }
+      // And each then waits for the cluster.
+      const waiting = () => lines.filter((l) => l.includes('cluster-a: waiting for another deploy on this cluster')).length;
+      for (let i = 0; i < 300 && waiting() < 3; i++) await new Promise((r) => setTimeout(r, 200));
+      expect(waiting()).toBe(3);
+    } finally {
+      free();
+    }
+    await holder;
+    const results = await deploys;
     expect(results.map((r) => r.ok)).toEqual([true, true, true]);
     expect(results.map((r) => r.clusters.map((c) => c.cluster))).toEqual([['cluster-a'], ['cluster-a'], ['cluster-a']]);
     for (const name of apps) expect(await page(edge('cluster-a'), `${name}.example.com`)).toMatch(/^200 Hello from cluster-a/);
