@@ -251,22 +251,33 @@ restore)
   done
   ;;
 
-# switch ROOT ID [--verify CODE URL HOST_HEADER SECONDS] [-- ARGV...]
+# switch ROOT ID [--verify CODE URL HOST_HEADER SECONDS] [--workers USER] [-- ARGV...]
 # Points current at releases/ID: a relative symlink renamed over the old
-# one. Then runs ARGV (the PHP-FPM reload), and with --verify waits as
-# `status` does (after printing "verifying"), in the same call.
+# one. Then, with --workers, asks USER's PHP-FPM workers (the instance's
+# pool) to finish their request and go: their realpath caches name the old
+# release, and PHP-FPM starts new ones for the next requests. Or runs ARGV
+# (the PHP-FPM reload, when the pool itself changed). With --verify, waits
+# as `status` does (after printing "verifying"), in the same call.
 switch)
   root=$1 id=$2
   shift 2
-  verify=
+  verify= workers=
   if [ "${1:-}" = --verify ]; then
     # Kept apart, never split again: the URL holds the app's health path.
     verify=1 want=$2 url=$3 vhost=$4 seconds=$5
     shift 5
   fi
+  if [ "${1:-}" = --workers ]; then
+    workers=$2
+    shift 2
+  fi
   [ -d "$root/releases/$id" ] || die "no release $id in $root/releases"
   ln -sfn "releases/$id" "$root/current.magrathea-new"
   mv -T "$root/current.magrathea-new" "$root/current"
+  if [ -n "$workers" ]; then
+    # SIGQUIT: an FPM worker finishes the request it serves, then exits. 1: none was running.
+    pkill -QUIT -u "$workers" '^php-fpm' || [ $? -eq 1 ] || die "switched to $id, then could not stop the PHP-FPM workers of $workers"
+  fi
   if [ "${1:-}" = "--" ]; then
     shift
     "$@" || die "switched to $id, then $* exited with $?"

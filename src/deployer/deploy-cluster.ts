@@ -20,7 +20,7 @@ import { mainVclPath } from '../core/render/varnish.js';
 import { forEachSettled } from '../lib/settle.js';
 import { agent, agentArgv } from './agent.js';
 import { envFile } from './env-file.js';
-import { checkFpmReload, checkFpmReloadOutput } from './host-requirements.js';
+import { checkFpmReloadOutput } from './host-requirements.js';
 import { checkPhpExtensions } from './php-extensions.js';
 import { checkArgv, reloadArgv, varnishApply, varnishBan, varnishDiscard, varnishMissing, varnishPreload, varnishSwitch, varnishUnload, type PreloadedVcls } from './services.js';
 import { ensureSessionUsers } from './session-store.js';
@@ -369,10 +369,10 @@ export function prepareArgs(cluster: ClusterConfig, instance: InstanceConfig, re
  * The host's services, checked with the staged files in place, in a private
  * mount namespace on the host, each once its files are staged (Apache's and
  * FPM's once the release's prepare made the instance's user and dirs they
- * name); on a web host, that the switch's FPM reload will let requests in
- * flight finish (checked on every deploy and rollback: a host's
- * php-fpm.conf can change between two), read from the staged FPM check when
- * there is one, so FPM is asked once. Varnish's VCLs are compiled and
+ * name); when the pools changed, that the switch's FPM reload will let
+ * requests in flight finish (read from the staged FPM check's effective
+ * configuration: a host's php-fpm.conf can change between two deploys; a
+ * deploy that leaves the pools alone reloads nothing). Varnish's VCLs are compiled and
  * loaded by the running cache instead (preloadVcls). All at once; the
  * first failure in that order is the one told.
  */
@@ -385,7 +385,6 @@ async function checkHost(ctx: HostContext, host: HostConfig, prepare: HostPrepar
   const mine = ctx.files.filter((f) => f.host === host.name);
   const services = [...new Set(mine.map((f) => f.service))];
   const checks: (() => Promise<unknown>)[] = [];
-  if (web && !services.includes('fpm')) checks.push(() => checkFpmReload(session, ctx.cluster, ctx.instance.php));
   if (web && ctx.extensions.length > 0) checks.push(() => checkPhpExtensions(session, ctx.instance.php, ctx.extensions));
   for (const service of services) {
     const ready = service === 'apache' || service === 'fpm' ? prepare.release : Promise.resolve();
@@ -437,16 +436,15 @@ async function activateHost(ctx: HostContext, host: HostConfig): Promise<void> {
   const changed = new Set(ctx.files.filter((f) => f.host === host.name).map((f) => f.service));
   if (changed.size > 0) await agent(session, 'install', [ctx.staging + '/', `${ctx.staging}.backup`]);
   if (host.roles.includes('web')) {
-    // FPM reloaded in the same call, always: its realpath and OPcache caches would keep serving the old release.
     ctx.switched.add(host.name);
     const root = instanceRoot(cluster.paths, instance);
-    const fpm = reloadArgv(cluster, 'fpm', instance.php);
+    const fpm = fpmAfterSwitch(ctx, changed);
     if (changed.has('apache')) {
-      await agent(session, 'switch', [root, release, '--', ...fpm]);
+      await agent(session, 'switch', [root, release, ...fpm]);
       await session.exec(reloadArgv(cluster, 'apache', instance.php));
     } else {
       // Nothing else to reload: the host's own health check in the same call (one round trip less), told as the verify step's.
-      await agent(session, 'switch', [root, release, '--verify', ...statusArgs(ctx, host, cluster.ports.web), '--', ...fpm]).then(
+      await agent(session, 'switch', [root, release, '--verify', ...statusArgs(ctx, host, cluster.ports.web), ...fpm]).then(
         () => ctx.verified.set(host.name, undefined),
         (e: unknown) => {
           if (!(e instanceof CommandError && e.stdout.includes('verifying'))) throw e;
@@ -461,6 +459,18 @@ async function activateHost(ctx: HostContext, host: HostConfig): Promise<void> {
     else await varnishBan(session, cluster, instance.domains);
   }
   if (host.roles.includes('balancer') && changed.has('haproxy')) await session.exec(reloadArgv(cluster, 'haproxy', instance.php));
+}
+
+/**
+ * What follows a switch of `current` on a web host, in the same call:
+ * PHP-FPM reloaded when the host's pools changed (it reads them only then),
+ * else only the instance's own workers replaced (their realpath caches name
+ * the old release; OPcache is keyed by real paths, opcache.revalidate_path
+ * in the pool). Reloading PHP-FPM would restart every app's pool on the
+ * host and empty OPcache for all of them.
+ */
+function fpmAfterSwitch(ctx: HostContext, changed: ReadonlySet<Service>): string[] {
+  return changed.has('fpm') ? ['--', ...reloadArgv(ctx.cluster, 'fpm', ctx.instance.php)] : ['--workers', unixUser(ctx.instance)];
 }
 
 /** The cache loads the VCLs shipped to it (after a restore: as they are back), and main.vcl when it was shipped. */
@@ -497,9 +507,8 @@ async function rollbackHost(ctx: HostContext, host: HostConfig): Promise<void> {
   if (changed.size > 0) await agent(session, 'restore', [`${ctx.staging}.backup`]);
   if (host.roles.includes('web')) {
     const previous = ctx.previous[host.name];
-    const fpm = reloadArgv(cluster, 'fpm', instance.php);
-    if (previous && ctx.switched.has(host.name)) await agent(session, 'switch', [instanceRoot(cluster.paths, instance), previous, '--', ...fpm]);
-    else await session.exec(fpm);
+    if (previous && ctx.switched.has(host.name)) await agent(session, 'switch', [instanceRoot(cluster.paths, instance), previous, ...fpmAfterSwitch(ctx, changed)]);
+    else if (changed.has('fpm')) await session.exec(reloadArgv(cluster, 'fpm', instance.php));
     if (changed.has('apache')) await session.exec(reloadArgv(cluster, 'apache', instance.php));
   }
   if (host.roles.includes('cache')) {

@@ -9,6 +9,7 @@ const PROGRAMS: Record<string, string> = {
   mount: 'mount',
   umount: 'mount',
   ss: 'iproute2',
+  pkill: 'procps',
   'start-stop-daemon': 'dpkg',
   sshd: 'openssh-server',
   'ssh-keygen': 'openssh-client',

@@ -159,19 +159,27 @@ describe('zero downtime on the lab', () => {
     expect((await get(edge, `www.${APP}.example.com`)).status).toBe(404);
   }, 120_000);
 
-  it('refuses, before the switch, a web host whose FPM would kill the requests in flight (Debian\'s process_control_timeout = 0), naming the host and the setting', async () => {
+  it('refuses, before the switch, a config change on a web host whose FPM would kill the requests in flight at its reload (Debian\'s process_control_timeout = 0), naming the host and the setting; a code change, which reloads nothing, goes through', async () => {
     const conf = '/etc/php/8.2/fpm/php-fpm.conf';
     const saved = (await sshRun(lab, 'a-web-2', ['cat', conf])).stdout;
     expect(saved).toMatch(/^process_control_timeout = 30s$/m);
     await putFile(lab, 'a-web-2', conf, saved.replace(/^process_control_timeout = .*$/m, 'process_control_timeout = 0'));
     try {
-      await writeApp(ctx.repo, APP, ['cluster-a'], { code: 'code3', mark: 'mark1', extraDomain: false });
-      await commitAll(ctx.repo, 'on a host without the setting');
+      // v2's code with another env var: its pool changes, PHP-FPM would be reloaded.
+      await writeApp(ctx.repo, APP, ['cluster-a'], { code: 'code2', mark: 'mark3', extraDomain: false });
+      await commitAll(ctx.repo, 'a config change on a host without the setting');
       const result = await deployHead(ctx, `r${++n}`);
       expect(result.clusters[0]).toMatchObject({ status: 'failed' });
       expect(result.clusters[0]!.error).toMatch(/^cluster-a: a-web-2: check: PHP-FPM 8\.2 has process_control_timeout = 0s: .*\[global\] section/);
       for (const host of WEB) expect((await sshRun(lab, host, ['readlink', `${ROOT}/current`])).stdout.trim()).toBe(`releases/${r2}`);
       expect((await get(edge, `${APP}.example.com`)).body).toMatch(new RegExp(`^${expectedBody(v2)} `));
+
+      const v4: AppVersion = { code: 'code4', mark: v2.mark, extraDomain: false };
+      await writeApp(ctx.repo, APP, ['cluster-a'], v4);
+      await commitAll(ctx.repo, 'a code change on a host without the setting');
+      const code = await deployHead(ctx, `r${++n}`);
+      expect({ status: code.clusters[0]!.status, error: code.clusters[0]!.error }).toEqual({ status: 'live', error: undefined });
+      expect((await get(edge, `${APP}.example.com`)).body).toMatch(new RegExp(`^${expectedBody(v4)} `));
     } finally {
       await putFile(lab, 'a-web-2', conf, saved);
     }

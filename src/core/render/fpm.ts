@@ -39,6 +39,9 @@ export function renderPool(cluster: ClusterConfig, host: HostConfig, instance: I
     // PHP opens files in its own instance (and its own directory of the cluster storage) only; its temporary files stay there.
     `php_admin_value[open_basedir] = ${root}/:${cluster.storage ? `${instanceStorage(cluster.storage, instance)}/:` : ''}/usr/share/php/:/dev/urandom`,
     ...sessionLines(cluster, instance, root, sessionPassword),
+    // OPcache keyed by the real path: a file a new release did not change (hard-linked, its time kept) is compiled again
+    // there, and __DIR__ in it names the new release. A redeploy then replaces this pool's workers, not PHP-FPM.
+    'php_admin_flag[opcache.revalidate_path] = on',
     `php_admin_value[upload_tmp_dir] = ${root}/tmp`,
     `php_admin_value[sys_temp_dir] = ${root}/tmp`,
     `clear_env = yes`,
