@@ -7,6 +7,7 @@ import appsDestroy from './apps/destroy.js';
 import appsInfo from './apps/info.js';
 import appsList from './apps/list.js';
 import usage from './apps/usage.js';
+import configDiff from './config/diff.js';
 import configSet from './config/set.js';
 import configShow from './config/show.js';
 import configUnset from './config/unset.js';
@@ -61,6 +62,7 @@ export const COMMANDS: readonly Command[] = [
   appsInfo,
   appsDestroy,
   configShow,
+  configDiff,
   configSet,
   configUnset,
   deploy,

@@ -33,9 +33,13 @@ export function explainInstance(instance: InstanceConfig, reveal = false): Expla
     })
     .sort((a, b) => order(a.path) - order(b.path) || a.path.localeCompare(b.path));
 
-  const cells = values.map((v) => [v.path, Array.isArray(v.value) ? `[${v.value.map((x) => JSON.stringify(x)).join(', ')}]` : JSON.stringify(v.value), v.layer, v.source ?? '']);
+  const cells = values.map((v) => [v.path, showValue(v.value), v.layer, v.source ?? '']);
   const head = `${instance.app}@${instance.cluster} in ${instance.env} (branch ${instance.branch}, strategy ${instance.strategy})\n\n`;
   return { instance: `${instance.app}@${instance.cluster}`, branch: instance.branch, strategy: instance.strategy, values, text: `${head}${formatTable([['KEY', 'VALUE', 'LAYER', 'SOURCE'], ...cells])}` };
+}
+
+function showValue(value: string | string[]): string {
+  return Array.isArray(value) ? `[${value.map((x) => JSON.stringify(x)).join(', ')}]` : JSON.stringify(value);
 }
 
 const ORDER = ['stack', 'domains', 'env', 'shared', 'build', 'hooks', 'cache', 'health', 'database'];
@@ -67,4 +71,31 @@ function valueAt(instance: InstanceConfig, path: string): string | string[] {
     default:
       return instance[head as 'domains' | 'shared' | 'build'];
   }
+}
+
+/** One key that two instances set differently: each side's value, layer and source, or undefined where it is not set. */
+export interface ConfigDifference {
+  path: string;
+  sides: [ExplainedValue | undefined, ExplainedValue | undefined];
+}
+
+/**
+ * The keys whose effective values differ between two instances (compared
+ * revealed: two config vars that differ differ masked too), each side as
+ * `explainInstance` shows it, config vars masked unless `reveal`.
+ */
+export function diffInstances(a: InstanceConfig, b: InstanceConfig, reveal = false): ConfigDifference[] {
+  const [realA, realB] = [explainInstance(a, true).values, explainInstance(b, true).values];
+  const [shownA, shownB] = [explainInstance(a, reveal).values, explainInstance(b, reveal).values];
+  const at = (values: ExplainedValue[], path: string) => values.find((v) => v.path === path);
+  const paths = [...new Set([...realA, ...realB].map((v) => v.path))].sort((x, y) => order(x) - order(y) || x.localeCompare(y));
+  return paths
+    .filter((path) => JSON.stringify(at(realA, path)?.value) !== JSON.stringify(at(realB, path)?.value))
+    .map((path) => ({ path, sides: [at(shownA, path), at(shownB, path)] }));
+}
+
+/** The differences as a table: two rows per key, one per instance (`names`), with value, layer and source. */
+export function formatDifferences(names: [string, string], differences: readonly ConfigDifference[]): string {
+  const rows = differences.flatMap((d) => d.sides.map((side, i) => [i === 0 ? d.path : '', names[i]!, side ? showValue(side.value) : '(not set)', side?.layer ?? '', side?.source ?? '']));
+  return formatTable([['KEY', 'INSTANCE', 'VALUE', 'LAYER', 'SOURCE'], ...rows]);
 }

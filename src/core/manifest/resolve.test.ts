@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { formatProblem } from '../source.js';
-import { explainInstance } from './explain.js';
+import { diffInstances, explainInstance, formatDifferences } from './explain.js';
 import { checkAllInstances, resolveInstance } from './resolve.js';
 import type { ConfigVars, InstanceConfig } from './types.js';
 import { validateManifest } from './validate.js';
@@ -174,5 +174,25 @@ describe('database', () => {
     expect(resolveText(`database: { engine: mysql, vars: { name: DB, user: DB } }\n${ENVS}`, 'production', 'cluster-a')).toEqual([expect.stringMatching(/^magrathea\.yml:1:\d+: database\.vars\.user: "DB" already holds the database's name/)]);
     expect(resolveText(`env: { DB_HOST: x }\ndatabase: { engine: mysql }\n${ENVS}`, 'production', 'cluster-a')).toEqual([expect.stringMatching(/database\.vars\.host: "DB_HOST" is also set by env in base/)]);
     expect(resolveText(`database: { engine: mysql }\n${ENVS}`, 'production', 'cluster-a', { app: { DB_PASSWORD: 'x' }, clusters: {} })).toEqual([expect.stringMatching(/"DB_PASSWORD" is also set by the config vars \(config:unset it\)/)]);
+  });
+});
+
+describe('diffInstances', () => {
+  it('lists only the keys whose values differ, each side with its layer and source; config vars compared revealed, shown masked', () => {
+    const vars: ConfigVars = { app: { SHARED: 'same' }, clusters: { 'cluster-a': { SECRET: 'one' }, 'cluster-b': { SECRET: 'two' } } };
+    const differences = diffInstances(resolve('production', 'cluster-a', vars), resolve('production', 'cluster-b', vars));
+    expect(differences.map((d) => d.path)).toEqual(['domains', 'env.DB_HOST', 'env.GREETING', 'env.SECRET', 'cache.ttl']);
+    const [domains, dbHost, , secret] = differences;
+    expect(domains!.sides).toEqual([
+      { path: 'domains', value: ['shop.example.com'], layer: 'base', source: 'magrathea.yml:2:10' },
+      { path: 'domains', value: ['shop.example.net'], layer: 'clusters.cluster-b', source: 'magrathea.yml:14:14' },
+    ]);
+    expect(dbHost!.sides[0]).toBeUndefined();
+    expect(secret!.sides.map((s) => [s!.value, s!.layer])).toEqual([['********', 'config vars @cluster-a'], ['********', 'config vars @cluster-b']]);
+    const table = formatDifferences(['shop@cluster-a', 'shop@cluster-b'], differences);
+    expect(table).toMatch(/^env\.DB_HOST\s+shop@cluster-a\s+\(not set\)\n\s+shop@cluster-b\s+"db-b\.internal"\s+clusters\.cluster-b\s+magrathea\.yml:15:21\n/m);
+    expect(table).not.toMatch(/one|two/);
+    expect(diffInstances(resolve('production', 'cluster-a', vars), resolve('production', 'cluster-b', vars), true).find((d) => d.path === 'env.SECRET')!.sides.map((s) => s!.value)).toEqual(['one', 'two']);
+    expect(diffInstances(resolve('production', 'cluster-a'), resolve('production', 'cluster-a'))).toEqual([]);
   });
 });

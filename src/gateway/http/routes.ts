@@ -34,6 +34,12 @@ const ROUTES: [method: string, path: RegExp, names: string[], handler: Handler][
   ['GET', new RegExp(`^/v1/apps/${APP}/usage$`), ['app'], (p, q) => one(['usage', p.app!, ...opt(q, 'since'), '--json'])],
   ['GET', new RegExp(`^/v1/apps/${APP}/config$`), ['app'], (p, q) => one(['config:show', target(p, q), ...opt(q, 'env'), ...(q.get('reveal') === '1' ? ['--reveal'] : []), '--json'])],
   [
+    'GET',
+    new RegExp(`^/v1/apps/${APP}/config/diff$`),
+    ['app'],
+    (p, q) => (q.get('a') && q.get('b') ? one(['config:diff', p.app!, q.get('a')!, q.get('b')!, ...opt(q, 'env'), ...(q.get('reveal') === '1' ? ['--reveal'] : []), '--json']) : { status: 400, error: 'name the two clusters: ?a=CLUSTER&b=CLUSTER' }),
+  ],
+  [
     'PATCH',
     new RegExp(`^/v1/apps/${APP}/config$`),
     ['app'],

@@ -302,6 +302,14 @@ describe('the HTTP API', () => {
     const shown = JSON.stringify((await call('admin', 'GET', '/v1/apps/hello/config?cluster=cluster-b&reveal=1')).json);
     expect(shown).toContain(JSON.stringify(value).slice(1, -1));
     expect(shown).not.toContain('GONE');
+    // config:diff: the var set for cluster-b differs from cluster-a's (the manifest's), masked; both clusters must be named.
+    const diff = await call('admin', 'GET', '/v1/apps/hello/config/diff?a=cluster-a&b=cluster-b');
+    expect(diff.status).toBe(200);
+    expect((diff.json as { differences: { path: string; sides: ({ value: unknown; layer: string } | null)[] }[] }).differences.find((d) => d.path === 'env.GREETING')!.sides.map((side) => side && [side.value, side.layer])).toEqual([
+      ['Hello from cluster-a', 'base'],
+      ['********', 'config vars @cluster-b'],
+    ]);
+    expect((await call('admin', 'GET', '/v1/apps/hello/config/diff?a=cluster-a')).status).toBe(400);
 
     const deploy = await call('admin', 'POST', '/v1/apps/hello/deploy', {});
     expect(deploy.status).toBe(200);
