@@ -326,6 +326,21 @@ cleanup)
   done
   ;;
 
+# survey DIR... [-- ROOT...]
+# What Magrathea keeps on this host, for `doctor`: the checksum of every file
+# in each DIR (two levels down), then where each instance ROOT's current
+# points ("current ROOT TARGET", "-" when it has none). Reads only.
+survey)
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do
+    if [ -d "$1" ]; then find "$1" -maxdepth 2 -type f -exec sha256sum {} +; fi
+    shift
+  done
+  [ $# -gt 0 ] && shift
+  for root in "$@"; do
+    echo "current $root $(readlink "$root/current" || echo -)"
+  done
+  ;;
+
 # status CODE URL HOST_HEADER SECONDS
 # Exits 0 once URL, asked with that Host, answers CODE; gives up after
 # SECONDS (graceful reloads take effect a moment after they return).

@@ -24,6 +24,7 @@ import dbRotate from './db/rotate.js';
 import dbShell from './db/shell.js';
 import audit from './gateway/audit.js';
 import demo from './gateway/demo.js';
+import doctor from './gateway/doctor.js';
 import serve from './gateway/serve.js';
 import status from './gateway/status.js';
 import whoami from './gateway/whoami.js';
@@ -90,6 +91,7 @@ export const COMMANDS: readonly Command[] = [
   tokensRevoke,
   // The gateway itself.
   status,
+  doctor,
   ispconfigCheck,
   audit,
   serve,

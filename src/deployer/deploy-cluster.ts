@@ -51,6 +51,8 @@ export interface ClusterDeployInput {
   keepReleases: number;
   /** The longest a release hook may run (gateway.yml `release_hook_timeout`). Default 10 minutes. */
   hookTimeoutSeconds?: number;
+  /** Ship, check and reload every config file of the cluster, not only the ones that differ from the live render (the hosts may not hold it). Default false. */
+  force?: boolean;
   /** Who deploys (the job id): a rerun of the same job takes its cluster lock back. Default: this call only. */
   owner?: string;
   ssh: SshSettings;
@@ -139,6 +141,19 @@ async function databaseCredentialsOf(cluster: ClusterConfig, instances: readonly
   return new Map(wanting.map((i) => [instanceId(i), databaseCredentials(i, { ...cluster, db: cluster.db! }, passwords[instanceId(i)]!)]));
 }
 
+/**
+ * Every Magrathea file of the cluster as its live instances (as the last
+ * deploys recorded them, with the database passwords their hosts have)
+ * render it: what the hosts must hold now.
+ */
+export async function renderLive(cluster: ClusterConfig, state: DeployState, live: readonly InstanceConfig[]): Promise<RenderedFile[]> {
+  const sessionPasswords = cluster.sessions ? await state.sessionPasswords(cluster.name, [...live]) : undefined;
+  const applied = await databaseCredentialsOf(cluster, live, state, true);
+  const rendered = renderCluster(cluster, live.map((i) => withDatabaseEnv(i, applied.get(instanceId(i)))), { sessionPasswords });
+  if ('problems' in rendered) throw new MagratheaError(`${cluster.name}: ${rendered.problems.map(formatProblem).join('; ')}`, 'render-failed');
+  return rendered.files;
+}
+
 /** The instance with its database's variables in its env (values taken literally: `$` escaped for the templates). */
 function withDatabaseEnv(instance: InstanceConfig, credentials: DatabaseCredentials | undefined): InstanceConfig {
   if (!credentials || !instance.database) return instance;
@@ -165,7 +180,7 @@ async function deployLocked(input: ClusterDeployInput, sessions: Map<string, Hos
   const withApplied = (i: InstanceConfig): InstanceConfig => withDatabaseEnv(i, applied.get(instanceId(i)));
   const rendered = renderCluster(cluster, [...others.map(withApplied), withDatabase(instance)], { sessionPasswords });
   if ('problems' in rendered) throw new MagratheaError(`${cluster.name}: ${rendered.problems.map(formatProblem).join('; ')}`, 'render-failed');
-  const files = changedFiles(rendered.files, live.length > others.length ? renderCluster(cluster, live.map(withApplied), { sessionPasswords }) : undefined);
+  const files = input.force ? [...rendered.files] : changedFiles(rendered.files, live.length > others.length ? renderCluster(cluster, live.map(withApplied), { sessionPasswords }) : undefined);
   if (needsStickySessions(cluster)) {
     log(`${cluster.name}: warning: no session store: PHP sessions are files on each web host, so each browser is pinned to one (a cookie); declare a host of role sessions in clusters.yml to share them`);
   }

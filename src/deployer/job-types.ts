@@ -19,6 +19,8 @@ export interface DeployJobData {
   sourceKey?: string;
   /** A rollback: switch back to this earlier release (still on the hosts), with the configuration it went live with; nothing is built. */
   rollbackTo?: string;
+  /** With rollbackTo: every config file of the cluster shipped, checked and reloaded, changed or not (`doctor --fix`: the hosts may not hold what the gateway recorded). */
+  reapply?: boolean;
 }
 
 /** What a deploy returns to whoever follows it. JSON only. */

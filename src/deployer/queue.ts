@@ -76,6 +76,7 @@ function checkJobData(data: DeployJobData): void {
   if (!/^[\x21-\x7e]{1,255}$/.test(data.ref)) problems.push(`ref: ${JSON.stringify(data.ref)} is not a git ref`);
   if (!/^[\x20-\x7e]{1,100}$/.test(data.requestedBy)) problems.push(`requestedBy: ${JSON.stringify(data.requestedBy)} is not printable text of at most 100 characters`);
   if (data.rollbackTo !== undefined && !/^r[1-9][0-9]{0,15}$/.test(data.rollbackTo)) problems.push(`rollbackTo: ${JSON.stringify(data.rollbackTo)} is not a release id (r1, r2, ...)`);
+  if (data.reapply !== undefined && (data.reapply !== true || data.rollbackTo === undefined)) problems.push('reapply: only true, and only with rollbackTo');
   if (!isAbsolute(data.sourcePath)) problems.push(`sourcePath: ${JSON.stringify(data.sourcePath)} is not an absolute path`);
   if (data.sourceUrl !== undefined && !/^https?:\/\/[\x21-\x7e]{1,500}$/.test(data.sourceUrl)) problems.push(`sourceUrl: ${JSON.stringify(data.sourceUrl)} is not an http URL`);
   if (data.sourceKey !== undefined && !/^[0-9a-f]{64}$/.test(data.sourceKey)) problems.push('sourceKey: not 64 hex digits');

@@ -30,12 +30,13 @@ export async function rollbackJob(config: GatewayConfig, redis: RedisContext, jo
     if (!cluster) throw new MagratheaError(`no cluster "${name}" in the gateway configuration`, 'unknown-cluster');
     const instance = await state.releaseInstance(app, env, target!, name);
     if (!instance) throw new MagratheaError(`release ${target} of ${app} (${env}) never went live on ${name}: cannot roll back to it there`, 'release-not-live');
-    void job.log(`${name}: rolling back ${app} (${env}) from ${live[name]?.release ?? 'nothing'} to ${target}`);
+    void job.log(job.data.reapply ? `${name}: applying ${app} (${env}) ${target} again, every config file` : `${name}: rolling back ${app} (${env}) from ${live[name]?.release ?? 'nothing'} to ${target}`);
     const outcome = await deployCluster({
       cluster,
       instance,
       release: target!,
       runHook: false,
+      ...(job.data.reapply ? { force: true } : {}),
       owner: `job-${job.id}`,
       keepReleases: config.gateway.keepReleases,
       ssh: hostSshSettings(config),
@@ -48,6 +49,6 @@ export async function rollbackJob(config: GatewayConfig, redis: RedisContext, jo
   const result = { app, env, release: target!, ok: outcomes.every((o) => o.status === 'live') && outcomes.length === clusters.length, clusters: outcomes };
   const table = formatDeployResult(result);
   if (!result.ok) throw new DeployFailedError(`${table}rollback of ${app} to ${target} failed: ${outcomes.find((o) => o.error)?.error ?? 'see above'}`);
-  await markReleaseStatus(redis, { app, env, id: target!, status: 'live', message: `rolled back to on ${clusters.join(', ')}` });
+  await markReleaseStatus(redis, { app, env, id: target!, status: 'live', message: `${job.data.reapply ? 'applied again' : 'rolled back to'} on ${clusters.join(', ')}` });
   return { summary: table, release: target, clusters: outcomes };
 }

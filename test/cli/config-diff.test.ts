@@ -76,3 +76,11 @@ describe('config:diff', () => {
     expect(fewer.stdout).toMatch(/: 3 keys differ\n/);
   });
 });
+
+describe('doctor at the command line', () => {
+  it('refuses a cluster clusters.yml does not have, naming the ones it has, before reaching any host', async () => {
+    const result = await cli('doctor', '--cluster', 'cluster-z');
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/^doctor: no cluster "cluster-z" in \S+\/clusters\.yml \(clusters: cluster-a, cluster-b\)$/m);
+  });
+});

@@ -5,6 +5,7 @@ import { run } from '../../src/adapters/exec.js';
 import type { GatewayConfig } from '../../src/core/config/types.js';
 import { hostSshSettings } from '../../src/deployer/deploy.js';
 import { deployCluster } from '../../src/deployer/deploy-cluster.js';
+import { surveyCluster } from '../../src/deployer/doctor.js';
 import { undeployCluster } from '../../src/deployer/undeploy-cluster.js';
 import type { DeployState } from '../../src/deployer/types.js';
 import { labDown } from '../../src/lab/down.js';
@@ -178,4 +179,41 @@ describe('one VCL per instance, behind labels', () => {
     expect((await sshRun(lab, EDGE_HOST, ['cat', '/etc/varnish/magrathea/boot.cli'])).stdout).not.toContain('edge-a');
     expect(await pages()).toEqual(['404 No app serves this host.', '200 edge-b v3\n', '200 edge-c v1\n']);
   }, 300_000);
+});
+
+describe('doctor', () => {
+  const survey = () => surveyCluster(config.clusters['cluster-a']!, state, hostSshSettings(config));
+  const paths = () => config.clusters['cluster-a']!.paths;
+
+  it('finds every host as deployed; then names each hand edit, removed file, planted file and moved current link with its host', async () => {
+    const clean = await survey();
+    expect({ drift: clean.drift, unreachable: clean.unreachable }).toEqual({ drift: [], unreachable: {} });
+    expect(clean.instances).toBeGreaterThan(0);
+    const live = (await state.clusterInstances('cluster-a')).map((i) => i.app).sort();
+    const app = live[0]!;
+    const vhost = `${paths().apache}/${app}.production.conf`;
+    const map = `${paths().haproxy}/hosts.map`;
+    const planted = `${paths().haproxy}/zz-left.cfg`;
+    const root = `${paths().apps}/${app}/production`;
+    const saved = { vhost: (await sshRun(lab, 'a-web-1', ['cat', vhost])).stdout, map: (await sshRun(lab, EDGE_HOST, ['cat', map])).stdout, current: (await sshRun(lab, 'a-web-2', ['readlink', `${root}/current`])).stdout.trim() };
+    try {
+      await sshRun(lab, 'a-web-1', ['sh', '-c', 'echo "# a hand edit" >> "$1"', 'sh', vhost]);
+      await sshRun(lab, EDGE_HOST, ['rm', map]);
+      await sshRun(lab, EDGE_HOST, ['sh', '-c', 'echo "backend old" > "$1"', 'sh', planted]);
+      await sshRun(lab, 'a-web-2', ['rm', `${root}/current`]);
+      const found = await survey();
+      expect(found.drift.map((d) => [d.host, d.kind, d.path, d.instance])).toEqual([
+        [EDGE_HOST, 'missing', map, undefined],
+        [EDGE_HOST, 'unknown', planted, undefined],
+        ['a-web-1', 'changed', vhost, `${app}.production`],
+        ['a-web-2', 'current', root, `${app}.production`],
+      ]);
+      expect(found.drift.find((d) => d.kind === 'current')!.detail).toBe(`current is missing, the gateway recorded ${saved.current}`);
+    } finally {
+      await sshRun(lab, 'a-web-1', ['sh', '-c', 'cat > "$1"', 'sh', vhost], { input: saved.vhost });
+      await sshRun(lab, EDGE_HOST, ['sh', '-c', 'cat > "$1"; rm -f "$2"', 'sh', map, planted], { input: saved.map });
+      await sshRun(lab, 'a-web-2', ['ln', '-sfn', saved.current, `${root}/current`]);
+    }
+    expect((await survey()).drift).toEqual([]);
+  }, 120_000);
 });

@@ -212,6 +212,9 @@ describe('deploy queue', () => {
     await expect(queue.enqueueDeploy({ ...deployData('shop'), app: 'Shop*', sourcePath: 'relative/dir' })).rejects.toThrow(
       /^invalid deploy: app: "Shop\*" is not a valid name.*; sourcePath: "relative\/dir" is not an absolute path$/,
     );
+    // reapply (doctor --fix) only as true, and only for a rollback to a release.
+    await expect(queue.enqueueDeploy({ ...deployData('shop'), reapply: true })).rejects.toThrow(/^invalid deploy: reapply: only true, and only with rollbackTo$/);
+    await expect(queue.enqueueDeploy({ ...deployData('shop'), rollbackTo: 'r2', reapply: 'yes' as unknown as true })).rejects.toThrow(/reapply: only true/);
     expect(await queue.queue.count()).toBe(0);
     await expect(queue.followDeploy('12345', () => {}, { pollMs: 50 })).rejects.toThrow('no deploy job 12345');
   });

@@ -1,10 +1,10 @@
-import { defineCommand, EVERYWHERE } from '../../dispatch/command.js';
+import { defineCommand, EVERYWHERE, type CommandContext } from '../../dispatch/command.js';
 import { UsageError } from '../../core/errors.js';
 import { checkName } from '../../core/values.js';
 import type { DeployResult } from '../../deployer/job-types.js';
-import { followWithWorker } from '../../dispatch/context.js';
+import { followWithWorker, type GatewayContext } from '../../dispatch/context.js';
 import { readInstanceReleases } from '../../state/host-releases.js';
-import { listReleaseEnvs, listReleases } from '../../state/releases.js';
+import { listReleaseEnvs, listReleases, type Release } from '../../state/releases.js';
 import { existingTarget } from '../targets.js';
 
 /**
@@ -44,12 +44,28 @@ export default defineCommand<DeployResult>({
     const release = releases.find((r) => r.id === target);
     if (!release) throw new UsageError(`rollback: ${app} (${env}) has no release ${target}`);
 
-    const jobId = await gateway.queue.enqueueDeploy({
-      app, env, commit: release.commit, ref: release.ref, requestedBy: ctx.user.name,
-      sourcePath: gateway.config.gateway.stateDir, rollbackTo: target, ...(cluster ? { clusters: [cluster] } : {}),
-    });
-    ctx.io.stdout.write(`rollback ${jobId}: ${app} (${env}) from ${current} to ${target}\n`);
-    return followWithWorker(gateway, jobId, ctx.configDir, (line) => ctx.io.stdout.write(`${line}\n`));
+    return queueRollback(ctx, gateway, { app, env, release, ...(cluster ? { cluster } : {}) }, `from ${current} to ${target}`, (line) => ctx.io.stdout.write(`${line}\n`));
   },
   text: (result) => result.summary,
 });
+
+/**
+ * A rollback job for `release` of app (env), on `cluster` or all of its
+ * clusters, queued behind the app's other deploys and followed to its end;
+ * `reapply`: every config file shipped again, changed or not (doctor --fix).
+ */
+export async function queueRollback(
+  ctx: CommandContext,
+  gateway: GatewayContext,
+  target: { app: string; env: string; release: Release; cluster?: string; reapply?: true },
+  what: string,
+  say: (line: string) => void,
+): Promise<DeployResult> {
+  const { app, env, release, cluster } = target;
+  const jobId = await gateway.queue.enqueueDeploy({
+    app, env, commit: release.commit, ref: release.ref, requestedBy: ctx.user.name,
+    sourcePath: gateway.config.gateway.stateDir, rollbackTo: release.id, ...(cluster ? { clusters: [cluster] } : {}), ...(target.reapply ? { reapply: true } : {}),
+  });
+  say(`${target.reapply ? 'apply again' : 'rollback'} ${jobId}: ${app} (${env}) ${what}`);
+  return followWithWorker(gateway, jobId, ctx.configDir, say);
+}

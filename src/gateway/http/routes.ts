@@ -94,6 +94,7 @@ const ROUTES: [method: string, path: RegExp, names: string[], handler: Handler][
   ['GET', /^\/v1\/audit$/, [], (_p, q) => one(['audit', ...(q.has('n') ? ['-n', q.get('n')!] : []), '--json'])],
   ['GET', /^\/v1\/tokens$/, [], () => one(['tokens:list', '--json'])],
   ['GET', /^\/v1\/status$/, [], () => one(['status', '--json'])],
+  ['GET', /^\/v1\/doctor$/, [], (_p, q) => one(['doctor', ...opt(q, 'cluster'), '--json'])],
   // Every other command, as `ssh magrathea ARGV...` runs it (shell excepted: it needs a terminal).
   ['POST', /^\/v1\/run$/, [], (_p, _q, body) => withBody(body, (b) => (Array.isArray(b.argv) && b.argv.length > 0 && b.argv.every((a) => typeof a === 'string') ? streamed(b.argv as string[]) : { status: 400, error: 'the body is {"argv": ["command", "argument", ...]}' }))],
 ];

@@ -193,7 +193,8 @@ async function serve(options: ApiServerOptions, shared: Shared, req: IncomingMes
   let result: unknown;
   for (const run of commands) {
     const ran = await run({ stdout: writable((d) => stdout.push(d)), stderr: writable((d) => stderr.push(d)), cwd: options.config.gateway.stateDir }, { from, print: !route.json });
-    if (ran.exitCode !== 0) return send(res, httpStatus(ran), { error: Buffer.concat(stderr).toString('utf8').trim() || `exit ${ran.exitCode}`, exit: ran.exitCode, ...(ran.code ? { code: ran.code } : {}) });
+    // A command that failed with a result (doctor's drift, status --check's problems) answers it too.
+    if (ran.exitCode !== 0) return send(res, httpStatus(ran), { error: Buffer.concat(stderr).toString('utf8').trim() || `exit ${ran.exitCode}`, exit: ran.exitCode, ...(ran.code ? { code: ran.code } : {}), ...(ran.result !== undefined ? { result: ran.result } : {}) });
     result = ran.result;
   }
   // The result itself (what --json prints); a command without one answers what it printed.

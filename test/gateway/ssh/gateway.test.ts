@@ -7,7 +7,7 @@ import type { LabStatus } from '../../../src/lab/status.js';
 import { curl } from '../../helpers/curl.js';
 import { freePort } from '../../helpers/free-port.js';
 import { gatewayClient, makeUserKeys, startGateway, type TestGateway } from '../../helpers/gateway.js';
-import { useOwnLab } from '../../helpers/lab.js';
+import { sshRun, useOwnLab } from '../../helpers/lab.js';
 
 /**
  * The SSH gateway with the real git and OpenSSH clients: `magrathea serve`
@@ -222,6 +222,26 @@ describe('ssh magrathea', () => {
     expect((await ssh('admin', 'apps:list')).stdout).not.toContain('doomed');
   });
 
+  it('doctor: every host as deployed; a hand-edited vhost named with its host and file, then put back by --fix through the queue; admins only', async () => {
+    const clean = await ssh('admin', 'doctor');
+    expect(clean).toMatchObject({ exitCode: 0, stderr: '' });
+    expect(clean.stdout).toMatch(/^cluster-a: 2 hosts, \d+ instances, \d+ files: as deployed\ncluster-b: 2 hosts, \d+ instances, \d+ files: as deployed\n$/);
+    const vhost = '/etc/apache2/magrathea.d/hello.production.conf';
+    const before = (await sshRun(lab, 'b-web-1', ['cat', vhost])).stdout;
+    await sshRun(lab, 'b-web-1', ['sh', '-c', 'echo "# edited by hand" >> "$1"', 'sh', vhost]);
+    const drift = await ssh('admin', 'doctor');
+    expect(drift.exitCode).toBe(1);
+    expect(drift.stdout).toMatch(/^cluster-b\/b-web-1\s+changed\s+\/etc\/apache2\/magrathea\.d\/hello\.production\.conf\s+differs from what the gateway renders/m);
+    expect(drift.stderr).toBe('doctor: 1 difference(s)\n');
+    const fix = await ssh('admin', 'doctor', '--cluster', 'cluster-b', '--fix');
+    expect(fix.stdout).toMatch(/^applied again: hello\.production@cluster-b r\d+: done$/m);
+    expect(fix.stdout).toMatch(/^cluster-b: 2 hosts, \d+ instances, \d+ files: as deployed$/m);
+    expect(fix.exitCode).toBe(0);
+    expect((await sshRun(lab, 'b-web-1', ['cat', vhost])).stdout).toBe(before);
+    expect((await curl(edge('cluster-b'), 'hello.example.net')).status).toBe(200);
+    expect((await ssh('bob', 'doctor')).exitCode).toBe(1);
+  });
+
   it('status: the workers serve started, the accounting job and its visits, problems named; admins only', async () => {
     type Status = { deploy: { workers: string[] }; accounting: { workers: string[]; intervalSeconds: number }; hosts: { cluster: string; host: string; visitedAt?: string }[]; problems: string[] };
     // serve scheduled the accounting job at start: its first run visits every host.
@@ -310,6 +330,7 @@ describe('the HTTP API', () => {
       ['********', 'config vars @cluster-b'],
     ]);
     expect((await call('admin', 'GET', '/v1/apps/hello/config/diff?a=cluster-a')).status).toBe(400);
+    expect(await call('admin', 'GET', '/v1/doctor?cluster=cluster-a')).toMatchObject({ status: 200, json: { ok: true } });
 
     const deploy = await call('admin', 'POST', '/v1/apps/hello/deploy', {});
     expect(deploy.status).toBe(200);
