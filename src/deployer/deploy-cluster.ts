@@ -238,8 +238,11 @@ async function deployLocked(input: ClusterDeployInput, sessions: Map<string, Hos
     outcome.error = `${cluster.name}: ${describe(e)}`;
     if (switched) {
       log(`${cluster.name}: ${describe(e)}; switching every host back`);
-      // Switched back, and checked like a deploy: the call returns once the previous release is served again.
-      const back = await onEach(cluster.hosts, 'rollback', (h) => rollbackHost(ctx, h).then(() => (Object.keys(previous).length > 0 ? verifyHost(ctx, h) : undefined))).then(
+      // Switched back, and checked like a deploy: the call returns once the previous release is served again,
+      // as the previous configuration says (its health path, status, time and domain: this deploy may have changed them).
+      const before = live.find((i) => instanceId(i) === instanceId(instance));
+      const checkBack: HostContext = before ? { ...ctx, instance: withApplied(before) } : ctx;
+      const back = await onEach(cluster.hosts, 'rollback', (h) => rollbackHost(ctx, h).then(() => (Object.keys(previous).length > 0 ? verifyHost(checkBack, h) : undefined))).then(
         () => undefined,
         (r) => describe(r),
       );

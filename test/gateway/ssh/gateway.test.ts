@@ -78,12 +78,16 @@ describe('git push magrathea master', () => {
 
   it('rejects a push whose deploy fails, with the one-line cause, and the branch does not move', async () => {
     const repo = join(work, 'hello');
-    await writeFile(join(repo, 'public/health.php'), '<?php http_response_code(500);');
-    await writeFile(join(repo, 'magrathea.yml'), (await readFile(join(repo, 'magrathea.yml'), 'utf8')).replace('timeout: 30s', 'timeout: 3s'));
-    await git(repo, 'admin', 'commit', '-q', '-am', 'broken health');
+    // A new health path that fails, checked for 3 s. The rollback checks the release it goes back to as that release's
+    // configuration says (its path, which the old release has, and its 30 s), not as the failed one's.
+    await writeFile(join(repo, 'public/health-v2.php'), '<?php http_response_code(500);');
+    await writeFile(join(repo, 'magrathea.yml'), (await readFile(join(repo, 'magrathea.yml'), 'utf8')).replace('timeout: 30s', 'timeout: 3s').replace('path: /health.php', 'path: /health-v2.php'));
+    await git(repo, 'admin', 'add', '-A');
+    await git(repo, 'admin', 'commit', '-q', '-m', 'broken health');
     const push = await git(repo, 'admin', 'push', 'magrathea', 'master');
     expect(push.exitCode).not.toBe(0);
     expect(push.stderr).toMatch(/remote: cluster-a\s+rolled-back\s+r1/);
+    expect(push.stderr).not.toMatch(/rollback failed too/);
     expect(push.stderr).toMatch(/remote: deploy of hello r\d+ failed: cluster-a: a-web-1: verify: .*answered 500, expected 200 within 3 s/);
     const remote = await git(repo, 'admin', 'ls-remote', 'magrathea', 'refs/heads/master');
     expect(remote.stdout.split('\t')[0]).toBe((await git(repo, 'admin', 'rev-parse', 'HEAD~1')).stdout.trim());
