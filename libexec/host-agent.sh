@@ -429,7 +429,8 @@ purge)
 # Runs each varnishadm COMMAND in turn with the cache's admin argv (ADMIN,
 # split on spaces), in one call: the first failure stops the rest, with its
 # message. `try`: a failure is ignored (a discard of what may be gone).
-# `show`: the answer is printed.
+# `show`: the answer is printed; one cut at the cache's cli_limit raises it
+# to 16M and is asked again.
 # Names, paths and domains were validated on the gateway: no spaces or quotes.
 varnish)
   admin=$1
@@ -444,6 +445,12 @@ varnish)
     [ -n "$op" ] || continue
     status=0
     out=$($admin $op 2>&1) || status=$?
+    case "$mode:$out" in show:*'[response was truncated]'*)
+      # Longer than the cache's cli_limit (48k by default: vcl.list of a cluster of about 100 apps is longer).
+      # Raised to 16M in the running cache, and asked again: `show` steps only read.
+      status=0
+      $admin param.set cli_limit 16M >/dev/null && out=$($admin $op 2>&1) || status=$? ;;
+    esac
     [ "$mode" = show ] && printf '%s\n' "$out"
     [ "$status" = 0 ] || [ "$mode" = try ] || die "varnishadm$op:
 $out"

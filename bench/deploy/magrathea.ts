@@ -40,7 +40,7 @@ export function magratheaTool(ctx: BenchContext): DeployTool {
   const releases = new Map<string, number>();
   return {
     name: 'Magrathea',
-    does: 'export from a kept checkout (git read-tree, hard links) + build (REVISION, mtimes kept) + rsync --link-dest to 4 web hosts in parallel over one ssh connection each, env + vhost/pool/VCL/HAProxy files staged and checked on the hosts with the real tools, switch, FPM reload (Apache, Varnish, HAProxy on config changes), Varnish ban, health check through every web host and the edge, cleanup',
+    does: 'export from a kept checkout (git read-tree, hard links) + build (REVISION, mtimes kept) + rsync --link-dest to 4 web hosts in parallel over one ssh connection each, env + vhost/pool/VCL/HAProxy files staged and checked on the hosts with the real tools, switch, the instance\'s FPM workers replaced (FPM, Apache, Varnish, HAProxy reloaded on config changes), Varnish ban, health check through every web host and the edge, cleanup',
     lacks: 'the BullMQ queue and the release record in Redis (milliseconds)',
     async prepare() {
       config = await loadGatewayConfig(ctx.lab.config);

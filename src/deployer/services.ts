@@ -66,7 +66,7 @@ function parseVcls(session: HostSession, stdout: string): LoadedVcl[] {
 }
 
 async function listVcls(session: HostSession, cluster: ClusterConfig): Promise<LoadedVcl[]> {
-  return parseVcls(session, (await session.exec([...cluster.commands.varnish.admin, 'vcl.list', '-j'])).stdout);
+  return parseVcls(session, await varnishSteps(session, cluster, [['show', 'vcl.list', '-j']]));
 }
 
 /**

@@ -181,6 +181,21 @@ describe('one VCL per instance, behind labels', () => {
   }, 300_000);
 });
 
+describe('a cache whose cli_limit is below its list of VCLs', () => {
+  it('deploys anyway: the list, cut at the limit, is asked again with the limit raised to 16M', async () => {
+    await sshRun(lab, EDGE_HOST, ['varnishadm', 'param.set', 'cli_limit', '512b']);
+    try {
+      const cut = await sshRun(lab, EDGE_HOST, ['varnishadm', 'vcl.list', '-j'], { reject: false });
+      expect(cut.stdout).toContain('[response was truncated]');
+      expect(await deployApp('edge-a', 'v9')).toMatchObject({ ok: true });
+      expect(await page('edge-a')).toBe('200 edge-a v9\n');
+      expect((await sshRun(lab, EDGE_HOST, ['varnishadm', 'param.show', 'cli_limit'])).stdout).toMatch(/Value is: 16M/);
+    } finally {
+      await sshRun(lab, EDGE_HOST, ['varnishadm', 'param.set', 'cli_limit', '48k']);
+    }
+  }, 120_000);
+});
+
 describe('doctor', () => {
   const survey = () => surveyCluster(config.clusters['cluster-a']!, state, hostSshSettings(config));
   const paths = () => config.clusters['cluster-a']!.paths;
