@@ -94,9 +94,9 @@ async function main(cleanups: BenchCleanups, clock: BenchClock): Promise<void> {
   }
   await deployApp('subject', BIG, base);
   await deployApp('subject', SMALL, base);
-  const served = await countServed(lab.status.edges.find((e) => e.cluster === BIG)!.url, [...seeds.map((s) => s.app), 'subject']);
+  const { served, others } = await countServed(lab.status.edges.find((e) => e.cluster === BIG)!.url, [...seeds.map((s) => s.app), 'subject']);
   console.log(`  ${BIG}: ${APPS} apps in ${((performance.now() - t0) / 1000).toFixed(0)} s (staged, in batches of ${SEED_BATCH} each closed by a deploy: ${closings.map((s) => s.toFixed(0)).join(', ')} s); served through its edge: ${served} / ${APPS}`);
-  if (served !== APPS) throw new Error(`only ${served} of the ${APPS} apps of ${BIG} are served through its edge: the figures would not be of a cluster of ${APPS} apps`);
+  if (served !== APPS) throw new Error(`only ${served} of the ${APPS} apps of ${BIG} are served through its edge (the others answered ${others}): the figures would not be of a cluster of ${APPS} apps`);
 
   // The measures, alternating clusters so that the machine's load falls on both alike.
   const times: Record<'more' | 'redeploy' | 'config', Record<string, number[]>> = { more: { [BIG]: [], [SMALL]: [] }, redeploy: { [BIG]: [], [SMALL]: [] }, config: { [BIG]: [], [SMALL]: [] } };
@@ -176,12 +176,15 @@ function pushTail(stderr: string): string {
 }
 
 /** How many of the apps the edge serves (their page, status 200). */
-async function countServed(edge: string, apps: readonly string[]): Promise<number> {
+/** How many apps answer 200 through the edge, and the others by what they answered (`000`: nothing). */
+async function countServed(edge: string, apps: readonly string[]): Promise<{ served: number; others: string }> {
   let served = 0;
+  const others = new Map<string, string[]>();
   for (const app of apps) {
     const page = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-m', '10', '-H', `Host: ${app}.scale-bench.test`, `${edge}/`], { reject: false });
     if (page.stdout === '200') served++;
+    else others.set(page.stdout, [...(others.get(page.stdout) ?? []), app]);
   }
-  return served;
+  return { served, others: [...others].map(([code, list]) => `${code}: ${list.length} (${list.slice(0, 5).join(', ')}${list.length > 5 ? ', ...' : ''})`).join('; ') };
 }
 
