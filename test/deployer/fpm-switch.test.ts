@@ -72,8 +72,13 @@ describe('PHP-FPM at a redeploy', () => {
     const index = '<?php include __DIR__ . "/version.php"; echo " ", getenv("FLAVOUR"), "\\n";';
     await deployRelease(APP, { 'public/index.php': index, 'public/version.php': '<?php echo "v1";' });
     // The other app says when OPcache started (PHP-FPM reloaded: a new one) and which master runs its worker.
-    await deployRelease(OTHER, { 'public/index.php': '<?php echo opcache_get_status(false)["opcache_statistics"]["start_time"] ?? "off", " ", posix_getppid();' });
+    // It also tries to run the first app's file, by its real path (OPcache's key) and through current, once that file is compiled.
+    const root = `/var/www/magrathea/${APP}/production`;
+    const steal = `<?php foreach (["${root}/releases/r1/public/version.php", "${root}/current/public/version.php"] as $f) { @include $f; echo "|"; }`;
+    await deployRelease(OTHER, { 'public/index.php': '<?php echo opcache_get_status(false)["opcache_statistics"]["start_time"] ?? "off", " ", posix_getppid();', 'public/steal.php': steal });
     expect(await onEachWebHost(APP)).toEqual(['v1 one\n', 'v1 one\n']);
+    // Compiled for the first app, its file stays out of the other's reach (open_basedir, and the file is not its to read).
+    for (const line of await onEachWebHost(OTHER, '/steal.php')) expect(line).not.toMatch(/v1/);
     const before = await onEachWebHost(OTHER);
     for (const line of before) expect(line).toMatch(/^\d+ \d+$/);
 
