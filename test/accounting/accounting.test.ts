@@ -103,7 +103,7 @@ async function deployApp(app: string): Promise<void> {
   const built = await buildRelease({ tree, commit: head, workspace: join(work, `${app}-build`), commands: [] });
   const source = await readApp(dir, app);
   const result = await deploy({ app, env: 'production', release: `r${n}`, manifest: source.manifest, source: built.dir }, { config, state, log: () => undefined });
-  expect(result.clusters.map((c) => c.status)).toEqual(['live', 'live']);
+  expect(result.clusters.map((c) => `${c.status}${c.error ? `: ${c.error}` : ''}`)).toEqual(['live', 'live']);
 }
 
 const env = { MAGRATHEA_REDIS_PREFIX: PREFIX, REDIS_URL: '' };
