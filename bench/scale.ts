@@ -21,12 +21,15 @@ import { parseArgs } from 'node:util';
 import { run } from '../src/adapters/exec.js';
 import { sshMasters } from '../src/adapters/ssh-masters.js';
 import { loadGatewayConfig } from '../src/config/load.js';
-import type { ConfigVars } from '../src/core/manifest/types.js';
+import type { ClusterConfig } from '../src/core/config/types.js';
+import type { ConfigVars, InstanceConfig } from '../src/core/manifest/types.js';
+import { instanceIdent } from '../src/core/render/names.js';
 import { deploy, formatDeployResult, hostSshSettings } from '../src/deployer/deploy.js';
 import { redisDeployState } from '../src/deployer/redis-state.js';
 import { readConfigVars, setConfigVars } from '../src/state/config-vars.js';
 import { createKeys } from '../src/state/keys.js';
 import { openRedis } from '../src/state/redis.js';
+import type { LabStatus } from '../src/lab/status.js';
 import { benchLabUp } from './deploy/lab.js';
 import { median } from './deploy/report.js';
 import { exampleRepo, peakKiB, pushRepo, startBenchGateway } from './gateway/serve.js';
@@ -94,9 +97,12 @@ async function main(cleanups: BenchCleanups, clock: BenchClock): Promise<void> {
   }
   await deployApp('subject', BIG, base);
   await deployApp('subject', SMALL, base);
-  const { served, others } = await countServed(lab.status.edges.find((e) => e.cluster === BIG)!.url, [...seeds.map((s) => s.app), 'subject']);
+  const { served, others, unserved } = await countServed(lab.status.edges.find((e) => e.cluster === BIG)!.url, [...seeds.map((s) => s.app), 'subject']);
   console.log(`  ${BIG}: ${APPS} apps in ${((performance.now() - t0) / 1000).toFixed(0)} s (staged, in batches of ${SEED_BATCH} each closed by a deploy: ${closings.map((s) => s.toFixed(0)).join(', ')} s); served through its edge: ${served} / ${APPS}`);
-  if (served !== APPS) throw new Error(`only ${served} of the ${APPS} apps of ${BIG} are served through its edge (the others answered ${others}): the figures would not be of a cluster of ${APPS} apps`);
+  if (served !== APPS) {
+    console.log(await whyUnserved(lab.status, config.clusters[BIG]!, unserved.slice(0, 3).map((app) => seeds.find((s) => s.app === app) ?? scaleInstance(manifest, app, BIG))));
+    throw new Error(`only ${served} of the ${APPS} apps of ${BIG} are served through its edge (the others answered ${others}): the figures would not be of a cluster of ${APPS} apps`);
+  }
 
   // The measures, alternating clusters so that the machine's load falls on both alike.
   const times: Record<'more' | 'redeploy' | 'config', Record<string, number[]>> = { more: { [BIG]: [], [SMALL]: [] }, redeploy: { [BIG]: [], [SMALL]: [] }, config: { [BIG]: [], [SMALL]: [] } };
@@ -175,9 +181,8 @@ function pushTail(stderr: string): string {
   return stderr.split('\n').filter((l) => l.startsWith('remote:')).slice(-3).join(' | ');
 }
 
-/** How many of the apps the edge serves (their page, status 200). */
 /** How many apps answer 200 through the edge, and the others by what they answered (`000`: nothing). */
-async function countServed(edge: string, apps: readonly string[]): Promise<{ served: number; others: string }> {
+async function countServed(edge: string, apps: readonly string[]): Promise<{ served: number; others: string; unserved: string[] }> {
   let served = 0;
   const others = new Map<string, string[]>();
   for (const app of apps) {
@@ -185,6 +190,31 @@ async function countServed(edge: string, apps: readonly string[]): Promise<{ ser
     if (page.stdout === '200') served++;
     else others.set(page.stdout, [...(others.get(page.stdout) ?? []), app]);
   }
-  return { served, others: [...others].map(([code, list]) => `${code}: ${list.length} (${list.slice(0, 5).join(', ')}${list.length > 5 ? ', ...' : ''})`).join('; ') };
+  return { served, unserved: [...others.values()].flat(), others: [...others].map(([code, list]) => `${code}: ${list.length} (${list.slice(0, 5).join(', ')}${list.length > 5 ? ', ...' : ''})`).join('; ') };
 }
 
+
+/**
+ * What the cluster's cache and web hosts say of apps the edge does not
+ * serve: the cache's label and backends for each (health as its probes
+ * last saw it), and what each web host answers when asked directly.
+ */
+async function whyUnserved(lab: LabStatus, cluster: ClusterConfig, instances: readonly InstanceConfig[]): Promise<string> {
+  const ssh = (host: string, argv: string[]) => run('ssh', ['-F', lab.ssh.config, host, '--', ...argv], { reject: false, timeout: 30_000 });
+  const cache = lab.edges.find((e) => e.cluster === cluster.name)!.host;
+  const web = cluster.hosts.filter((h) => h.roles.includes('web'));
+  const labels = (await ssh(cache, ['varnishadm', 'vcl.list'])).stdout;
+  const backends = (await ssh(cache, ['varnishadm', 'backend.list', '-p'])).stdout;
+  const lines = [`what ${cluster.name}'s hosts say of ${instances.length} of the apps not served:`];
+  for (const instance of instances) {
+    const ident = instanceIdent(instance);
+    lines.push(`  ${instance.app}: ${labels.split('\n').filter((l) => l.includes(ident)).map((l) => l.trim().replace(/\s+/g, ' ')).join(' | ') || 'no VCL or label in the cache'}`);
+    const own = backends.split('\n\n').filter((b) => b.includes(`b_${ident}_`));
+    lines.push(...(own.length > 0 ? own.map((b) => `    ${b.trim().replace(/\n\s*/g, ' / ')}`) : ['    no backend in the cache']));
+    for (const host of web) {
+      const page = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code} in %{time_total} s', '-m', '10', '-H', `Host: ${instance.domains[0]}`, `http://${host.address}:${cluster.ports.web}${instance.health.path}`], { reject: false });
+      lines.push(`    ${host.name} asked directly for ${instance.health.path}: ${page.stdout}`);
+    }
+  }
+  return lines.join('\n');
+}
