@@ -1,4 +1,5 @@
-import { Queue, type Worker } from 'bullmq';
+import type { Queue, Worker } from 'bullmq';
+import { loadBullmq } from '../lib/bullmq.js';
 import { ACCOUNTING_QUEUE, createKeys, type Keys } from '../state/keys.js';
 import type { RedisHandle } from '../state/redis.js';
 import type { GatewayConfig } from '../core/config/types.js';
@@ -80,6 +81,7 @@ export async function startAccountingWorker(options: StartAccountingWorkerOption
 export type AccountingQueueStatus = ScheduleStatus;
 
 export async function readAccountingQueueStatus(redis: RedisHandle, keys: Keys = createKeys()): Promise<AccountingQueueStatus> {
+  const { Queue } = await loadBullmq();
   const queue = new Queue(ACCOUNTING_QUEUE, { connection: redis.connection, prefix: keys.prefix });
   try {
     return await scheduleStatus(queue, ACCOUNTING_SCHEDULER);

@@ -1,4 +1,4 @@
-import { Queue } from 'bullmq';
+import { loadBullmq } from '../lib/bullmq.js';
 import { HostSession } from '../adapters/ssh.js';
 import type { GatewayConfig } from '../core/config/types.js';
 import { databaseHost, databaseName } from '../core/database.js';
@@ -104,6 +104,7 @@ export async function startBackupWorker(options: StartBackupWorkerOptions): Prom
   const every = config.gateway.backups.scheduleSeconds;
   if (every === undefined) {
     // A schedule an earlier configuration left is removed.
+    const { Queue } = await loadBullmq();
     const queue = new Queue(BACKUP_QUEUE, { connection: options.redis.connection, prefix: keys.prefix });
     queue.on('error', onError);
     await queue.removeJobScheduler(BACKUP_SCHEDULER);
@@ -143,6 +144,7 @@ export interface BackupQueueStatus {
 }
 
 export async function readBackupQueueStatus(redis: RedisHandle, keys: Keys = createKeys()): Promise<BackupQueueStatus> {
+  const { Queue } = await loadBullmq();
   const queue = new Queue<Record<string, never>, BackupRun>(BACKUP_QUEUE, { connection: redis.connection, prefix: keys.prefix });
   try {
     const [last] = (await queue.getJobs(['completed', 'failed'], 0, 20)).filter(Boolean).sort((a, b) => (b.finishedOn ?? 0) - (a.finishedOn ?? 0));

@@ -1,5 +1,6 @@
 import { isAbsolute } from 'node:path';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
+import { loadBullmq } from '../lib/bullmq.js';
 import { MagratheaError } from '../core/errors.js';
 import { checkName } from '../core/values.js';
 import { createKeys, DEPLOY_QUEUE, type Keys } from '../state/keys.js';
@@ -33,6 +34,7 @@ export interface DeployQueue {
 export async function openDeployQueue(options: OpenDeployQueueOptions): Promise<DeployQueue> {
   const keys = options.keys ?? createKeys();
   const redis = options.redis.client;
+  const { Queue } = await loadBullmq();
   const queue = new Queue<DeployJobData, DeployResult>(DEPLOY_QUEUE, {
     connection: options.redis.connection,
     prefix: keys.prefix,

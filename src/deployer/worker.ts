@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Job, Queue, Worker } from 'bullmq';
+import { loadBullmq } from '../lib/bullmq.js';
 import { createKeys, DEPLOY_QUEUE, type Keys } from '../state/keys.js';
 import type { RedisContext, RedisHandle } from '../state/redis.js';
 import { readyWorker } from '../lib/ready-worker.js';
@@ -50,10 +51,11 @@ export async function startDeployWorker(options: StartDeployWorkerOptions): Prom
   const waitPollMs = options.waitPollMs ?? 1_000;
   const onError = options.onError ?? ((e: Error) => process.stderr.write(`magrathea deploy worker: ${e.message}\n`));
   // Jobs are looked up (to wake the next deploy, to tell a dead head) through a queue of our own.
-  const queue = new Queue<DeployJobData, DeployResult>(DEPLOY_QUEUE, { connection: options.redis.connection, prefix: keys.prefix });
+  const bull = await loadBullmq();
+  const queue = new bull.Queue<DeployJobData, DeployResult>(DEPLOY_QUEUE, { connection: options.redis.connection, prefix: keys.prefix });
   queue.on('error', onError);
-  const context: RunContext = { redis, keys, queue, processor: options.processor, appLockMs, waitPollMs, waiting: new Map(), name: `${hostname()}:${process.pid}` };
-  const worker = new Worker<DeployJobData, DeployResult>(DEPLOY_QUEUE, (job, token) => runJob(context, job, token), {
+  const context: RunContext = { redis, keys, bull, queue, processor: options.processor, appLockMs, waitPollMs, waiting: new Map(), name: `${hostname()}:${process.pid}` };
+  const worker = new bull.Worker<DeployJobData, DeployResult>(DEPLOY_QUEUE, (job, token) => runJob(context, job, token), {
     connection: options.redis.connection,
     prefix: keys.prefix,
     name: context.name,
@@ -66,6 +68,7 @@ export async function startDeployWorker(options: StartDeployWorkerOptions): Prom
 }
 
 interface RunContext extends RedisContext {
+  bull: typeof import('bullmq');
   queue: Queue<DeployJobData, DeployResult>;
   processor: DeployProcessor;
   appLockMs: number;
@@ -86,7 +89,7 @@ async function runJob(context: RunContext, job: Job<DeployJobData, DeployResult>
   if (recorded) {
     await wakeNext(context, await releaseAppLock(redis, keys, appEnv, id, value, true));
     if (recorded.type === 'result') return recorded.result;
-    throw new UnrecoverableError(recorded.message);
+    throw new context.bull.UnrecoverableError(recorded.message);
   }
 
   const lock = await acquireAppLock(redis, keys, appEnv, id, value, context.appLockMs);
@@ -102,7 +105,7 @@ async function runJob(context: RunContext, job: Job<DeployJobData, DeployResult>
     // Back to BullMQ's delayed set, freeing this worker slot for other apps. Nothing may be awaited between
     // these two lines: BullMQ stops tracking the job only once the processor has thrown.
     await job.moveToDelayed(Date.now() + context.waitPollMs, token);
-    throw new DelayedError();
+    throw new context.bull.DelayedError();
   }
   context.waiting.delete(id);
 
@@ -146,7 +149,7 @@ async function recordFailure(context: RunContext, job: Job<DeployJobData, Deploy
   const err = error instanceof Error ? error : new Error(String(error));
   // Duck-typed: a MagratheaError, or any error carrying the same fields.
   const { retryable: retry, code: errCode, exitStatus: errStatus } = err as { retryable?: unknown; code?: unknown; exitStatus?: unknown };
-  const retryable = retry !== false && !(err instanceof UnrecoverableError);
+  const retryable = retry !== false && !(err instanceof context.bull.UnrecoverableError);
   const finished = !retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   const code = typeof errCode === 'string' ? errCode : 'deploy-failed';
   const exitStatus = typeof errStatus === 'number' ? errStatus : 1;
@@ -155,7 +158,7 @@ async function recordFailure(context: RunContext, job: Job<DeployJobData, Deploy
     : { type: 'line', text: `attempt ${job.attemptsMade + 1} failed, will retry: ${err.message}` });
   const next = await releaseAppLock(redis, keys, appEnv, id, value, finished);
   if (finished) await wakeNext(context, next);
-  return retryable ? err : new UnrecoverableError(err.message);
+  return retryable ? err : new context.bull.UnrecoverableError(err.message);
 }
 
 /**

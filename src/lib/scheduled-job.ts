@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
-import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import type { ConnectionOptions, Job, Queue, Worker } from 'bullmq';
+import { loadBullmq } from './bullmq.js';
 import { readyWorker } from './ready-worker.js';
 
 /** Where a queue lives: BullMQ's connection and key prefix. */
@@ -38,6 +39,7 @@ export interface ScheduledWorker<R> {
  */
 export async function startScheduledWorker<R>(options: ScheduledJobOptions<R>): Promise<ScheduledWorker<R>> {
   const place = { connection: options.connection, prefix: options.prefix };
+  const { Queue, Worker } = await loadBullmq();
   const queue = new Queue<Record<string, never>, R>(options.queue, place);
   queue.on('error', options.onError);
   await queue.upsertJobScheduler(options.scheduler, { every: options.everyMs }, {
