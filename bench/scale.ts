@@ -78,7 +78,10 @@ async function main(cleanups: BenchCleanups, clock: BenchClock): Promise<void> {
     const t0 = performance.now();
     const result = await deploy({ app, env: 'production', release: `r${n}`, manifest, source, clusters: [cluster], ...(vars ? { vars } : {}) }, { config, state, log: () => undefined });
     const seconds = (performance.now() - t0) / 1000;
-    if (!result.ok) throw new Error(`deploy of ${app} to ${cluster} failed:\n${formatDeployResult(result)}`);
+    if (!result.ok) {
+      console.log(await whyUnserved(lab.status, config.clusters[cluster]!, [scaleInstance(manifest, app, cluster)]));
+      throw new Error(`deploy of ${app} to ${cluster} failed:\n${formatDeployResult(result)}`);
+    }
     return seconds;
   };
 
@@ -216,5 +219,13 @@ async function whyUnserved(lab: LabStatus, cluster: ClusterConfig, instances: re
       lines.push(`    ${host.name} asked directly for ${instance.health.path}: ${page.stdout}`);
     }
   }
+  for (const host of web) {
+    for (const log of ['/var/log/apache2/error.log', '/var/log/php8.2-fpm.log']) {
+      const tail = await ssh(host.name, ['tail', '-n', '4', log]);
+      lines.push(`  ${host.name} ${log}, last lines:`, ...tail.stdout.trim().split('\n').map((l) => `    ${l.slice(0, 300)}`));
+    }
+  }
+  const limits = await ssh(web[0]!.name, ['sh', '-c', 'for p in $(pgrep -f "php-fpm: master|apache2 -k start" | head -n 4); do echo "$p $(cat /proc/$p/comm) open files $(ls /proc/$p/fd | wc -l) of $(grep "open files" /proc/$p/limits | tr -s " " | cut -d" " -f4)"; done']);
+  lines.push(`  ${web[0]!.name} processes: ${limits.stdout.trim().split('\n').join('; ')}`);
   return lines.join('\n');
 }

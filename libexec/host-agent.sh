@@ -113,6 +113,10 @@ $logs root:$user:750"
     chmod 0750 "$root" "$root/releases" "$logs" "$root/shared"
     chmod 0700 "$root/tmp"
   fi
+  # What Varnish's probe asks for (every vhost's /.well-known/magrathea-probe), served by Apache without
+  # PHP: one file per host, beside the instance roots, where only root writes.
+  probe="${root%/*/*}/probe.txt"
+  [ -f "$probe" ] && [ ! -L "$probe" ] || { rm -rf "$probe" && printf 'ok\n' > "$probe.tmp" && chmod 0644 "$probe.tmp" && mv -f "$probe.tmp" "$probe"; }
   # A link or second name planted while the directory was the app's: root (Apache, logs) must not follow it.
   find "$logs" -mindepth 1 -maxdepth 1 \( -name access.log -o -name error.log -o -name php-error.log \) \( -type l -o ! -type f -o -links +1 \) -exec rm -rf {} +
   [ -e "$logs/php-error.log" ] || install -m 0640 -o "$user" -g "$user" /dev/null "$logs/php-error.log"

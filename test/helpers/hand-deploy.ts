@@ -3,7 +3,7 @@ import { resolveInstance } from '../../src/core/manifest/resolve.js';
 import type { InstanceConfig } from '../../src/core/manifest/types.js';
 import { validateManifest } from '../../src/core/manifest/validate.js';
 import { renderCluster, type RenderedFile } from '../../src/core/render/cluster.js';
-import { fpmSocket, instanceRoot, logDir, unixUser } from '../../src/core/render/names.js';
+import { fpmSocket, instanceRoot, logDir, probeFile, unixUser } from '../../src/core/render/names.js';
 import { instanceVclPath, instanceVclPrefix, MAIN_VCL_PREFIX, mainVclPath, vclLabel } from '../../src/core/render/varnish.js';
 import { formatProblem } from '../../src/core/source.js';
 import type { LabStatus } from '../../src/lab/status.js';
@@ -34,6 +34,8 @@ export async function placeRelease(lab: LabStatus, cluster: ClusterConfig, insta
       for (const [path, content] of Object.entries(files)) await putFile(lab, host, `${root}/releases/${release}/${path}`, content);
       await sshRun(lab, host, ['mkdir', '-p', logDir(cluster.paths, instance), `${root}/shared`]);
       await sshRun(lab, host, ['ln', '-sfn', `releases/${release}`, `${root}/current`]);
+      // What Varnish's probe asks for: the host agent's prepare makes it on a real deploy.
+      await putFile(lab, host, probeFile(cluster.paths), 'ok\n');
     }),
   );
 }

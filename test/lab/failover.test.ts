@@ -7,6 +7,7 @@ import type { ClusterConfig } from '../../src/core/config/types.js';
 import { instanceRoot } from '../../src/core/render/names.js';
 import { putFile, sshRun, useOwnLab } from '../helpers/lab.js';
 import { runLabDir } from '../helpers/test-labs.js';
+import { waitFor } from '../helpers/wait.js';
 import { applyCluster, fill, placeRelease, resolveTestInstance, waitForEdge, webHosts } from '../helpers/hand-deploy.js';
 
 /**
@@ -85,4 +86,23 @@ test('with one web host\'s Apache stopped, requests through the edge still succe
   }
   process.stdout.write(`failover: ${failures} failed request(s), ${((Date.now() - began) / 1000).toFixed(1)} s until 10 successes in a row\n`);
   expect(new Set(streak)).toEqual(new Set(['served by a-web-1\n']));
+}, 90_000);
+
+test('with one web host\'s PHP-FPM stopped, GETs through the edge are answered by the other: its Apache\'s 503 is tried on the next host', async () => {
+  // a-web-2's Apache back (the test before stopped it), and in the round robin again once Varnish's probe says so.
+  await sshRun(lab, 'a-web-2', ['/usr/sbin/apache2ctl', 'start']);
+  const probed = async () => (await sshRun(lab, lab.edges[0]!.host, ['varnishadm', 'backend.list', '*.*a-web-2'])).stdout;
+  await waitFor('Varnish to see a-web-2 healthy', async () => / healthy /.test(await probed()), 40_000, probed);
+  // The probe asks for a file Apache serves itself, so a-web-2 stays in the round robin: the retry is what keeps GETs whole.
+  await sshRun(lab, 'a-web-2', ['sh', '-c', 'kill -TERM "$(cat /run/php/php8.2-fpm.pid)"']);
+  await waitFor('a-web-2 to answer 503 for PHP', async () => (await curl(`http://${cluster.hosts.find((h) => h.name === 'a-web-2')!.address}:${cluster.ports.web}`, domain)).status === 503, 10_000);
+  const served = new Map<string, number>();
+  for (let i = 0; i < 20; i++) {
+    const response = await curl(lab.edges[0]!.url, domain);
+    const key = `${response.status} ${response.body.trim()}`;
+    served.set(key, (served.get(key) ?? 0) + 1);
+  }
+  expect([...served.keys()]).toEqual(['200 served by a-web-1']);
+  // Still in the round robin: the probe does not run PHP.
+  expect(await probed()).toMatch(/ healthy /);
 }, 90_000);

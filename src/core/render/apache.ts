@@ -1,6 +1,6 @@
 import type { ClusterConfig } from '../config/types.js';
 import type { InstanceConfig } from '../manifest/types.js';
-import { fpmSocket, instanceId, instanceRoot, logDir } from './names.js';
+import { fpmSocket, instanceId, instanceRoot, logDir, PROBE_PATH, probeFile } from './names.js';
 
 /**
  * What an app's .htaccess may say beyond AllowOverride's AuthConfig and
@@ -59,6 +59,11 @@ export function renderVhost(cluster: ClusterConfig, instance: InstanceConfig): s
     `    # PHP settings never come from the request side (a RewriteRule's E= flag): only the pool's count.`,
     `    ProxyFCGISetEnvIf "true" !PHP_VALUE`,
     `    ProxyFCGISetEnvIf "true" !PHP_ADMIN_VALUE`,
+    `    # Varnish's probe: a static file, so that probes start no PHP worker (idle pools stay empty).`,
+    `    Alias "${PROBE_PATH}" "${probeFile(cluster.paths)}"`,
+    `    <Location "${PROBE_PATH}">`,
+    `        Require all granted`,
+    `    </Location>`,
     `    # Dot files (.env, .git) are never served; .well-known is.`,
     `    <FilesMatch "^\\.(?!well-known$)">`,
     `        Require all denied`,

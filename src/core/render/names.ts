@@ -64,6 +64,19 @@ export function instanceRoot(paths: ClusterPaths, i: InstanceKey): string {
   return `${paths.apps}/${i.app}/${i.env}`;
 }
 
+/**
+ * What Varnish's probe of a web host asks for, in every instance's vhost,
+ * and the file that answers it: one per host, beside the instance roots
+ * (no app name has a dot), made by the host agent's prepare of any
+ * instance, before any vhost that names it is installed. Apache serves it
+ * without PHP; requests for it never reach the app.
+ */
+export const PROBE_PATH = '/.well-known/magrathea-probe';
+
+export function probeFile(paths: ClusterPaths): string {
+  return `${paths.apps}/probe.txt`;
+}
+
 export function logDir(paths: ClusterPaths, i: InstanceKey): string {
   return `${paths.logs}/${i.app}/${i.env}`;
 }

@@ -3,6 +3,8 @@ import type { ClusterConfig } from '../config/types.js';
 import type { InstanceConfig } from '../manifest/types.js';
 import { testCluster, testInstance } from './test-fixtures.js';
 import { renderCluster } from './cluster.js';
+import { renderVhost } from './apache.js';
+import { PROBE_PATH, probeFile } from './names.js';
 import { renderAppVcl, renderMainVcl, renderVarnishBoot } from './varnish.js';
 
 const CLUSTERS = `c1:
@@ -37,6 +39,19 @@ describe('the edge, one VCL per instance', () => {
     expect(vcl).toContain('import directors;');
     expect(vcl).toContain('backend b_shop_production_web-1 {');
     expect(vcl).toContain('sub vcl_backend_error {');
+  });
+
+  it('probes each web host for a file its Apache serves without PHP, and tries the next host once on a 503', () => {
+    const shop = instance('shop', ['shop.example.com']);
+    const vcl = renderAppVcl(cluster(), shop);
+    expect(vcl).toContain(`.request = "GET ${PROBE_PATH} HTTP/1.1" "Host: shop.example.com"`);
+    expect(vcl).toContain('.expected_response = 200;');
+    expect(vcl).not.toContain(shop.health.path === '/' ? 'GET / ' : shop.health.path);
+    expect(vcl).toMatch(/sub vcl_backend_response \{\n {4}if \(beresp.status == 503 && bereq.retries == 0 && \(bereq.method == "GET" \|\| bereq.method == "HEAD"\)\) \{\n {8}return \(retry\);/);
+    // The vhost answers it from the instance's probe file, which only root writes.
+    const vhost = renderVhost(cluster(), shop);
+    expect(vhost).toContain(`Alias "${PROBE_PATH}" "${probeFile(cluster().paths)}"`);
+    expect(vhost).toContain(`<Location "${PROBE_PATH}">\n        Require all granted\n    </Location>`);
   });
 
   it('boot.cli loads and labels every instance before main.vcl, which it uses last; paths quoted', () => {

@@ -1,7 +1,7 @@
 import type { ClusterConfig } from '../config/types.js';
 import type { InstanceConfig } from '../manifest/types.js';
 import { HEADER } from './apache.js';
-import { instanceId, instanceIdent, type InstanceKey } from './names.js';
+import { instanceId, instanceIdent, PROBE_PATH, type InstanceKey } from './names.js';
 import { needsStickySessions, STICKY_COOKIE, STICKY_HEADER } from './sessions.js';
 
 /** Set on each request by the instance that claims its Host; cleared first, so a client cannot set it. */
@@ -104,10 +104,17 @@ export function renderAppVcl(cluster: ClusterConfig, instance: InstanceConfig): 
     'backend magrathea_none none;',
     '',
     renderAppVclBody(cluster, instance),
-    '# A web host that fails (stopped, restarting) before its probe notices: try the next one once.',
+    '# A web host that fails (stopped, restarting) before its probe notices, or whose Apache answers 503',
+    '# (its PHP-FPM down: the probe, served without PHP, does not see it): try the next one once.',
     '# Only for requests that can be repeated.',
     'sub vcl_backend_error {',
     '    if (bereq.retries == 0 && (bereq.method == "GET" || bereq.method == "HEAD")) {',
+    '        return (retry);',
+    '    }',
+    '}',
+    '',
+    'sub vcl_backend_response {',
+    '    if (beresp.status == 503 && bereq.retries == 0 && (bereq.method == "GET" || bereq.method == "HEAD")) {',
     '        return (retry);',
     '    }',
     '}',
@@ -130,8 +137,12 @@ export function renderAppVclBody(cluster: ClusterConfig, instance: InstanceConfi
     `# app ${instance.app}, environment ${instance.env}, cluster ${cluster.name}`,
     '',
     `probe p_${ident} {`,
-    `    .request = "GET ${instance.health.path} HTTP/1.1" "Host: ${probeHost}" "User-Agent: magrathea-probe" "Connection: close";`,
-    `    .expected_response = ${instance.health.status};`,
+    // A file Apache serves itself (the vhost's Alias): the probe shows that this host has the instance's
+    // vhost, and starts no PHP worker. Probing the app's health path would keep a worker of every pool
+    // alive on every host (pm = ondemand lets idle pools empty), and after a PHP-FPM reload would
+    // start them all at once: on a host of 100 apps, enough to time probes out and answer 503.
+    `    .request = "GET ${PROBE_PATH} HTTP/1.1" "Host: ${probeHost}" "User-Agent: magrathea-probe" "Connection: close";`,
+    '    .expected_response = 200;',
     '    .interval = 5s;',
     '    .timeout = 3s;',
     '    .window = 5;',
