@@ -72,11 +72,16 @@ async function main(cleanups: BenchCleanups, clock: BenchClock): Promise<void> {
   console.log(`scale: a cluster of ${APPS} apps (${BIG}) against a cluster of 1 (${SMALL}), 2 web hosts and an edge each (lab up in ${lab.seconds.toFixed(1)} s; ${clock.machine})`);
 
   const releases = new Map<string, number>();
+  // The last deploy's log lines, timed: where its time went.
+  let trail: [number, string][] = [];
   const deployApp = async (app: string, cluster: string, source: string, vars?: ConfigVars): Promise<number> => {
     const n = (releases.get(`${app}@${cluster}`) ?? 0) + 1;
     releases.set(`${app}@${cluster}`, n);
     const t0 = performance.now();
-    const result = await deploy({ app, env: 'production', release: `r${n}`, manifest, source, clusters: [cluster], ...(vars ? { vars } : {}) }, { config, state, log: () => undefined });
+    trail = [[t0, 'start']];
+    const log = (line: string): void => void trail.push([performance.now(), line]);
+    const result = await deploy({ app, env: 'production', release: `r${n}`, manifest, source, clusters: [cluster], ...(vars ? { vars } : {}) }, { config, state, log });
+    trail.push([performance.now(), 'the end']);
     const seconds = (performance.now() - t0) / 1000;
     if (!result.ok) {
       console.log(await whyUnserved(lab.status, config.clusters[cluster]!, [scaleInstance(manifest, app, cluster)]));
@@ -111,12 +116,14 @@ async function main(cleanups: BenchCleanups, clock: BenchClock): Promise<void> {
   const times: Record<'more' | 'redeploy' | 'config', Record<string, number[]>> = { more: { [BIG]: [], [SMALL]: [] }, redeploy: { [BIG]: [], [SMALL]: [] }, config: { [BIG]: [], [SMALL]: [] } };
   const changed = join(work, 'changed');
   const failures: string[] = [];
+  const where: Record<string, string> = {};
   // A measured deploy that fails is told and left out of the medians; the bench goes on with the others.
   const measure = async (kind: keyof typeof times, cluster: string, step: () => Promise<unknown>): Promise<void> => {
     const t = performance.now();
     try {
       await step();
       times[kind][cluster]!.push((performance.now() - t) / 1000);
+      where[`${kind} on ${cluster}`] = slowest(trail);
     } catch (e) {
       failures.push(`${kind} on ${cluster}: ${(e as Error).message.split('\n').filter((l) => l.startsWith('error: ')).join(' ') || (e as Error).message}`);
       console.log(`  ${failures.at(-1)}`);
@@ -164,6 +171,7 @@ async function main(cleanups: BenchCleanups, clock: BenchClock): Promise<void> {
   const pushRatio = allSeconds / aloneSeconds;
   console.log(`  ${PUSHES} apps pushed at once, all live      ${fmt(allSeconds).padStart(8)}   single first deploy ${fmt(aloneSeconds)}   ${pushRatio.toFixed(2)} x   goal <= ${GOAL_PUSHES}: ${pushRatio <= GOAL_PUSHES && accepted === PUSHES ? 'met' : 'MISSED'} (${accepted} / ${PUSHES} accepted)`);
   console.log(`  gateway peak memory                ${(peak / 1024).toFixed(0).padStart(5)} MiB   goal <= ${GOAL_MIB} MiB: ${peak / 1024 <= GOAL_MIB ? 'met' : 'MISSED'} (VmHWM of magrathea serve and its worker; each push's hook is a process of its own)`);
+  console.log(`  where the last round's deploys spent their time, the 3 longest waits for a log line:\n${Object.entries(where).map(([k, v]) => `    ${k}: ${v}`).join('\n')}`);
   console.log('  the deploys of the table are deploy() calls as the worker makes them (no queue, no build: the same on both clusters); the pushes go through git, the gateway, its queue and worker');
   console.log(`\nbench ran ${clock.seconds().toFixed(0)} s; lab down and scratch files removed next`);
   if (failures.length > 0) {
@@ -174,6 +182,12 @@ async function main(cleanups: BenchCleanups, clock: BenchClock): Promise<void> {
     for (const p of pushes) if (p.exitCode !== 0) console.log(`  push failed: ${pushTail(p.stderr)}`);
     process.exitCode = 1;
   }
+}
+
+/** The `n` longest gaps between a deploy's log lines, each named by the line that ended it. */
+function slowest(trail: readonly [number, string][], n = 3): string {
+  const gaps = trail.slice(1).map(([t, line], i) => ({ seconds: (t - trail[i]![0]) / 1000, line }));
+  return gaps.sort((a, b) => b.seconds - a.seconds).slice(0, n).map((g) => `${g.seconds.toFixed(1)} s until "${g.line.slice(0, 90)}"`).join('; ');
 }
 
 function fmt(s: number): string {
