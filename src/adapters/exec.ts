@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { appendFile, readFile, stat } from 'node:fs/promises';
 import { execa, type Options as ExecaOptions, type ResultPromise } from 'execa';
 import { MagratheaError } from '../core/errors.js';
 
@@ -66,9 +66,11 @@ export async function run(file: string, args: readonly string[], options: RunOpt
       });
     }
   }
+  const began = performance.now();
   const result = await subprocess;
   // No exit code: the program could not start (ENOENT) or was killed (timeout, signal).
   const exitCode = result.exitCode ?? 127;
+  if (process.env.MAGRATHEA_TRACE) await trace(process.env.MAGRATHEA_TRACE, began, exitCode, command);
   const stderr = result.exitCode === undefined ? `${String(result.stderr ?? '')}\n${result.shortMessage ?? ''}` : String(result.stderr ?? '');
   const out = { command, exitCode, stdout: String(result.stdout ?? ''), stderr };
   if (exitCode !== 0 && options.reject !== false) throw new CommandError(command, exitCode, out.stdout, out.stderr, result);
@@ -155,4 +157,15 @@ export function tail(text: string, maxLength = 300): string {
 
 function quoteForDisplay(arg: string): string {
   return /^[A-Za-z0-9_./:=@,+-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * MAGRATHEA_TRACE=FILE: each process run, appended to FILE as it ends (its
+ * end in ms since this process started, how long it ran, its exit code, the
+ * command without ssh's -o options): where a deploy's time goes.
+ */
+async function trace(file: string, began: number, exitCode: number, command: string): Promise<void> {
+  const now = performance.now();
+  const shown = command.replace(/ -o \S+/g, '').slice(0, 300);
+  await appendFile(file, `${now.toFixed(0)} ${(now - began).toFixed(0)}ms exit ${exitCode} ${shown}\n`).catch(() => undefined);
 }
