@@ -166,6 +166,8 @@ function quoteForDisplay(arg: string): string {
  */
 async function trace(file: string, began: number, exitCode: number, command: string): Promise<void> {
   const now = performance.now();
-  const shown = command.replace(/ -o \S+/g, '').slice(0, 300);
+  // The host agent's script (sent with each call) by its name: what follows it is the step and its arguments.
+  const agent = command.lastIndexOf(' magrathea-agent ');
+  const shown = (agent >= 0 ? `${command.slice(0, command.indexOf(' -- ') + 4)}[host agent]${command.slice(agent + 16)}` : command).replace(/ -o \S+/g, '').slice(0, 400);
   await appendFile(file, `${now.toFixed(0)} ${(now - began).toFixed(0)}ms exit ${exitCode} ${shown}\n`).catch(() => undefined);
 }
