@@ -48,7 +48,7 @@ describe('the edge, one VCL per instance', () => {
     expect(vcl).toContain('.expected_response = 200;');
     expect(vcl).not.toContain(shop.health.path === '/' ? 'GET / ' : shop.health.path);
     expect(vcl).toMatch(/sub vcl_backend_response \{\n {4}if \(beresp.status == 503 && bereq.retries == 0 && \(bereq.method == "GET" \|\| bereq.method == "HEAD"\)\) \{\n {8}return \(retry\);/);
-    // The vhost answers it from the instance's probe file, which only root writes.
+    // Every vhost answers it from the host's one probe file, beside the instance roots, where only root writes.
     const vhost = renderVhost(cluster(), shop);
     expect(vhost).toContain(`Alias "${PROBE_PATH}" "${probeFile(cluster().paths)}"`);
     expect(vhost).toContain(`<Location "${PROBE_PATH}">\n        Require all granted\n    </Location>`);
