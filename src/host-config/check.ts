@@ -21,7 +21,7 @@ export interface CheckFailure {
 
 const SCRIPT = fileURLToPath(new URL('../../../libexec/check-rendered-host.sh', import.meta.url));
 const SCRIPT_FROM_SOURCE = fileURLToPath(new URL('../../libexec/check-rendered-host.sh', import.meta.url));
-const MODULES = ['mpm_event', 'authz_core', 'dir', 'mime', 'proxy', 'proxy_fcgi', 'remoteip', 'rewrite', 'headers', 'setenvif'];
+const MODULES = ['mpm_event', 'authz_core', 'dir', 'mime', 'alias', 'proxy', 'proxy_fcgi', 'remoteip', 'rewrite', 'headers', 'setenvif'];
 
 /**
  * Runs the real validators on the rendered files of one host, the files seen

@@ -12,7 +12,7 @@ import { ensureKey } from './ssh-files.js';
 const WRITTEN_BY = 'Written by `magrathea lab up` for the lab host';
 
 /** Apache modules Magrathea's vhosts use; the lab enables them as Puppet would on a real web host. */
-export const APACHE_MODULES = ['proxy', 'proxy_fcgi', 'remoteip', 'rewrite', 'headers', 'setenvif'];
+export const APACHE_MODULES = ['alias', 'proxy', 'proxy_fcgi', 'remoteip', 'rewrite', 'headers', 'setenvif'];
 
 /**
  * Provisions a host the way Puppet provisions a real one: its sshd, root's
