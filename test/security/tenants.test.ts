@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { GatewayConfig } from '../../src/core/config/types.js';
 import type { ConfigVars } from '../../src/core/manifest/types.js';
-import { fpmSocket, unixUser } from '../../src/core/render/names.js';
+import { fpmSocket, PROBE_PATH, probeFile, unixUser } from '../../src/core/render/names.js';
 import { agentArgv } from '../../src/deployer/agent.js';
 import type { DeployOutcome } from '../../src/deployer/types.js';
 import type { LabStatus } from '../../src/lab/status.js';
@@ -160,6 +160,28 @@ describe('PHP of one app', () => {
     expect(prepended).toMatchObject({ status: 200, body: 'page\n' });
     // The victim still serves its own page.
     expect((await curl(edge(), `${VICTIM}.sec.example.com`)).body).toContain(SECRET);
+  });
+
+  it('cannot change what Varnish\'s probe gets, for itself or another app: the file is root\'s, beside the instance roots', async () => {
+    // A file at the probe's path in its docroot and an .htaccess that answers 503 for that path: neither applies to the Alias.
+    const { result } = await deployTree(ATTACKER, {
+      'public/.htaccess': 'RewriteEngine On\nRewriteRule ^\\.well-known/magrathea-probe$ - [R=503,L]\n',
+      'public/.well-known/magrathea-probe': 'owned\n',
+      'public/index.php': '<?php echo "page\\n";',
+    });
+    expect(result.clusters[0]).toMatchObject({ status: 'live' });
+    const web = config.clusters['cluster-a']!;
+    const address = web.hosts.find((h) => h.name === 'a-web-1')!.address;
+    for (const app of [ATTACKER, VICTIM]) {
+      expect(await curl(`http://${address}:${web.ports.web}${PROBE_PATH}`, `${app}.sec.example.com`)).toMatchObject({ status: 200, body: 'ok\n' });
+    }
+    const probe = probeFile(web.paths);
+    expect((await onHost(['stat', '-c', '%U:%G:%a %F', probe])).stdout.trim()).toBe('root:root:644 regular file');
+    // Its unix user can neither write the file nor put a name beside it.
+    const user = unixUser({ app: ATTACKER, env: 'production' });
+    const tried = await onHost(['setpriv', `--reuid=${user}`, `--regid=${user}`, '--init-groups', '--', 'sh', '-c', 'echo owned > "$1"; ln -s /etc/shadow "$1.tmp"; cat "$1"', 'probe', probe]);
+    expect(tried.stdout).toBe('ok\n');
+    expect((await onHost(['test', '-e', `${probe}.tmp`])).exitCode).toBe(1);
   });
 });
 
