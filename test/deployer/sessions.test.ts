@@ -80,7 +80,7 @@ async function browse(cluster: string, n: number): Promise<{ counts: number[]; h
   const hosts: string[] = [];
   const started = performance.now();
   for (let i = 0; i < n; i++) {
-    const { stdout } = await run('curl', ['-s', '-S', '--max-time', '10', '-c', jar, '-b', jar, '-H', `Host: ${APP}.example.com`, `${edge(cluster)}/count.php`]);
+    const { stdout } = await run('curl', ['-s', '-S', '--max-time', '30', '-c', jar, '-b', jar, '-H', `Host: ${APP}.example.com`, `${edge(cluster)}/count.php`]);
     const match = /^(\d+) served by (\S+)\n$/.exec(stdout);
     if (!match) throw new Error(`unexpected answer from ${cluster}: ${stdout}`);
     counts.push(Number(match[1]));

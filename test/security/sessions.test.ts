@@ -97,7 +97,7 @@ afterAll(async () => {
 }, 60_000);
 
 const edge = () => lab.edges[0]!.url;
-const page = async (app: string, path: string) => (await run('curl', ['-s', '-S', '--max-time', '10', '-H', `Host: ${app}.example.com`, `${edge()}${path}`])).stdout;
+const page = async (app: string, path: string) => (await run('curl', ['-s', '-S', '--max-time', '30', '-H', `Host: ${app}.example.com`, `${edge()}${path}`])).stdout;
 
 /** The store, as its admin, from its host. */
 async function admin(line: string): Promise<string> {
