@@ -103,11 +103,11 @@ cp -al "$kept/." "$dest"`;
  * of one checkout take turns (flock). Works inside a pre-receive hook's
  * quarantine, and from any repository (a bare one, or a work tree's).
  */
-export async function exportTree(repo: string, commit: string, dest: string, checkout: string): Promise<void> {
+export async function exportTree(repo: string, commit: string, dest: string, checkout: string, env?: Readonly<Record<string, string>>): Promise<void> {
   const [from, to, kept] = [resolve(repo), resolve(dest), resolve(checkout)];
   await mkdir(kept, { recursive: true });
   await mkdir(to, { recursive: true });
-  await step('export', () => run('flock', [`${kept}.lock`, 'sh', '-c', EXPORT_SCRIPT, 'export', from, commit, kept, to]));
+  await step('export', () => run('flock', [`${kept}.lock`, 'sh', '-c', EXPORT_SCRIPT, 'export', from, commit, kept, to], env ? { env } : {}));
 }
 
 /**

@@ -13,7 +13,8 @@ import { checkName } from '../core/values.js';
  * push, a deploy, the commands that act on an app), never through a link,
  * never more than a manifest may hold, validated.
  */
-export type ManifestSource = { dir: string } | { repo: string; rev: string; ref?: string };
+/** A work tree, or a revision of a repository; `env` is added to git's (a pre-receive hook's quarantine: GIT_OBJECT_DIRECTORY...). */
+export type ManifestSource = { dir: string } | { repo: string; rev: string; ref?: string; env?: Readonly<Record<string, string>> };
 
 /** The manifest of `source`, validated; `label` names it in problems (`shop@master:magrathea.yml`; default: the file, or REPO@REF). */
 export async function readManifest(source: ManifestSource, label?: string): Promise<Manifest> {
@@ -24,7 +25,7 @@ export async function readManifest(source: ManifestSource, label?: string): Prom
     label ??= file;
   } else {
     const ref = source.ref ?? source.rev;
-    const found = await readManifestBlob(source.repo, source.rev, ref);
+    const found = await readManifestBlob(source.repo, source.rev, ref, source.env);
     if (found === undefined) throw new MagratheaError(`${MANIFEST_FILE}: missing at the root of ${source.rev.length === 40 ? source.rev.slice(0, 12) : ref}: every commit Magrathea deploys needs one`, 'manifest-missing');
     text = found;
     label ??= `${source.repo}@${ref}:${MANIFEST_FILE}`;
@@ -42,8 +43,8 @@ export async function readManifest(source: ManifestSource, label?: string): Prom
  * Undefined when `rev` does not resolve or has no such file; `ref` names
  * the revision in errors (`master`, `v1.2`).
  */
-async function readManifestBlob(repo: string, rev: string, ref = rev): Promise<string | undefined> {
-  const listed = await run('git', ['-C', repo, 'ls-tree', '-l', '-z', rev, '--', MANIFEST_FILE], { reject: false });
+async function readManifestBlob(repo: string, rev: string, ref = rev, env?: Readonly<Record<string, string>>): Promise<string | undefined> {
+  const listed = await run('git', ['-C', repo, 'ls-tree', '-l', '-z', rev, '--', MANIFEST_FILE], { reject: false, ...(env ? { env } : {}) });
   const entry = /^(\d{6}) (\w+) ([0-9a-f]+) +(-|\d+)\t/.exec(listed.stdout);
   if (listed.exitCode !== 0 || !entry) return undefined;
   const [, mode, , object, size] = entry as unknown as [string, string, string, string, string];
@@ -54,7 +55,7 @@ async function readManifestBlob(repo: string, rev: string, ref = rev): Promise<s
   if (Number(size) > MAX_MANIFEST_BYTES) {
     throw new MagratheaError(`${MANIFEST_FILE}: ${size} bytes in ${ref}, more than a manifest may hold (${MAX_MANIFEST_BYTES})`, 'manifest-too-large', 1, false);
   }
-  return (await run('git', ['-C', repo, 'cat-file', 'blob', object])).stdout;
+  return (await run('git', ['-C', repo, 'cat-file', 'blob', object], env ? { env } : {})).stdout;
 }
 
 export interface AppSource {

@@ -1,23 +1,57 @@
 #!/usr/bin/env node
 /**
- * `magrathea hook pre-receive | post-receive` as the app repositories' git
- * hooks run it: the same commands through the same dispatcher as
- * `magrathea`, with a table of these two only, so that a push does not
- * load every other command (the SSH and HTTP servers, the lab) before it
- * starts (see push/repos.ts).
+ * `magrathea hook pre-receive | post-receive`, as the app repositories'
+ * git hooks run it. Under the gateway's SSH server, git-receive-pack's
+ * environment names the gateway's socket: the hook hands its input to the
+ * gateway, which runs it in its own process (push/hook-server.ts), and
+ * says what the gateway says. A push then pays for Node's start only (no
+ * Redis client, queue or YAML parser loaded for each hook), and a hook
+ * whose gateway stops ends at once instead of waiting for it. Without the
+ * socket (a push into the repository on the gateway's machine), it runs
+ * the hook itself (hook-local.ts).
  */
-import { configDir } from '../config/load.js';
-import { postReceiveHook, preReceiveHook } from '../commands/push/hooks.js';
-import { Dispatcher } from '../dispatch/dispatch.js';
-import { localUser } from './local-user.js';
+import { connect } from 'node:net';
+import { MAX_INPUT_BYTES, SOCKET_ENV, TOKEN_ENV, type HookReply, type HookRequest } from '../push/hook-wire.js';
 
-const dispatcher = new Dispatcher({ commands: [preReceiveHook, postReceiveHook], surface: 'cli', configDir: configDir() });
-dispatcher.run(localUser(), ['hook', ...process.argv.slice(2)], { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() }).then(
-  (ran) => {
-    process.exitCode = ran.exitCode;
-  },
-  (e) => {
-    process.stderr.write(`magrathea hook: ${(e as Error).stack ?? String(e)}\n`);
-    process.exitCode = 1;
-  },
-);
+const hook = process.argv[2] ?? '';
+const socket = process.env[SOCKET_ENV];
+const token = process.env[TOKEN_ENV];
+
+if (socket && token) viaGateway(socket, token);
+else await import('./hook-local.js');
+
+function viaGateway(path: string, secret: string): void {
+  const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('GIT_') && e[1] !== undefined));
+  const request: HookRequest = { token: secret, hook, receivePackPid: process.ppid, env };
+  let exit: number | undefined;
+  let pending = '';
+  const conn = connect(path);
+  conn.setEncoding('utf8');
+  conn.on('connect', () => {
+    conn.write(`${JSON.stringify(request)}\n`);
+    let sent = 0;
+    process.stdin.on('data', (chunk: Buffer) => {
+      sent += chunk.length;
+      if (sent <= MAX_INPUT_BYTES) conn.write(chunk);
+    });
+    process.stdin.on('end', () => conn.end());
+  });
+  conn.on('data', (text: string) => {
+    pending += text;
+    for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
+      const reply = JSON.parse(pending.slice(0, nl)) as HookReply;
+      pending = pending.slice(nl + 1);
+      if ('say' in reply) process.stderr.write(`${reply.say}\n`);
+      else exit = reply.exit;
+    }
+  });
+  let connected = false;
+  conn.on('connect', () => void (connected = true));
+  conn.on('error', (e) => {
+    if (!connected) process.stderr.write(`magrathea: the gateway is not answering (${e.message}): push rejected\n`);
+  });
+  conn.on('close', () => {
+    if (connected && exit === undefined) process.stderr.write('magrathea: the gateway stopped during the push: push rejected (a deploy it had queued may still run: see `releases`)\n');
+    process.exit(exit ?? 1);
+  });
+}

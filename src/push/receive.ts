@@ -7,7 +7,7 @@ import { checkBranch, checkTag } from '../core/values.js';
 import type { GatewayContext } from '../dispatch/context.js';
 import { acquirePushLock, heldPushLocks, releasePushLock } from '../state/push-lock.js';
 import { readManifest } from '../builder/manifest.js';
-import { pushGone } from './push-token.js';
+import { pushGone, pushToken } from './push-token.js';
 import { submitDeploy } from './submit.js';
 
 const ZERO = /^0+$/;
@@ -28,6 +28,8 @@ export interface Push {
   pusher: string;
   /** `git push -o cluster=NAME`. */
   options: readonly string[];
+  /** Added to git's environment: the quarantine git-receive-pack gave its hook (the pushed objects are there until it is accepted). */
+  gitEnv?: Readonly<Record<string, string>>;
   say(line: string): void;
 }
 
@@ -54,7 +56,7 @@ export async function preReceive(gateway: GatewayContext, push: Push, updates: r
     const branch = ref.slice('refs/heads/'.length);
     if (ZERO.test(newRev)) throw new Rejection(`deleting branches is refused: ${branch} may feed an environment`);
 
-    const manifest = await readManifest({ repo: push.gitDir, rev: newRev, ref: branch }, 'magrathea.yml').catch((e: Error) => {
+    const manifest = await readManifest({ repo: push.gitDir, rev: newRev, ref: branch, ...(push.gitEnv ? { env: push.gitEnv } : {}) }, 'magrathea.yml').catch((e: Error) => {
       throw new Rejection(e.message);
     });
     const problems = checkAllInstances(manifest, push.app);
@@ -77,11 +79,11 @@ export async function preReceive(gateway: GatewayContext, push: Push, updates: r
     let deployed = false;
     try {
       // The branch must still be where the pusher saw it: a push that waited behind another sees that one's result.
-      const current = (await run('git', ['--git-dir', push.gitDir, 'rev-parse', '--verify', '--quiet', ref], { reject: false })).stdout.trim();
+      const current = (await run('git', ['--git-dir', push.gitDir, 'rev-parse', '--verify', '--quiet', ref], { reject: false, ...(push.gitEnv ? { env: push.gitEnv } : {}) })).stdout.trim();
       if ((current || '0'.repeat(40)) !== oldRev && !(ZERO.test(oldRev) && !current)) {
         throw new Rejection(`${branch} moved to ${current.slice(0, 12)} while this push waited: pull, then push again`);
       }
-      const request = { app: push.app, env: environment.name, commit: newRev, ref, gitDir: push.gitDir, requestedBy: push.pusher, clusters };
+      const request = { app: push.app, env: environment.name, commit: newRev, ref, gitDir: push.gitDir, requestedBy: push.pusher, clusters, ...(push.gitEnv ? { gitEnv: push.gitEnv } : {}) };
       const result = await submitDeploy(gateway, request, { say: push.say }).catch((e: Error) => {
         throw new Rejection(e.message);
       });
@@ -92,6 +94,54 @@ export async function preReceive(gateway: GatewayContext, push: Push, updates: r
       // Kept on success until post-receive, once the branch has moved.
       if (!deployed) await releasePushLock(gateway.state, push.app, environment.name, push.token);
     }
+  }
+}
+
+/** The two hooks of an app repository (push/repos.ts). */
+export type HookName = 'pre-receive' | 'post-receive';
+
+/** What git-receive-pack tells its hooks through their environment and that a push needs: the push options and the quarantine. */
+export const HOOK_ENV = /^(GIT_PUSH_OPTION_COUNT|GIT_PUSH_OPTION_\d+|GIT_QUARANTINE_PATH|GIT_OBJECT_DIRECTORY|GIT_ALTERNATE_OBJECT_DIRECTORIES)$/;
+
+/**
+ * The push a hook runs for: the repository and pusher the gateway knows,
+ * the git-receive-pack both hooks are children of, and from the hook's
+ * environment (HOOK_ENV only) the push options and the quarantine.
+ */
+export function hookPush(fields: { app: string; gitDir: string; pusher: string; receivePackPid: number; env: Readonly<Record<string, string | undefined>>; say(line: string): void }): Push {
+  const { env } = fields;
+  const count = Math.min(Number(env.GIT_PUSH_OPTION_COUNT ?? 0) || 0, 100);
+  const gitEnv = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => HOOK_ENV.test(e[0]) && e[1] !== undefined));
+  return {
+    app: fields.app,
+    gitDir: fields.gitDir,
+    token: pushToken(fields.receivePackPid),
+    pusher: fields.pusher,
+    options: Array.from({ length: count }, (_, i) => env[`GIT_PUSH_OPTION_${i}`] ?? ''),
+    gitEnv,
+    say: fields.say,
+  };
+}
+
+/**
+ * Runs a hook: its exit code, and everything it has to say through
+ * push.say (the pusher's `remote:` lines). pre-receive reads the updated
+ * refs from `input` (`OLD NEW REF` lines); a non-zero exit rejects the
+ * push, and no branch moves.
+ */
+export async function runHook(gateway: GatewayContext, hook: HookName, push: Push, input: string): Promise<number> {
+  if (hook === 'post-receive') {
+    await postReceive(gateway, push);
+    return 0;
+  }
+  try {
+    const updates = input.split('\n').filter(Boolean).map((l) => l.split(' '));
+    await preReceive(gateway, push, updates);
+    return 0;
+  } catch (e) {
+    const message = e instanceof Rejection ? e.message : `magrathea: ${e instanceof MagratheaError ? e.message : ((e as Error).stack ?? String(e))}`;
+    push.say(`${message}\npush rejected: nothing changed`);
+    return 1;
   }
 }
 

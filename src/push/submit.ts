@@ -15,6 +15,8 @@ export interface DeployRequest {
   requestedBy: string;
   /** Only these clusters of the environment. */
   clusters?: string[];
+  /** Added to git's environment: a pre-receive hook's quarantine, where the pushed commit's objects are until the push is accepted. */
+  gitEnv?: Readonly<Record<string, string>>;
 }
 
 export interface SubmitOptions {
@@ -35,7 +37,7 @@ export async function submitDeploy(gateway: GatewayContext, request: DeployReque
   const stateDir = gateway.config.gateway.stateDir;
   const tree = sourceDir(stateDir, request.app, request.commit);
   try {
-    await exportTree(request.gitDir, request.commit, tree, checkoutDir(stateDir, request.app));
+    await exportTree(request.gitDir, request.commit, tree, checkoutDir(stateDir, request.app), request.gitEnv);
     const jobId = await gateway.queue.enqueueDeploy({
       app: request.app,
       env: request.env,

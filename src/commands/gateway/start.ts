@@ -5,6 +5,7 @@ import { Dispatcher } from '../../dispatch/dispatch.js';
 import type { GatewayContext } from '../../dispatch/context.js';
 import { startApiServer, type ApiServer } from '../../gateway/http/server.js';
 import { startGatewayServer, type GatewayServer } from '../../gateway/ssh/server.js';
+import { startHookServer, type HookServer } from '../../push/hook-server.js';
 import { resolveApiToken } from '../../state/api-tokens.js';
 
 export interface Listen {
@@ -34,12 +35,16 @@ export async function startGatewayServices(gateway: GatewayContext, options: { c
   const dispatcher = (surface: 'ssh' | 'http') => new Dispatcher({ commands: options.commands, surface, configDir: options.configDir, gateway, follows });
   let ssh: GatewayServer | undefined;
   let http: ApiServer | undefined;
+  let hooks: HookServer | undefined;
   const close = async () => {
     users.close();
+    // The hooks first: the pushes they held are rejected, and the SSH server lets them say so before it closes.
+    await hooks?.close();
     await Promise.all([ssh?.close(), http?.close()]);
   };
   try {
-    ssh = await startGatewayServer({ config: gateway.config, configDir: options.configDir, ...options.ssh, users, dispatcher: dispatcher('ssh'), log });
+    hooks = await startHookServer(gateway, log);
+    ssh = await startGatewayServer({ config: gateway.config, configDir: options.configDir, ...options.ssh, users, dispatcher: dispatcher('ssh'), log, ...(hooks ? { hooks } : {}) });
     if (options.http) http = await startApiServer({ config: gateway.config, ...options.http, users, dispatcher: dispatcher('http'), log, resolveToken: (token) => resolveApiToken(gateway.state, token) });
   } catch (e) {
     await close();

@@ -1,58 +1,42 @@
 import { basename, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { defineCommand, type CommandContext } from '../../dispatch/command.js';
-import { MagratheaError, UsageError } from '../../core/errors.js';
+import { UsageError } from '../../core/errors.js';
 import { checkName } from '../../core/values.js';
-import { pushToken } from '../../push/push-token.js';
-import { postReceive, preReceive, Rejection, type Push } from '../../push/receive.js';
+import { hookPush, runHook, type HookName } from '../../push/receive.js';
 
 /**
  * The git hooks of every app repository (see push/repos.ts), run by
- * git-receive-pack during a push. Everything they print reaches the pusher
- * as `remote:` lines; a non-zero exit of pre-receive rejects the push and
- * no branch moves.
+ * git-receive-pack during a push, here in the hook's own process: for a
+ * push into the repository without the gateway's SSH server (which runs
+ * them itself: push/hook-server.ts). Everything they print reaches the
+ * pusher as `remote:` lines; a non-zero exit of pre-receive rejects the
+ * push and no branch moves.
  */
-function push(ctx: CommandContext): Push {
+async function runHere(hook: HookName, ctx: CommandContext): Promise<number> {
   const gitDir = resolve(process.env.GIT_DIR ?? '.');
   const app = basename(gitDir, '.git');
   if (checkName(app) !== undefined) throw new UsageError('magrathea hook: run by git in an app repository');
-  const count = Number(process.env.GIT_PUSH_OPTION_COUNT ?? 0);
-  return {
-    app,
-    gitDir,
-    // Both hooks are children of the same git-receive-pack: its PID ties the pre-receive's lock to the post-receive.
-    token: pushToken(process.ppid),
-    pusher: process.env.MAGRATHEA_USER || 'unknown',
-    options: Array.from({ length: count }, (_, i) => process.env[`GIT_PUSH_OPTION_${i}`] ?? ''),
-    say: (line) => void ctx.io.stderr.write(`${line}\n`),
-  };
+  // Both hooks are children of the same git-receive-pack: its PID ties the pre-receive's lock to the post-receive.
+  const push = hookPush({ app, gitDir, pusher: process.env.MAGRATHEA_USER || 'unknown', receivePackPid: process.ppid, env: process.env, say: (line) => void ctx.io.stderr.write(`${line}\n`) });
+  return runHook(await ctx.gateway(), hook, push, hook === 'pre-receive' ? await readAll(ctx.io.stdin) : '');
 }
 
 /** What both hooks are: run by git at the command line, recorded as the push by the SSH server. */
 const HOOK = { usage: '', args: {}, need: 'local', surfaces: ['cli'], audited: false } as const;
 
-export const preReceiveHook = defineCommand<void>({
+export const preReceiveHook = defineCommand<number>({
   ...HOOK,
   name: 'hook pre-receive',
   summary: 'run by git in an app repository during a push: validate, deploy, reject the push on failure',
-  async run(_args, ctx) {
-    try {
-      const updates = (await readAll(ctx.io.stdin)).split('\n').filter(Boolean).map((l) => l.split(' '));
-      await preReceive(await ctx.gateway(), push(ctx), updates);
-    } catch (e) {
-      const message = e instanceof Rejection ? e.message : `magrathea: ${e instanceof MagratheaError ? e.message : ((e as Error).stack ?? String(e))}`;
-      throw new MagratheaError(`${message}\npush rejected: nothing changed`, 'push-rejected');
-    }
-  },
+  run: (_args, ctx) => runHere('pre-receive', ctx),
 });
 
-export const postReceiveHook = defineCommand<void>({
+export const postReceiveHook = defineCommand<number>({
   ...HOOK,
   name: 'hook post-receive',
   summary: 'run by git in an app repository once a push moved its branches: frees the push locks',
-  async run(_args, ctx) {
-    await postReceive(await ctx.gateway(), push(ctx));
-  },
+  run: (_args, ctx) => runHere('post-receive', ctx),
 });
 
 async function readAll(input: Readable | undefined): Promise<string> {

@@ -14,6 +14,7 @@ import { parseCommandLine } from '../../core/command-line.js';
 import { checkName } from '../../core/values.js';
 import { auditText, type AuditEntry } from '../../state/audit.js';
 import { appExists, repoDir } from '../../push/repos.js';
+import type { HookServer } from '../../push/hook-server.js';
 import { refusalOf, type CommandOutcome, type Dispatcher } from '../../dispatch/dispatch.js';
 import type { SshSession } from '../../dispatch/command.js';
 import { keyId, type LiveUsers } from '../../config/live-users.js';
@@ -34,6 +35,8 @@ export interface GatewayServerOptions {
   dispatcher: Dispatcher;
   /** One line for the gateway's log (connections refused by a limit, users removed). */
   log?: (line: string) => void;
+  /** Where the hooks of the pushes it lets in are run; without it, each hook runs in its own process. */
+  hooks?: HookServer;
 }
 
 export interface GatewayServer {
@@ -87,6 +90,8 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
   });
   const refusals = refusalLog(log);
   const connections = new Map<string, Connection>();
+  /** git-receive-pack and upload-pack running, each until it ends. */
+  const gits = new Set<Promise<unknown>>();
 
   const ssh = new Server({ hostKeys: [await hostKey(options.config.gateway.stateDir)] }, (client, info) => {
     const conn = connections.get(`${info.ip}:${info.port}`);
@@ -165,7 +170,7 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
             channel.end();
             return;
           }
-          void handle(options, user, info.command, channel, terminal.session(channel, client), conn.from).then(
+          void handle(options, user, info.command, channel, terminal.session(channel, client), conn.from, gits).then(
             (outcome) => {
               // Commands are recorded by the dispatcher; a push or a line that does not parse, here.
               if (!outcome.recorded) {
@@ -229,12 +234,14 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
 
   return {
     port: await listenOn(front, options.host, options.port),
-    close: () =>
-      new Promise<void>((resolve) => {
-        users.off('change', onUsersChange);
-        front.close(() => resolve());
-        for (const conn of connections.values()) conn.socket.destroy();
-      }),
+    async close() {
+      users.off('change', onUsersChange);
+      const closed = new Promise<void>((resolve) => front.close(() => resolve()));
+      // A push whose hooks the gateway just dropped tells its pusher so (and that nothing moved) before the connections go.
+      if (gits.size > 0) await Promise.race([Promise.allSettled(gits), new Promise((r) => setTimeout(r, GIT_GRACE_MS).unref())]);
+      for (const conn of connections.values()) conn.socket.destroy();
+      await closed;
+    },
   };
 }
 
@@ -261,7 +268,7 @@ function fingerprint(blob: Buffer): string {
 
 type Channel = ssh2.ServerChannel;
 
-async function handle(options: GatewayServerOptions, user: UserConfig, line: string, channel: Channel, session: SshSession, from: string): Promise<CommandOutcome & { recorded?: boolean }> {
+async function handle(options: GatewayServerOptions, user: UserConfig, line: string, channel: Channel, session: SshSession, from: string, gits: Set<Promise<unknown>>): Promise<CommandOutcome & { recorded?: boolean }> {
   const err = (message: string, exitCode: number, refused: CommandOutcome['refused']): CommandOutcome => {
     channel.stderr.write(`${message}\n`);
     return { exitCode, refused };
@@ -276,7 +283,16 @@ async function handle(options: GatewayServerOptions, user: UserConfig, line: str
     const access = authorize(user, name === 'git-receive-pack' ? 'deploy' : 'read', app);
     if (!access.ok) return err(`magrathea: ${access.reason}`, 1, 'forbidden');
     if (!appExists(options.config.gateway.stateDir, app)) return err(`magrathea: no app ${app}: an admin creates it with "ssh magrathea apps:create ${app}"`, 1, 'failed');
-    return { exitCode: await pipeGit(name, repoDir(options.config.gateway.stateDir, app), user, options.configDir, channel, options.config.gateway.builds.maxPushSize) };
+    const repo = repoDir(options.config.gateway.stateDir, app);
+    const hooks = name === 'git-receive-pack' ? options.hooks?.register({ app, gitDir: repo, pusher: user.name }) : undefined;
+    const piped = pipeGit(name, repo, { MAGRATHEA_USER: user.name, MAGRATHEA_CONFIG: options.configDir, ...hooks?.env }, channel, options.config.gateway.builds.maxPushSize);
+    gits.add(piped);
+    try {
+      return { exitCode: await piped };
+    } finally {
+      gits.delete(piped);
+      hooks?.release();
+    }
   }
 
   const io = { stdin: channel, stdout: writable((d) => channel.write(d)), stderr: writable((d) => channel.stderr.write(d)), cwd: options.config.gateway.stateDir };
@@ -284,9 +300,12 @@ async function handle(options: GatewayServerOptions, user: UserConfig, line: str
   return { ...outcome, recorded: true };
 }
 
-/** git-receive-pack (or upload-pack) wired to the channel; its hooks learn who pushes from the environment. */
-async function pipeGit(program: string, repo: string, user: UserConfig, configDir: string, channel: Channel, maxPushSize: number): Promise<number> {
-  const child = start(program, [repo], { env: { MAGRATHEA_USER: user.name, MAGRATHEA_CONFIG: configDir } });
+/** How long a stopping gateway lets git-receive-pack and upload-pack end (pushes whose hooks it dropped: their rejection). */
+const GIT_GRACE_MS = 3000;
+
+/** git-receive-pack (or upload-pack) wired to the channel; its hooks learn who pushes, or where the gateway runs them, from `env`. */
+async function pipeGit(program: string, repo: string, env: Record<string, string>, channel: Channel, maxPushSize: number): Promise<number> {
+  const child = start(program, [repo], { env });
   let received = 0;
   channel.on('data', (data: Buffer) => void (received += data.length));
   channel.pipe(child.stdin!);
