@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { authorize, authorizeDeploy, domainMatches, globMatches } from './access.js';
+import { authorize, authorizeDeploy, domainMatches, globMatches, parseScopes, scopeAllows } from './access.js';
 
 const bob = { name: 'bob', role: 'member' as const, apps: ['shop-*', 'blog'], verbs: ['deploy' as const, 'logs' as const] };
 const alice = { name: 'alice', role: 'admin' as const, apps: ['*'], verbs: [] };
@@ -51,5 +51,24 @@ describe('domainMatches', () => {
     expect(domainMatches('*.example.com', 'shop', 'example.com')).toBe(false);
     expect(domainMatches('*.example.com', 'shop', 'evil-example.com')).toBe(false);
     expect(domainMatches('*', 'shop', 'anything.org')).toBe(true);
+  });
+});
+
+describe('token scopes', () => {
+  it('parses a list of needs, releases meaning read, each once and in one order; names a wrong word', () => {
+    expect(parseScopes('deploy,releases')).toEqual(['read', 'deploy']);
+    expect(parseScopes('rollback, read,deploy,read')).toEqual(['read', 'deploy', 'rollback']);
+    expect(parseScopes('deploy,root')).toEqual({ error: '"root" is not a scope; scopes: read, deploy, config, logs, shell, rollback, admin (releases: read)' });
+    expect(parseScopes('')).toEqual({ error: '"" is not a scope; scopes: read, deploy, config, logs, shell, rollback, admin (releases: read)' });
+  });
+
+  it('lets a command run when its need is in scope; help and whoami always; token commands never', () => {
+    const scopes = ['read', 'deploy'] as const;
+    expect(scopeAllows(scopes, { name: 'deploy', need: 'deploy' })).toEqual({ ok: true });
+    expect(scopeAllows(scopes, { name: 'releases', need: 'read' })).toEqual({ ok: true });
+    expect(scopeAllows(scopes, { name: 'whoami', need: 'none' })).toEqual({ ok: true });
+    expect(scopeAllows(['read'], { name: 'deploy', need: 'deploy' })).toEqual({ ok: false, reason: 'this token is scoped to read: deploy needs the deploy scope' });
+    expect(scopeAllows(scopes, { name: 'tokens:create', need: 'none' })).toEqual({ ok: false, reason: 'this token is scoped to read, deploy: tokens:create needs an unscoped token' });
+    expect(scopeAllows(scopes, { name: 'apps:create', need: 'admin' })).toMatchObject({ ok: false });
   });
 });

@@ -56,3 +56,36 @@ export function globMatches(glob: string, name: string): boolean {
   const pattern = glob.replace(/[*?]/g, (c) => (c === '*' ? '[a-z0-9-]*' : '[a-z0-9-]'));
   return new RegExp(`^${pattern}$`).test(name);
 }
+
+/** What a token may be scoped to: the needs of commands (`releases` is `read`: seeing apps, their releases and usage). */
+export const SCOPES = ['read', 'deploy', 'config', 'logs', 'shell', 'rollback', 'admin'] as const satisfies readonly Need[];
+export type Scope = (typeof SCOPES)[number];
+const SCOPE_ALIASES: Readonly<Record<string, Scope>> = { releases: 'read' };
+
+/** `deploy,releases` as scopes (sorted, each once), or what is wrong with it. */
+export function parseScopes(text: string): Scope[] | { error: string } {
+  const words = text.split(',').map((w) => w.trim());
+  const scopes = new Set<Scope>();
+  for (const word of words) {
+    const scope = SCOPE_ALIASES[word] ?? (SCOPES as readonly string[]).find((s) => s === word);
+    if (!scope) return { error: `${JSON.stringify(word)} is not a scope; scopes: ${SCOPES.join(', ')} (releases: read)` };
+    scopes.add(scope as Scope);
+  }
+  return SCOPES.filter((s) => scopes.has(s));
+}
+
+/** Commands every token may run, scoped or not: they show only the caller. */
+const UNSCOPED = new Set(['help', 'whoami']);
+
+/**
+ * Whether a token scoped to `scopes` may run `command` (on top of what its
+ * user may do). Commands that need nothing but manage the user's own
+ * things (tokens:create, tokens:revoke) are refused: a scoped token must
+ * not make itself a wider one.
+ */
+export function scopeAllows(scopes: readonly Scope[], command: { name: string; need: Need | 'local' }): Access {
+  if (UNSCOPED.has(command.name)) return { ok: true };
+  if (command.need !== 'none' && command.need !== 'local' && (scopes as readonly string[]).includes(command.need)) return { ok: true };
+  const needs = command.need === 'none' || command.need === 'local' ? 'an unscoped token' : `the ${command.need} scope`;
+  return { ok: false, reason: `this token is scoped to ${scopes.join(', ')}: ${command.name} needs ${needs}` };
+}

@@ -1,6 +1,6 @@
 import { loadGatewayConfig } from '../config/load.js';
 import type { GatewayConfig, UserConfig } from '../core/config/types.js';
-import { authorize, type Need } from '../core/access.js';
+import { authorize, scopeAllows, type Need, type Scope } from '../core/access.js';
 import { CommandFailure, MagratheaError } from '../core/errors.js';
 import type { Slots } from '../core/slots.js';
 import { auditText, recordAudit, type AuditEntry } from '../state/audit.js';
@@ -47,6 +47,8 @@ export interface RunExtras extends Pick<CommandContext, 'ask' | 'session' | 'liv
   line?: string;
   /** false: the result is returned only, not printed (the HTTP API answers it as JSON). */
   print?: boolean;
+  /** The scopes of the token the request came with (HTTP API): only commands within them run. */
+  scopes?: readonly Scope[];
 }
 
 /** A command found, parsed and allowed, ready to run; or why not, with the line to show. */
@@ -77,7 +79,7 @@ export class Dispatcher {
   constructor(readonly options: DispatcherOptions) {}
 
   /** Looks up, parses and checks `argv` for `user`; a refusal is recorded in the audit log at once. */
-  prepare(user: UserConfig, argv: readonly string[], extras: Pick<RunExtras, 'from' | 'line'> = {}): Prepared {
+  prepare(user: UserConfig, argv: readonly string[], extras: Pick<RunExtras, 'from' | 'line' | 'scopes'> = {}): Prepared {
     const { surface } = this.options;
     const refuse = (message: string, exitCode: number, refused: CommandOutcome['refused']): Prepared => {
       const outcome = { exitCode, refused };
@@ -111,6 +113,10 @@ export class Dispatcher {
       return refuse((e as Error).message, 2, 'usage');
     }
     const app = command.app ? parsed.positionals[0]?.split('@')[0] : undefined;
+    if (extras.scopes) {
+      const scoped = scopeAllows(extras.scopes, command);
+      if (!scoped.ok) return refuse(`magrathea: ${scoped.reason}`, 1, 'forbidden');
+    }
     if (command.need !== 'local') {
       const access = authorize(user, command.need, app);
       if (!access.ok) return refuse(`magrathea: ${access.reason}`, 1, 'forbidden');

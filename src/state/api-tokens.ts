@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { RedisContext } from './redis.js';
 import { MagratheaError } from '../core/errors.js';
+import type { Scope } from '../core/access.js';
 
 /** What the gateway keeps of an HTTP API token: never the token, only its SHA-256. */
 export interface ApiToken {
@@ -11,6 +12,8 @@ export interface ApiToken {
   createdAt: string;
   /** When it stops working (ISO 8601); none: until revoked. */
   expiresAt?: string;
+  /** The only commands it may run, by what they need (tokens:create --scope); none: whatever its user may. */
+  scopes?: Scope[];
 }
 
 /** Whether the token has expired at `now`. */
@@ -24,12 +27,12 @@ function digestOf(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
-/** A new token for `user`: returned once, stored only as its digest. `expiresAt`: when it stops working; none: until revoked. */
-export async function createApiToken({ redis, keys }: RedisContext, user: string, label: string, expiresAt?: Date): Promise<{ token: string; record: ApiToken }> {
+/** A new token for `user`: returned once, stored only as its digest. `expiresAt`: when it stops working; none: until revoked. `scopes`: none, unscoped. */
+export async function createApiToken({ redis, keys }: RedisContext, user: string, label: string, expiresAt?: Date, scopes?: Scope[]): Promise<{ token: string; record: ApiToken }> {
   if (!/^[\x20-\x7e]{0,100}$/.test(label)) throw new MagratheaError('tokens:create: --label takes up to 100 printable ASCII characters', 'invalid-input', 2);
   const token = `mg_${randomBytes(32).toString('base64url')}`;
   const digest = digestOf(token);
-  const record: ApiToken = { id: digest.slice(0, 12), user, label, createdAt: new Date().toISOString(), ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}) };
+  const record: ApiToken = { id: digest.slice(0, 12), user, label, createdAt: new Date().toISOString(), ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}), ...(scopes ? { scopes } : {}) };
   const results = await redis.multi().set(keys.apiToken(digest), JSON.stringify(record)).hset(keys.apiTokens(user), record.id, digest).exec();
   for (const [err] of results ?? []) if (err) throw err;
   return { token, record };

@@ -45,7 +45,7 @@ export async function startGatewayServices(gateway: GatewayContext, options: { c
   try {
     hooks = await startHookServer(gateway, log);
     ssh = await startGatewayServer({ config: gateway.config, configDir: options.configDir, ...options.ssh, users, dispatcher: dispatcher('ssh'), log, ...(hooks ? { hooks } : {}) });
-    if (options.http) http = await startApiServer({ config: gateway.config, ...options.http, users, dispatcher: dispatcher('http'), log, resolveToken: (token) => resolveApiToken(gateway.state, token) });
+    if (options.http) http = await startApiServer({ config: gateway.config, configDir: options.configDir, ...options.http, users, dispatcher: dispatcher('http'), log, resolveToken: (token) => resolveApiToken(gateway.state, token), ...(hooks ? { hooks } : {}) });
   } catch (e) {
     await close();
     throw e;

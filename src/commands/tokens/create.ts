@@ -1,5 +1,7 @@
 import { defineCommand, EVERYWHERE } from '../../dispatch/command.js';
 import { UsageError } from '../../core/errors.js';
+import { parseScopes, type Scope } from '../../core/access.js';
+import type { UserConfig } from '../../core/config/types.js';
 import { checkDuration, durationSeconds } from '../../core/values.js';
 import { createApiToken, type ApiToken } from '../../state/api-tokens.js';
 
@@ -16,18 +18,28 @@ function expiry(text: string, now: Date): Date {
   return new Date(now.getTime() + seconds * 1000);
 }
 
+/** `--scope deploy,releases`, each scope one the user has (a member: read, and the verbs users.yml gives them). */
+function scopesFor(user: UserConfig, text: string): Scope[] {
+  const scopes = parseScopes(text);
+  if ('error' in scopes) throw new UsageError(`tokens:create: --scope: ${scopes.error}`);
+  const missing = user.role === 'admin' ? [] : scopes.filter((s) => s === 'admin' || (s !== 'read' && !user.verbs.includes(s)));
+  if (missing.length > 0) throw new UsageError(`tokens:create: --scope ${missing.join(', ')}: ${user.name} may not ${missing.join(' or ')} (users.yml)`);
+  return scopes;
+}
+
 /** `tokens:create`: a token for the HTTP API, acting as the user who made it; shown once. */
 export default defineCommand<ApiToken & { token: string }>({
   name: 'tokens:create',
   summary: 'a new HTTP API token, acting as you, until revoked or --expires (30d, 12h...) (shown once: keep it)',
-  usage: '[--label TEXT] [--expires DURATION] [--json]',
-  args: { values: ['label', 'expires'], booleans: ['json'] },
+  usage: '[--label TEXT] [--expires DURATION] [--scope SCOPE,...] [--json]',
+  args: { values: ['label', 'expires', 'scope'], booleans: ['json'] },
   need: 'none',
   surfaces: EVERYWHERE,
   async run(args, ctx) {
     const expiresAt = args.values.expires === undefined ? undefined : expiry(args.values.expires, new Date());
-    const { token, record } = await createApiToken((await ctx.gateway()).state, ctx.user.name, args.values.label ?? '', expiresAt);
+    const scopes = args.values.scope === undefined ? undefined : scopesFor(ctx.user, args.values.scope);
+    const { token, record } = await createApiToken((await ctx.gateway()).state, ctx.user.name, args.values.label ?? '', expiresAt, scopes);
     return { ...record, token };
   },
-  text: (t) => `${t.token}\ntoken ${t.id} for ${t.user}${t.expiresAt ? `, until ${t.expiresAt}` : ''}: send it as "Authorization: Bearer <token>"; it is not shown again\n`,
+  text: (t) => `${t.token}\ntoken ${t.id} for ${t.user}${t.scopes ? `, scoped to ${t.scopes.join(', ')}` : ''}${t.expiresAt ? `, until ${t.expiresAt}` : ''}: send it as "Authorization: Bearer <token>"; it is not shown again\n`,
 });

@@ -6,7 +6,7 @@ import { listApiTokens, tokenExpired, type ApiToken } from '../../state/api-toke
 /** `tokens:list`: the user's own tokens, never the tokens themselves. */
 export default defineCommand<ApiToken[]>({
   name: 'tokens:list',
-  summary: 'your HTTP API tokens (ids, expiry and labels, never the tokens)',
+  summary: 'your HTTP API tokens (ids, expiry, scopes and labels, never the tokens)',
   usage: '[--json]',
   args: { booleans: ['json'] },
   need: 'none',
@@ -17,6 +17,6 @@ export default defineCommand<ApiToken[]>({
   text: (tokens) => {
     const now = new Date();
     const until = (t: ApiToken) => (t.expiresAt ? `${tokenExpired(t, now) ? 'expired ' : 'expires '}${t.expiresAt}` : 'no expiry');
-    return formatTable(tokens.map((t) => [t.id, t.createdAt, until(t), printable(t.label)]));
+    return formatTable(tokens.map((t) => [t.id, t.createdAt, until(t), printable(t.label), t.scopes ? `scoped to ${t.scopes.join(',')}` : 'unscoped']));
   },
 });

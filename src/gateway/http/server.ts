@@ -16,6 +16,8 @@ import type { LiveUsers } from '../../config/live-users.js';
 import { lineWriter, writable } from '../../lib/lines.js';
 import { tokenExpired, type ApiToken } from '../../state/api-tokens.js';
 import { routeRequest } from './routes.js';
+import { gitRefusal, gitRequest, serveGit } from './git.js';
+import type { HookServer } from '../../push/hook-server.js';
 
 export interface ApiServerOptions {
   config: GatewayConfig;
@@ -29,6 +31,10 @@ export interface ApiServerOptions {
   dispatcher: Dispatcher;
   /** One line for the gateway's log (connections refused by a limit, streams of removed users ended). */
   log?: (line: string) => void;
+  /** The configuration directory, for the hooks of pushes over HTTP. */
+  configDir: string;
+  /** Where the hooks of pushes over HTTP are run; without it, each hook runs in its own process. */
+  hooks?: HookServer;
 }
 
 /** What a request may use: who it acts as, through which token, from where, and the gateway's shared counters. */
@@ -153,12 +159,22 @@ async function serve(options: ApiServerOptions, shared: Shared, req: IncomingMes
     void options.dispatcher.record({ user, command: auditText(what), exitCode: 1, at: new Date().toISOString(), from, refused });
     return send(res, status, { error, ...extra });
   };
+  const git = gitRequest(req.method ?? 'GET', url);
   const auth = await authenticate(options, shared, req);
   if ('refused' in auth) {
+    if (git) {
+      void options.dispatcher.record({ user: auth.user ?? '-', command: auditText(what), exitCode: 1, at: new Date().toISOString(), from, refused: auth.refused });
+      return gitRefusal(res, 401, `magrathea: ${auth.error}; over HTTP, git sends the token as the password`);
+    }
     res.setHeader('WWW-Authenticate', 'Bearer realm="magrathea"');
     return refuse(auth.user ?? '-', auth.refused, 401, auth.error);
   }
   const caller: Caller = { ...auth, from };
+  if (git) {
+    const record = (user: string, command: string, exitCode: number, refused?: string) =>
+      void options.dispatcher.record({ user, command, exitCode, at: new Date().toISOString(), from, ...(refused ? { refused } : {}) });
+    return serveGit({ stateDir: options.config.gateway.stateDir, configDir: options.configDir, ...(options.hooks ? { hooks: options.hooks } : {}), record }, caller, git, req, res);
+  }
   const user = caller.user;
   let body: unknown;
   try {
@@ -171,7 +187,7 @@ async function serve(options: ApiServerOptions, shared: Shared, req: IncomingMes
   // Access first, as over SSH (a user learns nothing of apps they may not see), then the app, then the run.
   const commands: Runnable[] = [];
   for (const argv of route.commands) {
-    const prepared = options.dispatcher.prepare(user, argv, { from });
+    const prepared = options.dispatcher.prepare(user, argv, { from, ...(caller.token.scopes ? { scopes: caller.token.scopes } : {}) });
     if (!prepared.ok) return send(res, httpStatus(prepared.outcome), { error: prepared.message, exit: prepared.outcome.exitCode });
     commands.push(prepared.run);
   }
@@ -254,14 +270,24 @@ async function serveSource(options: ApiServerOptions, app: string, name: string,
 async function authenticate(options: ApiServerOptions, shared: Shared, req: IncomingMessage): Promise<{ user: UserConfig; token: ApiToken } | { refused: string; error: string; user?: string }> {
   const header = req.headers.authorization;
   if (header === undefined) return { refused: 'no-token', error: 'a valid token is needed: Authorization: Bearer <token> (ssh magrathea tokens:create)' };
-  const match = /^Bearer ([\x21-\x7e]{1,200})$/.exec(header);
-  const token = match ? await options.resolveToken(match[1]!) : undefined;
+  const given = presentedToken(header);
+  const token = given ? await options.resolveToken(given) : undefined;
   if (!token) return { refused: 'unknown-token', error: 'this token is not valid (revoked, or never made): ssh magrathea tokens:create makes one' };
   if (tokenExpired(token, new Date())) return { refused: 'expired-token', user: token.user, error: `token ${token.id} expired at ${token.expiresAt}: ssh magrathea tokens:create makes a new one` };
   // The user must still be in users.yml: removing a user there ends their tokens.
   const user = shared.users.users[token.user];
   if (!user) return { refused: 'removed-user', user: token.user, error: `token ${token.id} belongs to ${token.user}, who is no longer a user of this gateway` };
   return { user, token };
+}
+
+/** The token of `Authorization: Bearer TOKEN`, or of Basic with the token as the password (git over HTTP; the user name is not read). */
+function presentedToken(header: string): string | undefined {
+  const bearer = /^Bearer ([\x21-\x7e]{1,200})$/.exec(header);
+  if (bearer) return bearer[1];
+  const basic = /^Basic ([A-Za-z0-9+/=]{1,400})$/.exec(header);
+  if (!basic) return undefined;
+  const pair = Buffer.from(basic[1]!, 'base64').toString('utf8');
+  return pair.slice(pair.indexOf(':') + 1) || undefined;
 }
 
 async function readBody(req: IncomingMessage): Promise<unknown> {

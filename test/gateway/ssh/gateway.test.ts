@@ -373,6 +373,78 @@ describe('the HTTP API', () => {
     expect(raw.status).toBe(415);
   });
 
+  it('scoped tokens: a releases token reads but may not deploy (403) nor make a wider token; a scope a member lacks is refused', async () => {
+    const releasesOnly = JSON.parse((await ssh('admin', 'tokens:create', '--scope', 'releases', '--label', 'reader', '--json')).stdout) as { token: string; scopes: string[] };
+    expect(releasesOnly.scopes).toEqual(['read']);
+    const headers = { Authorization: `Bearer ${releasesOnly.token}`, 'Content-Type': 'application/json' };
+    expect((await fetch(`${api}/v1/apps/hello/releases`, { headers })).status).toBe(200);
+    const deploy = await fetch(`${api}/v1/apps/hello/deploy`, { method: 'POST', headers, body: '{}' });
+    expect(deploy.status).toBe(403);
+    expect(((await deploy.json()) as { error: string }).error).toBe('magrathea: this token is scoped to read: deploy needs the deploy scope');
+    const wider = await fetch(`${api}/v1/run`, { method: 'POST', headers, body: JSON.stringify({ argv: ['tokens:create'] }) });
+    expect(wider.status).toBe(403);
+    expect((await ssh('admin', 'tokens:list')).stdout).toMatch(/reader +scoped to read\n/);
+    const member = await ssh('bob', 'tokens:create', '--scope', 'deploy,config');
+    expect(member).toMatchObject({ exitCode: 2, stderr: 'tokens:create: --scope config: bob may not config (users.yml)\n' });
+    expect((await ssh('admin', 'tokens:create', '--scope', 'deploy,root')).stderr).toMatch(/--scope: "root" is not a scope; scopes: read, deploy/);
+  });
+
+  it('git over HTTP with a token as the password: clone with a read token; a wrong, expired or read-only token stores nothing; a bad manifest is rejected with file:line:col; a deploy token pushes, deploys and is served', async () => {
+    const token = async (...args: string[]) => (JSON.parse((await ssh('admin', 'tokens:create', ...args, '--json')).stdout) as { token: string }).token;
+    const [reader, deployer, brief] = [await token('--scope', 'releases'), await token('--scope', 'deploy', '--expires', '1h'), await token('--expires', '1s')];
+    const remote = (secret: string) => `${api.replace('http://', `http://ci:${secret}@`)}/hello.git`;
+    const repo = join(work, 'over-http');
+    const httpGit = (...args: string[]) => run('git', ['-c', 'credential.helper=', '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { reject: false, timeout: 180_000, env: { GIT_TERMINAL_PROMPT: '0' } });
+    const cloned = await httpGit('clone', '-q', remote(reader), repo);
+    expect(cloned).toMatchObject({ exitCode: 0 });
+    const live = (await httpGit('-C', repo, 'rev-parse', 'HEAD')).stdout.trim();
+    const atRemote = async () => (await httpGit('-C', repo, 'ls-remote', remote(reader), 'refs/heads/master')).stdout.split('\t')[0];
+    expect(await atRemote()).toBe(live);
+    // A member sees nothing of an app that is not theirs; no token, no refs; only the smart protocol's paths are served.
+    const stranger = await httpGit('clone', '-q', remote(tokens.bob!), join(work, 'not-bobs'));
+    expect(stranger.exitCode).not.toBe(0);
+    expect(stranger.stderr).toMatch(/remote: magrathea: bob has no access to app hello/);
+    expect((await fetch(`${api}/hello.git/info/refs?service=git-upload-pack`)).status).toBe(401);
+    for (const path of ['/hello.git/info/refs', '/hello.git/HEAD', '/hello.git/objects/info/packs', '/..%2fhello.git/info/refs?service=git-upload-pack', '/Hello.git/info/refs?service=git-upload-pack']) {
+      expect([path, (await fetch(`${api}${path}`, { headers: { Authorization: `Bearer ${reader}` } })).status]).toEqual([path, 404]);
+    }
+
+    await writeFile(join(repo, 'public/http.php'), '<?php echo "pushed over http\\n";');
+    await httpGit('-C', repo, 'add', '-A');
+    await httpGit('-C', repo, 'commit', '-q', '-m', 'over http');
+    const wrong = await httpGit('-C', repo, 'push', remote(`mg_${'B'.repeat(43)}`), 'master');
+    expect(wrong.exitCode).not.toBe(0);
+    expect(wrong.stderr).toMatch(/remote: magrathea: this token is not valid \(revoked, or never made\)/);
+    await new Promise((r) => setTimeout(r, 1_200));
+    expect((await httpGit('-C', repo, 'push', remote(brief), 'master')).stderr).toMatch(/remote: magrathea: token \w+ expired at /);
+    const readOnly = await httpGit('-C', repo, 'push', remote(reader), 'master');
+    expect(readOnly.exitCode).not.toBe(0);
+    expect(readOnly.stderr).toMatch(/remote: magrathea: this token is scoped to read: push needs the deploy scope/);
+    expect(readOnly.stderr).toMatch(/403/);
+    expect(await atRemote()).toBe(live);
+
+    const manifest = join(repo, 'magrathea.yml');
+    const good = await readFile(manifest, 'utf8');
+    await writeFile(manifest, good.replace('ttl: 60s', 'ttl: soon'));
+    await httpGit('-C', repo, 'commit', '-q', '-am', 'bad ttl');
+    const bad = await httpGit('-C', repo, 'push', remote(deployer), 'master');
+    expect(bad.exitCode).not.toBe(0);
+    expect(bad.stderr).toMatch(/remote: magrathea\.yml:\d+:\d+: cache\.ttl: "soon" is not a duration/);
+    expect(bad.stderr).toMatch(/\[remote rejected\] master -> master \(pre-receive hook declined\)/);
+    expect(await atRemote()).toBe(live);
+
+    await writeFile(manifest, good);
+    await httpGit('-C', repo, 'commit', '-q', '-am', 'good ttl');
+    const pushed = await httpGit('-C', repo, 'push', remote(deployer), 'master');
+    expect(pushed.exitCode).toBe(0);
+    expect(pushed.stderr).toMatch(/remote: cluster-a\s+live\s+r\d+/);
+    expect(pushed.stderr).toMatch(/remote: cluster-b\s+live\s+r\d+/);
+    expect(await atRemote()).toBe((await httpGit('-C', repo, 'rev-parse', 'HEAD')).stdout.trim());
+    expect((await curl(`${edge('cluster-a')}/http.php`, 'hello.example.com')).body).toBe('pushed over http\n');
+    // Recorded as a push of admin's, from the HTTP listener.
+    expect((await ssh('admin', 'audit', '-n', '40')).stdout).toMatch(/admin .*git-receive-pack hello\.git \(http\)/);
+  }, 300_000);
+
   it('forgets a revoked token at once', async () => {
     const { id } = ((await call('bob', 'GET', '/v1/tokens')).json as { id: string }[])[0]!;
     expect((await ssh('bob', 'tokens:revoke', id!)).exitCode).toBe(0);
