@@ -154,7 +154,7 @@ beforeAll(async () => {
   const open = await startNamedGateway('open', 'limits:\n  ssh: { auth_timeout: 2s, connections: 2100 }\n');
   const tight = await startNamedGateway(
     'tight',
-    'limits:\n  ssh: { connections: 4, channels_per_connection: 2 }\n  http: { request_timeout: 2s, idle_timeout: 1s, connections: 4, streams_per_token: 1 }\n  logs_follow_per_user: 1\n',
+    'limits:\n  ssh: { connections: 4, channels_per_connection: 2 }\n  http: { request_timeout: 2s, idle_timeout: 1s, connections: 4, streams_per_token: 1, requests_per_minute: 5 }\n  logs_follow_per_user: 1\n',
   );
   // The example app's manifest on the app's master, fetched straight into the gateway's repository: no push, no deploy.
   const repo = join(work, 'repo');
@@ -331,6 +331,21 @@ describe('HTTP limits', () => {
     } finally {
       for (const h of held) h.socket.destroy();
     }
+  });
+
+  it('one token cannot send more than limits.http.requests_per_minute: 429 with Retry-After, naming the limit; another token is still served', async () => {
+    const tight = gateways.tight!;
+    const [busy, other] = [await token(tight, 'admin'), await token(tight, 'admin')];
+    const get = (secret: string) => fetch(`${tight.api}/v1/apps`, { headers: { Authorization: `Bearer ${secret}` } });
+    for (let i = 0; i < 5; i++) expect((await get(busy)).status).toBe(200);
+    const refused = await get(busy);
+    expect(refused.status).toBe(429);
+    // One request every 12 s comes back: at most 12 s to wait.
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(Number(refused.headers.get('retry-after'))).toBeLessThanOrEqual(12);
+    expect(((await refused.json()) as { error: string }).error).toMatch(/^token \w+ sent more than 5 requests in a minute \(limits\.http\.requests_per_minute: 5\); retry in \d+ s$/);
+    expect((await get(other)).status).toBe(200);
+    await waitFor('the refusal in the audit log', async () => (await audit(tight)).some((e) => e.refused === 'limits.http.requests_per_minute'));
   });
 
   it('one token cannot hold more streams than limits.http.streams_per_token', async () => {

@@ -58,6 +58,8 @@ export interface LimitsSettings {
     connections: number;
     /** Streamed answers (deploy, rollback, logs, /v1/run) open at once per token. Default 4. */
     streamsPerToken: number;
+    /** Requests per minute per token (a burst of as many at once), else 429 with Retry-After. */
+    requestsPerMinute: number;
   };
   /** `logs -f` running at once per user, over SSH and the HTTP API together. Default 4. */
   logsFollowPerUser: number;

@@ -144,7 +144,7 @@ function readDuration(r: Reader, path: string[], min: number, max: number, what:
 
 export const DEFAULT_LIMITS: LimitsSettings = {
   ssh: { authTimeoutSeconds: 10, connections: 1000, connectionsPerAddress: 50, channelsPerConnection: 10 },
-  http: { requestTimeoutSeconds: 30, idleTimeoutSeconds: 5, connections: 1000, streamsPerToken: 4 },
+  http: { requestTimeoutSeconds: 30, idleTimeoutSeconds: 5, connections: 1000, streamsPerToken: 4, requestsPerMinute: 600 },
   logsFollowPerUser: 4,
 };
 
@@ -156,7 +156,7 @@ function readLimits(r: Reader): LimitsSettings {
   const limits = defaultLimits();
   r.map(['limits'], ['ssh', 'http', 'logs_follow_per_user'], 'limits (ssh, http, logs_follow_per_user)');
   r.map(['limits', 'ssh'], ['auth_timeout', 'connections', 'connections_per_address', 'channels_per_connection'], 'SSH limits (auth_timeout, connections, connections_per_address, channels_per_connection)');
-  r.map(['limits', 'http'], ['request_timeout', 'idle_timeout', 'connections', 'streams_per_token'], 'HTTP limits (request_timeout, idle_timeout, connections, streams_per_token)');
+  r.map(['limits', 'http'], ['request_timeout', 'idle_timeout', 'connections', 'streams_per_token', 'requests_per_minute'], 'HTTP limits (request_timeout, idle_timeout, connections, streams_per_token, requests_per_minute)');
   const seconds = (at: string[], min: number, max: number, range: string): number | undefined => readDuration(r, at, min, max, `must be from ${range}`);
   const count = (at: string[], max: number) => r.integer(at, 1, max);
   limits.ssh.authTimeoutSeconds = seconds(['limits', 'ssh', 'auth_timeout'], 1, 600, '1s to 10m') ?? limits.ssh.authTimeoutSeconds;
@@ -167,6 +167,7 @@ function readLimits(r: Reader): LimitsSettings {
   limits.http.idleTimeoutSeconds = seconds(['limits', 'http', 'idle_timeout'], 1, 600, '1s to 10m') ?? limits.http.idleTimeoutSeconds;
   limits.http.connections = count(['limits', 'http', 'connections'], 100_000) ?? limits.http.connections;
   limits.http.streamsPerToken = count(['limits', 'http', 'streams_per_token'], 1000) ?? limits.http.streamsPerToken;
+  limits.http.requestsPerMinute = count(['limits', 'http', 'requests_per_minute'], 1_000_000) ?? limits.http.requestsPerMinute;
   limits.logsFollowPerUser = count(['limits', 'logs_follow_per_user'], 1000) ?? limits.logsFollowPerUser;
   return limits;
 }

@@ -11,6 +11,7 @@ import type { GatewayConfig, UserConfig } from '../../core/config/types.js';
 import { auditText } from '../../state/audit.js';
 import { appExists } from '../../push/repos.js';
 import { Slots } from '../../core/slots.js';
+import { RateLimit } from '../../core/rate.js';
 import type { CommandOutcome, Dispatcher, Prepared } from '../../dispatch/dispatch.js';
 import type { LiveUsers } from '../../config/live-users.js';
 import { lineWriter, writable } from '../../lib/lines.js';
@@ -47,6 +48,7 @@ interface Caller {
 interface Shared {
   users: LiveUsers;
   streams: Slots;
+  rates: RateLimit;
   /** Streams open now, ended when their user leaves users.yml. */
   open: Set<{ user: string; res: ServerResponse }>;
 }
@@ -72,6 +74,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const shared: Shared = {
     users: options.users,
     streams: new Slots(limits.http.streamsPerToken),
+    rates: new RateLimit(limits.http.requestsPerMinute),
     open: new Set(),
   };
   const log = options.log ?? (() => undefined);
@@ -155,26 +158,26 @@ async function serve(options: ApiServerOptions, shared: Shared, req: IncomingMes
   if (source && req.method === 'GET') return serveSource(options, source[1]!, source[2]!, req, res);
   const from = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
   const what = `api: ${req.method} ${url.pathname}`;
-  const refuse = (user: string, refused: string, status: number, error: string, extra: Record<string, unknown> = {}) => {
-    void options.dispatcher.record({ user, command: auditText(what), exitCode: 1, at: new Date().toISOString(), from, refused });
-    return send(res, status, { error, ...extra });
-  };
+  const record = (user: string, command: string, exitCode: number, refused?: string) =>
+    void options.dispatcher.record({ user, command, exitCode, at: new Date().toISOString(), from, ...(refused ? { refused } : {}) });
   const git = gitRequest(req.method ?? 'GET', url);
+  // Refused before any command: recorded, and answered as JSON, or as text git shows (a git request).
+  const refuse = (user: string, refused: string, status: number, error: string, extra: Record<string, unknown> = {}) => {
+    record(user, auditText(what), 1, refused);
+    return git ? gitRefusal(res, status, `magrathea: ${error}`) : send(res, status, { error, ...extra });
+  };
   const auth = await authenticate(options, shared, req);
   if ('refused' in auth) {
-    if (git) {
-      void options.dispatcher.record({ user: auth.user ?? '-', command: auditText(what), exitCode: 1, at: new Date().toISOString(), from, refused: auth.refused });
-      return gitRefusal(res, 401, `magrathea: ${auth.error}; over HTTP, git sends the token as the password`);
-    }
-    res.setHeader('WWW-Authenticate', 'Bearer realm="magrathea"');
-    return refuse(auth.user ?? '-', auth.refused, 401, auth.error);
+    if (!git) res.setHeader('WWW-Authenticate', 'Bearer realm="magrathea"');
+    return refuse(auth.user ?? '-', auth.refused, 401, git ? `${auth.error}; over HTTP, git sends the token as the password` : auth.error);
   }
   const caller: Caller = { ...auth, from };
-  if (git) {
-    const record = (user: string, command: string, exitCode: number, refused?: string) =>
-      void options.dispatcher.record({ user, command, exitCode, at: new Date().toISOString(), from, ...(refused ? { refused } : {}) });
-    return serveGit({ stateDir: options.config.gateway.stateDir, configDir: options.configDir, ...(options.hooks ? { hooks: options.hooks } : {}), record }, caller, git, req, res);
+  const wait = shared.rates.take(caller.token.id, Date.now());
+  if (wait > 0) {
+    res.setHeader('Retry-After', String(wait));
+    return refuse(caller.user.name, 'limits.http.requests_per_minute', 429, `token ${caller.token.id} sent more than ${shared.rates.perMinute} requests in a minute (limits.http.requests_per_minute: ${shared.rates.perMinute}); retry in ${wait} s`);
   }
+  if (git) return serveGit({ stateDir: options.config.gateway.stateDir, configDir: options.configDir, ...(options.hooks ? { hooks: options.hooks } : {}), record }, caller, git, req, res);
   const user = caller.user;
   let body: unknown;
   try {
