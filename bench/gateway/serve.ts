@@ -14,14 +14,29 @@ export interface BenchGateway {
   ssh: string[];
   /** `ssh magrathea ARGS...` */
   command(...args: string[]): Promise<RunResult>;
+  /** The HTTP API's URL, when started with it. */
+  api?: string;
   /** Stops the gateway by its pid (TERM, then KILL after 10 s). Safe to call twice. */
   stop(): Promise<void>;
 }
 
-/** Starts `magrathea serve --no-http` on a free loopback port; the caller registers `stop` at once. */
-export async function startBenchGateway(lab: LabStatus, work: string, onStop: (stop: () => Promise<void>) => void): Promise<BenchGateway> {
+/**
+ * Starts `magrathea serve` on a free loopback port, without its HTTP API
+ * unless `http` (then on another free port, without the per-token request
+ * rate: a bench measures the gateway, not its limit); the caller registers
+ * `stop` at once.
+ */
+export async function startBenchGateway(lab: LabStatus, work: string, onStop: (stop: () => Promise<void>) => void, options: { http?: boolean } = {}): Promise<BenchGateway> {
   const port = await freePort();
-  const server = start('node', [CLI, 'serve', '--config', lab.config, '--listen', `127.0.0.1:${port}`, '--no-http'], { stdio: 'pipe' });
+  let config = lab.config;
+  let http = ['--no-http'];
+  if (options.http) {
+    config = join(work, 'gateway-config');
+    await cp(lab.config, config, { recursive: true });
+    await writeFile(join(config, 'gateway.yml'), `${await readFile(join(config, 'gateway.yml'), 'utf8')}limits:\n  http: { requests_per_minute: 1000000 }\n`);
+    http = ['--http', `127.0.0.1:${await freePort()}`];
+  }
+  const server = start('node', [CLI, 'serve', '--config', config, '--listen', `127.0.0.1:${port}`, ...http], { stdio: 'pipe' });
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
@@ -38,7 +53,8 @@ export async function startBenchGateway(lab: LabStatus, work: string, onStop: (s
   if (!log.includes('listening')) throw new Error(`magrathea serve did not start: ${log}`);
   const key = lab.ssh.identity.replace(/id_ed25519$/, 'user_ed25519');
   const ssh = ['ssh', '-p', String(port), '-i', key, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', `UserKnownHostsFile=${join(work, 'known_hosts')}`];
-  return { pid: server.pid!, port, ssh, command: (...args) => run(ssh[0]!, [...ssh.slice(1), 'git@127.0.0.1', ...args]), stop };
+  const api = options.http ? `http://${http[1]!}` : undefined;
+  return { pid: server.pid!, port, ssh, command: (...args) => run(ssh[0]!, [...ssh.slice(1), 'git@127.0.0.1', ...args]), stop, ...(api ? { api } : {}) };
 }
 
 /**

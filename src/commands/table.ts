@@ -45,6 +45,7 @@ import rollback from './releases/rollback.js';
 import tokensCreate from './tokens/create.js';
 import tokensList from './tokens/list.js';
 import tokensRevoke from './tokens/revoke.js';
+import { login, logout } from './client/login.js';
 
 /**
  * Every command of Magrathea, on every surface, in the order `help` lists
@@ -57,6 +58,9 @@ export const COMMANDS: readonly Command[] = [
   validate,
   render,
   explain,
+  // This machine's commands sent to a gateway (a laptop, a CI job).
+  login,
+  logout,
   // Apps and what they run.
   appsList,
   appsCreate,

@@ -1,13 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { run } from '../../../src/adapters/exec.js';
+import { join, resolve } from 'node:path';
+import { run, start } from '../../../src/adapters/exec.js';
 import type { LabStatus } from '../../../src/lab/status.js';
 import { curl } from '../../helpers/curl.js';
 import { freePort } from '../../helpers/free-port.js';
 import { gatewayClient, makeUserKeys, startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { sshRun, useOwnLab } from '../../helpers/lab.js';
+import { waitFor } from '../../helpers/wait.js';
+
+/** The built command line, as another machine's user runs it. */
+const CLIENT = resolve('dist/src/cli/main.js');
 
 /**
  * The SSH gateway with the real git and OpenSSH clients: `magrathea serve`
@@ -443,6 +447,63 @@ describe('the HTTP API', () => {
     expect((await curl(`${edge('cluster-a')}/http.php`, 'hello.example.com')).body).toBe('pushed over http\n');
     // Recorded as a push of admin's, from the HTTP listener.
     expect((await ssh('admin', 'audit', '-n', '40')).stdout).toMatch(/admin .*git-receive-pack hello\.git \(http\)/);
+  }, 300_000);
+
+  it('the command line on another machine: another user logs in, the app comes from the git remote, releases, config:set, deploy and logs -f go through the API with their exit codes', async () => {
+    // Another user (nobody), with a home of its own: nothing of root's configuration or keys.
+    const home = await mkdtemp(join(tmpdir(), 'magrathea-client-'));
+    await run('chown', ['65534:65534', home]);
+    try {
+      const env = ['env', '-i', `HOME=${home}`, `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`];
+      const as = (argv: string[], options: { cwd?: string; input?: string } = {}) =>
+        run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...env, ...(options.cwd ? ['sh', '-c', 'cd "$1" && shift && exec "$@"', 'sh', options.cwd] : []), ...argv], { reject: false, timeout: 180_000, ...(options.input !== undefined ? { input: options.input } : {}) });
+      const magrathea = (args: string[], cwd?: string, input?: string) => as([process.execPath, CLIENT, ...args], { ...(cwd ? { cwd } : {}), ...(input !== undefined ? { input } : {}) });
+      const secret = (JSON.parse((await ssh('admin', 'tokens:create', '--label', 'laptop', '--json')).stdout) as { token: string }).token;
+
+      expect(await magrathea(['login', api], undefined, 'not-a-token\n')).toMatchObject({ exitCode: 2, stderr: expect.stringMatching(/login: give the token on stdin/) });
+      expect(await magrathea(['login', api], undefined, `mg_${'C'.repeat(43)}\n`)).toMatchObject({ exitCode: 1, stderr: expect.stringMatching(/this token is not valid.*nothing kept/) });
+      const loggedIn = await magrathea(['login', api], undefined, `${secret}\n`);
+      expect(loggedIn).toMatchObject({ exitCode: 0, stdout: `logged in to ${api} as admin (kept in ${home}/.config/magrathea/login.json, readable by you only)\n` });
+      expect(((await stat(join(home, '.config/magrathea/login.json'))).mode & 0o777).toString(8)).toBe('600');
+
+      // A clone of the app, its remote on the gateway: the app is found from it.
+      const repo = join(home, 'hello');
+      expect((await as(['git', 'clone', '-q', `${api.replace('http://', `http://laptop:${secret}@`)}/hello.git`, repo])).exitCode).toBe(0);
+      await as(['git', '-C', repo, 'remote', 'add', 'magrathea', `${api}/hello.git`]);
+      const releases = await magrathea(['releases', '--json'], repo);
+      expect(releases).toMatchObject({ exitCode: 0, stderr: '' });
+      expect(JSON.parse(releases.stdout)).toEqual(JSON.parse((await ssh('admin', 'releases', 'hello', '--json')).stdout));
+      expect(await magrathea(['config:set', '@cluster-a', 'FROM_LAPTOP=yes'], repo)).toMatchObject({ exitCode: 0, stderr: '' });
+      const deployed = await magrathea(['deploy'], repo);
+      expect(deployed.exitCode).toBe(0);
+      expect(`${deployed.stdout}${deployed.stderr}`).toMatch(/cluster-a\s+live\s+r\d+/);
+      expect((await ssh('admin', 'config:show', 'hello@cluster-a')).stdout).toMatch(/FROM_LAPTOP/);
+
+      // logs -f follows until stopped: a request through the edge shows up in it.
+      const follower = start('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...env, 'sh', '-c', 'cd "$1" && shift && exec "$@"', 'sh', repo, process.execPath, CLIENT, 'logs', '@cluster-a', '-f', '-n', '0'], { detached: true });
+      let followed = '';
+      follower.stdout!.on('data', (d: Buffer) => void (followed += String(d)));
+      try {
+        await waitFor('a request in the followed logs', async () => {
+          // Each a new URL: a cached page would not reach the web host's log.
+          await curl(`${edge('cluster-a')}/?from-laptop-${Date.now()}`, 'hello.example.com');
+          return followed.includes('from-laptop');
+        }, 60_000, async () => followed);
+      } finally {
+        process.kill(-follower.pid!, 'SIGTERM');
+        await follower.catch(() => undefined);
+      }
+
+      // Exit codes as on the gateway; what needs a terminal or bytes says to use SSH; local tools run here.
+      expect((await magrathea(['no-such-command'], repo)).exitCode).toBe(3);
+      expect(await magrathea(['releases', '-a', 'nope'], repo)).toMatchObject({ exitCode: (await ssh('admin', 'releases', 'nope')).exitCode, stderr: expect.stringMatching(/no app nope/) });
+      expect(await magrathea(['shell', '@cluster-a'], repo)).toMatchObject({ exitCode: 2, stderr: 'magrathea shell: runs over SSH only: ssh magrathea shell hello@cluster-a\n' });
+      expect(await magrathea(['validate'], repo)).toMatchObject({ exitCode: 0 });
+      expect(await magrathea(['logout'])).toMatchObject({ exitCode: 0, stdout: `logged out of ${api}\n` });
+      expect((await magrathea(['releases'], repo)).exitCode).not.toBe(0);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
   }, 300_000);
 
   it('forgets a revoked token at once', async () => {
