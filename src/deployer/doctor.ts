@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { HostSession, type SshSettings } from '../adapters/ssh.js';
 import type { ClusterConfig, HostConfig } from '../core/config/types.js';
 import type { InstanceConfig } from '../core/manifest/types.js';
-import { fpmPoolDir, instanceId, instanceRoot } from '../core/render/names.js';
+import { fpmPoolDir, instanceId, instanceRoot, PROBE_PATH } from '../core/render/names.js';
+import { CACHE_CHECK_HOST } from '../core/render/varnish.js';
+import { checkFpmReload } from './host-requirements.js';
 import { agent } from './agent.js';
 import { describe, renderLive } from './deploy-cluster.js';
 import type { DeployState } from './types.js';
@@ -17,9 +19,12 @@ export interface Drift {
    * changed: not the bytes the gateway renders (a hand edit, Puppet);
    * missing: not on the host; unknown: a Magrathea file that no live
    * instance has (left by an app destroyed elsewhere, or copied in by hand);
-   * current: the instance's `current` is not the release the gateway recorded.
+   * current: the instance's `current` is not the release the gateway recorded;
+   * requirement: the host no longer provides what deploys rely on (PHP-FPM's
+   * process_control_timeout, free disk space under the apps);
+   * service: a daemon of the host does not answer (Apache, Varnish, HAProxy).
    */
-  kind: 'changed' | 'missing' | 'unknown' | 'current';
+  kind: 'changed' | 'missing' | 'unknown' | 'current' | 'requirement' | 'service';
   detail: string;
   /** `<app>.<env>`, when the file or link is one instance's. */
   instance?: string;
@@ -57,6 +62,7 @@ export async function surveyCluster(cluster: ClusterConfig, state: DeployState, 
         const web = host.roles.includes('web') ? live : [];
         const { stdout } = await agent(session, 'survey', [...managedDirs(cluster, host, live), '--', ...web.map((i) => instanceRoot(cluster.paths, i))]);
         survey.drift.push(...compareHost(cluster, host, stdout, files, web, releases));
+        survey.drift.push(...(await checkHost(session, cluster, host, web)));
       } catch (e) {
         survey.unreachable[host.name] = describe(e);
       } finally {
@@ -66,6 +72,45 @@ export async function surveyCluster(cluster: ClusterConfig, state: DeployState, 
   );
   survey.drift.sort((a, b) => a.host.localeCompare(b.host) || a.path.localeCompare(b.path));
   return survey;
+}
+
+/** Below this share of free space under the apps' directory, a web host is reported: a deploy writes a whole release there. */
+const MIN_FREE_PERCENT = 10;
+
+/**
+ * What the deploys rely on, asked of the host itself (reading only): on a
+ * web host, each PHP version's reload setting and the free space under the
+ * apps; each daemon answering on its port (Apache with the probe page,
+ * Varnish with its own check answer, HAProxy with any HTTP answer).
+ */
+async function checkHost(session: HostSession, cluster: ClusterConfig, host: HostConfig, web: readonly InstanceConfig[]): Promise<Drift[]> {
+  const drift: Drift[] = [];
+  const add = (path: string, kind: 'requirement' | 'service', detail: string) => drift.push({ cluster: cluster.name, host: host.name, path, kind, detail });
+  const status = async (port: number, path: string, vhost: string): Promise<string> =>
+    (await session.exec(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '5', '-H', `Host: ${vhost}`, `http://${host.address}:${port}${path}`], { reject: false })).stdout.trim() || '000';
+  if (host.roles.includes('web')) {
+    for (const php of [...new Set(web.map((i) => i.php))].sort()) {
+      await checkFpmReload(session, cluster, php).catch((e: Error) => add(`PHP-FPM ${php}`, 'requirement', e.message));
+    }
+    const df = await session.exec(['df', '-P', '-k', cluster.paths.apps], { reject: false });
+    const [, size, used, free] = (df.stdout.trim().split('\n')[1] ?? '').split(/\s+/).map(Number);
+    if (df.exitCode !== 0 || !size) add(cluster.paths.apps, 'requirement', `free space unknown: df exited ${df.exitCode}: ${df.stderr.trim()}`);
+    else if ((free! / size) * 100 < MIN_FREE_PERCENT) add(cluster.paths.apps, 'requirement', `${Math.round((used! / size) * 100)}% used, ${Math.round(free! / 1024)} MiB free: a deploy writes a whole release here`);
+    const vhost = web[0]?.domains[0];
+    if (vhost) {
+      const code = await status(cluster.ports.web, PROBE_PATH, vhost);
+      if (code !== '200') add(`apache :${cluster.ports.web}`, 'service', `answered ${code} for ${PROBE_PATH} (Host: ${vhost}), expected 200`);
+    }
+  }
+  if (host.roles.includes('cache')) {
+    const code = await status(cluster.ports.cache, '/', CACHE_CHECK_HOST);
+    if (code !== '200') add(`varnish :${cluster.ports.cache}`, 'service', `answered ${code} for its own check (Host: ${CACHE_CHECK_HOST}), expected 200`);
+  }
+  if (host.roles.includes('balancer')) {
+    const code = await status(cluster.ports.balancer, '/', CACHE_CHECK_HOST);
+    if (code === '000') add(`haproxy :${cluster.ports.balancer}`, 'service', 'no HTTP answer');
+  }
+  return drift;
 }
 
 /** The directories whose files Magrathea writes on this host (PHP-FPM's pool dirs are shared: only its `magrathea-*` files there). */

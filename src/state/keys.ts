@@ -76,6 +76,8 @@ export interface Keys {
   panelDatabaseIds(cluster: string): string;
   /** STRING with expiry: JSON `{fingerprint, login, at}`, what `status` last found logging in to the cluster's ISPConfig panel (not asked again meanwhile: failed logins lock the gateway out). */
   panelLogin(cluster: string): string;
+  /** HASH: cluster → JSON `{at, ok, differences, unreachable}` of the last `doctor` of that cluster (what `status` reports). */
+  doctorRuns(): string;
   /** HASH: `<cluster>:<host>` → JSON HostVisit, the accounting job's last visit of that host (when, what it read, its error). */
   accountingVisits(): string;
   /** STRING: JSON ApiToken of the HTTP API token whose SHA-256 is `digest` (hex): who it is, its id and label. The token itself is never stored. */
@@ -98,7 +100,7 @@ export function createKeys(prefix: string = DEFAULT_PREFIX): Keys {
   if (!PREFIX.test(prefix)) {
     throw new MagratheaError(`invalid Redis key prefix ${JSON.stringify(prefix)}: 1 to 64 characters of A-Z, a-z, 0-9, _ . - { }`, 'invalid-input', 2);
   }
-  const key = (kind: AppKeyKind | 'release-envs' | 'deploy-progress' | 'cluster-instances' | 'cluster-lock' | 'edge-cursor' | 'traffic-envs' | 'host-disk' | 'database-sizes' | 'panel-database-ids' | 'panel-login' | 'accounting-visits' | 'api-token' | 'api-tokens', ...parts: string[]) =>
+  const key = (kind: AppKeyKind | 'release-envs' | 'deploy-progress' | 'cluster-instances' | 'cluster-lock' | 'edge-cursor' | 'traffic-envs' | 'host-disk' | 'database-sizes' | 'panel-database-ids' | 'panel-login' | 'accounting-visits' | 'doctor-runs' | 'api-token' | 'api-tokens', ...parts: string[]) =>
     [prefix, kind, ...parts].join(':');
   return {
     prefix,
@@ -128,6 +130,7 @@ export function createKeys(prefix: string = DEFAULT_PREFIX): Keys {
     panelDatabaseIds: (cluster) => key('panel-database-ids', name(cluster)),
     panelLogin: (cluster) => key('panel-login', name(cluster)),
     accountingVisits: () => key('accounting-visits'),
+    doctorRuns: () => key('doctor-runs'),
     apiToken: (digest) => key('api-token', hex64(digest)),
     apiTokens: (user) => key('api-tokens', name(user)),
     sessionPasswords: (app, env) => key('session-passwords', name(app), name(env)),

@@ -9,6 +9,7 @@ import { formatTable } from '../../core/table.js';
 import { hostSshSettings } from '../../deployer/deploy.js';
 import { surveyCluster, type ClusterSurvey } from '../../deployer/doctor.js';
 import { redisDeployState } from '../../deployer/redis-state.js';
+import { recordDoctorRun } from '../../state/doctor-runs.js';
 
 interface Report {
   ok: boolean;
@@ -46,6 +47,11 @@ export default defineCommand<Report>({
       report.clusters = clusters = await survey();
     }
     report.ok = clusters.every((c) => c.drift.length === 0 && Object.keys(c.unreachable).length === 0);
+    const at = new Date().toISOString();
+    for (const c of clusters) {
+      const unreachable = Object.keys(c.unreachable).length;
+      await recordDoctorRun(gateway.state, c.cluster, { at, ok: c.drift.length === 0 && unreachable === 0, differences: c.drift.length, unreachable });
+    }
     if (!report.ok) {
       const drift = clusters.reduce((n, c) => n + c.drift.length, 0);
       const unreachable = clusters.reduce((n, c) => n + Object.keys(c.unreachable).length, 0);
@@ -61,6 +67,7 @@ export default defineCommand<Report>({
     ]);
     const fixed = (report.fixed ?? []).map((f) => `applied again: ${f.instance} ${f.release}: ${f.ok ? 'done' : `failed: ${f.error}`}`);
     const unknown = rows.some((r) => r[1] === 'unknown') ? ['unknown files are not removed: look at each, remove it by hand, then reload its service'] : [];
+    if (rows.some((r) => r[1] === 'requirement' || r[1] === 'service')) unknown.push('requirements and services are the host\'s to fix (see "What a real web host must provide" in the README); --fix does not touch them');
     return `${[...fixed, ...lines].join('\n')}\n${rows.length > 0 ? `\n${formatTable([['HOST', 'KIND', 'PATH', 'DETAIL'], ...rows])}${unknown.map((l) => `\n${l}\n`).join('')}` : ''}`;
   },
 });
@@ -74,7 +81,8 @@ export default defineCommand<Report>({
 async function applyAgain(ctx: CommandContext, gateway: GatewayContext, clusters: readonly ClusterSurvey[], say: (line: string) => void): Promise<NonNullable<Report['fixed']>> {
   const fixed: NonNullable<Report['fixed']> = [];
   for (const survey of clusters) {
-    const drifted = survey.drift.filter((d) => d.kind !== 'unknown');
+    // Files and links only: what applying a release again puts back (a requirement or a daemon is the host's to fix).
+    const drifted = survey.drift.filter((d) => d.kind === 'changed' || d.kind === 'missing' || d.kind === 'current');
     const ids = new Set(drifted.flatMap((d) => (d.instance ? [d.instance] : [])));
     if (drifted.length > 0 && ids.size === 0) {
       const first = (await redisDeployState(gateway.state).clusterInstances(survey.cluster))[0];

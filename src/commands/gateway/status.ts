@@ -5,6 +5,7 @@ import { defineCommand, EVERYWHERE } from '../../dispatch/command.js';
 import { readAccountingQueueStatus } from '../../accounting/queue.js';
 import { readBackupQueueStatus } from '../../deployer/backup-job.js';
 import { readVisits } from '../../state/usage.js';
+import { readDoctorRuns } from '../../state/doctor-runs.js';
 import { CommandFailure } from '../../core/errors.js';
 import { listApps } from '../../push/repos.js';
 import type { GatewayContext } from '../../dispatch/context.js';
@@ -40,6 +41,7 @@ export default defineCommand<Report>({
       `accounting  every ${report.accounting.intervalSeconds} s, next run ${report.accounting.nextRun ?? 'not scheduled'}; ${report.accounting.workers.length} worker(s); ${counts(report.accounting.counts)}`,
       `backups     ${report.backups.everySeconds ? `every ${report.backups.everySeconds} s, next run ${report.backups.nextRun ?? 'not scheduled'}; ${report.backups.workers.length} worker(s); ${counts(report.backups.counts)}` : 'not scheduled (backups.schedule in gateway.yml)'}; keep ${report.backups.keep}${report.backups.last ? `; last run ${report.backups.last.finishedAt}: ${report.backups.last.failed.length > 0 ? 'FAILED' : `${report.backups.last.captured} captured`}` : ''}`,
       ...report.panels.map((p) => `ispconfig   ${p.cluster}: ${p.login === 'ok' ? 'login ok' : 'login FAILED'}`),
+      ...Object.entries(report.doctor).map(([cluster, d]) => `doctor      ${cluster}: last run ${d.at}: ${d.ok ? 'as deployed' : `${d.differences} difference(s)${d.unreachable ? `, ${d.unreachable} host(s) not reached` : ''}`}`),
       'hosts',
       ...report.hosts.map((h) => `  ${`${h.cluster}/${h.host}`.padEnd(28)} ${h.visitedAt ? `visited ${h.visitedAt}, ${h.lines} edge log line(s)${h.error ? `, FAILED: ${h.error}` : ''}` : 'never visited'}`),
       report.problems.length === 0 ? 'no problems' : `problems:\n${report.problems.map((p) => `  - ${p}`).join('\n')}`,
@@ -68,7 +70,11 @@ async function readStatus(gateway: GatewayContext, config: GatewayConfig) {
       return { cluster: cluster.name, host: host.name, roles: host.roles, ...(visit ? { visitedAt: visit.at, lines: visit.lines, ...(visit.error ? { error: visit.error } : {}), ...(visit.warnings?.length ? { warnings: visit.warnings } : {}) } : {}) };
     }),
   );
+  const doctor = await readDoctorRuns(gateway.state);
   const problems: string[] = [];
+  for (const [cluster, d] of Object.entries(doctor)) {
+    if (!d.ok) problems.push(`${cluster}: the last doctor (${d.at}) found ${d.differences} difference(s)${d.unreachable ? ` and ${d.unreachable} host(s) it could not reach` : ''}: magrathea doctor --cluster ${cluster} names them`);
+  }
   if (deploy.workers.length === 0) problems.push('no deploy worker is running: pushes wait until one starts (magrathea serve, or magrathea worker)');
   if (accounting.workers.length === 0) problems.push('no process runs the accounting job: traffic is not counted (magrathea serve, magrathea worker or magrathea accounting worker)');
   if (config.gateway.backups.scheduleSeconds && backups.workers.length === 0) problems.push('no process runs the database backup job: backups.schedule is set, but nothing is captured (magrathea serve or magrathea worker)');
@@ -97,5 +103,5 @@ async function readStatus(gateway: GatewayContext, config: GatewayConfig) {
     panels.push({ cluster: cluster.name, login: found.login, checkedAt: found.at });
     if (found.login !== 'ok') problems.push(`${found.login} (checked at ${found.at}, not again for ${PANEL_CHECK_SECONDS / 60} minutes unless its settings change; magrathea ispconfig check --cluster ${cluster.name} says more)`);
   }
-  return { redis: gateway.redis.address, panels, apps: (await listApps(config.gateway.stateDir)).length, deploy, accounting: { ...accounting, intervalSeconds: interval }, backups, hosts, problems };
+  return { redis: gateway.redis.address, panels, apps: (await listApps(config.gateway.stateDir)).length, deploy, accounting: { ...accounting, intervalSeconds: interval }, backups, doctor, hosts, problems };
 }

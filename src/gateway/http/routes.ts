@@ -23,26 +23,24 @@ export type RouteResult = Route | { status: number; error: string };
 type Params = Record<string, string>;
 type Handler = (p: Params, query: URLSearchParams, body: unknown) => RouteResult;
 
-const APP = '([a-z][a-z0-9-]{0,39})';
 
-const ROUTES: [method: string, path: RegExp, names: string[], handler: Handler][] = [
-  ['GET', /^\/v1\/apps$/, [], () => one(['apps:list', '--json'])],
-  ['POST', /^\/v1\/apps$/, [], (_p, _q, body) => withBody(body, (b) => one(['apps:create', text(b.name, 'name')], false))],
-  ['GET', new RegExp(`^/v1/apps/${APP}$`), ['app'], (p) => one(['apps:info', p.app!, '--json'])],
-  ['DELETE', new RegExp(`^/v1/apps/${APP}$`), ['app'], (p, q) => one(['apps:destroy', p.app!, '--confirm', q.get('confirm') ?? ''], false)],
-  ['GET', new RegExp(`^/v1/apps/${APP}/releases$`), ['app'], (p, q) => one(['releases', p.app!, ...opt(q, 'env'), '--json'])],
-  ['GET', new RegExp(`^/v1/apps/${APP}/usage$`), ['app'], (p, q) => one(['usage', p.app!, ...opt(q, 'since'), '--json'])],
-  ['GET', new RegExp(`^/v1/apps/${APP}/config$`), ['app'], (p, q) => one(['config:show', target(p, q), ...opt(q, 'env'), ...(q.get('reveal') === '1' ? ['--reveal'] : []), '--json'])],
+/** Each route: its method, its path as OpenAPI writes it (`{app}`: an app's name), and what it runs. */
+const ROUTES: [method: string, path: string, handler: Handler][] = [
+  ['GET', '/v1/apps', () => one(['apps:list', '--json'])],
+  ['POST', '/v1/apps', (_p, _q, body) => withBody(body, (b) => one(['apps:create', text(b.name, 'name')], false))],
+  ['GET', '/v1/apps/{app}', (p) => one(['apps:info', p.app!, '--json'])],
+  ['DELETE', '/v1/apps/{app}', (p, q) => one(['apps:destroy', p.app!, '--confirm', q.get('confirm') ?? ''], false)],
+  ['GET', '/v1/apps/{app}/releases', (p, q) => one(['releases', p.app!, ...opt(q, 'env'), '--json'])],
+  ['GET', '/v1/apps/{app}/usage', (p, q) => one(['usage', p.app!, ...opt(q, 'since'), '--json'])],
+  ['GET', '/v1/apps/{app}/config', (p, q) => one(['config:show', target(p, q), ...opt(q, 'env'), ...(q.get('reveal') === '1' ? ['--reveal'] : []), '--json'])],
   [
     'GET',
-    new RegExp(`^/v1/apps/${APP}/config/diff$`),
-    ['app'],
+    '/v1/apps/{app}/config/diff',
     (p, q) => (q.get('a') && q.get('b') ? one(['config:diff', p.app!, q.get('a')!, q.get('b')!, ...opt(q, 'env'), ...(q.get('reveal') === '1' ? ['--reveal'] : []), '--json']) : { status: 400, error: 'name the two clusters: ?a=CLUSTER&b=CLUSTER' }),
   ],
   [
     'PATCH',
-    new RegExp(`^/v1/apps/${APP}/config$`),
-    ['app'],
+    '/v1/apps/{app}/config',
     (p, q, body) =>
       withBody(body, (b) => {
         const entries = Object.entries(b);
@@ -67,14 +65,12 @@ const ROUTES: [method: string, path: RegExp, names: string[], handler: Handler][
   ],
   [
     'POST',
-    new RegExp(`^/v1/apps/${APP}/deploy$`),
-    ['app'],
+    '/v1/apps/{app}/deploy',
     (p, _q, body) => withBody(body ?? {}, (b) => streamed(['deploy', p.app!, ...(b.ref === undefined ? [] : [text(b.ref, 'ref')]), ...(b.env === undefined ? [] : ['--env', text(b.env, 'env')])])),
   ],
   [
     'POST',
-    new RegExp(`^/v1/apps/${APP}/rollback$`),
-    ['app'],
+    '/v1/apps/{app}/rollback',
     (p, _q, body) =>
       withBody(body ?? {}, (b) =>
         streamed([
@@ -87,23 +83,37 @@ const ROUTES: [method: string, path: RegExp, names: string[], handler: Handler][
   ],
   [
     'GET',
-    new RegExp(`^/v1/apps/${APP}/logs$`),
-    ['app'],
+    '/v1/apps/{app}/logs',
     (p, q) => streamed(['logs', p.app!, ...opt(q, 'cluster'), ...opt(q, 'env'), ...opt(q, 'type'), ...(q.has('n') ? ['-n', q.get('n')!] : []), ...(q.get('follow') === '1' ? ['-f'] : [])]),
   ],
-  ['GET', /^\/v1\/audit$/, [], (_p, q) => one(['audit', ...(q.has('n') ? ['-n', q.get('n')!] : []), '--json'])],
-  ['GET', /^\/v1\/tokens$/, [], () => one(['tokens:list', '--json'])],
-  ['GET', /^\/v1\/status$/, [], () => one(['status', '--json'])],
-  ['GET', /^\/v1\/doctor$/, [], (_p, q) => one(['doctor', ...opt(q, 'cluster'), '--json'])],
+  ['GET', '/v1/audit', (_p, q) => one(['audit', ...(q.has('n') ? ['-n', q.get('n')!] : []), '--json'])],
+  ['GET', '/v1/tokens', () => one(['tokens:list', '--json'])],
+  ['GET', '/v1/status', () => one(['status', '--json'])],
+  ['GET', '/v1/doctor', (_p, q) => one(['doctor', ...opt(q, 'cluster'), '--json'])],
   // Every other command, as `ssh magrathea ARGV...` runs it (shell excepted: it needs a terminal).
-  ['POST', /^\/v1\/run$/, [], (_p, _q, body) => withBody(body, (b) => (Array.isArray(b.argv) && b.argv.length > 0 && b.argv.every((a) => typeof a === 'string') ? streamed(b.argv as string[]) : { status: 400, error: 'the body is {"argv": ["command", "argument", ...]}' }))],
+  ['POST', '/v1/run', (_p, _q, body) => withBody(body, (b) => (Array.isArray(b.argv) && b.argv.length > 0 && b.argv.every((a) => typeof a === 'string') ? streamed(b.argv as string[]) : { status: 400, error: 'the body is {"argv": ["command", "argument", ...]}' }))],
 ];
+
+/** The operations of the API, as its OpenAPI document must describe them (a test holds them to it). */
+export const API_OPERATIONS: readonly { method: string; path: string }[] = ROUTES.map(([method, path]) => ({ method, path }));
+
+const patterns = new Map<string, RegExp>();
+/** `/v1/apps/{app}/releases` as the RegExp that matches it, an app's name in place of `{app}`. */
+function pathPattern(template: string): RegExp {
+  let pattern = patterns.get(template);
+  if (!pattern) {
+    pattern = new RegExp(`^${template.replaceAll('{app}', '([a-z][a-z0-9-]{0,39})')}$`);
+    patterns.set(template, pattern);
+  }
+  return pattern;
+}
 
 /** The route of a request, or the status and error to answer. */
 export function routeRequest(method: string, url: URL, body: unknown): RouteResult {
   let pathMatched = false;
-  for (const [m, path, names, handler] of ROUTES) {
-    const match = path.exec(url.pathname);
+  for (const [m, template, handler] of ROUTES) {
+    const names = [...template.matchAll(/\{(\w+)\}/g)].map((n) => n[1]!);
+    const match = pathPattern(template).exec(url.pathname);
     if (!match) continue;
     pathMatched = true;
     if (m !== method) continue;

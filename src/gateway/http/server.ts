@@ -18,6 +18,7 @@ import { lineWriter, writable } from '../../lib/lines.js';
 import { tokenExpired, type ApiToken } from '../../state/api-tokens.js';
 import { routeRequest } from './routes.js';
 import { gitRefusal, gitRequest, serveGit } from './git.js';
+import { OPENAPI_PATH, openApiDocument } from './openapi.js';
 import type { HookServer } from '../../push/hook-server.js';
 
 export interface ApiServerOptions {
@@ -156,6 +157,7 @@ async function serve(options: ApiServerOptions, shared: Shared, req: IncomingMes
   const url = new URL(req.url ?? '/', 'http://api.invalid');
   const source = /^\/v1\/sources\/([a-z][a-z0-9-]{0,39})\/([^/]+)$/.exec(url.pathname);
   if (source && req.method === 'GET') return serveSource(options, source[1]!, source[2]!, req, res);
+  if (url.pathname === OPENAPI_PATH && req.method === 'GET') return send(res, 200, openApiDocument());
   const from = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
   const what = `api: ${req.method} ${url.pathname}`;
   const record = (user: string, command: string, exitCode: number, refused?: string) =>

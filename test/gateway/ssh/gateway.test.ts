@@ -9,6 +9,8 @@ import { freePort } from '../../helpers/free-port.js';
 import { gatewayClient, makeUserKeys, startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { sshRun, useOwnLab } from '../../helpers/lab.js';
 import { waitFor } from '../../helpers/wait.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { openApiDocument } from '../../../src/gateway/http/openapi.js';
 
 /** The built command line, as another machine's user runs it. */
 const CLIENT = resolve('dist/src/cli/main.js');
@@ -248,6 +250,25 @@ describe('ssh magrathea', () => {
     expect((await sshRun(lab, 'b-web-1', ['cat', vhost])).stdout).toBe(before);
     expect((await curl(edge('cluster-b'), 'hello.example.net')).status).toBe(200);
     expect((await ssh('bob', 'doctor')).exitCode).toBe(1);
+
+    // A host that no longer provides what deploys rely on (Puppet put Debian's php-fpm.conf back): named, and left to the host's owner.
+    const fpmConf = '/etc/php/8.2/fpm/php-fpm.conf';
+    const conf = (await sshRun(lab, 'a-web-1', ['cat', fpmConf])).stdout;
+    await sshRun(lab, 'a-web-1', ['sed', '-i', 's/^process_control_timeout = .*/process_control_timeout = 0/', fpmConf]);
+    try {
+      const requirement = await ssh('admin', 'doctor', '--cluster', 'cluster-a', '--fix');
+      expect(requirement.exitCode).toBe(1);
+      expect(requirement.stdout).toMatch(/^cluster-a\/a-web-1\s+requirement\s+PHP-FPM 8\.2\s+PHP-FPM 8\.2 has process_control_timeout = 0s: its reload at the switch would kill the requests in flight/m);
+      expect(requirement.stdout).toMatch(/--fix does not touch them/);
+      expect(requirement.stdout).not.toMatch(/applied again/);
+      // status --check (what monitoring runs) says so until a doctor finds the cluster as deployed again.
+      const checked = await ssh('admin', 'status', '--check');
+      expect(checked.exitCode).toBe(1);
+      expect(checked.stdout).toMatch(/^ {2}- cluster-a: the last doctor \(\S+\) found 1 difference\(s\): magrathea doctor --cluster cluster-a names them$/m);
+    } finally {
+      await sshRun(lab, 'a-web-1', ['sh', '-c', 'cat > "$1"', 'sh', fpmConf], { input: conf });
+    }
+    expect((await ssh('admin', 'doctor', '--cluster', 'cluster-a')).exitCode).toBe(0);
   });
 
   it('status: the workers serve started, the accounting job and its visits, problems named; admins only', async () => {
@@ -265,7 +286,7 @@ describe('ssh magrathea', () => {
     expect(status!.hosts.map((h) => `${h.cluster}/${h.host}`).sort()).toEqual(['cluster-a/a-edge', 'cluster-a/a-web-1', 'cluster-b/b-edge', 'cluster-b/b-web-1']);
     expect(status!.hosts.every((h) => h.visitedAt)).toBe(true);
     expect(status!.problems).toEqual([]);
-    expect((await ssh('admin', 'status', '--check')).stdout).toMatch(/^deploys {5}1 worker\(s\)[\s\S]*no problems$/m);
+    expect((await ssh('admin', 'status', '--check')).stdout).toMatch(/^deploys {5}1 worker\(s\)[\s\S]*^doctor {6}cluster-a: last run \S+: as deployed$[\s\S]*no problems$/m);
     expect((await ssh('bob', 'status')).exitCode).toBe(1);
   });
 
@@ -505,6 +526,63 @@ describe('the HTTP API', () => {
       await rm(home, { recursive: true, force: true });
     }
   }, 300_000);
+
+  it('answers every operation of /v1/openapi.json as it documents it, and nothing undocumented', async () => {
+    const served = await fetch(`${api}/v1/openapi.json`);
+    expect(served.status).toBe(200);
+    const doc = (await served.json()) as { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>>; components: object };
+    expect(doc).toEqual(JSON.parse(JSON.stringify(openApiDocument())));
+    const ajv = new Ajv2020({ strict: false, validateFormats: false });
+    /** The documented answer for this status and type, or a reason it is not documented. */
+    const check = (method: string, template: string, status: number, type: string, text: string): string[] => {
+      const answer = doc.paths[template]?.[method.toLowerCase()]?.responses[String(status)];
+      if (!answer) return [`${method} ${template}: ${status} is not documented (${text.slice(0, 200)})`];
+      const media = answer.content?.[type.split(';')[0]!.trim()];
+      if (!media) return [`${method} ${template}: ${status} answered ${type}, not documented`];
+      const validate = ajv.compile({ ...media.schema, components: doc.components });
+      const bodies = type.startsWith('application/x-ndjson') ? text.trim().split('\n').map((l) => JSON.parse(l) as unknown) : [JSON.parse(text) as unknown];
+      return bodies.flatMap((b) => (validate(b) ? [] : [`${method} ${template} ${status}: ${ajv.errorsText(validate.errors)} in ${JSON.stringify(b).slice(0, 200)}`]));
+    };
+    const calls: [method: string, template: string, path: string, body?: unknown][] = [
+      ['GET', '/v1/apps', '/v1/apps'],
+      ['POST', '/v1/apps', '/v1/apps', { name: 'contract' }],
+      ['GET', '/v1/apps/{app}', '/v1/apps/hello'],
+      ['DELETE', '/v1/apps/{app}', '/v1/apps/contract?confirm=contract'],
+      ['GET', '/v1/apps/{app}/releases', '/v1/apps/hello/releases'],
+      ['GET', '/v1/apps/{app}/usage', '/v1/apps/hello/usage?since=1d'],
+      ['GET', '/v1/apps/{app}/config', '/v1/apps/hello/config?cluster=cluster-a'],
+      ['PATCH', '/v1/apps/{app}/config', '/v1/apps/hello/config', { CONTRACT: null }],
+      ['GET', '/v1/apps/{app}/config/diff', '/v1/apps/hello/config/diff?a=cluster-a&b=cluster-b'],
+      ['GET', '/v1/apps/{app}/config/diff', '/v1/apps/hello/config/diff?a=cluster-a'],
+      // A ref that does not exist and a release that does not: streams that end with a failure, before any host is touched.
+      ['POST', '/v1/apps/{app}/deploy', '/v1/apps/hello/deploy', { ref: 'no-such-ref' }],
+      ['POST', '/v1/apps/{app}/rollback', '/v1/apps/hello/rollback', { release: 'r999' }],
+      ['GET', '/v1/apps/{app}/logs', '/v1/apps/hello/logs?n=1&cluster=cluster-a'],
+      ['GET', '/v1/apps/{app}/releases', '/v1/apps/no-such-app/releases'],
+      ['GET', '/v1/audit', '/v1/audit?n=3'],
+      ['GET', '/v1/tokens', '/v1/tokens'],
+      ['GET', '/v1/status', '/v1/status'],
+      ['GET', '/v1/doctor', '/v1/doctor?cluster=cluster-a'],
+      ['POST', '/v1/run', '/v1/run', { argv: ['whoami'] }],
+      ['POST', '/v1/run', '/v1/run', { nothing: true }],
+    ];
+    const problems: string[] = [];
+    const asked = new Set<string>();
+    for (const [method, template, path, body] of calls) {
+      asked.add(`${method} ${template}`);
+      const response = await fetch(`${api}${path}`, { method, headers: { Authorization: `Bearer ${tokens.admin}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(120_000) });
+      problems.push(...check(method, template, response.status, response.headers.get('content-type') ?? '', await response.text()));
+      // Without a token: 401, as documented.
+      const bare = await fetch(`${api}${path}`, { method });
+      problems.push(...check(method, template, bare.status, bare.headers.get('content-type') ?? '', await bare.text()));
+    }
+    expect(problems).toEqual([]);
+    // Every documented operation was asked.
+    const documented = Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).filter((k) => k !== 'parameters').map((m) => `${m.toUpperCase()} ${path}`));
+    expect(documented.filter((o) => !asked.has(o) && o !== 'GET /v1/openapi.json')).toEqual([]);
+    // Nothing answers outside the document but git's paths.
+    for (const path of ['/v1', '/v1/apps/hello/secrets', '/v2/apps', '/openapi.json']) expect([path, (await fetch(`${api}${path}`, { headers: { Authorization: `Bearer ${tokens.admin}` } })).status]).toEqual([path, 404]);
+  }, 240_000);
 
   it('forgets a revoked token at once', async () => {
     const { id } = ((await call('bob', 'GET', '/v1/tokens')).json as { id: string }[])[0]!;

@@ -1,0 +1,145 @@
+/**
+ * The HTTP API described as OpenAPI 3.1, served at GET /v1/openapi.json.
+ * Written by hand beside the routes (routes.ts); a test holds the two
+ * together (every route documented, nothing documented that is not a
+ * route), checks the document with an OpenAPI validator, and asks the
+ * running gateway each operation, checking the answer against it.
+ */
+
+import { SCOPES } from '../../core/access.js';
+
+/** Where the document is served, to anyone (it holds nothing secret). */
+export const OPENAPI_PATH = '/v1/openapi.json';
+
+type Schema = Record<string, unknown>;
+
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: Schema) => ({ 'application/json': { schema } });
+
+/** The answers every operation may give besides its own. */
+const REFUSALS = {
+  '400': { description: 'bad arguments (a usage error of the command)', content: json(ref('Error')) },
+  '401': { description: 'no valid token (missing, unknown, revoked, expired, or its user left users.yml)', content: json(ref('Error')) },
+  '403': { description: "not allowed: the user's role, apps or verbs (users.yml), or the token's scopes", content: json(ref('Error')) },
+  '429': { description: 'a limit of the token: limits.http.requests_per_minute (with Retry-After) or limits.http.streams_per_token', content: json(ref('Error')) },
+};
+const APP_REFUSALS = { ...REFUSALS, '404': { description: 'no such app', content: json(ref('Error')) } };
+const FAILED = { '422': { description: 'the command failed; `result` holds its report where it has one', content: json(ref('Error')) } };
+
+const appParameter = { name: 'app', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z][a-z0-9-]{0,39}$' }, description: "the app's name" };
+const query = (name: string, description: string, schema: Schema = { type: 'string' }) => ({ name, in: 'query', required: false, schema, description });
+const env = query('env', 'the environment (default: the one fed by the default branch)');
+const reveal = query('reveal', 'with 1, config vars are shown as they are (the config verb); else masked', { type: 'string', enum: ['1'] });
+
+/** An operation answered with the command's JSON result. */
+function answer(summary: string, runs: string, schema: Schema, extra: Schema = {}): Schema {
+  return { summary, description: `Runs \`${runs}\`.`, responses: { '200': { description: 'the result', content: json(schema) }, ...APP_REFUSALS, ...FAILED }, ...extra };
+}
+
+/** An operation answered as a stream of JSON lines as the command runs. */
+function stream(summary: string, runs: string, extra: Schema = {}): Schema {
+  return {
+    summary,
+    description: `Runs \`${runs}\`, its output streamed as it comes: one JSON object per line, \`{"stdout": ...}\` and \`{"stderr": ...}\`, then \`{"exit": N}\` (0: success). A refusal comes before the stream, with its status.`,
+    responses: { '200': { description: 'the stream', content: { 'application/x-ndjson': { schema: ref('StreamLine') } } }, ...APP_REFUSALS },
+    ...extra,
+  };
+}
+
+const body = (schema: Schema, required = true) => ({ required, content: json(schema) });
+const output = ref('Output');
+
+export function openApiDocument(): Schema {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Magrathea gateway',
+      version: '1',
+      description:
+        "The gateway's commands (those `ssh magrathea` runs, with the same access rules) over HTTP. A token acts as the user who made it (`ssh magrathea tokens:create`, optionally with --scope and --expires). The same listener serves the app repositories over git's smart HTTP protocol (`/APP.git/...`, the token as the password), which git itself speaks and this document leaves out.",
+    },
+    security: [{ token: [] }],
+    paths: {
+      [OPENAPI_PATH]: { get: { summary: 'this document', security: [], responses: { '200': { description: 'the OpenAPI document', content: json({ type: 'object' }) } } } },
+      '/v1/apps': {
+        get: answer('the apps the caller may see', 'apps:list', { type: 'array', items: { type: 'string' } }),
+        post: { ...answer('creates an app (admins)', 'apps:create NAME', output), requestBody: body({ type: 'object', required: ['name'], properties: { name: { type: 'string' } } }) },
+      },
+      '/v1/apps/{app}': {
+        parameters: [appParameter],
+        get: answer("an app: its repository, what is live where, its releases", 'apps:info APP', { type: 'object', required: ['app', 'live', 'releases'], properties: { app: { type: 'string' }, live: { type: 'object' }, releases: { type: 'array' } } }),
+        delete: answer('destroys an app everywhere (admins)', 'apps:destroy APP --confirm APP', output, { parameters: [query('confirm', "the app's name again", { type: 'string' })] }),
+      },
+      '/v1/apps/{app}/releases': { parameters: [appParameter], get: answer('the releases of an environment, newest first', 'releases APP', { type: 'array', items: ref('Release') }, { parameters: [env] }) },
+      '/v1/apps/{app}/usage': { parameters: [appParameter], get: answer('disk and traffic per cluster', 'usage APP', { type: 'object' }, { parameters: [query('since', 'how far back: 7d, 24h (default 7d)')] }) },
+      '/v1/apps/{app}/config': {
+        parameters: [appParameter],
+        get: answer("an instance's effective configuration, or the app's config vars", 'config:show APP[@CLUSTER]', { type: 'object' }, { parameters: [query('cluster', 'the instance of this cluster'), env, reveal] }),
+        patch: {
+          ...answer('sets and unsets config vars, all checked first: all or nothing', 'config:set / config:unset', output, { parameters: [query('cluster', 'for this cluster only'), env] }),
+          requestBody: body({ type: 'object', minProperties: 1, additionalProperties: { type: ['string', 'null'] }, description: '"KEY": "value" sets, "KEY": null unsets' }),
+        },
+      },
+      '/v1/apps/{app}/config/diff': {
+        parameters: [appParameter],
+        get: answer('the keys two instances are given differently', 'config:diff APP A B', { type: 'object', required: ['differences'], properties: { differences: { type: 'array' } } }, {
+          parameters: [{ ...query('a', 'a cluster'), required: true }, { ...query('b', 'another cluster'), required: true }, env, reveal],
+        }),
+      },
+      '/v1/apps/{app}/deploy': { parameters: [appParameter], post: { ...stream('deploys a ref (default: the branch of the environment)', 'deploy APP [REF]'), requestBody: body({ type: 'object', properties: { ref: { type: 'string' }, env: { type: 'string' } } }, false) } },
+      '/v1/apps/{app}/rollback': {
+        parameters: [appParameter],
+        post: { ...stream('puts a release back (default: the one before)', 'rollback APP[@CLUSTER] [RELEASE]'), requestBody: body({ type: 'object', properties: { cluster: { type: 'string' }, release: { type: 'string' }, env: { type: 'string' } } }, false) },
+      },
+      '/v1/apps/{app}/logs': {
+        parameters: [appParameter],
+        get: stream("the app's logs from its web hosts; with follow=1, until the client goes away", 'logs APP', {
+          parameters: [query('cluster', 'one cluster'), env, query('type', 'access or error', { type: 'string', enum: ['access', 'error'] }), query('n', 'lines from each host', { type: 'string', pattern: '^[0-9]+$' }), query('follow', 'with 1, keeps following', { type: 'string', enum: ['1'] })],
+        }),
+      },
+      '/v1/audit': { get: answer('who did what, newest first (admins)', 'audit', { type: 'array', items: ref('AuditEntry') }, { parameters: [query('n', 'how many entries', { type: 'string', pattern: '^[0-9]+$' })] }) },
+      '/v1/tokens': { get: answer("the caller's tokens (never the tokens themselves)", 'tokens:list', { type: 'array', items: ref('Token') }) },
+      '/v1/status': { get: answer("the gateway's workers, jobs and problems (admins)", 'status', { type: 'object' }) },
+      '/v1/doctor': { get: answer('every host against what the gateway deployed (admins); drift answers 422 with the report', 'doctor', { type: 'object', required: ['ok'], properties: { ok: { type: 'boolean' } } }, { parameters: [query('cluster', 'one cluster')] }) },
+      '/v1/run': {
+        post: { ...stream('any command but shell, as `ssh magrathea ARGV...` runs it', 'ARGV'), requestBody: body({ type: 'object', required: ['argv'], properties: { argv: { type: 'array', minItems: 1, items: { type: 'string' } } } }) },
+      },
+    },
+    components: {
+      securitySchemes: { token: { type: 'http', scheme: 'bearer', description: 'mg_ and 43 characters, from `ssh magrathea tokens:create`' } },
+      schemas: {
+        Error: {
+          type: 'object',
+          required: ['error'],
+          properties: { error: { type: 'string' }, exit: { type: 'integer' }, code: { type: 'string' }, result: { description: "the command's report, for one that failed with one (doctor's drift)" } },
+        },
+        Output: { type: 'object', required: ['output'], properties: { output: { type: 'string', description: 'what the command said it did' } } },
+        StreamLine: {
+          oneOf: [
+            { type: 'object', required: ['stdout'], properties: { stdout: { type: 'string' } } },
+            { type: 'object', required: ['stderr'], properties: { stderr: { type: 'string' } } },
+            { type: 'object', required: ['exit'], properties: { exit: { type: 'integer' }, refused: { type: 'string' }, code: { type: 'string' } } },
+          ],
+        },
+        Release: { type: 'object', required: ['id', 'status'], properties: { id: { type: 'string' }, status: { type: 'string' } } },
+        AuditEntry: {
+          type: 'object',
+          required: ['user', 'command', 'exitCode', 'at'],
+          properties: { user: { type: 'string' }, command: { type: 'string' }, exitCode: { type: 'integer' }, at: { type: 'string', format: 'date-time' }, from: { type: 'string' }, refused: { type: 'string' } },
+        },
+        Token: {
+          type: 'object',
+          required: ['id', 'user', 'label', 'createdAt'],
+          properties: {
+            id: { type: 'string', pattern: '^[0-9a-f]{12}$' },
+            user: { type: 'string' },
+            label: { type: 'string' },
+            createdAt: { type: 'string', format: 'date-time' },
+            expiresAt: { type: 'string', format: 'date-time' },
+            scopes: { type: 'array', items: { type: 'string', enum: [...SCOPES] } },
+          },
+        },
+      },
+    },
+  };
+}
