@@ -31,6 +31,7 @@ import whoami from './gateway/whoami.js';
 import worker from './gateway/worker.js';
 import logs from './instances/logs.js';
 import shell from './instances/shell.js';
+import instancesRemove from './instances/remove.js';
 import labDown from './lab/down.js';
 import labStatus from './lab/status.js';
 import labUp from './lab/up.js';
@@ -76,6 +77,7 @@ export const COMMANDS: readonly Command[] = [
   rollback,
   logs,
   shell,
+  instancesRemove,
   usage,
   // Each instance's database: what it is, a client, export and import, backups, copies, passwords, destroying one.
   dbInfo,

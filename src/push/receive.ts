@@ -9,6 +9,7 @@ import { acquirePushLock, heldPushLocks, releasePushLock } from '../state/push-l
 import { readManifest } from '../builder/manifest.js';
 import { pushGone, pushToken } from './push-token.js';
 import { submitDeploy } from './submit.js';
+import { readInstanceReleases } from '../state/host-releases.js';
 
 const ZERO = /^0+$/;
 
@@ -90,6 +91,10 @@ export async function preReceive(gateway: GatewayContext, push: Push, updates: r
       push.say(result.summary.trimEnd());
       deployed = true;
       for (const warning of await quotaWarnings(gateway.state, gateway.config, push.app).catch(() => [] as string[])) push.say(`warning: ${warning}`);
+      // Not removed by a push: a cluster taken out of the list by mistake must not take the app off it.
+      for (const cluster of Object.keys(await readInstanceReleases(gateway.state, push.app, environment.name)).filter((c) => !environment.clusters.includes(c)).sort()) {
+        push.say(`warning: ${push.app} (${environment.name}) is still live on ${cluster}, which magrathea.yml no longer lists for ${environment.name}: an admin takes it off with "magrathea instances:remove ${push.app}@${cluster} --env ${environment.name}"`);
+      }
     } finally {
       // Kept on success until post-receive, once the branch has moved.
       if (!deployed) await releasePushLock(gateway.state, push.app, environment.name, push.token);

@@ -591,3 +591,33 @@ describe('the HTTP API', () => {
     expect((await ssh('bob', 'tokens:revoke', id!)).exitCode).toBe(2);
   });
 });
+
+describe('a cluster taken out of magrathea.yml', () => {
+  it('stays served until instances:remove takes it off (asked for the app name, refused while still listed); the push that left it says so', async () => {
+    const repo = await newRepo('shop-eu', 'shop-eu');
+    expect((await git(repo, 'admin', 'push', 'magrathea', 'master')).stderr).toMatch(/cluster-b\s+live/);
+    const manifest = join(repo, 'magrathea.yml');
+    await writeFile(manifest, (await readFile(manifest, 'utf8')).replace('clusters: [cluster-a, cluster-b]', 'clusters: [cluster-a]'));
+    await git(repo, 'admin', 'commit', '-q', '-am', 'cluster-a only');
+    const narrowed = await git(repo, 'admin', 'push', 'magrathea', 'master');
+    expect(narrowed.exitCode).toBe(0);
+    expect(narrowed.stderr).toMatch(/remote: warning: shop-eu \(production\) is still live on cluster-b, which magrathea\.yml no longer lists for production: an admin takes it off with "magrathea instances:remove shop-eu@cluster-b --env production"/);
+    expect((await curl(edge('cluster-b'), 'shop-eu.example.net')).status).toBe(200);
+
+    expect(await ssh('admin', 'instances:remove', 'shop-eu@cluster-a', '--confirm', 'shop-eu')).toMatchObject({ exitCode: 1, stderr: expect.stringMatching(/still lists cluster-a for production: take it out there and push first/) });
+    expect(await ssh('admin', 'instances:remove', 'shop-eu@cluster-b')).toMatchObject({ exitCode: 2, stderr: expect.stringMatching(/not confirmed; nothing removed/) });
+    expect((await ssh('bob', 'instances:remove', 'shop-eu@cluster-b', '--confirm', 'shop-eu')).exitCode).toBe(1);
+    expect((await curl(edge('cluster-b'), 'shop-eu.example.net')).status).toBe(200);
+    const removed = await ssh('admin', 'instances:remove', 'shop-eu@cluster-b', '--confirm', 'shop-eu');
+    expect(removed).toMatchObject({ exitCode: 0 });
+    expect(removed.stdout).toMatch(/shop-eu \(production\) is no longer on cluster-b/);
+    expect((await curl(edge('cluster-b'), 'shop-eu.example.net')).status).toBe(404);
+    expect((await sshRun(lab, 'b-web-1', ['test', '-e', '/var/www/magrathea/shop-eu/production'], { reject: false })).exitCode).toBe(1);
+    expect((await curl(edge('cluster-a'), 'shop-eu.example.com')).status).toBe(200);
+    const info = JSON.parse((await ssh('admin', 'apps:info', 'shop-eu', '--json')).stdout) as { live: Record<string, unknown> };
+    expect(Object.keys(info.live)).toEqual(['production@cluster-a']);
+    // Nothing left to warn about.
+    await git(repo, 'admin', 'commit', '-q', '--allow-empty', '-m', 'again');
+    expect((await git(repo, 'admin', 'push', 'magrathea', 'master')).stderr).not.toMatch(/still live on/);
+  }, 300_000);
+});
