@@ -74,7 +74,12 @@ export function openApiDocument(): Schema {
       '/v1/apps/{app}/usage': { parameters: [appParameter], get: answer('disk and traffic per cluster', 'usage APP', { type: 'object' }, { parameters: [query('since', 'how far back: 7d, 24h (default 7d)')] }) },
       '/v1/apps/{app}/config': {
         parameters: [appParameter],
-        get: answer("an instance's effective configuration, or the app's config vars", 'config:show APP[@CLUSTER]', { type: 'object' }, { parameters: [query('cluster', 'the instance of this cluster'), env, reveal] }),
+        get: answer(
+          "with a cluster, the instance's effective configuration, each value with its layer and source; without, the app's config vars",
+          'config:show APP[@CLUSTER]',
+          { oneOf: [{ type: 'array', items: ref('ConfigValue') }, { type: 'object', additionalProperties: { type: 'string' } }] },
+          { parameters: [query('cluster', 'the instance of this cluster'), env, reveal] },
+        ),
         patch: {
           ...answer('sets and unsets config vars, all checked first: all or nothing', 'config:set / config:unset', output, { parameters: [query('cluster', 'for this cluster only'), env] }),
           requestBody: body({ type: 'object', minProperties: 1, additionalProperties: { type: ['string', 'null'] }, description: '"KEY": "value" sets, "KEY": null unsets' }),
@@ -120,6 +125,11 @@ export function openApiDocument(): Schema {
             { type: 'object', required: ['stderr'], properties: { stderr: { type: 'string' } } },
             { type: 'object', required: ['exit'], properties: { exit: { type: 'integer' }, refused: { type: 'string' }, code: { type: 'string' } } },
           ],
+        },
+        ConfigValue: {
+          type: 'object',
+          required: ['path', 'value', 'layer'],
+          properties: { path: { type: 'string', description: 'stack.php, env.APP_ENV, domains...' }, value: {}, layer: { type: 'string', description: 'base, environments.ENV, clusters.CLUSTER, config vars...' }, source: { type: 'string', description: 'FILE:LINE:COL' } },
         },
         Release: { type: 'object', required: ['id', 'status'], properties: { id: { type: 'string' }, status: { type: 'string' } } },
         AuditEntry: {
