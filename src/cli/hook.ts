@@ -25,9 +25,11 @@ function viaGateway(path: string, secret: string): void {
   const request: HookRequest = { token: secret, hook, receivePackPid: process.ppid, env };
   let exit: number | undefined;
   let pending = '';
+  let connected = false;
   const conn = connect(path);
   conn.setEncoding('utf8');
   conn.on('connect', () => {
+    connected = true;
     conn.write(`${JSON.stringify(request)}\n`);
     let sent = 0;
     process.stdin.on('data', (chunk: Buffer) => {
@@ -45,8 +47,6 @@ function viaGateway(path: string, secret: string): void {
       else exit = reply.exit;
     }
   });
-  let connected = false;
-  conn.on('connect', () => void (connected = true));
   conn.on('error', (e) => {
     if (!connected) process.stderr.write(`magrathea: the gateway is not answering (${e.message}): push rejected\n`);
   });

@@ -25,7 +25,7 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
 
 /** How to run argv on the gateway logged in to, or undefined when it runs here. */
 async function remoteCommand(argv: readonly string[], io: CommandIO): Promise<(() => Promise<number>) | undefined> {
-  if (argv.includes('--config') || process.env.MAGRATHEA_CONFIG) return undefined;
+  if (argv.some((a) => a === '--config' || a.startsWith('--config=')) || process.env.MAGRATHEA_CONFIG) return undefined;
   const [name, verb] = argv;
   const command = COMMANDS.find((c) => c.name === `${name} ${verb}`) ?? COMMANDS.find((c) => c.name === name);
   // help, and any command unknown here, are the gateway's to answer; the command line's own stay here.

@@ -40,8 +40,8 @@ function answer(summary: string, runs: string, schema: Schema, extra: Schema = {
 function stream(summary: string, runs: string, extra: Schema = {}): Schema {
   return {
     summary,
-    description: `Runs \`${runs}\`, its output streamed as it comes: one JSON object per line, \`{"stdout": ...}\` and \`{"stderr": ...}\`, then \`{"exit": N}\` (0: success). A refusal comes before the stream, with its status.`,
-    responses: { '200': { description: 'the stream', content: { 'application/x-ndjson': { schema: ref('StreamLine') } } }, ...APP_REFUSALS },
+    description: `Runs \`${runs}\`, its output streamed as it comes: one JSON object per line, \`{"stdout": ...}\` and \`{"stderr": ...}\`, then \`{"exit": N}\` (0: success); with \`Accept: text/event-stream\`, the same objects as Server-Sent Events (one \`data:\` line each). A refusal comes before the stream, with its status.`,
+    responses: { '200': { description: 'the stream', content: { 'application/x-ndjson': { schema: ref('StreamLine') }, 'text/event-stream': { schema: ref('StreamLine') } } }, ...APP_REFUSALS },
     ...extra,
   };
 }

@@ -165,7 +165,8 @@ async function serve(options: ApiServerOptions, shared: Shared, req: IncomingMes
   const git = gitRequest(req.method ?? 'GET', url);
   // Refused before any command: recorded, and answered as JSON, or as text git shows (a git request).
   const refuse = (user: string, refused: string, status: number, error: string, extra: Record<string, unknown> = {}) => {
-    record(user, auditText(what), 1, refused);
+    // git asks without credentials first, every time, and sends the token once answered 401: that first ask is not recorded.
+    if (!(git && refused === 'no-token')) record(user, auditText(what), 1, refused);
     return git ? gitRefusal(res, status, `magrathea: ${error}`) : send(res, status, { error, ...extra });
   };
   const auth = await authenticate(options, shared, req);
@@ -203,7 +204,7 @@ async function serve(options: ApiServerOptions, shared: Shared, req: IncomingMes
     const entry = { user: user.name, res };
     shared.open.add(entry);
     try {
-      return await stream(options, commands, res);
+      return await stream(options, commands, res, /\btext\/event-stream\b/.test(req.headers.accept ?? ''));
     } finally {
       shared.open.delete(entry);
       release();
@@ -224,15 +225,20 @@ async function serve(options: ApiServerOptions, shared: Shared, req: IncomingMes
 
 type Runnable = Extract<Prepared, { ok: true }>['run'];
 
-/** Runs the commands, their output sent as it comes, one JSON object per line, then the exit status. */
-async function stream(options: ApiServerOptions, commands: Runnable[], res: ServerResponse): Promise<void> {
-  res.writeHead(200, { 'Content-Type': 'application/x-ndjson; charset=utf-8', 'Cache-Control': 'no-store' });
+/**
+ * Runs the commands, their output sent as it comes, one JSON object per
+ * line, then the exit status; with `sse` (the client accepts
+ * text/event-stream), the same objects as Server-Sent Events, one `data:`
+ * line each (JSON has no raw newline), for a browser's EventSource.
+ */
+async function stream(options: ApiServerOptions, commands: Runnable[], res: ServerResponse, sse: boolean): Promise<void> {
+  res.writeHead(200, { 'Content-Type': sse ? 'text/event-stream; charset=utf-8' : 'application/x-ndjson; charset=utf-8', 'Cache-Control': 'no-store' });
   res.flushHeaders();
   const gone = new AbortController();
   res.on('close', () => gone.abort());
   // A slow client slows the command down (logs -f pauses its hosts) instead of the gateway buffering without end.
   const line = async (object: unknown): Promise<void> => {
-    if (gone.signal.aborted || res.write(`${JSON.stringify(object)}\n`)) return;
+    if (gone.signal.aborted || res.write(sse ? `data: ${JSON.stringify(object)}\n\n` : `${JSON.stringify(object)}\n`)) return;
     await new Promise<void>((resolve) => {
       res.once('drain', resolve);
       gone.signal.addEventListener('abort', () => resolve(), { once: true });

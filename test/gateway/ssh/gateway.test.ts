@@ -540,10 +540,14 @@ describe('the HTTP API', () => {
       const media = answer.content?.[type.split(';')[0]!.trim()];
       if (!media) return [`${method} ${template}: ${status} answered ${type}, not documented`];
       const validate = ajv.compile({ ...media.schema, components: doc.components });
-      const bodies = type.startsWith('application/x-ndjson') ? text.trim().split('\n').map((l) => JSON.parse(l) as unknown) : [JSON.parse(text) as unknown];
+      const bodies = type.startsWith('application/x-ndjson')
+        ? text.trim().split('\n').map((l) => JSON.parse(l) as unknown)
+        : type.startsWith('text/event-stream')
+          ? text.trim().split('\n\n').map((event) => JSON.parse(/^data: (.*)$/.exec(event)![1]!) as unknown)
+          : [JSON.parse(text) as unknown];
       return bodies.flatMap((b) => (validate(b) ? [] : [`${method} ${template} ${status}: ${ajv.errorsText(validate.errors)} in ${JSON.stringify(b).slice(0, 200)}`]));
     };
-    const calls: [method: string, template: string, path: string, body?: unknown][] = [
+    const calls: [method: string, template: string, path: string, body?: unknown, accept?: string][] = [
       ['GET', '/v1/apps', '/v1/apps'],
       ['POST', '/v1/apps', '/v1/apps', { name: 'contract' }],
       ['GET', '/v1/apps/{app}', '/v1/apps/hello'],
@@ -564,14 +568,18 @@ describe('the HTTP API', () => {
       ['GET', '/v1/status', '/v1/status'],
       ['GET', '/v1/doctor', '/v1/doctor?cluster=cluster-a'],
       ['POST', '/v1/run', '/v1/run', { argv: ['whoami'] }],
+      ['POST', '/v1/run', '/v1/run', { argv: ['releases', 'hello'] }, 'text/event-stream'],
       ['POST', '/v1/run', '/v1/run', { nothing: true }],
     ];
     const problems: string[] = [];
     const asked = new Set<string>();
-    for (const [method, template, path, body] of calls) {
+    for (const [method, template, path, body, accept] of calls) {
       asked.add(`${method} ${template}`);
-      const response = await fetch(`${api}${path}`, { method, headers: { Authorization: `Bearer ${tokens.admin}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(120_000) });
-      problems.push(...check(method, template, response.status, response.headers.get('content-type') ?? '', await response.text()));
+      const headers = { Authorization: `Bearer ${tokens.admin}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...(accept ? { Accept: accept } : {}) };
+      const response = await fetch(`${api}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(120_000) });
+      const type = response.headers.get('content-type') ?? '';
+      if (accept) expect([path, accept, type]).toEqual([path, accept, `${accept}; charset=utf-8`]);
+      problems.push(...check(method, template, response.status, type, await response.text()));
       // Without a token: 401, as documented.
       const bare = await fetch(`${api}${path}`, { method });
       problems.push(...check(method, template, bare.status, bare.headers.get('content-type') ?? '', await bare.text()));
