@@ -15,11 +15,25 @@ export interface CurlResponse {
  */
 const SLOW_MS = 5_000;
 
-/** A GET with the real curl, with the Host header given (the lab has no DNS). */
+/**
+ * A GET with the real curl, with the Host header given (the lab has no DNS).
+ * A request that gets no answer in 20 s is reported on stderr with what the
+ * lab's daemons were doing, and asked once more: CI has seen, once in a few
+ * runs, a request through the edge right after a deploy get no byte for
+ * 10 to 30 s, cause not found yet (see the report when it happens). A
+ * second silence fails the test, with the same report.
+ */
 export async function curl(url: string, host?: string): Promise<CurlResponse> {
-  const args = ['-s', '-S', '-i', '--max-time', '30', ...(host ? ['-H', `Host: ${host}`] : []), url];
+  const ask = (seconds: number) => run('curl', ['-s', '-S', '-i', '--max-time', String(seconds), ...(host ? ['-H', `Host: ${host}`] : []), url], { reject: false });
   const began = performance.now();
-  const { stdout } = await run('curl', args);
+  let answered = await ask(20);
+  if (answered.exitCode === 28) {
+    process.stderr.write(`STALL: ${url} (Host: ${host ?? '-'}) gave no answer in 20 s; asking again\n${await daemons()}\n`);
+    answered = await ask(30);
+    if (answered.exitCode === 28) throw new Error(`${answered.stderr.trim()} (${url}, Host: ${host ?? '-'}), twice\n${await daemons()}`);
+  }
+  if (answered.exitCode !== 0) throw new Error(`curl ${url} (Host: ${host ?? '-'}) exited ${answered.exitCode}: ${answered.stderr.trim()}`);
+  const { stdout } = answered;
   const ms = performance.now() - began;
   if (ms > SLOW_MS) process.stderr.write(`curl: ${url} (Host: ${host ?? '-'}) answered in ${(ms / 1000).toFixed(1)} s\n`);
   const split = stdout.indexOf('\r\n\r\n');
@@ -31,4 +45,11 @@ export async function curl(url: string, host?: string): Promise<CurlResponse> {
     if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
   }
   return { status: Number(statusLine?.split(' ')[1]), headers, body: stdout.slice(split + 4) };
+}
+
+/** The web and edge daemons of every lab of this machine, with their state and age: which one held a request. */
+async function daemons(): Promise<string> {
+  const ps = await run('ps', ['-eo', 'pid,ppid,etimes,stat,wchan:20,args', '--sort=start_time'], { reject: false });
+  const lines = ps.stdout.split('\n').filter((l) => /php-fpm|apache2|varnishd|haproxy/.test(l));
+  return `the lab's daemons (pid ppid seconds state wchan command), the newest last:\n${lines.slice(-60).join('\n')}`;
 }
