@@ -88,7 +88,8 @@ async function checkHost(session: HostSession, cluster: ClusterConfig, host: Hos
   const add = (path: string, kind: 'requirement' | 'service', detail: string) => drift.push({ cluster: cluster.name, host: host.name, path, kind, detail });
   const status = async (port: number, path: string, vhost: string): Promise<string> =>
     (await session.exec(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '5', '-H', `Host: ${vhost}`, `http://${host.address}:${port}${path}`], { reject: false })).stdout.trim() || '000';
-  if (host.roles.includes('web')) {
+  // A web host that serves no instance yet has no apps directory, and nothing to serve.
+  if (host.roles.includes('web') && web.length > 0) {
     for (const php of [...new Set(web.map((i) => i.php))].sort()) {
       await checkFpmReload(session, cluster, php).catch((e: Error) => add(`PHP-FPM ${php}`, 'requirement', e.message));
     }
@@ -96,7 +97,7 @@ async function checkHost(session: HostSession, cluster: ClusterConfig, host: Hos
     const [, size, used, free] = (df.stdout.trim().split('\n')[1] ?? '').split(/\s+/).map(Number);
     if (df.exitCode !== 0 || !size) add(cluster.paths.apps, 'requirement', `free space unknown: df exited ${df.exitCode}: ${df.stderr.trim()}`);
     else if ((free! / size) * 100 < MIN_FREE_PERCENT) add(cluster.paths.apps, 'requirement', `${Math.round((used! / size) * 100)}% used, ${Math.round(free! / 1024)} MiB free: a deploy writes a whole release here`);
-    const vhost = web[0]?.domains[0];
+    const vhost = web[0]!.domains[0];
     if (vhost) {
       const code = await status(cluster.ports.web, PROBE_PATH, vhost);
       if (code !== '200') add(`apache :${cluster.ports.web}`, 'service', `answered ${code} for ${PROBE_PATH} (Host: ${vhost}), expected 200`);
