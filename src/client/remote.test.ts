@@ -28,6 +28,9 @@ describe('checkGatewayUrl', () => {
     expect(checkGatewayUrl('https://u:p@magrathea.example.com')).toMatchObject({ error: expect.stringMatching(/no path or credentials/) });
     expect(checkGatewayUrl('https://magrathea.example.com/v1')).toMatchObject({ error: expect.stringMatching(/no path or credentials/) });
     expect(checkGatewayUrl('ftp://magrathea.example.com')).toMatchObject({ error: expect.stringMatching(/over https/) });
+    // The token would cross the network in clear.
+    expect(checkGatewayUrl('http://magrathea.example.com')).toEqual({ error: 'http://magrathea.example.com: the gateway is reached over https (or http on this machine)' });
+    expect(checkGatewayUrl('http://localhost:5000')).toBe('http://localhost:5000');
     expect(checkGatewayUrl('magrathea')).toEqual({ error: '"magrathea" is not a URL (https://magrathea.example.com)' });
   });
 });

@@ -62,7 +62,9 @@ export function checkGatewayUrl(text: string): string | { error: string } {
   } catch {
     return { error: `${JSON.stringify(text)} is not a URL (https://magrathea.example.com)` };
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return { error: `${text}: the gateway is reached over https (or http on this machine)` };
+  const loopback = url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
+  // Every request carries the token: plain http only to this machine.
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) return { error: `${text}: the gateway is reached over https (or http on this machine)` };
   if (url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) return { error: `${text}: give the gateway's address only (https://magrathea.example.com), no path or credentials` };
   return url.origin;
 }
