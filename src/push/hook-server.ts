@@ -4,7 +4,7 @@ import { createServer, type Socket } from 'node:net';
 import { join, relative, resolve } from 'node:path';
 import type { GatewayContext } from '../dispatch/context.js';
 import { MAX_INPUT_BYTES, MAX_REQUEST_BYTES, replyLine, SOCKET_ENV, TOKEN_ENV, type HookReply, type HookRequest } from './hook-wire.js';
-import { hookPush, runHook, type HookName } from './receive.js';
+import { hookPush, QUARANTINE_ENV, runHook, type HookName } from './receive.js';
 
 /** The most bytes a unix socket's path may have (sun_path, less its NUL). */
 const MAX_SOCKET_PATH = 107;
@@ -152,7 +152,7 @@ function readRequest(socket: Socket): Promise<{ request: HookRequest; input: str
 
 /** A quarantine path of the hook's environment outside the repository (git-receive-pack puts it under objects/), if any. */
 function quarantineOutside(gitDir: string, env: Readonly<Record<string, string>>): string | undefined {
-  const paths = ['GIT_QUARANTINE_PATH', 'GIT_OBJECT_DIRECTORY', 'GIT_ALTERNATE_OBJECT_DIRECTORIES'].flatMap((k) => (typeof env[k] === 'string' ? env[k].split(':').filter(Boolean) : []));
+  const paths = QUARANTINE_ENV.flatMap((k) => (typeof env[k] === 'string' ? env[k].split(':').filter(Boolean) : []));
   return paths.find((p) => {
     const inside = relative(gitDir, resolve(gitDir, p));
     return inside === '..' || inside.startsWith('../');

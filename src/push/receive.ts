@@ -30,7 +30,7 @@ export interface Push {
   /** `git push -o cluster=NAME`. */
   options: readonly string[];
   /** Added to git's environment: the quarantine git-receive-pack gave its hook (the pushed objects are there until it is accepted). */
-  gitEnv?: Readonly<Record<string, string>>;
+  gitEnv: Readonly<Record<string, string>>;
   say(line: string): void;
 }
 
@@ -57,7 +57,7 @@ export async function preReceive(gateway: GatewayContext, push: Push, updates: r
     const branch = ref.slice('refs/heads/'.length);
     if (ZERO.test(newRev)) throw new Rejection(`deleting branches is refused: ${branch} may feed an environment`);
 
-    const manifest = await readManifest({ repo: push.gitDir, rev: newRev, ref: branch, ...(push.gitEnv ? { env: push.gitEnv } : {}) }, 'magrathea.yml').catch((e: Error) => {
+    const manifest = await readManifest({ repo: push.gitDir, rev: newRev, ref: branch, env: push.gitEnv }, 'magrathea.yml').catch((e: Error) => {
       throw new Rejection(e.message);
     });
     const problems = checkAllInstances(manifest, push.app);
@@ -80,11 +80,11 @@ export async function preReceive(gateway: GatewayContext, push: Push, updates: r
     let deployed = false;
     try {
       // The branch must still be where the pusher saw it: a push that waited behind another sees that one's result.
-      const current = (await run('git', ['--git-dir', push.gitDir, 'rev-parse', '--verify', '--quiet', ref], { reject: false, ...(push.gitEnv ? { env: push.gitEnv } : {}) })).stdout.trim();
+      const current = (await run('git', ['--git-dir', push.gitDir, 'rev-parse', '--verify', '--quiet', ref], { reject: false, env: push.gitEnv })).stdout.trim();
       if ((current || '0'.repeat(40)) !== oldRev && !(ZERO.test(oldRev) && !current)) {
         throw new Rejection(`${branch} moved to ${current.slice(0, 12)} while this push waited: pull, then push again`);
       }
-      const request = { app: push.app, env: environment.name, commit: newRev, ref, gitDir: push.gitDir, requestedBy: push.pusher, clusters, ...(push.gitEnv ? { gitEnv: push.gitEnv } : {}) };
+      const request = { app: push.app, env: environment.name, commit: newRev, ref, gitDir: push.gitDir, requestedBy: push.pusher, clusters, gitEnv: push.gitEnv };
       const result = await submitDeploy(gateway, request, { say: push.say }).catch((e: Error) => {
         throw new Rejection(e.message);
       });
@@ -105,8 +105,11 @@ export async function preReceive(gateway: GatewayContext, push: Push, updates: r
 /** The two hooks of an app repository (push/repos.ts). */
 export type HookName = 'pre-receive' | 'post-receive';
 
+/** Where git-receive-pack tells its hooks the pushed objects are, until the push is accepted. */
+export const QUARANTINE_ENV = ['GIT_QUARANTINE_PATH', 'GIT_OBJECT_DIRECTORY', 'GIT_ALTERNATE_OBJECT_DIRECTORIES'] as const;
+
 /** What git-receive-pack tells its hooks through their environment and that a push needs: the push options and the quarantine. */
-export const HOOK_ENV = /^(GIT_PUSH_OPTION_COUNT|GIT_PUSH_OPTION_\d+|GIT_QUARANTINE_PATH|GIT_OBJECT_DIRECTORY|GIT_ALTERNATE_OBJECT_DIRECTORIES)$/;
+const HOOK_ENV = new RegExp(`^(GIT_PUSH_OPTION_COUNT|GIT_PUSH_OPTION_\\d+|${QUARANTINE_ENV.join('|')})$`);
 
 /**
  * The push a hook runs for: the repository and pusher the gateway knows,

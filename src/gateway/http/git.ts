@@ -5,7 +5,7 @@ import { authorize, scopeAllows, type Need } from '../../core/access.js';
 import type { UserConfig } from '../../core/config/types.js';
 import { checkName } from '../../core/values.js';
 import type { HookServer } from '../../push/hook-server.js';
-import { appExists } from '../../push/repos.js';
+import { appExists, repoDir } from '../../push/repos.js';
 import type { ApiToken } from '../../state/api-tokens.js';
 
 type Service = 'git-upload-pack' | 'git-receive-pack';
@@ -72,7 +72,7 @@ export async function serveGit(options: GitOptions, caller: GitCaller, git: GitR
   if (!appExists(options.stateDir, git.app)) return refuse(404, `magrathea: no app ${git.app}: an admin creates it with "ssh magrathea apps:create ${git.app}"`, 'failed');
 
   const pushing = git.service === 'git-receive-pack' && req.method === 'POST';
-  const hooks = pushing ? options.hooks?.register({ app: git.app, gitDir: join(options.stateDir, 'repos', `${git.app}.git`), pusher: caller.user.name }) : undefined;
+  const hooks = pushing ? options.hooks?.register({ app: git.app, gitDir: repoDir(options.stateDir, git.app), pusher: caller.user.name }) : undefined;
   try {
     const exitCode = await runBackend(options, caller, git, req, res, hooks?.env ?? {});
     if (pushing) options.record(caller.user.name, command, exitCode);
