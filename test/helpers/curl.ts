@@ -51,5 +51,15 @@ export async function curl(url: string, host?: string): Promise<CurlResponse> {
 async function daemons(): Promise<string> {
   const ps = await run('ps', ['-eo', 'pid,ppid,etimes,stat,wchan:20,args', '--sort=start_time'], { reject: false });
   const lines = ps.stdout.split('\n').filter((l) => /php-fpm|apache2|varnishd|haproxy/.test(l));
-  return `the lab's daemons (pid ppid seconds state wchan command), the newest last:\n${lines.slice(-60).join('\n')}`;
+  // Where the request waits: the TCP connections between the lab's daemons (with their timers) and the
+  // listening sockets with a queue (Recv-Q: connections not yet accepted, such as a PHP-FPM pool's).
+  const tcp = await run('ss', ['-tnpoH', 'state', 'all'], { reject: false });
+  const connections = tcp.stdout.split('\n').filter((l) => /127\.0\.(?!0\.)\d+\.\d+/.test(l) && !/^(LISTEN|TIME-WAIT)/.test(l));
+  const listening = await run('ss', ['-lnpH'], { reject: false });
+  const queued = listening.stdout.split('\n').filter((l) => /^\S+\s+LISTEN\s+[1-9]/.test(l));
+  return [
+    `the lab's daemons (pid ppid seconds state wchan command), the newest last:\n${lines.slice(-60).join('\n')}`,
+    `their TCP connections (state recv-q send-q local peer process timer):\n${connections.slice(-80).join('\n') || '(none)'}`,
+    `listening sockets with connections not accepted yet:\n${queued.join('\n') || '(none)'}`,
+  ].join('\n');
 }
