@@ -1,38 +1,20 @@
-import { run } from '../adapters/exec.js';
 import { quotaWarnings } from '../accounting/read-usage.js';
 import { MagratheaError } from '../core/errors.js';
-import { checkAllInstances, environmentForBranch } from '../core/manifest/resolve.js';
+import { checkAllInstances, targetForBranch } from '../core/manifest/resolve.js';
 import { formatProblem } from '../core/source.js';
 import { checkBranch, checkTag } from '../core/values.js';
 import type { GatewayContext } from '../dispatch/context.js';
 import { acquirePushLock, heldPushLocks, releasePushLock } from '../state/push-lock.js';
 import { readManifest } from '../builder/manifest.js';
+import { checkBranchAt } from './branch-at.js';
+import type { Push } from './push.js';
 import { pushGone, pushToken } from './push-token.js';
+import { Rejection } from './rejection.js';
+import { claimReviewBranch, deleteBranch } from './review-branch.js';
 import { submitDeploy } from './submit.js';
 import { readInstanceReleases } from '../state/host-releases.js';
 
 const ZERO = /^0+$/;
-
-/** Rejects the push with lines for the pusher; no branch moves. */
-export class Rejection extends MagratheaError {
-  constructor(message: string) {
-    super(message, 'push-rejected');
-  }
-}
-
-/** One push, as git-receive-pack hands it to its hooks. */
-export interface Push {
-  app: string;
-  gitDir: string;
-  /** Ties the pre-receive's push lock to the post-receive of the same push. */
-  token: string;
-  pusher: string;
-  /** `git push -o cluster=NAME`. */
-  options: readonly string[];
-  /** Added to git's environment: the quarantine git-receive-pack gave its hook (the pushed objects are there until it is accepted). */
-  gitEnv: Readonly<Record<string, string>>;
-  say(line: string): void;
-}
 
 /**
  * pre-receive: every ref checked first (a push with one bad ref is rejected
@@ -55,19 +37,24 @@ export async function preReceive(gateway: GatewayContext, push: Push, updates: r
       continue;
     }
     const branch = ref.slice('refs/heads/'.length);
-    if (ZERO.test(newRev)) throw new Rejection(`deleting branches is refused: ${branch} may feed an environment`);
+    if (ZERO.test(newRev)) {
+      await deleteBranch(gateway, push, oldRev, branch);
+      continue;
+    }
 
     const manifest = await readManifest({ repo: push.gitDir, rev: newRev, ref: branch, env: push.gitEnv }, 'magrathea.yml').catch((e: Error) => {
       throw new Rejection(e.message);
     });
-    const problems = checkAllInstances(manifest, push.app);
+    const problems = checkAllInstances(manifest, push.app, undefined, branch);
     if (problems.length > 0) throw new Rejection(problems.map(formatProblem).join('\n'));
-    const environment = environmentForBranch(manifest, branch);
-    if (!environment) {
+    const target = targetForBranch(manifest, branch);
+    if (!target) {
       const fed = manifest.environments.map((e) => `${e.branch} -> ${e.name}`).join(', ');
       push.say(`${branch}: feeds no environment (${fed}): pushed, nothing deployed`);
       continue;
     }
+    if ('error' in target) throw new Rejection(target.error);
+    const environment = target.environment;
     for (const c of clusters) {
       if (!environment.clusters.includes(c)) throw new Rejection(`push option cluster=${c}: environment ${environment.name} deploys to ${environment.clusters.join(', ')}`);
     }
@@ -78,11 +65,12 @@ export async function preReceive(gateway: GatewayContext, push: Push, updates: r
       onFreed: (holder) => push.say(`an earlier push of ${push.app} (${environment.name}) ended without freeing its lock (${holder}): freed; a deploy it queued comes first`),
     });
     let deployed = false;
+    let unclaim: (() => Promise<void>) | undefined;
     try {
-      // The branch must still be where the pusher saw it: a push that waited behind another sees that one's result.
-      const current = (await run('git', ['--git-dir', push.gitDir, 'rev-parse', '--verify', '--quiet', ref], { reject: false, env: push.gitEnv })).stdout.trim();
-      if ((current || '0'.repeat(40)) !== oldRev && !(ZERO.test(oldRev) && !current)) {
-        throw new Rejection(`${branch} moved to ${current.slice(0, 12)} while this push waited: pull, then push again`);
+      await checkBranchAt(push.gitDir, push.gitEnv, ref, oldRev);
+      if (environment.review) {
+        unclaim = await claimReviewBranch(gateway, push, environment, branch);
+        push.say(`${branch}: review instance ${push.app} (${environment.name}) of environment ${environment.review.environment}`);
       }
       const request = { app: push.app, env: environment.name, commit: newRev, ref, gitDir: push.gitDir, requestedBy: push.pusher, clusters, gitEnv: push.gitEnv };
       const result = await submitDeploy(gateway, request, { say: push.say }).catch((e: Error) => {
@@ -97,10 +85,16 @@ export async function preReceive(gateway: GatewayContext, push: Push, updates: r
       }
     } finally {
       // Kept on success until post-receive, once the branch has moved.
-      if (!deployed) await releasePushLock(gateway.state, push.app, environment.name, push.token);
+      if (!deployed) {
+        await unclaim?.();
+        await releasePushLock(gateway.state, push.app, environment.name, push.token);
+      }
     }
   }
 }
+
+export type { Push } from './push.js';
+export { Rejection } from './rejection.js';
 
 /** The two hooks of an app repository (push/repos.ts). */
 export type HookName = 'pre-receive' | 'post-receive';
