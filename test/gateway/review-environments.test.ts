@@ -55,11 +55,11 @@ const FILES: Record<string, string> = {
   'content.txt': 'master\n',
 };
 
-/** What of the review instance each host of cluster-a still has: files, vhost, pool, logs on web hosts; VCL and HAProxy entries on the edge. */
+/** What of the review instance each host of cluster-a still has: files, vhost, pool, logs and unix user on web hosts; VCL and HAProxy entries on the edge. */
 async function leftOnHosts(): Promise<string[]> {
   const found: string[] = [];
   for (const host of hostsOf('web')) {
-    const result = await sshRun(lab, host, ['sh', '-c', `find /var/www/magrathea/${APP} /var/log/magrathea/${APP} /etc/apache2 /etc/php -name '*${INSTANCE}*' 2>/dev/null; true`]);
+    const result = await sshRun(lab, host, ['sh', '-c', `find /var/www/magrathea/${APP} /var/log/magrathea/${APP} /etc/apache2 /etc/php -name '*${INSTANCE}*' 2>/dev/null; getent passwd m_${APP}_${INSTANCE}; true`]);
     found.push(...result.stdout.split('\n').filter(Boolean).map((l) => `${host}:${l}`));
   }
   for (const host of hostsOf('balancer')) {
