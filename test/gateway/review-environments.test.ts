@@ -4,7 +4,8 @@
  * makes its own instance, served on its `${branch}` domain beside
  * production; a branch of the same slug, and branch names crafted to
  * escape, are refused; deleting the branch takes the instance off every
- * host and production keeps serving. Two deploys in all.
+ * host (its database too) and production keeps serving. Two deploys in
+ * all.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -22,6 +23,7 @@ const APP = 'rev-shop';
 const PRODUCTION = `${APP}.rev.example.com`;
 const REVIEW = `fix-1.review.${APP}.example.com`;
 const INSTANCE = 'review-fix-1';
+const DB = `m_${APP}_${INSTANCE}`;
 
 let lab: LabStatus;
 let work: string;
@@ -35,6 +37,9 @@ const { sshCommand, git } = gatewayClient(() => port, keys, () => join(work, 'kn
 const admin = (...argv: string[]) => run('ssh', [...sshCommand('admin').slice(1), 'git@127.0.0.1', ...argv], { reject: false, input: '', timeout: 120_000 });
 const edge = () => lab.edges.find((e) => e.cluster === 'cluster-a')!.url;
 const hostsOf = (roles: LabStatus['hosts'][number]['roles'][number]) => lab.hosts.filter((h) => h.cluster === 'cluster-a' && h.roles.includes(roles)).map((h) => h.name);
+/** The review instance's database and database user on cluster-a's db host, as root sees them. */
+const databaseLeft = async () =>
+  (await sshRun(lab, hostsOf('db')[0]!, ['mariadb', '-N', '-B', '-e', `SELECT 'database' FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${DB}' UNION SELECT 'user' FROM mysql.user WHERE User = '${DB}'`])).stdout.split('\n').filter(Boolean);
 
 const FILES: Record<string, string> = {
   'magrathea.yml': [
@@ -48,6 +53,7 @@ const FILES: Record<string, string> = {
     '    branch: "review/*"',
     '    clusters: [cluster-a]',
     '    domains: ["${branch}.review.${app}.example.com"]',
+    '    database: { engine: mysql }',
     '',
   ].join('\n'),
   'public/health.php': '<?php echo "ok";',
@@ -117,6 +123,8 @@ describe('review environments', () => {
     const releases = JSON.parse((await admin('releases', APP, '--json')).stdout) as { env: string; ref: string; liveOn: string[] }[];
     expect(releases.map((r) => [r.env, r.ref, r.liveOn])).toEqual(expect.arrayContaining([['review-fix-1', 'refs/heads/review/Fix-1', ['cluster-a']], ['production', 'refs/heads/master', ['cluster-a']]]));
     expect(JSON.parse((await admin('apps:info', APP, '--json')).stdout).live).toEqual({ 'production@cluster-a': 'r1', 'review-fix-1@cluster-a': 'r1' });
+    // Its own database (production has none).
+    expect(await databaseLeft()).toEqual(['database', 'user']);
   });
 
   it('refuses a branch of the same slug, and branch names crafted to escape, before anything is built', async () => {
@@ -147,6 +155,8 @@ describe('review environments', () => {
     expect(deleted.stderr).toMatch(/remote: review\/Fix-1: deleted; rev-shop \(review-fix-1\) is gone from cluster-a/);
     expect(deleted.exitCode).toBe(0);
     expect(await leftOnHosts()).toEqual([]);
+    expect(deleted.stderr).toMatch(/remote: cluster-a rev-shop\.review-fix-1: a-edge: database m_rev-shop_review-fix-1, db user m_rev-shop_review-fix-1/);
+    expect(await databaseLeft()).toEqual([]);
     expect((await curl(edge(), REVIEW)).status).toBe(404);
     expect((await curl(edge(), PRODUCTION)).body).toBe('production - master\n');
     expect((JSON.parse((await admin('releases', APP, '--json')).stdout) as { env: string }[]).map((r) => r.env)).toEqual(['production']);
