@@ -10,17 +10,22 @@ import { checkBranchAt } from './branch-at.js';
 import type { Push } from './push.js';
 import { pushGone, pushToken } from './push-token.js';
 import { Rejection } from './rejection.js';
-import { claimReviewBranch, deleteBranch } from './review-branch.js';
+import { checkDeletion, claimReviewBranch, deleteBranch } from './review-branch.js';
 import { submitDeploy } from './submit.js';
 import { readInstanceReleases } from '../state/host-releases.js';
+
+export type { Push } from './push.js';
+export { Rejection } from './rejection.js';
 
 const ZERO = /^0+$/;
 
 /**
- * pre-receive: every ref checked first (a push with one bad ref is rejected
- * before any of its branches deploys), then each branch that feeds an
- * environment deployed in turn, one push per app and environment at a
- * time. Throws a Rejection (or any error) to reject the whole push.
+ * pre-receive: every ref checked first (a push with one bad ref, or
+ * deleting a branch that is not a review one, is rejected before any of
+ * its branches deploys), then each branch that feeds an environment
+ * deployed in turn, one push per app and environment at a time, then the
+ * review branches it deletes removed. Throws a Rejection (or any error) to
+ * reject the whole push.
  */
 export async function preReceive(gateway: GatewayContext, push: Push, updates: readonly (readonly string[])[]): Promise<void> {
   const clusters = push.options.filter((o) => o.startsWith('cluster=')).map((o) => o.slice('cluster='.length));
@@ -32,6 +37,11 @@ export async function preReceive(gateway: GatewayContext, push: Push, updates: r
     if (problem) throw new Rejection(problem);
   }
   for (const [oldRev, newRev, ref] of updates as [string, string, string][]) {
+    if (ZERO.test(newRev) && ref.startsWith('refs/heads/')) await checkDeletion(gateway, push, oldRev, ref.slice('refs/heads/'.length));
+  }
+  // Deletions last: a push whose deploy is refused must not have taken a review instance off its hosts first.
+  const deletionsLast = [...(updates as [string, string, string][])].sort((a, b) => Number(ZERO.test(a[1])) - Number(ZERO.test(b[1])));
+  for (const [oldRev, newRev, ref] of deletionsLast) {
     if (ref.startsWith('refs/tags/')) {
       push.say(`${ref}: a tag: stored, nothing deployed`);
       continue;
@@ -92,9 +102,6 @@ export async function preReceive(gateway: GatewayContext, push: Push, updates: r
     }
   }
 }
-
-export type { Push } from './push.js';
-export { Rejection } from './rejection.js';
 
 /** The two hooks of an app repository (push/repos.ts). */
 export type HookName = 'pre-receive' | 'post-receive';

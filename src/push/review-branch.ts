@@ -31,23 +31,35 @@ export async function claimReviewBranch(gateway: GatewayContext, push: Push, env
 }
 
 /**
- * A push deleting a branch. A branch of a review environment may go: its
- * instance (if it has one) is taken off every host first, then its state
- * on the gateway, and the push reports it; should a host fail, the push is
- * refused and the branch stays, so that deleting it again finishes the
- * job. Any other branch may feed an environment: refused, as ever.
+ * Whether a push may delete `branch`: a branch of a review environment may
+ * go (`env`: its instance, when it has one; `none`: the instance it would
+ * have had); any other branch may feed an environment, and is refused.
+ * Asked for every deletion of a push before anything of it is deployed.
+ */
+export async function checkDeletion(gateway: GatewayContext, push: Push, oldRev: string, branch: string): Promise<{ env: string } | { none: string }> {
+  const env = await readReviewInstance(gateway.state, push.app, branch);
+  if (env !== undefined) return { env };
+  const manifest = await readManifest({ repo: push.gitDir, rev: oldRev, ref: branch, env: push.gitEnv }, 'magrathea.yml').catch(() => undefined);
+  const target = manifest && targetForBranch(manifest, branch);
+  if (!target || !('environment' in target) || !target.environment.review) {
+    throw new Rejection(`deleting branches is refused: ${branch} may feed an environment (only a branch of a review environment, fed by a pattern like "review/*", may be deleted: that removes its instance)`);
+  }
+  return { none: target.environment.name };
+}
+
+/**
+ * A push deleting a branch of a review environment: its instance (if it
+ * has one) is taken off every host first, then its state on the gateway,
+ * and the push reports it; should a host fail, the push is refused and
+ * the branch stays, so that deleting it again finishes the job.
  */
 export async function deleteBranch(gateway: GatewayContext, push: Push, oldRev: string, branch: string): Promise<void> {
-  const env = await readReviewInstance(gateway.state, push.app, branch);
-  if (env === undefined) {
-    const manifest = await readManifest({ repo: push.gitDir, rev: oldRev, ref: branch, env: push.gitEnv }, 'magrathea.yml').catch(() => undefined);
-    const target = manifest && targetForBranch(manifest, branch);
-    if (!target || !('environment' in target) || !target.environment.review) {
-      throw new Rejection(`deleting branches is refused: ${branch} may feed an environment (only a branch of a review environment, fed by a pattern like "review/*", may be deleted: that removes its instance)`);
-    }
-    push.say(`${branch}: deleted; it had no review instance (${target.environment.name}) to remove`);
+  const deletion = await checkDeletion(gateway, push, oldRev, branch);
+  if ('none' in deletion) {
+    push.say(`${branch}: deleted; it had no review instance (${deletion.none}) to remove`);
     return;
   }
+  const { env } = deletion;
   await acquirePushLock(gateway.state, push.app, env, push.token, {
     onWait: () => push.say(`waiting: another push of ${push.app} (${env}) is deploying`),
     gone: pushGone,

@@ -164,6 +164,13 @@ describe('review environments', () => {
     const master = await git(repo, 'admin', 'push', 'magrathea', ':master');
     expect(master.exitCode).not.toBe(0);
     expect(master.stderr).toMatch(/remote: deleting branches is refused: master may feed an environment/);
-    expect((await git(repo, 'admin', 'ls-remote', '--heads', 'magrathea')).stdout).toMatch(/refs\/heads\/master\n$/);
+    // Refused before anything of the push deploys, whatever the order of its refs.
+    expect((await git(repo, 'admin', 'push', 'magrathea', 'master:refs/heads/feature')).stderr).toMatch(/remote: feature: feeds no environment/);
+    await git(repo, 'admin', 'commit', '-q', '--allow-empty', '-m', 'never deployed');
+    const both = await git(repo, 'admin', 'push', 'magrathea', 'HEAD:refs/heads/master', ':refs/heads/feature');
+    expect(both.exitCode).not.toBe(0);
+    expect(both.stderr).toMatch(/remote: deleting branches is refused: feature may feed an environment/);
+    expect(both.stderr).not.toMatch(/remote: deploy /);
+    expect((await git(repo, 'admin', 'ls-remote', '--heads', 'magrathea')).stdout.split('\n').filter(Boolean).map((l) => l.split('\t')[1])).toEqual(['refs/heads/feature', 'refs/heads/master']);
   });
 });
