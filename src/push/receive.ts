@@ -79,7 +79,7 @@ export async function preReceive(gateway: GatewayContext, push: Push, updates: r
     try {
       await checkBranchAt(push.gitDir, push.gitEnv, ref, oldRev);
       if (environment.review) {
-        unclaim = await claimReviewBranch(gateway, push, environment, branch);
+        unclaim = await claimReviewBranch(gateway, push, environment, branch, oldRev);
         push.say(`${branch}: review instance ${push.app} (${environment.name}) of environment ${environment.review.environment}`);
       }
       const request = { app: push.app, env: environment.name, commit: newRev, ref, gitDir: push.gitDir, requestedBy: push.pusher, clusters, gitEnv: push.gitEnv };

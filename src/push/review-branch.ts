@@ -16,9 +16,10 @@ import { Rejection } from './rejection.js';
  * The review instance `environment` (`review-x`) for `branch`: claimed for
  * it, or the push refused when another branch of the same slug holds it.
  * Returns what gives the claim back should this push not leave the
- * instance live (a first push that fails leaves the name free).
+ * instance live (a first push that fails leaves the name free), or says
+ * what is left when a refused first push left it live somewhere.
  */
-export async function claimReviewBranch(gateway: GatewayContext, push: Push, environment: EnvironmentDef, branch: string): Promise<() => Promise<void>> {
+export async function claimReviewBranch(gateway: GatewayContext, push: Push, environment: EnvironmentDef, branch: string, oldRev: string): Promise<() => Promise<void>> {
   const holder = await claimReviewInstance(gateway.state, push.app, environment.name, branch);
   if (holder !== branch) {
     throw new Rejection(
@@ -26,7 +27,12 @@ export async function claimReviewBranch(gateway: GatewayContext, push: Push, env
     );
   }
   return async () => {
-    if (Object.keys(await readInstanceReleases(gateway.state, push.app, environment.name)).length === 0) await releaseReviewInstance(gateway.state, push.app, environment.name, branch);
+    const live = Object.keys(await readInstanceReleases(gateway.state, push.app, environment.name)).sort();
+    if (live.length === 0) await releaseReviewInstance(gateway.state, push.app, environment.name, branch);
+    // A rolling deploy that failed on a later cluster: the branch is not stored, so deleting it cannot remove the instance.
+    else if (/^0+$/.test(oldRev)) {
+      push.say(`warning: ${branch} is not stored, but its review instance ${push.app} (${environment.name}) is live on ${live.join(', ')}: push it again, or an admin takes it off with "magrathea instances:remove ${push.app}@${live[0]} --env ${environment.name}"`);
+    }
   };
 }
 
