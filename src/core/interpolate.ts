@@ -1,9 +1,10 @@
 /**
- * `${app}`, `${env}`, `${cluster}` and `${host}` in manifest strings.
+ * `${app}`, `${env}`, `${cluster}`, `${host}` and `${branch}` (the slug of a
+ * review instance's branch) in manifest strings.
  * `$$` is a literal `$`; any other `$` is itself. An unknown or unclosed
  * `${...}` is an error, so a typo never reaches a config file.
  */
-export const PLACEHOLDERS = ['app', 'env', 'cluster', 'host'] as const;
+export const PLACEHOLDERS = ['app', 'env', 'cluster', 'host', 'branch'] as const;
 export type Placeholder = (typeof PLACEHOLDERS)[number];
 
 export type Interpolation = { value: string } | { error: string };

@@ -1,7 +1,7 @@
 import type { GatewayConfig } from '../core/config/types.js';
 import { controlDir, type SshSettings } from '../adapters/ssh.js';
 import { InvalidInputError, MagratheaError } from '../core/errors.js';
-import { resolveInstance } from '../core/manifest/resolve.js';
+import { findEnvironment, resolveInstance } from '../core/manifest/resolve.js';
 import type { ConfigVars, InstanceConfig, Manifest } from '../core/manifest/types.js';
 import type { Problem } from '../core/source.js';
 import { adviseHookFailure, adviseInstance, formatAdvice } from '../core/advice.js';
@@ -22,6 +22,8 @@ export interface DeployInput {
   vars?: ConfigVars;
   /** The deploy's job id, so that a rerun takes its cluster locks back. */
   owner?: string;
+  /** A review instance's own branch (`review/x`), recorded with it. */
+  branch?: string;
 }
 
 export interface DeployDeps {
@@ -36,7 +38,7 @@ export interface DeployDeps {
  * (`parallel`). Every instance is resolved before any host is touched.
  */
 export async function deploy(input: DeployInput, deps: DeployDeps): Promise<DeployOutcome> {
-  const environment = input.manifest.environments.find((e) => e.name === input.env);
+  const environment = findEnvironment(input.manifest, input.env);
   if (!environment) throw new MagratheaError(`${input.app} has no environment "${input.env}"`, 'unknown-environment');
   const clusters = input.clusters ?? environment.clusters;
   const problems: Problem[] = [];
@@ -46,7 +48,7 @@ export async function deploy(input: DeployInput, deps: DeployDeps): Promise<Depl
       throw new MagratheaError(`environment ${input.env} of ${input.app} does not deploy to ${name}; its clusters: ${environment.clusters.join(', ')}`, 'unknown-cluster');
     }
     if (!deps.config.clusters[name]) throw new MagratheaError(`no cluster "${name}" in the gateway configuration (${deps.config.dir}/clusters.yml)`, 'unknown-cluster');
-    const result = resolveInstance(input.manifest, { app: input.app, env: input.env, cluster: name }, input.vars);
+    const result = resolveInstance(input.manifest, { app: input.app, env: input.env, cluster: name, ...(input.branch ? { branch: input.branch } : {}) }, input.vars);
     if ('problems' in result) problems.push(...result.problems);
     else instances.push(result.instance);
   }

@@ -5,10 +5,10 @@ import { buildRelease, sourceDir, workspaceDir } from '../builder/build-release.
 import { fetchSource } from '../builder/source-link.js';
 import type { GatewayConfig } from '../core/config/types.js';
 import { InvalidInputError, MagratheaError } from '../core/errors.js';
-import { resolveInstance } from '../core/manifest/resolve.js';
+import { findEnvironment, resolveInstance } from '../core/manifest/resolve.js';
 import { checkPanelDomains } from './ispconfig-domains.js';
 import { readApp } from '../builder/manifest.js';
-import { readConfigVars } from '../state/config-vars.js';
+import { readEnvironmentConfigVars } from '../state/config-vars.js';
 import { listReleases, markReleaseStatus, recordRelease, type Release } from '../state/releases.js';
 import { deploy, formatDeployResult } from './deploy.js';
 import { checkDeployAllowed } from './deploy-access.js';
@@ -58,11 +58,13 @@ async function jobSource(config: GatewayConfig, data: DeployJob['data'], log: (l
 async function buildAndDeploy(options: DeployProcessorOptions, config: GatewayConfig, job: DeployJob, sourcePath: string, log: (line: string) => void): Promise<DeployResult> {
   const { app: name, env, commit, ref, requestedBy } = job.data;
   const app = await readApp(sourcePath, name);
-  const environment = app.manifest.environments.find((e) => e.name === env);
+  const environment = findEnvironment(app.manifest, env);
   if (!environment) throw new MagratheaError(`${name} has no environment "${env}" in magrathea.yml`, 'unknown-environment');
-  const vars = await readConfigVars(options.redis, name, env, environment.clusters);
+  const vars = await readEnvironmentConfigVars(options.redis, name, environment);
+  // A review instance records its own branch (the environment has only its pattern).
+  const branch = environment.review && ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : undefined;
   const instanceOn = (cluster: string) => {
-    const resolved = resolveInstance(app.manifest, { app: name, env, cluster }, vars);
+    const resolved = resolveInstance(app.manifest, { app: name, env, cluster, ...(branch ? { branch } : {}) }, vars);
     if ('problems' in resolved) throw new InvalidInputError(resolved.problems);
     return resolved.instance;
   };
@@ -96,7 +98,7 @@ async function buildAndDeploy(options: DeployProcessorOptions, config: GatewayCo
   }
 
   const result = await deploy(
-    { app: name, env, release: release.id, manifest: app.manifest, source: built.dir, vars, owner: `job-${job.id}`, ...(job.data.clusters ? { clusters: job.data.clusters } : {}) },
+    { app: name, env, release: release.id, manifest: app.manifest, source: built.dir, vars, owner: `job-${job.id}`, ...(job.data.clusters ? { clusters: job.data.clusters } : {}), ...(branch ? { branch } : {}) },
     { config, state: redisDeployState(options.redis), log },
   );
   const table = formatDeployResult(result);

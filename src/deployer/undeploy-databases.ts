@@ -15,6 +15,8 @@ export interface AppDatabasesInput {
   ssh: SshSettings;
   /** Where the panel's ids of a cluster's databases are kept (src/state/panel-ids.ts), forgotten as they are deleted. */
   panelIds?: (cluster: string) => PanelIdStore;
+  /** Leave the app's backups on the db hosts (one review instance removed, the app stays). Default: removed with the app. */
+  keepBackups?: boolean;
 }
 
 /**
@@ -41,7 +43,7 @@ export async function removeAppDatabases(input: AppDatabasesInput): Promise<stri
           if (words.length > 0) lines.push(`${name} ${input.app}.${env}: ${host.name}: ${words.join(', ')}`);
         }
       }, { ...(input.panelIds ? { ids: input.panelIds(name) } : {}) });
-      const backups = await removeAppBackups(session, input.app);
+      const backups = input.keepBackups ? 0 : await removeAppBackups(session, input.app);
       if (backups > 0) lines.push(`${name} ${input.app}: ${host.name}: ${backups} database backup(s)`);
     } catch (e) {
       throw new MagratheaError(`${name}: ${host.name}: removing the databases of ${input.app}: ${describe(e)}`, 'destroy-failed', 1, true, { cause: e });

@@ -1,6 +1,6 @@
 import type { ClusterConfig, GatewayConfig } from '../core/config/types.js';
 import { InvalidInputError } from '../core/errors.js';
-import { environmentForBranch, resolveInstance } from '../core/manifest/resolve.js';
+import { environmentForBranch, findEnvironment, resolveInstance } from '../core/manifest/resolve.js';
 import type { ConfigVars, InstanceConfig } from '../core/manifest/types.js';
 import { renderCluster, type RenderedFile } from '../core/render/cluster.js';
 import type { Problem } from '../core/source.js';
@@ -23,7 +23,7 @@ export function renderApps(config: GatewayConfig, apps: AppSource[], env?: strin
   const byCluster = new Map<string, InstanceConfig[]>();
   for (const app of apps) {
     const environment = env
-      ? app.manifest.environments.find((e) => e.name === env)
+      ? findEnvironment(app.manifest, env)
       : environmentForBranch(app.manifest, config.gateway.defaultBranch);
     if (!environment) {
       const known = app.manifest.environments.map((e) => `${e.name} (branch ${e.branch})`).join(', ');

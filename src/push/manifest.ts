@@ -1,6 +1,6 @@
 import type { GatewayConfig } from '../core/config/types.js';
 import { MagratheaError, UsageError } from '../core/errors.js';
-import { environmentForBranch } from '../core/manifest/resolve.js';
+import { environmentForBranch, findEnvironment } from '../core/manifest/resolve.js';
 import type { EnvironmentDef, Manifest } from '../core/manifest/types.js';
 import { MANIFEST_FILE } from '../core/manifest/validate.js';
 import { readManifest } from '../builder/manifest.js';
@@ -16,9 +16,10 @@ export async function readAppManifest(config: GatewayConfig, app: string, ref?: 
   });
 }
 
-/** The environment asked for, or the one fed by the default branch. */
+/** The environment asked for (one of the manifest's, or a review instance `review-x`), or the one fed by the default branch. */
 export function chooseEnvironment(config: GatewayConfig, manifest: Manifest, app: string, env?: string): EnvironmentDef {
-  const found = env ? manifest.environments.find((e) => e.name === env) : environmentForBranch(manifest, config.gateway.defaultBranch);
+  // A review instance (`review-x`) by its name too: its config vars, logs and shell are its own.
+  const found = env ? findEnvironment(manifest, env) : environmentForBranch(manifest, config.gateway.defaultBranch);
   if (!found) {
     const known = manifest.environments.map((e) => `${e.name} (branch ${e.branch})`).join(', ');
     throw new UsageError(`${app}: ${env ? `no environment ${env}` : `no environment is fed by ${config.gateway.defaultBranch}`}; choose one with --env: ${known}`);

@@ -1,44 +1,31 @@
-import { run } from '../adapters/exec.js';
 import { quotaWarnings } from '../accounting/read-usage.js';
 import { MagratheaError } from '../core/errors.js';
-import { checkAllInstances, environmentForBranch } from '../core/manifest/resolve.js';
+import { checkAllInstances, targetForBranch } from '../core/manifest/resolve.js';
 import { formatProblem } from '../core/source.js';
 import { checkBranch, checkTag } from '../core/values.js';
 import type { GatewayContext } from '../dispatch/context.js';
 import { acquirePushLock, heldPushLocks, releasePushLock } from '../state/push-lock.js';
 import { readManifest } from '../builder/manifest.js';
+import { checkBranchAt } from './branch-at.js';
+import type { Push } from './push.js';
 import { pushGone, pushToken } from './push-token.js';
+import { Rejection } from './rejection.js';
+import { checkDeletion, claimReviewBranch, deleteBranch } from './review-branch.js';
 import { submitDeploy } from './submit.js';
 import { readInstanceReleases } from '../state/host-releases.js';
 
+export type { Push } from './push.js';
+export { Rejection } from './rejection.js';
+
 const ZERO = /^0+$/;
 
-/** Rejects the push with lines for the pusher; no branch moves. */
-export class Rejection extends MagratheaError {
-  constructor(message: string) {
-    super(message, 'push-rejected');
-  }
-}
-
-/** One push, as git-receive-pack hands it to its hooks. */
-export interface Push {
-  app: string;
-  gitDir: string;
-  /** Ties the pre-receive's push lock to the post-receive of the same push. */
-  token: string;
-  pusher: string;
-  /** `git push -o cluster=NAME`. */
-  options: readonly string[];
-  /** Added to git's environment: the quarantine git-receive-pack gave its hook (the pushed objects are there until it is accepted). */
-  gitEnv: Readonly<Record<string, string>>;
-  say(line: string): void;
-}
-
 /**
- * pre-receive: every ref checked first (a push with one bad ref is rejected
- * before any of its branches deploys), then each branch that feeds an
- * environment deployed in turn, one push per app and environment at a
- * time. Throws a Rejection (or any error) to reject the whole push.
+ * pre-receive: every ref checked first (a push with one bad ref, or
+ * deleting a branch that is not a review one, is rejected before any of
+ * its branches deploys), then each branch that feeds an environment
+ * deployed in turn, one push per app and environment at a time, then the
+ * review branches it deletes removed. Throws a Rejection (or any error) to
+ * reject the whole push.
  */
 export async function preReceive(gateway: GatewayContext, push: Push, updates: readonly (readonly string[])[]): Promise<void> {
   const clusters = push.options.filter((o) => o.startsWith('cluster=')).map((o) => o.slice('cluster='.length));
@@ -50,24 +37,34 @@ export async function preReceive(gateway: GatewayContext, push: Push, updates: r
     if (problem) throw new Rejection(problem);
   }
   for (const [oldRev, newRev, ref] of updates as [string, string, string][]) {
+    if (ZERO.test(newRev) && ref.startsWith('refs/heads/')) await checkDeletion(gateway, push, oldRev, ref.slice('refs/heads/'.length));
+  }
+  // Deletions last: a push whose deploy is refused must not have taken a review instance off its hosts first.
+  const deletionsLast = [...(updates as [string, string, string][])].sort((a, b) => Number(ZERO.test(a[1])) - Number(ZERO.test(b[1])));
+  for (const [oldRev, newRev, ref] of deletionsLast) {
     if (ref.startsWith('refs/tags/')) {
       push.say(`${ref}: a tag: stored, nothing deployed`);
       continue;
     }
     const branch = ref.slice('refs/heads/'.length);
-    if (ZERO.test(newRev)) throw new Rejection(`deleting branches is refused: ${branch} may feed an environment`);
+    if (ZERO.test(newRev)) {
+      await deleteBranch(gateway, push, oldRev, branch);
+      continue;
+    }
 
     const manifest = await readManifest({ repo: push.gitDir, rev: newRev, ref: branch, env: push.gitEnv }, 'magrathea.yml').catch((e: Error) => {
       throw new Rejection(e.message);
     });
-    const problems = checkAllInstances(manifest, push.app);
+    const problems = checkAllInstances(manifest, push.app, undefined, branch);
     if (problems.length > 0) throw new Rejection(problems.map(formatProblem).join('\n'));
-    const environment = environmentForBranch(manifest, branch);
-    if (!environment) {
+    const target = targetForBranch(manifest, branch);
+    if (!target) {
       const fed = manifest.environments.map((e) => `${e.branch} -> ${e.name}`).join(', ');
       push.say(`${branch}: feeds no environment (${fed}): pushed, nothing deployed`);
       continue;
     }
+    if ('error' in target) throw new Rejection(target.error);
+    const environment = target.environment;
     for (const c of clusters) {
       if (!environment.clusters.includes(c)) throw new Rejection(`push option cluster=${c}: environment ${environment.name} deploys to ${environment.clusters.join(', ')}`);
     }
@@ -78,11 +75,12 @@ export async function preReceive(gateway: GatewayContext, push: Push, updates: r
       onFreed: (holder) => push.say(`an earlier push of ${push.app} (${environment.name}) ended without freeing its lock (${holder}): freed; a deploy it queued comes first`),
     });
     let deployed = false;
+    let unclaim: (() => Promise<void>) | undefined;
     try {
-      // The branch must still be where the pusher saw it: a push that waited behind another sees that one's result.
-      const current = (await run('git', ['--git-dir', push.gitDir, 'rev-parse', '--verify', '--quiet', ref], { reject: false, env: push.gitEnv })).stdout.trim();
-      if ((current || '0'.repeat(40)) !== oldRev && !(ZERO.test(oldRev) && !current)) {
-        throw new Rejection(`${branch} moved to ${current.slice(0, 12)} while this push waited: pull, then push again`);
+      await checkBranchAt(push.gitDir, push.gitEnv, ref, oldRev);
+      if (environment.review) {
+        unclaim = await claimReviewBranch(gateway, push, environment, branch, oldRev);
+        push.say(`${branch}: review instance ${push.app} (${environment.name}) of environment ${environment.review.environment}`);
       }
       const request = { app: push.app, env: environment.name, commit: newRev, ref, gitDir: push.gitDir, requestedBy: push.pusher, clusters, gitEnv: push.gitEnv };
       const result = await submitDeploy(gateway, request, { say: push.say }).catch((e: Error) => {
@@ -97,7 +95,10 @@ export async function preReceive(gateway: GatewayContext, push: Push, updates: r
       }
     } finally {
       // Kept on success until post-receive, once the branch has moved.
-      if (!deployed) await releasePushLock(gateway.state, push.app, environment.name, push.token);
+      if (!deployed) {
+        await unclaim?.();
+        await releasePushLock(gateway.state, push.app, environment.name, push.token);
+      }
     }
   }
 }

@@ -59,3 +59,8 @@ export async function destroyAppState({ redis, keys }: RedisContext, app: string
   } while (cursor !== '0');
   await deleteKeys(redis, [keys.appPattern('release-instances', app)]);
 }
+
+/** Removes what one environment of app (a review instance that is gone) went live with; its place among the cluster's instances went with forgetClusterInstance. */
+export async function destroyEnvState({ redis, keys }: RedisContext, app: string, env: string): Promise<void> {
+  await deleteKeys(redis, [keys.envPattern('release-instances', app, env)]);
+}

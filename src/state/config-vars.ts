@@ -1,5 +1,5 @@
 import type { RedisContext } from './redis.js';
-import type { ConfigVars } from '../core/manifest/types.js';
+import type { ConfigVars, EnvironmentDef } from '../core/manifest/types.js';
 import { checkEnvKey, checkEnvValue } from '../core/values.js';
 import { InvalidInputError } from '../core/errors.js';
 import { deleteKeys } from './delete-keys.js';
@@ -18,6 +18,23 @@ export async function readConfigVars({ redis, keys }: RedisContext, app: string,
     return value as Record<string, string>;
   });
   return { app: appWide ?? {}, clusters: Object.fromEntries(clusters.map((c, i) => [c, perCluster[i] ?? {}])) };
+}
+
+/**
+ * The config vars an instance of `environment` is deployed with: its own,
+ * and for a review instance (`review-x`) its pattern environment's
+ * (`review`) beneath them.
+ */
+export async function readEnvironmentConfigVars(context: RedisContext, app: string, environment: Pick<EnvironmentDef, 'name' | 'clusters' | 'review'>): Promise<ConfigVars> {
+  const own = await readConfigVars(context, app, environment.name, environment.clusters);
+  if (!environment.review) return own;
+  const name = environment.review.environment;
+  return { ...own, environment: { name, ...(await readConfigVars(context, app, name, environment.clusters)) } };
+}
+
+/** Removes the config vars of one environment of app (a review instance that is gone), app-wide and per cluster. */
+export async function destroyEnvState({ redis, keys }: RedisContext, app: string, env: string): Promise<void> {
+  await deleteKeys(redis, [keys.envPattern('config-vars', app, env)], [keys.configVars(app, env)]);
 }
 
 /** Sets vars, all or none: every key and value is checked as the manifest's env is, first. */

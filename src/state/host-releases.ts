@@ -82,3 +82,8 @@ export async function destroyAppState({ redis, keys }: RedisContext, app: string
 function checkReleaseId(id: string): void {
   if (!/^r[1-9][0-9]{0,15}$/.test(id)) throw new MagratheaError(`${JSON.stringify(id)} is not a release id (r1, r2, ...)`, 'invalid-input', 2);
 }
+
+/** Removes where one environment of app (a review instance that is gone) was recorded as live. */
+export async function destroyEnvState({ redis, keys }: RedisContext, app: string, env: string): Promise<void> {
+  await deleteKeys(redis, [keys.envPattern('host-release', app, env)], [keys.instanceReleases(app, env)]);
+}

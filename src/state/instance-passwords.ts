@@ -95,3 +95,8 @@ export async function readPasswordClusters({ redis, keys }: RedisContext, kind: 
 export async function destroyAppState({ redis, keys }: RedisContext, app: string): Promise<void> {
   await deleteKeys(redis, [keys.appPattern('session-passwords', app), keys.appPattern('database-passwords', app)]);
 }
+
+/** Removes the session store and database passwords of one environment of app (a review instance whose users and database are gone). */
+export async function destroyEnvState({ redis, keys }: RedisContext, app: string, env: string): Promise<void> {
+  await redis.unlink(keys.sessionPasswords(app, env), keys.databasePasswords(app, env));
+}

@@ -90,6 +90,10 @@ export interface Keys {
   databasePasswords(app: string, env: string): string;
   /** Glob matching every key of `kind` for app (SCAN MATCH `<prefix>:<kind>:<app>:*`), for destroying an app's state. */
   appPattern(kind: AppKeyKind, app: string): string;
+  /** Glob matching every key of `kind` for app+env with more parts after it (SCAN MATCH `<prefix>:<kind>:<app>:<env>:*`), for removing one review instance's state. */
+  envPattern(kind: AppKeyKind, app: string, env: string): string;
+  /** HASH: review instance (env name, `review-x`) → the branch it belongs to: a second branch of the same slug is refused. */
+  reviewBranches(app: string): string;
 }
 
 /** Kinds of per-app+env keys, as laid out above (`release-envs` is one key per app, not a pattern). */
@@ -100,7 +104,7 @@ export function createKeys(prefix: string = DEFAULT_PREFIX): Keys {
   if (!PREFIX.test(prefix)) {
     throw new MagratheaError(`invalid Redis key prefix ${JSON.stringify(prefix)}: 1 to 64 characters of A-Z, a-z, 0-9, _ . - { }`, 'invalid-input', 2);
   }
-  const key = (kind: AppKeyKind | 'release-envs' | 'deploy-progress' | 'cluster-instances' | 'cluster-lock' | 'edge-cursor' | 'traffic-envs' | 'host-disk' | 'database-sizes' | 'panel-database-ids' | 'panel-login' | 'accounting-visits' | 'doctor-runs' | 'api-token' | 'api-tokens', ...parts: string[]) =>
+  const key = (kind: AppKeyKind | 'release-envs' | 'review-branches' | 'deploy-progress' | 'cluster-instances' | 'cluster-lock' | 'edge-cursor' | 'traffic-envs' | 'host-disk' | 'database-sizes' | 'panel-database-ids' | 'panel-login' | 'accounting-visits' | 'doctor-runs' | 'api-token' | 'api-tokens', ...parts: string[]) =>
     [prefix, kind, ...parts].join(':');
   return {
     prefix,
@@ -137,6 +141,8 @@ export function createKeys(prefix: string = DEFAULT_PREFIX): Keys {
     databasePasswords: (app, env) => key('database-passwords', name(app), name(env)),
     // The `:` before `*` keeps `myapp` from matching `myapp2`'s keys.
     appPattern: (kind, app) => `${key(kind, name(app))}:*`,
+    envPattern: (kind, app, env) => `${key(kind, name(app), name(env))}:*`,
+    reviewBranches: (app) => key('review-branches', name(app)),
   };
 }
 

@@ -150,3 +150,9 @@ function fromHash(hash: Record<string, string>): Release {
     ...(hash.jobId ? { jobId: hash.jobId } : {}),
   };
 }
+
+/** Removes the releases of one environment of app (a review instance that is gone) and takes it out of the app's environments. */
+export async function destroyEnvState({ redis, keys }: RedisContext, app: string, env: string): Promise<void> {
+  await deleteKeys(redis, [keys.envPattern('release', app, env)], [keys.releaseList(app, env), keys.releaseCounter(app, env)]);
+  await redis.srem(keys.releaseEnvs(app), env);
+}

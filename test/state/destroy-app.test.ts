@@ -6,7 +6,8 @@ import type { InstanceConfig } from '../../src/core/manifest/types.js';
 import { acquireAppLock, lockValue, registerDeploy } from '../../src/state/app-lock.js';
 import { redisDeployState } from '../../src/deployer/redis-state.js';
 import { setConfigVars } from '../../src/state/config-vars.js';
-import { destroyAppKeys } from '../../src/state/destroy-app.js';
+import { destroyAppKeys, destroyEnvKeys } from '../../src/state/destroy-app.js';
+import { claimReviewInstance, readReviewInstance, releaseReviewInstance } from '../../src/state/review-branches.js';
 import { recordClusterReleases } from '../../src/state/host-releases.js';
 import { recordRelease } from '../../src/state/releases.js';
 import { freshKeys, listKeys, useTestRedis } from '../helpers/redis.js';
@@ -16,8 +17,7 @@ const redis = useTestRedis();
 const HOUR = Math.floor(Date.now() / 3600_000) - 1;
 
 /** Everything the gateway keeps of one app, written through each module's own functions. */
-async function seed(context: RedisContext, app: string, jobId: string): Promise<void> {
-  const env = 'production';
+async function seed(context: RedisContext, app: string, jobId: string, env = 'production'): Promise<void> {
   await recordRelease(context, { app, env, commit: 'a'.repeat(40), ref: 'refs/heads/master', requestedBy: 'alice' });
   await recordClusterReleases(context, { app, env, cluster: 'cluster-a', release: 'r1', hosts: { 'web-1': 'r1' } });
   await setConfigVars(context, app, env, undefined, { KEY: 'value' });
@@ -74,5 +74,44 @@ describe('destroyAppKeys', () => {
     expect({ ...after, [cursorKey]: null }).toEqual({ ...before, [cursorKey]: null });
     expect(after[cursorKey]).toBe(seeded[cursorKey]);
     expect(await redis.handle.client.exists(context.keys.traffic('shop', 'production', hourKey(HOUR)))).toBe(0);
+  });
+});
+
+describe('destroyEnvKeys', () => {
+  test("removes one review instance's keys once it is off the hosts, keeps its usage history, and leaves the app's other environments as they were", async () => {
+    const context: RedisContext = { redis: redis.handle.client, keys: freshKeys() };
+    await seed(context, 'shop', '1');
+    const before = await dump(context);
+    await seed(context, 'shop', '2', 'review-x2');
+    const withSibling = await dump(context);
+    await seed(context, 'shop', '3', 'review-x');
+    // What undeployCluster does for each cluster (a deploy's lock and place in line are the queue's to clear).
+    await redisDeployState(context).forgetInstance('shop', 'review-x', 'cluster-a');
+    await destroyEnvKeys(context, 'shop', 'review-x');
+    const after = await dump(context);
+    const usage = (k: string) => k.includes(':traffic') || k.includes(':disk-day:') || k.includes(':deploy-lock:') || k.includes(':deploy-order:') || k.includes('edge-cursor');
+    const strip = (d: Record<string, unknown>) => Object.fromEntries(Object.entries(d).filter(([k]) => !usage(k)));
+    expect(strip(after)).toEqual(strip(withSibling));
+    expect(Object.keys(after).filter((k) => k.includes(':review-x:') && !usage(k))).toEqual([]);
+    expect(after[context.keys.releaseEnvs('shop')]).toEqual(['production', 'review-x2']);
+    expect(await redis.handle.client.exists(context.keys.traffic('shop', 'review-x', hourKey(HOUR)))).toBe(1);
+    expect(Object.keys(before).every((k) => k in after)).toBe(true);
+  });
+});
+
+describe('review instance claims', () => {
+  test('the first branch of a slug holds its instance; another is told which; a released claim is free again', async () => {
+    const context: RedisContext = { redis: redis.handle.client, keys: freshKeys() };
+    expect(await claimReviewInstance(context, 'shop', 'review-fix-1', 'review/Fix-1')).toBe('review/Fix-1');
+    expect(await claimReviewInstance(context, 'shop', 'review-fix-1', 'review/Fix-1')).toBe('review/Fix-1');
+    expect(await claimReviewInstance(context, 'shop', 'review-fix-1', 'review/fix_1')).toBe('review/Fix-1');
+    expect(await readReviewInstance(context, 'shop', 'review/Fix-1')).toBe('review-fix-1');
+    expect(await readReviewInstance(context, 'shop', 'review/fix_1')).toBeUndefined();
+    await releaseReviewInstance(context, 'shop', 'review-fix-1', 'review/fix_1');
+    expect(await readReviewInstance(context, 'shop', 'review/Fix-1')).toBe('review-fix-1');
+    await releaseReviewInstance(context, 'shop', 'review-fix-1', 'review/Fix-1');
+    expect(await claimReviewInstance(context, 'shop', 'review-fix-1', 'review/fix_1')).toBe('review/fix_1');
+    await destroyAppKeys(context, 'shop');
+    expect(await readReviewInstance(context, 'shop', 'review/fix_1')).toBeUndefined();
   });
 });

@@ -3,7 +3,7 @@ import { InvalidInputError, UsageError } from '../../core/errors.js';
 import { diffInstances, formatDifferences, type ConfigDifference } from '../../core/manifest/explain.js';
 import { resolveInstance } from '../../core/manifest/resolve.js';
 import { checkName } from '../../core/values.js';
-import { readConfigVars } from '../../state/config-vars.js';
+import { readEnvironmentConfigVars } from '../../state/config-vars.js';
 import { appEnvironment, existingApp } from '../targets.js';
 
 interface Diffed {
@@ -31,7 +31,7 @@ export default defineCommand<Diffed>({
     if (clusters[0] === clusters[1]) throw new UsageError(`config:diff: name two different clusters (${clusters[0]} twice)`);
     const app = await existingApp(ctx, 'config:diff', name);
     const { manifest, environment } = await appEnvironment(ctx, app, args.values.env);
-    const vars = await readConfigVars((await ctx.gateway()).state, app, environment.name, environment.clusters);
+    const vars = await readEnvironmentConfigVars((await ctx.gateway()).state, app, environment);
     const [a, b] = clusters.map((cluster) => {
       const resolved = resolveInstance(manifest, { app, env: environment.name, cluster }, vars);
       if ('problems' in resolved) throw new InvalidInputError(resolved.problems);

@@ -2,7 +2,7 @@ import { defineCommand, EVERYWHERE } from '../../dispatch/command.js';
 import { InvalidInputError } from '../../core/errors.js';
 import { explainInstance, type ExplainedValue } from '../../core/manifest/explain.js';
 import { resolveInstance } from '../../core/manifest/resolve.js';
-import { readConfigVars } from '../../state/config-vars.js';
+import { readEnvironmentConfigVars } from '../../state/config-vars.js';
 import { appEnvironment, existingTarget } from '../targets.js';
 
 /** The config vars of an app, masked unless revealed: the app's own, then each cluster's. */
@@ -25,7 +25,7 @@ export default defineCommand<Shown>({
   async run(args, ctx) {
     const { app, cluster } = await existingTarget(ctx, 'config:show', args.positionals[0]!);
     const { manifest, environment } = await appEnvironment(ctx, app, args.values.env);
-    const vars = await readConfigVars((await ctx.gateway()).state, app, environment.name, environment.clusters);
+    const vars = await readEnvironmentConfigVars((await ctx.gateway()).state, app, environment);
     const reveal = args.flags.has('reveal');
     if (cluster === undefined) {
       const mask = (values: Record<string, string>) => Object.fromEntries(Object.entries(values).map(([k, v]) => [k, reveal ? v : '********']));

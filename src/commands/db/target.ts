@@ -6,7 +6,7 @@ import { resolveInstance } from '../../core/manifest/resolve.js';
 import { databaseProvider, type DatabaseProvider } from '../../deployer/database.js';
 import { hostSshSettings } from '../../deployer/deploy.js';
 import type { CommandContext } from '../../dispatch/command.js';
-import { readConfigVars } from '../../state/config-vars.js';
+import { readEnvironmentConfigVars } from '../../state/config-vars.js';
 import { panelIdStore } from '../../state/panel-ids.js';
 import { readAppliedPasswords, readInstancePasswords } from '../../state/instance-passwords.js';
 import { appEnvironment, existingTarget } from '../targets.js';
@@ -44,7 +44,7 @@ export async function databaseTarget(ctx: CommandContext, command: string, text:
   const cluster = config.clusters[clusterName];
   if (!cluster) throw new MagratheaError(`${command}: no cluster ${clusterName} in ${config.dir}/clusters.yml`, 'unknown-cluster');
   const gateway = await ctx.gateway();
-  const resolved = resolveInstance(manifest, { app, env: environment.name, cluster: clusterName }, await readConfigVars(gateway.state, app, environment.name, environment.clusters));
+  const resolved = resolveInstance(manifest, { app, env: environment.name, cluster: clusterName }, await readEnvironmentConfigVars(gateway.state, app, environment));
   if ('problems' in resolved) throw new InvalidInputError(resolved.problems);
   if (!resolved.instance.database) throw new MagratheaError(`${command}: ${app} (${environment.name}) has no database on ${clusterName} (database.engine in its magrathea.yml)`, 'no-database');
   if (!cluster.db) throw new MagratheaError(`${command}: cluster ${clusterName} has no host of role db in clusters.yml`, 'no-db-host');

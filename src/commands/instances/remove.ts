@@ -3,6 +3,7 @@ import { MagratheaError, UsageError } from '../../core/errors.js';
 import { hostSshSettings } from '../../deployer/deploy.js';
 import { redisDeployState } from '../../deployer/redis-state.js';
 import { undeployCluster } from '../../deployer/undeploy-cluster.js';
+import { findEnvironment } from '../../core/manifest/resolve.js';
 import { readAppManifest } from '../../push/manifest.js';
 import { existingTarget } from '../targets.js';
 
@@ -41,7 +42,8 @@ export default defineCommand<Removed>({
     if (live.length > 1) throw new UsageError(`instances:remove: ${app} is live on ${name} in ${live.map((i) => i.env).join(' and ')}: name one with --env`);
     const instance = live[0]!;
     const manifest = await readAppManifest(config, app, `refs/heads/${instance.branch}`).catch(() => undefined);
-    if (manifest?.environments.some((e) => e.name === instance.env && e.clusters.includes(name))) {
+    // A review instance (review-x) by its pattern environment's clusters.
+    if (manifest && findEnvironment(manifest, instance.env)?.clusters.includes(name)) {
       throw new MagratheaError(`instances:remove: ${app}'s magrathea.yml on ${instance.branch} still lists ${name} for ${instance.env}: take it out there and push first, or the next push puts it back; nothing removed`, 'still-listed');
     }
     const answer = args.values.confirm ?? (await ctx.ask?.(`type the app's name (${app}) to take ${instance.env} off ${name}: `));

@@ -1,7 +1,7 @@
 import { defineCommand } from '../../dispatch/command.js';
 import { run } from '../../adapters/exec.js';
 import { UsageError } from '../../core/errors.js';
-import { environmentForBranch } from '../../core/manifest/resolve.js';
+import { targetForBranch } from '../../core/manifest/resolve.js';
 import type { DeployResult } from '../../deployer/job-types.js';
 import { readManifest } from '../../builder/manifest.js';
 import { repoDir } from '../../push/repos.js';
@@ -29,7 +29,9 @@ export async function resolveCommit(repo: string, ref: string): Promise<string> 
 
 /** The environment `--env` names, or the one `ref`'s branch feeds. */
 export function deployEnvironment(manifest: Awaited<ReturnType<typeof readManifest>>, app: string, ref: string, env: string | undefined): string {
-  const found = env ?? environmentForBranch(manifest, ref.replace(/^refs\/heads\//, ''))?.name;
+  const target = env === undefined ? targetForBranch(manifest, ref.replace(/^refs\/heads\//, '')) : undefined;
+  if (target && 'error' in target) throw new UsageError(`deploy: ${target.error}`);
+  const found = env ?? target?.environment.name;
   if (found) return found;
   const known = manifest.environments.map((e) => `${e.name} (branch ${e.branch})`).join(', ');
   throw new UsageError(`deploy: no environment of ${app} is fed by ${ref.replace(/^refs\/heads\//, '')}; choose one with --env: ${known}`);

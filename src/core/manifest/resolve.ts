@@ -2,6 +2,7 @@ import { escapeTemplate, interpolate } from '../interpolate.js';
 import { sortProblems, type Problem, type SourcePosition } from '../source.js';
 import { checkEnvKey, checkEnvValue, durationSeconds, show } from '../values.js';
 import { DATABASE_FIELDS, DEFAULT_DATABASE_VARS, type ConfigVars, type AppDatabase, type DatabaseField, type EnvironmentDef, type InstanceConfig, type Layer, type LayerName, type Manifest, type Origin } from './types.js';
+import { branchInstance, matchesPattern, slugOfInstance } from './branch-pattern.js';
 import { checkTemplate, leafSpec } from './validate.js';
 
 /** Values used where no layer says anything. */
@@ -28,13 +29,50 @@ interface Leaf {
 
 export interface InstanceRef {
   app: string;
+  /** An environment of the manifest, or one branch's instance of a pattern environment (`review-x`). */
   env: string;
   cluster: string;
+  /** The branch that feeds the instance, when known (a review instance's own branch); default: the environment's. */
+  branch?: string;
 }
 
-/** The environment fed by `branch`, if any. */
+/** The environment fed by exactly `branch`, if any (patterns: targetForBranch). */
 export function environmentForBranch(manifest: Manifest, branch: string): EnvironmentDef | undefined {
-  return manifest.environments.find((e) => e.branch === branch);
+  return manifest.environments.find((e) => !e.pattern && e.branch === branch);
+}
+
+/**
+ * Where a push of `branch` goes: the environment it feeds, or for a branch
+ * matching a pattern its own instance of that environment (named
+ * `<env>-<slug>`, see branch-pattern.ts); an error when the branch matches
+ * a pattern but cannot name an instance; undefined when it feeds nothing.
+ */
+export function targetForBranch(manifest: Manifest, branch: string): { environment: EnvironmentDef } | { error: string } | undefined {
+  const exact = environmentForBranch(manifest, branch);
+  if (exact) return { environment: exact };
+  const def = manifest.environments.find((e) => e.pattern && matchesPattern(e.branch, branch));
+  if (!def) return undefined;
+  const instance = branchInstance(def.name, def.branch, branch);
+  return 'error' in instance ? instance : { environment: reviewEnvironment(def, instance.name, instance.slug) };
+}
+
+/**
+ * The environment named `env`: one of the manifest's, or, for a name
+ * `<env>-<slug>` of a pattern environment, that branch's instance of it
+ * (validation keeps any other environment from being named so).
+ */
+export function findEnvironment(manifest: Manifest, env: string): EnvironmentDef | undefined {
+  const exact = manifest.environments.find((e) => e.name === env);
+  if (exact) return exact;
+  for (const def of manifest.environments) {
+    const slug = def.pattern ? slugOfInstance(def.name, env) : undefined;
+    if (slug !== undefined) return reviewEnvironment(def, env, slug);
+  }
+  return undefined;
+}
+
+function reviewEnvironment(def: EnvironmentDef, name: string, slug: string): EnvironmentDef {
+  return { ...def, name, review: { environment: def.name, slug } };
 }
 
 /**
@@ -44,12 +82,18 @@ export function environmentForBranch(manifest: Manifest, branch: string): Enviro
  * recorded. Problems point at the line that brought the bad value in.
  */
 export function resolveInstance(manifest: Manifest, ref: InstanceRef, vars?: ConfigVars): { instance: InstanceConfig } | { problems: Problem[] } {
-  const environment = manifest.environments.find((e) => e.name === ref.env);
+  const environment = findEnvironment(manifest, ref.env);
   const here: SourcePosition = { file: manifest.file, line: 1, col: 1 };
   if (!environment) {
-    const known = manifest.environments.map((e) => e.name).join(', ');
+    const known = manifest.environments.map((e) => (e.pattern ? `${e.name}-<slug> (branches ${e.branch})` : e.name)).join(', ');
     return { problems: [{ ...here, path: 'environments', message: `no environment ${show(ref.env)}; the manifest has: ${known}` }] };
   }
+  if (environment.pattern && !environment.review) {
+    return {
+      problems: [{ ...environment.position, path: `environments.${ref.env}`, message: `environment ${show(ref.env)} is fed by branch pattern ${show(environment.branch)}: each matching branch has an instance of its own (${ref.env}-<slug>); name one` }],
+    };
+  }
+  const layerOf = environment.review?.environment ?? ref.env;
   if (!environment.clusters.includes(ref.cluster)) {
     return {
       problems: [{ ...environment.position, path: `environments.${ref.env}.clusters`, message: `environment ${show(ref.env)} does not deploy to cluster ${show(ref.cluster)}; its clusters are: ${environment.clusters.join(', ')}` }],
@@ -66,7 +110,7 @@ export function resolveInstance(manifest: Manifest, ref: InstanceRef, vars?: Con
     }
   };
   apply(manifest.base, 'base');
-  apply(environment.layer, `environments.${ref.env}`);
+  apply(environment.layer, `environments.${layerOf}`);
   apply(manifest.clusters.get(ref.cluster)?.layer, `clusters.${ref.cluster}`);
 
   const problems: Problem[] = [];
@@ -78,10 +122,16 @@ export function resolveInstance(manifest: Manifest, ref: InstanceRef, vars?: Con
       else leaves.set(`env.${key}`, { value: escapeTemplate(value), origin: { layer: name } });
     }
   };
+  // A review instance's own vars override its pattern environment's.
+  const fallback = environment.review && vars?.environment;
+  if (fallback) {
+    applyVars(fallback.app, `config vars of ${fallback.name}`);
+    applyVars(fallback.clusters[ref.cluster], `config vars of ${fallback.name} @${ref.cluster}`);
+  }
   applyVars(vars?.app, 'config vars');
   applyVars(vars?.clusters[ref.cluster], `config vars @${ref.cluster}`);
 
-  const names = { app: ref.app, env: ref.env, cluster: ref.cluster };
+  const names = { app: ref.app, env: ref.env, cluster: ref.cluster, ...(environment.review ? { branch: environment.review.slug } : {}) };
   const resolved = new Map<string, string | string[]>();
   for (const [path, leaf] of leaves) {
     const spec = leafSpec(path)!;
@@ -122,8 +172,10 @@ export function resolveInstance(manifest: Manifest, ref: InstanceRef, vars?: Con
 
   return {
     instance: {
-      ...names,
-      branch: environment.branch,
+      app: ref.app,
+      env: ref.env,
+      cluster: ref.cluster,
+      branch: ref.branch ?? environment.branch,
       strategy: environment.strategy,
       php: get('stack.php'),
       docroot: get('stack.docroot'),
@@ -170,11 +222,14 @@ function resolveDatabase(resolved: Map<string, string | string[]>, leaves: Map<s
  * Every instance of an app that the manifest can produce, resolved with the
  * app's name: what `magrathea validate` checks beyond the file's own shape.
  */
-export function checkAllInstances(manifest: Manifest, app: string, vars?: ConfigVars): Problem[] {
+export function checkAllInstances(manifest: Manifest, app: string, vars?: ConfigVars, branch?: string): Problem[] {
   const problems: Problem[] = [];
   for (const environment of manifest.environments) {
+    // A pattern environment is checked as the pushed branch's instance, or a sample one (`review-sample`).
+    const target = environment.pattern && branch !== undefined ? targetForBranch(manifest, branch) : undefined;
+    const env = target && 'environment' in target && target.environment.review?.environment === environment.name ? target.environment.name : environment.pattern ? `${environment.name}-sample` : environment.name;
     for (const cluster of environment.clusters) {
-      const result = resolveInstance(manifest, { app, env: environment.name, cluster }, vars);
+      const result = resolveInstance(manifest, { app, env, cluster }, vars);
       if ('problems' in result) problems.push(...result.problems);
     }
   }

@@ -19,7 +19,16 @@ export type Strategy = 'rolling' | 'parallel';
 
 export interface EnvironmentDef {
   name: string;
+  /** The branch that feeds it, or its pattern (`review/*`) when `pattern`. */
   branch: string;
+  /** Fed by every branch matching `branch`, each branch its own instance (`review-x`): see branch-pattern.ts. */
+  pattern: boolean;
+  /**
+   * Set on one branch's instance of a pattern environment (findEnvironment
+   * gives it, named `review-x`): the environment of the manifest it comes
+   * from and what `${branch}` is for it.
+   */
+  review?: { environment: string; slug: string };
   clusters: string[];
   /** Where each cluster of `clusters` is written. */
   clusterPositions: SourcePosition[];
@@ -40,9 +49,19 @@ export interface Manifest {
 export interface ConfigVars {
   app: Record<string, string>;
   clusters: Record<string, Record<string, string>>;
+  /** For a review instance (`review-x`): the config vars of its pattern environment (`review`), which its own override. */
+  environment?: { name: string; app: Record<string, string>; clusters: Record<string, Record<string, string>> };
 }
 
-export type LayerName = 'default' | 'base' | `environments.${string}` | `clusters.${string}` | 'config vars' | `config vars @${string}`;
+export type LayerName =
+  | 'default'
+  | 'base'
+  | `environments.${string}`
+  | `clusters.${string}`
+  | 'config vars'
+  | `config vars @${string}`
+  | `config vars of ${string}`
+  | `config vars of ${string} @${string}`;
 
 export interface Origin {
   layer: LayerName;

@@ -1,4 +1,4 @@
-import { interpolate, type Placeholder } from '../interpolate.js';
+import { interpolate, usesPlaceholder, type Placeholder } from '../interpolate.js';
 import { Reader } from '../reader.js';
 import { YamlSource, sortProblems, type Path, type Problem } from '../source.js';
 import {
@@ -19,6 +19,7 @@ import {
   show,
   type Check,
 } from '../values.js';
+import { MAX_PATTERN_ENV_LENGTH, checkBranchPattern, isBranchPattern, matchesPattern, maxSlugLength, patternPrefix, patternsOverlap } from './branch-pattern.js';
 import { DATABASE_ENGINES, DATABASE_FIELDS, type EnvironmentDef, type Layer, type LayerValue, type Manifest, type Strategy } from './types.js';
 
 export const MANIFEST_FILE = 'magrathea.yml';
@@ -60,7 +61,7 @@ const ENVIRONMENT_KEYS = ['branch', 'clusters', 'strategy', ...LAYER_KEYS];
 const STRATEGIES: readonly Strategy[] = ['rolling', 'parallel'];
 
 /** Stand-ins used to check templated values before the real names are known. */
-const SAMPLE: Record<Placeholder, string> = { app: 'app', env: 'env', cluster: 'cluster', host: 'host' };
+const SAMPLE: Record<Placeholder, string> = { app: 'app', env: 'env', cluster: 'cluster', host: 'host', branch: 'branch' };
 
 function checkDatabaseEngine(value: string): string | undefined {
   return (DATABASE_ENGINES as readonly string[]).includes(value) ? undefined : `${show(value)} is not a database engine; one of: ${DATABASE_ENGINES.join(', ')} (none: no database here)`;
@@ -74,11 +75,16 @@ export function leafSpec(path: string): LeafSpec | undefined {
  * Checks a templated value: placeholders well formed and allowed here, and
  * the value valid once they are replaced (by `vars`, or stand-ins).
  */
-export function checkTemplate(spec: LeafSpec, template: string, vars: Record<Placeholder, string> = SAMPLE): string | undefined {
-  const allowed = spec.perHost ? vars : { app: vars.app, env: vars.env, cluster: vars.cluster };
+export function checkTemplate(spec: LeafSpec, template: string, vars: Partial<Record<Placeholder, string>> = SAMPLE): string | undefined {
+  const { host, ...names } = vars;
+  const allowed = spec.perHost && host !== undefined ? { ...names, host } : names;
   const result = interpolate(template, allowed, true);
   if ('error' in result) {
-    return result.error.includes('cannot be used here') ? `${result.error}: \${host} differs per host and may be used in env values only` : result.error;
+    if (!result.error.includes('cannot be used here')) return result.error;
+    // Only ${host} (outside env) and ${branch} (outside a pattern environment) are ever missing.
+    return usesPlaceholder(template, 'branch') && vars.branch === undefined
+      ? `${result.error}: \${branch} is the slug of a review instance's branch, known only in an environment fed by a branch pattern (branch: "review/*"); here one branch feeds it: write the value itself`
+      : `${result.error}: \${host} differs per host and may be used in env values only`;
   }
   return spec.check(result.value);
 }
@@ -119,13 +125,18 @@ function readEnvironments(r: Reader): EnvironmentDef[] {
     return environments;
   }
   const branches = new Map<string, string>();
+  const feeds: { name: string; branch: string }[] = [];
   for (const name of r.dict(['environments'], checkName, 'a map of environment names to environments')) {
     const at = ['environments', name];
     if (!r.map(at, ENVIRONMENT_KEYS, 'an environment (branch, clusters, strategy, overrides)')) {
       if (!r.has(at)) r.fail(at, 'an environment needs a branch and clusters');
       continue;
     }
-    const branch = r.required([...at, 'branch'], checkBranch);
+    const branch = r.required([...at, 'branch'], checkFeed);
+    const pattern = branch !== undefined && isBranchPattern(branch);
+    if (pattern && name.length > MAX_PATTERN_ENV_LENGTH) {
+      r.fail(at, `environment ${show(name)} is fed by a branch pattern: its name may be at most ${MAX_PATTERN_ENV_LENGTH} characters, so that each branch's instance (${name}-<slug>) has room for a slug of ${maxSlugLength(name)} or more`, 'key');
+    }
     const clusters = r.list([...at, 'clusters'], checkName, 100);
     if (!r.has([...at, 'clusters'])) r.fail(at, 'missing required key "clusters": the clusters this environment deploys to');
     else if (clusters?.length === 0) r.fail([...at, 'clusters'], 'an environment needs at least one cluster');
@@ -136,16 +147,48 @@ function readEnvironments(r: Reader): EnvironmentDef[] {
     if (branch !== undefined) {
       const other = branches.get(branch);
       if (other) r.fail([...at, 'branch'], `branch ${show(branch)} already feeds environment ${show(other)}; a push must map to one environment`);
+      else checkFeedsApart(r, at, name, branch, feeds);
       branches.set(branch, name);
+      feeds.push({ name, branch });
     }
     const layer = readLayer(r, at, ['branch', 'clusters', 'strategy']);
     if (branch !== undefined && clusters !== undefined) {
       const clusterPositions = clusters.map((_, i) => r.source.positionOf([...at, 'clusters', i]));
-      environments.push({ name, branch, clusters, clusterPositions, strategy, layer, position: r.source.positionOf(at, 'key') });
+      environments.push({ name, branch, pattern, clusters, clusterPositions, strategy, layer, position: r.source.positionOf(at, 'key') });
     }
   }
   if (environments.length === 0 && r.problems.length === 0) r.fail(['environments'], 'at least one environment is needed');
   return environments;
+}
+
+/** A branch or a branch pattern (`review/*`): see branch-pattern.ts for what a pattern may be. */
+function checkFeed(value: string): string | undefined {
+  if (!isBranchPattern(value)) return checkBranch(value);
+  return checkBranchPattern(value) ?? (checkBranch(patternPrefix(value).slice(0, -1)) && `${show(value)}: the part before "/*" is not a valid branch name (letters, digits, '.', '_', '-', '/')`);
+}
+
+/**
+ * A push must map to one instance: no branch may match two patterns, nor
+ * an exact branch and a pattern, and no environment may be named like the
+ * instances of a pattern environment (`review-x` beside `review`).
+ * Reported on the later of the two, naming the earlier.
+ */
+function checkFeedsApart(r: Reader, at: Path, name: string, branch: string, earlier: readonly { name: string; branch: string }[]): void {
+  const pattern = isBranchPattern(branch);
+  for (const other of earlier) {
+    const otherPattern = isBranchPattern(other.branch);
+    let problem: string | undefined;
+    if (pattern && otherPattern && patternsOverlap(branch, other.branch)) problem = `pattern ${show(branch)} overlaps ${show(other.branch)} of environment ${show(other.name)}: a branch may match only one pattern`;
+    else if (pattern && !otherPattern && matchesPattern(branch, other.branch)) problem = `pattern ${show(branch)} also matches branch ${show(other.branch)}, which feeds environment ${show(other.name)}: a push must map to one environment`;
+    else if (!pattern && otherPattern && matchesPattern(other.branch, branch)) problem = `branch ${show(branch)} is also matched by pattern ${show(other.branch)} of environment ${show(other.name)}: a push must map to one environment`;
+    if (problem) r.fail([...at, 'branch'], problem);
+    const pairs: [string, string][] = [];
+    if (pattern) pairs.push([name, other.name]);
+    if (otherPattern) pairs.push([other.name, name]);
+    for (const [patternEnv, named] of pairs) {
+      if (named.startsWith(`${patternEnv}-`)) r.fail(at, `environment ${show(named)} is named like an instance of pattern environment ${show(patternEnv)} (its branches' instances are ${patternEnv}-<slug>): rename one`, 'key');
+    }
+  }
 }
 
 /** Reads the layer keys under `at` into flat leaves, checking each value. */
