@@ -8,6 +8,7 @@ import { HostSession, type SshSettings } from '../adapters/ssh.js';
 import type { ClusterConfig, HostConfig } from '../core/config/types.js';
 import { MagratheaError } from '../core/errors.js';
 import type { InstanceConfig } from '../core/manifest/types.js';
+import type { ProgressLog } from '../core/deploy-event.js';
 import { databaseClients, databaseCredentials, databaseEnv, databaseHost, type DatabaseCredentials } from '../core/database.js';
 import { escapeTemplate } from '../core/interpolate.js';
 import { withDatabaseProvider } from './database.js';
@@ -57,7 +58,7 @@ export interface ClusterDeployInput {
   owner?: string;
   ssh: SshSettings;
   state: DeployState;
-  log: (line: string) => void;
+  log: ProgressLog;
 }
 
 /** A failure at one step on one host: the one line a human reads. */
@@ -91,7 +92,7 @@ export async function deployCluster(input: ClusterDeployInput): Promise<ClusterO
     if (sending && 'failed' in sending) return sending.failed;
     const sent = sending?.sent;
     const owner = input.owner ?? `${hostname()}:${process.pid}:${randomUUID()}`;
-    return await input.state.withClusterLock(cluster.name, owner, () => input.log(`${cluster.name}: waiting for another deploy on this cluster`), () => deployLocked(input, sessions, sent));
+    return await input.state.withClusterLock(cluster.name, owner, () => input.log(`${cluster.name}: waiting for another deploy on this cluster`, { phase: 'wait', status: 'started', cluster: cluster.name }), () => deployLocked(input, sessions, sent));
   } finally {
     await Promise.all([...sessions.values()].map((s) => s.close()));
   }
@@ -113,11 +114,13 @@ async function sendRelease(input: ClusterDeployInput, source: string, sessions: 
   try {
     const previous = await input.state.hostReleases(instance.app, instance.env, cluster.name);
     await onEach(web, 'connect', (h) => sessions.get(h.name)!.open());
-    input.log(`${cluster.name}: sending ${release} to ${web.length} web hosts`);
+    input.log(`${cluster.name}: sending ${release} to ${web.length} web hosts`, { phase: 'send', status: 'started', cluster: cluster.name });
     const sent = await onEach(web, 'prepare', async (h) => {
       const before = previous[h.name];
       const result = await sessions.get(h.name)!.rsyncTo(source, `${root}/releases/${release}`, { mkdir: true, closedFrom: root, release: true, ...(before && before !== release ? { linkDest: `../${before}` } : {}) });
-      return Number(/Number of regular files transferred: ([\d,]+)/.exec(result.stdout)?.[1]?.replaceAll(',', '') ?? NaN);
+      const files = Number(/Number of regular files transferred: ([\d,]+)/.exec(result.stdout)?.[1]?.replaceAll(',', '') ?? NaN);
+      input.log(`${cluster.name}: ${h.name}: ${release} sent (${files} files)`, { phase: 'send', status: 'done', cluster: cluster.name, host: h.name, line: false });
+      return files;
     });
     return { sent: Object.fromEntries(web.map((h, i) => [h.name, sent[i]!])) };
   } catch (e) {
@@ -184,7 +187,7 @@ async function deployLocked(input: ClusterDeployInput, sessions: Map<string, Hos
   // used to count every file as changed, and had the cache compile every instance's VCL again (bench:scale: 35 s at 100 apps).
   const files = input.force ? [...rendered.files] : changedFiles(rendered.files, renderCluster(cluster, live.map(withApplied), { sessionPasswords }));
   if (needsStickySessions(cluster)) {
-    log(`${cluster.name}: warning: no session store: PHP sessions are files on each web host, so each browser is pinned to one (a cookie); declare a host of role sessions in clusters.yml to share them`);
+    log(`${cluster.name}: warning: no session store: PHP sessions are files on each web host, so each browser is pinned to one (a cookie); declare a host of role sessions in clusters.yml to share them`, { phase: 'prepare', status: 'warning', cluster: cluster.name });
   }
 
   const staging = `${cluster.paths.apps}/.magrathea/staging/${instanceId(instance)}.${release}`;
@@ -197,49 +200,50 @@ async function deployLocked(input: ClusterDeployInput, sessions: Map<string, Hos
     const own = databases.get(instanceId(instance));
     if (own && cluster.db) {
       // Before the release hook, so that its migrations find the database; idempotent, and nothing served changes.
-      log(`${cluster.name}: database ${own.name} on ${cluster.db.host}`);
+      log(`${cluster.name}: database ${own.name} on ${cluster.db.host}`, { phase: 'database', status: 'started', cluster: cluster.name });
       const clients = databaseClients(cluster);
       const ids = state.panelDatabaseIds?.(cluster.name);
       await onEach([databaseHost(cluster)], 'database', (h) => withDatabaseProvider(cluster, sessions.get(h.name)!, (provider) => provider.ensure(own, clients), { log, ...(ids ? { ids } : {}) }));
     }
-    log(`${cluster.name}: preparing ${cluster.hosts.length} hosts`);
+    log(`${cluster.name}: preparing ${cluster.hosts.length} hosts`, { phase: 'prepare', status: 'started', cluster: cluster.name });
     const unchanged = rendered.files.length - files.length;
-    if (unchanged > 0) log(`${cluster.name}: ${unchanged} of ${rendered.files.length} config files unchanged: their services are not checked or reloaded`);
+    if (unchanged > 0) log(`${cluster.name}: ${unchanged} of ${rendered.files.length} config files unchanged: their services are not checked or reloaded`, { phase: 'prepare', cluster: cluster.name });
     // Each host's checks start as soon as what they read is there: the edge's configs are checked while the web hosts still receive the release.
     const work = new Map(cluster.hosts.map((h) => [h.name, prepareHost(ctx, h)]));
     const [prepared, checked] = await Promise.allSettled([
-      onEach(cluster.hosts, 'prepare', (h) => work.get(h.name)!.done),
-      onEach(cluster.hosts, 'check', (h) => checkHost(ctx, h, work.get(h.name)!)),
+      onEach(cluster.hosts, 'prepare', (h) => work.get(h.name)!.done.then((sent) => (hostDone(ctx, h, 'prepare'), sent))),
+      onEach(cluster.hosts, 'check', (h) => checkHost(ctx, h, work.get(h.name)!).then(() => hostDone(ctx, h, 'check'))),
     ]);
     if (prepared.status === 'rejected') throw prepared.reason;
     if (checked.status === 'rejected') throw checked.reason;
     outcome.transferred = Object.fromEntries(cluster.hosts.map((h, i) => [h.name, prepared.value[i]!]).filter(([, n]) => n !== -1));
     if (instance.hooks.release && input.runHook !== false) {
       const host = web[0]!;
-      log(`${cluster.name}: release hook on ${host.name}: ${instance.hooks.release}`);
+      log(`${cluster.name}: release hook on ${host.name}: ${instance.hooks.release}`, { phase: 'hook', status: 'started', cluster: cluster.name, host: host.name });
       const seconds = hookSeconds(instance, input.hookTimeoutSeconds);
       await onEach([host], 'hook', (h) =>
         agent(sessions.get(h.name)!, 'hook', [unixUser(instance), instanceRoot(cluster.paths, instance), release, String(seconds), instance.hooks.release!], {
-          onLine: (l) => log(`  ${l}`),
+          onLine: (l) => log(`  ${l}`, { cluster: cluster.name, host: host.name }),
           // The host stops the hook at its timeout; this one is for a host that stops answering.
           timeout: (seconds + 60) * 1000,
         }),
       );
     }
-    log(`${cluster.name}: switching ${cluster.hosts.length} hosts to ${release}`);
+    log(`${cluster.name}: switching ${cluster.hosts.length} hosts to ${release}`, { phase: 'switch', status: 'started', cluster: cluster.name });
     switched = true;
-    await onEach(cluster.hosts, 'activate', (h) => activateHost(ctx, h));
-    await onEach(cluster.hosts, 'verify', (h) => verifyHost(ctx, h, ctx.verified));
+    await onEach(cluster.hosts, 'activate', (h) => activateHost(ctx, h).then(() => hostDone(ctx, h, 'activate')));
+    await onEach(cluster.hosts, 'verify', (h) => verifyHost(ctx, h, ctx.verified).then(() => hostDone(ctx, h, 'verify')));
     await state.recordSwitch(instance.app, instance.env, cluster.name, release, web.map((h) => h.name));
     await state.saveInstance(instance, release);
     if (databases.has(instanceId(instance))) await state.databasePasswordApplied(cluster.name, instance);
     outcome.status = 'live';
     outcome.serving = release;
-    await onEach(cluster.hosts, 'cleanup', (h) => cleanupHost(ctx, h, input.keepReleases)).catch((e) => log(`${cluster.name}: ${describe(e)} (the release is live)`));
+    log(`${cluster.name}: ${release} is live on ${cluster.hosts.length} hosts`, { phase: 'verify', status: 'done', cluster: cluster.name, line: false });
+    await onEach(cluster.hosts, 'cleanup', (h) => cleanupHost(ctx, h, input.keepReleases)).catch((e) => log(`${cluster.name}: ${describe(e)} (the release is live)`, { phase: 'cleanup', status: 'warning', cluster: cluster.name }));
   } catch (e) {
     outcome.error = `${cluster.name}: ${describe(e)}`;
     if (switched) {
-      log(`${cluster.name}: ${describe(e)}; switching every host back`);
+      log(`${cluster.name}: ${describe(e)}; switching every host back`, { phase: 'rollback', status: 'started', cluster: cluster.name, ...(e instanceof StepError ? { host: e.host } : {}) });
       // Switched back, and checked like a deploy: the call returns once the previous release is served again,
       // as the previous configuration says (its health path, status, time and domain: this deploy may have changed them).
       const before = live.find((i) => instanceId(i) === instanceId(instance));
@@ -277,7 +281,7 @@ interface HostContext {
   /** Files sent to each web host with the release, before the lock; undefined when the release was on the hosts already (a rollback). */
   sent: Record<string, number> | undefined;
   previous: Record<string, string>;
-  log: (line: string) => void;
+  log: ProgressLog;
   /** Hosts whose `current` now points at the new release: the ones to switch back. */
   switched: Set<string>;
   extensions: readonly string[];
@@ -292,6 +296,11 @@ interface HostContext {
   idle: Map<string, string[]>;
   /** Web hosts whose switch call also checked their own port (what it found wrong, if anything): the verify step does the rest. */
   verified: Map<string, Error | undefined>;
+}
+
+/** One host's end of a step, for the structured stream only (the lines say what the cluster does). */
+function hostDone(ctx: HostContext, host: HostConfig, step: Step): void {
+  ctx.log(`${ctx.cluster.name}: ${host.name}: ${step} done`, { phase: step, status: 'done', cluster: ctx.cluster.name, host: host.name, line: false });
 }
 
 /** Runs `action` on every host in parallel; the first failure (by host order) names its host and step. */
@@ -375,7 +384,7 @@ async function prepareRelease(ctx: HostContext, host: HostConfig): Promise<numbe
   // An instance not live on the host serves nothing yet: the switch's graceful restart (its vhost changes) is enough.
   const switchRestarts = prepared.stdout.includes('not-live') && ctx.files.some((f) => f.host === host.name && f.service === 'apache');
   if (prepared.stdout.includes('web-groups-changed') && !switchRestarts) await session.exec(reloadArgv(cluster, 'apache', instance.php));
-  for (const line of prepared.stdout.split('\n')) if (line.startsWith('warning: ')) ctx.log(`${cluster.name}: ${host.name}: ${line}`);
+  for (const line of prepared.stdout.split('\n')) if (line.startsWith('warning: ')) ctx.log(`${cluster.name}: ${host.name}: ${line}`, { phase: 'prepare', status: 'warning', cluster: cluster.name, host: host.name });
   return sent ?? 0;
 }
 

@@ -1,6 +1,7 @@
 import type { GatewayConfig } from '../core/config/types.js';
 import { controlDir, type SshSettings } from '../adapters/ssh.js';
 import { InvalidInputError, MagratheaError } from '../core/errors.js';
+import type { ProgressLog } from '../core/deploy-event.js';
 import { findEnvironment, resolveInstance } from '../core/manifest/resolve.js';
 import type { ConfigVars, InstanceConfig, Manifest } from '../core/manifest/types.js';
 import type { Problem } from '../core/source.js';
@@ -29,7 +30,7 @@ export interface DeployInput {
 export interface DeployDeps {
   config: GatewayConfig;
   state: DeployState;
-  log: (line: string) => void;
+  log: ProgressLog;
 }
 
 /**
@@ -62,7 +63,7 @@ export async function deploy(input: DeployInput, deps: DeployDeps): Promise<Depl
   // Advice first, once per line: the same shared dir on two clusters without storage is two lines, the same health path one.
   const facts = await readReleaseFacts(input.source, instances);
   const advice = new Set(instances.flatMap((instance, i) => adviseInstance(instance, deps.config.clusters[instance.cluster]!, facts[i]!).map(formatAdvice)));
-  for (const line of advice) deps.log(line);
+  for (const line of advice) deps.log(line, { phase: 'prepare', status: 'warning' });
   const extensions = await readRequiredExtensions(input.source);
 
   const ssh = hostSshSettings(deps.config);
@@ -95,7 +96,7 @@ export async function deploy(input: DeployInput, deps: DeployDeps): Promise<Depl
     }
   }
   const failures = new Set(outcomes.flatMap((o) => (o.error && /: hook: /.test(o.error) ? adviseHookFailure(o.error).map(formatAdvice) : [])));
-  for (const line of failures) deps.log(line);
+  for (const line of failures) deps.log(line, { phase: 'hook', status: 'warning' });
   return { app: input.app, env: input.env, release: input.release, ok: outcomes.every((o) => o.status === 'live'), clusters: outcomes };
 }
 

@@ -1,4 +1,5 @@
 import type { Queue } from 'bullmq';
+import { eventLine, type DeployEvent } from '../core/deploy-event.js';
 import { MagratheaError } from '../core/errors.js';
 import type { Keys } from '../state/keys.js';
 import type { RedisHandle } from '../state/redis.js';
@@ -8,6 +9,8 @@ import { openProgressReader } from '../state/progress.js';
 export interface FollowDeployOptions {
   /** Called with each structured progress value the processor reports. */
   onProgress?: (progress: unknown) => void;
+  /** Called with each event of the deploy, instead of onLine with the event's line: for a follower that shows the events themselves. */
+  onEvent?: (event: DeployEvent) => void;
   /** Stops following (the deploy goes on); the promise rejects with the signal's reason. */
   signal?: AbortSignal;
   /** How long one read waits for a new line before the job's state is checked, ms. Default 1 000. */
@@ -35,6 +38,11 @@ export async function followDeploy(context: FollowContext, jobId: string, onLine
     const events = await reader.read(block);
     for (const event of events) {
       if (event?.type === 'line') onLine(event.text);
+      else if (event?.type === 'event') {
+        const line = eventLine(event.event);
+        if (options.onEvent) options.onEvent(event.event);
+        else if (line !== undefined) onLine(line);
+      }
       else if (event?.type === 'progress') options.onProgress?.(event.data);
       else if (event?.type === 'result') return { result: event.result };
       else if (event?.type === 'failed') return { error: new DeployFailedError(event.message, event.code, event.exitStatus) };

@@ -1,3 +1,4 @@
+import type { EventMeta } from '../core/deploy-event.js';
 import { MagratheaError } from '../core/errors.js';
 
 /** What a deploy job carries from the push (or `magrathea deploy`) to a worker. JSON only. */
@@ -38,8 +39,8 @@ export interface DeployJob {
   data: DeployJobData;
   /** 1 for the first run; a run restarted after its worker died keeps its number. */
   attempt: number;
-  /** Appends a progress line, streamed live to followers and kept in the job's log. */
-  log(line: string): Promise<void>;
+  /** Appends a progress event (its line, and where the deploy is), streamed live to followers; its line is kept in the job's log. */
+  log(line: string, meta?: EventMeta): Promise<void>;
   /** Reports structured progress (JSON) to followers and BullMQ. */
   progress(p: unknown): Promise<void>;
   /** Aborted when this run lost its app+env deploy lock (another run may take over): stop at the next step. */

@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises';
 import { buildRelease, sourceDir, workspaceDir } from '../builder/build-release.js';
 import { fetchSource } from '../builder/source-link.js';
 import type { GatewayConfig } from '../core/config/types.js';
+import type { ProgressLog } from '../core/deploy-event.js';
 import { InvalidInputError, MagratheaError } from '../core/errors.js';
 import { findEnvironment, resolveInstance } from '../core/manifest/resolve.js';
 import { checkPanelDomains } from './ispconfig-domains.js';
@@ -31,7 +32,7 @@ export function createDeployProcessor(options: DeployProcessorOptions): DeployPr
   return async (job: DeployJob): Promise<DeployResult> => {
     const config = await options.loadConfig();
     if (job.data.rollbackTo) return rollbackJob(config, options.redis, job);
-    const log = (line: string): void => void job.log(line);
+    const log: ProgressLog = (line, meta) => void job.log(line, meta);
     const source = await jobSource(config, job.data, log);
     try {
       return await buildAndDeploy(options, config, job, source, log);
@@ -45,17 +46,17 @@ export function createDeployProcessor(options: DeployProcessorOptions): DeployPr
  * The exported tree of the job: where the gateway wrote it, when this worker
  * shares the gateway's disk; fetched from the gateway's HTTP API otherwise.
  */
-async function jobSource(config: GatewayConfig, data: DeployJob['data'], log: (line: string) => void): Promise<string> {
+async function jobSource(config: GatewayConfig, data: DeployJob['data'], log: ProgressLog): Promise<string> {
   if (existsSync(data.sourcePath)) return data.sourcePath;
   if (!data.sourceUrl || !data.sourceKey) throw new MagratheaError(`the source of this deploy (${data.sourcePath}) is not on this machine, and the job says nowhere to fetch it from`, 'source-missing');
   const dest = sourceDir(config.gateway.stateDir, data.app, data.commit);
   const started = Date.now();
   await fetchSource({ url: data.sourceUrl, key: data.sourceKey }, dest);
-  log(`fetched the source from the gateway in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  log(`fetched the source from the gateway in ${((Date.now() - started) / 1000).toFixed(1)} s`, { phase: 'source', status: 'done' });
   return dest;
 }
 
-async function buildAndDeploy(options: DeployProcessorOptions, config: GatewayConfig, job: DeployJob, sourcePath: string, log: (line: string) => void): Promise<DeployResult> {
+async function buildAndDeploy(options: DeployProcessorOptions, config: GatewayConfig, job: DeployJob, sourcePath: string, log: ProgressLog): Promise<DeployResult> {
   const { app: name, env, commit, ref, requestedBy } = job.data;
   const app = await readApp(sourcePath, name);
   const environment = findEnvironment(app.manifest, env);
@@ -74,12 +75,12 @@ async function buildAndDeploy(options: DeployProcessorOptions, config: GatewayCo
   await checkDeployAllowed(config, redisDeployState(options.redis), requestedBy, instances);
   await checkPanelDomains(config, instances);
   const release = await releaseOf(options.redis, job, { app: name, env, commit, ref, requestedBy, jobId: job.id });
-  log(`${name} (${env}): release ${release.id} of ${commit.slice(0, 12)}${job.attempt > 1 ? ` (run ${job.attempt})` : ''}`);
+  log(`${name} (${env}): release ${release.id} of ${commit.slice(0, 12)}${job.attempt > 1 ? ` (run ${job.attempt})` : ''}`, { phase: 'release', status: 'info', release: release.id });
   // Build commands cannot differ per cluster: any cluster of the environment gives them, placeholders replaced.
   const resolved = { instance: instanceOn(environment.clusters[0]!) };
   // One release serves every cluster: no cluster's shared paths may cross a link in it.
   const shared = [...new Set(environment.clusters.flatMap((cluster) => instanceOn(cluster).shared))];
-  log('build');
+  log('build', { phase: 'build', status: 'started' });
   let built;
   try {
     built = await buildRelease({

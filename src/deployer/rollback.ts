@@ -30,7 +30,7 @@ export async function rollbackJob(config: GatewayConfig, redis: RedisContext, jo
     if (!cluster) throw new MagratheaError(`no cluster "${name}" in the gateway configuration`, 'unknown-cluster');
     const instance = await state.releaseInstance(app, env, target!, name);
     if (!instance) throw new MagratheaError(`release ${target} of ${app} (${env}) never went live on ${name}: cannot roll back to it there`, 'release-not-live');
-    void job.log(job.data.reapply ? `${name}: applying ${app} (${env}) ${target} again, every config file` : `${name}: rolling back ${app} (${env}) from ${live[name]?.release ?? 'nothing'} to ${target}`);
+    void job.log(job.data.reapply ? `${name}: applying ${app} (${env}) ${target} again, every config file` : `${name}: rolling back ${app} (${env}) from ${live[name]?.release ?? 'nothing'} to ${target}`, { phase: 'rollback', status: 'started', cluster: name, release: target! });
     const outcome = await deployCluster({
       cluster,
       instance,
@@ -41,7 +41,7 @@ export async function rollbackJob(config: GatewayConfig, redis: RedisContext, jo
       keepReleases: config.gateway.keepReleases,
       ssh: hostSshSettings(config),
       state,
-      log: (line) => void job.log(line),
+      log: (line, meta) => void job.log(line, meta),
     });
     outcomes.push(outcome);
     if (outcome.status !== 'live') break;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { eventMaker } from '../core/deploy-event.js';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Job, Queue, Worker } from 'bullmq';
@@ -99,7 +100,8 @@ async function runJob(context: RunContext, job: Job<DeployJobData, DeployResult>
       // Entries of jobs that went on elsewhere are never deleted here: forget them all now and then.
       if (context.waiting.size > 10_000) context.waiting.clear();
       context.waiting.set(id, blocker);
-      await appendProgress(redis, keys, id, { type: 'line', text: 'ahead' in lock ? `waiting for deploy ${lock.ahead} of ${appEnv.app} (${appEnv.env}) to end` : `waiting for the lock of an earlier run of this deploy to expire` });
+      const message = 'ahead' in lock ? `waiting for deploy ${lock.ahead} of ${appEnv.app} (${appEnv.env}) to end` : 'waiting for the lock of an earlier run of this deploy to expire';
+      await appendProgress(redis, keys, id, { type: 'event', event: { phase: 'queue', status: 'info', elapsedMs: 0, message } });
     }
     if ('ahead' in lock) await dropIfFinished(context, appEnv, lock.ahead);
     // Back to BullMQ's delayed set, freeing this worker slot for other apps. Nothing may be awaited between
@@ -117,16 +119,19 @@ async function runJob(context: RunContext, job: Job<DeployJobData, DeployResult>
     );
   }, Math.max(10, Math.floor(context.appLockMs / 3)));
   const attempt = job.attemptsMade + 1;
+  const makeEvent = eventMaker(Date.now());
   let result: DeployResult;
   try {
-    await appendProgress(redis, keys, id, { type: 'line', text: `deploy ${id} of ${appEnv.app} (${appEnv.env}) started on ${context.name}, attempt ${attempt}${job.stalledCounter > 0 ? ', run again after its worker stopped' : ''}` });
+    const started = `deploy ${id} of ${appEnv.app} (${appEnv.env}) started on ${context.name}, attempt ${attempt}${job.stalledCounter > 0 ? ', run again after its worker stopped' : ''}`;
+    await appendProgress(redis, keys, id, { type: 'event', event: makeEvent(started, { phase: 'queue', status: 'started' }, Date.now()) });
     result = await context.processor({
       id,
       data: job.data,
       attempt,
       signal: aborter.signal,
-      log: async (text) => {
-        await Promise.all([appendProgress(redis, keys, id, { type: 'line', text }), job.log(text)]);
+      log: async (text, meta) => {
+        const event = makeEvent(text, meta, Date.now());
+        await Promise.all([appendProgress(redis, keys, id, { type: 'event', event }), event.line === false ? undefined : job.log(text)]);
       },
       progress: async (data) => {
         await Promise.all([appendProgress(redis, keys, id, { type: 'progress', data }), job.updateProgress(data as object)]);

@@ -2,6 +2,7 @@ import type { Readable, Writable } from 'node:stream';
 import type ssh2 from 'ssh2';
 import type { GatewayConfig, UserConfig } from '../core/config/types.js';
 import type { Need } from '../core/access.js';
+import type { DeployEvent } from '../core/deploy-event.js';
 import type { Slots } from '../core/slots.js';
 import type { GatewayContext } from './context.js';
 import type { ArgSpec, ParsedArgs } from './args.js';
@@ -83,8 +84,16 @@ export interface CommandContext {
   session?: SshSession;
   /** A client that stays until it goes away, without SSH (the HTTP API's streams, the command line), for logs -f. */
   live?: LiveClient;
+  /** The HTTP API's stream, which carries a deploy's events as objects: a deploy or rollback says its lines and events there, in order. */
+  events?: EventSink;
   /** `logs -f` running per user, SSH and HTTP together (limits.logs_follow_per_user); none: not limited. */
   follows?: Slots;
+}
+
+/** Where a deploy followed over the HTTP API goes: its own lines, and its events (each with its line, if it has one). */
+export interface EventSink {
+  line(text: string): void;
+  event(event: DeployEvent): void;
 }
 
 /** Where a long-running command writes, with backpressure (write() false: wait for 'drain'), and when its client went away. */

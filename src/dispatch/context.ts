@@ -8,6 +8,7 @@ import type { DeployResult } from '../deployer/job-types.js';
 import { startBackupWorker, type BackupWorker } from '../deployer/backup-job.js';
 import { createDeployProcessor } from '../deployer/process-job.js';
 import { openDeployQueue, type DeployQueue } from '../deployer/queue.js';
+import type { FollowDeployOptions } from '../deployer/follow.js';
 import { startDeployWorker, type DeployWorker, type StartDeployWorkerOptions } from '../deployer/worker.js';
 
 /** What the gateway's commands share: the configuration, Redis (private or REDIS_URL), key names and the deploy queue. */
@@ -90,12 +91,12 @@ export function startGatewayBackups(gateway: GatewayContext, configFlag: string 
  * this process runs one for the time of the job, so that `magrathea deploy`
  * works on a machine where no `magrathea worker` runs.
  */
-export async function followWithWorker(gateway: GatewayContext, jobId: string, configFlag: string | undefined, onLine: (line: string) => void): Promise<DeployResult> {
+export async function followWithWorker(gateway: GatewayContext, jobId: string, configFlag: string | undefined, onLine: (line: string) => void, options: FollowDeployOptions = {}): Promise<DeployResult> {
   const workers = await gateway.queue.queue.getWorkers();
   const local = workers.length === 0 ? await startGatewayWorker(gateway, configFlag, { concurrency: 1 }) : undefined;
   if (local) onLine('no worker is running ("magrathea worker"): running it in this process');
   try {
-    return await gateway.queue.followDeploy(jobId, onLine);
+    return await gateway.queue.followDeploy(jobId, onLine, options);
   } finally {
     await local?.close();
   }

@@ -40,7 +40,7 @@ export interface Ran extends CommandOutcome {
 }
 
 /** What a surface adds for one run: who is asking, from where, and what only it has. */
-export interface RunExtras extends Pick<CommandContext, 'ask' | 'session' | 'live'> {
+export interface RunExtras extends Pick<CommandContext, 'ask' | 'session' | 'live' | 'events'> {
   /** The client's address and port, for the audit log. */
   from?: string;
   /** The command line as the client typed it, for the audit log (default: the argv joined). */
@@ -200,6 +200,7 @@ export class Dispatcher {
       ...(extras.ask ? { ask: extras.ask } : {}),
       ...(extras.session ? { session: extras.session } : {}),
       ...(extras.live ? { live: extras.live } : {}),
+      ...(extras.events ? { events: extras.events } : {}),
     };
     const data = (result: unknown) => (command.json ? command.json(result) : result);
     const print = (result: unknown) => {

@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import { checkoutDir, exportTree, sourceDir } from '../builder/build-release.js';
 import { sourceFields } from '../builder/source-link.js';
 import type { DeployResult } from '../deployer/job-types.js';
+import type { DeployEvent } from '../core/deploy-event.js';
 import { followWithWorker, type GatewayContext } from '../dispatch/context.js';
 
 export interface DeployRequest {
@@ -22,6 +23,8 @@ export interface DeployRequest {
 export interface SubmitOptions {
   /** Each progress line of the deploy, as it comes. */
   say(line: string): void;
+  /** Each event of the deploy instead of its line (the HTTP API's structured stream). */
+  onEvent?: (event: DeployEvent) => void;
   /** With no worker connected to the queue, run one in this process for the time of the job (a command; a push waits for the gateway's). */
   configDir?: string;
 }
@@ -49,7 +52,8 @@ export async function submitDeploy(gateway: GatewayContext, request: DeployReque
       ...(request.clusters && request.clusters.length > 0 ? { clusters: request.clusters } : {}),
     });
     options.say(`deploy ${jobId}: ${request.app} (${request.env}) at ${request.commit.slice(0, 12)}`);
-    return options.configDir === undefined ? await gateway.queue.followDeploy(jobId, options.say) : await followWithWorker(gateway, jobId, options.configDir, options.say);
+    const follow = options.onEvent ? { onEvent: options.onEvent } : {};
+    return options.configDir === undefined ? await gateway.queue.followDeploy(jobId, options.say, follow) : await followWithWorker(gateway, jobId, options.configDir, options.say, follow);
   } finally {
     await rm(tree, { recursive: true, force: true });
   }

@@ -1,9 +1,11 @@
 import type { Redis } from 'ioredis';
+import type { DeployEvent } from '../core/deploy-event.js';
 import type { Keys } from './keys.js';
 import type { RedisHandle } from './redis.js';
 
 /**
- * A deploy's progress is one Redis stream per job: lines, progress values,
+ * A deploy's progress is one Redis stream per job: events (each with its
+ * line, if it has one), lines, progress values,
  * then exactly one final `result` or `failed` entry. A follower that comes
  * late reads it from the start; one that loses its connection resumes from
  * the last entry id it saw. Nothing is missed, unlike pub/sub.
@@ -12,6 +14,7 @@ import type { RedisHandle } from './redis.js';
  */
 export type ProgressEvent<R = unknown> =
   | { type: 'line'; text: string }
+  | { type: 'event'; event: DeployEvent }
   | { type: 'progress'; data: unknown }
   | { type: 'result'; result: R }
   | { type: 'failed'; message: string; code: string; exitStatus: number };

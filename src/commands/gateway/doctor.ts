@@ -98,7 +98,7 @@ async function applyAgain(ctx: CommandContext, gateway: GatewayContext, clusters
         continue;
       }
       try {
-        await queueRollback(ctx, gateway, { app, env, release, cluster: survey.cluster, reapply: true }, `${release.id} on ${survey.cluster}`, say);
+        await queueRollback(ctx, gateway, { app, env, release, cluster: survey.cluster, reapply: true }, `${release.id} on ${survey.cluster}`, { say });
         fixed.push({ instance: where, release: release.id, ok: true });
       } catch (e) {
         fixed.push({ instance: where, release: release.id, ok: false, error: (e as Error).message.split('\n').at(-1) ?? '' });

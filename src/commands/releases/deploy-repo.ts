@@ -7,6 +7,7 @@ import type { DeployResult } from '../../deployer/job-types.js';
 import { readManifest } from '../../builder/manifest.js';
 import { submitDeploy } from '../../push/submit.js';
 import { deployEnvironment, resolveCommit } from './deploy.js';
+import { deployOutput } from './deploy-output.js';
 
 /**
  * `magrathea deploy REPO_DIR`: a commit of any git repository on the
@@ -33,9 +34,8 @@ export default defineCommand<DeployResult>({
     // From git's objects, as the push hook reads it: a tag or commit no push validated may hold a link at its name.
     const manifest = await readManifest({ repo, rev: commit, ref }, `${app}@${ref}:magrathea.yml`);
     const env = deployEnvironment(manifest, app, ref, args.values.env);
-    const say = (line: string) => void ctx.io.stdout.write(`${line}\n`);
     const request = { app, env, commit, ref, gitDir: repo, requestedBy: ctx.user.name, ...(args.values.cluster ? { clusters: [args.values.cluster] } : {}) };
-    return submitDeploy(await ctx.gateway(), request, { say, configDir: ctx.configDir });
+    return submitDeploy(await ctx.gateway(), request, { ...deployOutput(ctx), configDir: ctx.configDir });
   },
   text: (result) => result.summary,
 });

@@ -7,6 +7,7 @@ import { readManifest } from '../../builder/manifest.js';
 import { repoDir } from '../../push/repos.js';
 import { submitDeploy } from '../../push/submit.js';
 import { existingApp } from '../targets.js';
+import { deployOutput } from './deploy-output.js';
 
 /**
  * A branch before a tag of the same name, then anything else git resolves
@@ -57,8 +58,7 @@ export default defineCommand<DeployResult>({
     // From git's objects, as the push hook reads it: a tag or commit no push validated may hold a link at its name.
     const manifest = await readManifest({ repo, rev: commit, ref }, `${app}@${ref}:magrathea.yml`);
     const env = deployEnvironment(manifest, app, ref, args.values.env);
-    const say = (line: string) => void ctx.io.stdout.write(`${line}\n`);
-    return submitDeploy(gateway, { app, env, commit, ref, gitDir: repo, requestedBy: ctx.user.name }, { say, configDir: ctx.configDir });
+    return submitDeploy(gateway, { app, env, commit, ref, gitDir: repo, requestedBy: ctx.user.name }, { ...deployOutput(ctx), configDir: ctx.configDir });
   },
   text: (result) => result.summary,
 });

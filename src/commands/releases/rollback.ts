@@ -5,6 +5,7 @@ import type { DeployResult } from '../../deployer/job-types.js';
 import { followWithWorker, type GatewayContext } from '../../dispatch/context.js';
 import { readInstanceReleases } from '../../state/host-releases.js';
 import { listReleaseEnvs, listReleases, type Release } from '../../state/releases.js';
+import { deployOutput, type DeployOutput } from './deploy-output.js';
 import { existingTarget } from '../targets.js';
 
 /**
@@ -44,7 +45,7 @@ export default defineCommand<DeployResult>({
     const release = releases.find((r) => r.id === target);
     if (!release) throw new UsageError(`rollback: ${app} (${env}) has no release ${target}`);
 
-    return queueRollback(ctx, gateway, { app, env, release, ...(cluster ? { cluster } : {}) }, `from ${current} to ${target}`, (line) => ctx.io.stdout.write(`${line}\n`));
+    return queueRollback(ctx, gateway, { app, env, release, ...(cluster ? { cluster } : {}) }, `from ${current} to ${target}`, deployOutput(ctx));
   },
   text: (result) => result.summary,
 });
@@ -59,13 +60,13 @@ export async function queueRollback(
   gateway: GatewayContext,
   target: { app: string; env: string; release: Release; cluster?: string; reapply?: true },
   what: string,
-  say: (line: string) => void,
+  output: DeployOutput,
 ): Promise<DeployResult> {
   const { app, env, release, cluster } = target;
   const jobId = await gateway.queue.enqueueDeploy({
     app, env, commit: release.commit, ref: release.ref, requestedBy: ctx.user.name,
     sourcePath: gateway.config.gateway.stateDir, rollbackTo: release.id, ...(cluster ? { clusters: [cluster] } : {}), ...(target.reapply ? { reapply: true } : {}),
   });
-  say(`${target.reapply ? 'apply again' : 'rollback'} ${jobId}: ${app} (${env}) ${what}`);
-  return followWithWorker(gateway, jobId, ctx.configDir, say);
+  output.say(`${target.reapply ? 'apply again' : 'rollback'} ${jobId}: ${app} (${env}) ${what}`);
+  return followWithWorker(gateway, jobId, ctx.configDir, output.say, output.onEvent ? { onEvent: output.onEvent } : {});
 }

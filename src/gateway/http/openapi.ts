@@ -6,6 +6,7 @@
  * running gateway each operation, checking the answer against it.
  */
 
+import { DEPLOY_PHASES } from '../../core/deploy-event.js';
 import { SCOPES } from '../../core/access.js';
 
 /** Where the document is served, to anyone (it holds nothing secret). */
@@ -40,7 +41,7 @@ function answer(summary: string, runs: string, schema: Schema, extra: Schema = {
 function stream(summary: string, runs: string, extra: Schema = {}): Schema {
   return {
     summary,
-    description: `Runs \`${runs}\`, its output streamed as it comes: one JSON object per line, \`{"stdout": ...}\` and \`{"stderr": ...}\`, then \`{"exit": N}\` (0: success); with \`Accept: text/event-stream\`, the same objects as Server-Sent Events (one \`data:\` line each). A refusal comes before the stream, with its status.`,
+    description: `Runs \`${runs}\`, its output streamed as it comes: one JSON object per line, \`{"stdout": ...}\` and \`{"stderr": ...}\`, a deploy's or rollback's events as \`{"event": {...}}\` (with the \`stdout\` line a terminal shows for it, when it has one), the command's result as \`{"result": ...}\` (a deploy's outcome on each cluster), then \`{"exit": N}\` (0: success); with \`Accept: text/event-stream\`, the same objects as Server-Sent Events (one \`data:\` line each). A refusal comes before the stream, with its status.`,
     responses: { '200': { description: 'the stream', content: { 'application/x-ndjson': { schema: ref('StreamLine') }, 'text/event-stream': { schema: ref('StreamLine') } } }, ...APP_REFUSALS },
     ...extra,
   };
@@ -121,10 +122,53 @@ export function openApiDocument(): Schema {
         Output: { type: 'object', required: ['output'], properties: { output: { type: 'string', description: 'what the command said it did' } } },
         StreamLine: {
           oneOf: [
-            { type: 'object', required: ['stdout'], properties: { stdout: { type: 'string' } } },
-            { type: 'object', required: ['stderr'], properties: { stderr: { type: 'string' } } },
-            { type: 'object', required: ['exit'], properties: { exit: { type: 'integer' }, refused: { type: 'string' }, code: { type: 'string' } } },
+            { type: 'object', required: ['stdout'], additionalProperties: false, properties: { stdout: { type: 'string' }, event: ref('DeployEvent') } },
+            { type: 'object', required: ['event'], additionalProperties: false, properties: { event: ref('DeployEvent') } },
+            { type: 'object', required: ['stderr'], additionalProperties: false, properties: { stderr: { type: 'string' } } },
+            { type: 'object', required: ['result'], additionalProperties: false, properties: { result: { description: "the command's result, as --json prints it; a deploy's or rollback's is a DeployResult" } } },
+            { type: 'object', required: ['exit'], additionalProperties: false, properties: { exit: { type: 'integer' }, refused: { type: 'string' }, code: { type: 'string' } } },
           ],
+        },
+        DeployEvent: {
+          type: 'object',
+          required: ['phase', 'status', 'elapsedMs', 'message'],
+          additionalProperties: false,
+          properties: {
+            phase: { type: 'string', enum: [...DEPLOY_PHASES] },
+            status: { type: 'string', enum: ['started', 'done', 'failed', 'info', 'warning'] },
+            cluster: { type: 'string' },
+            host: { type: 'string' },
+            release: { type: 'string' },
+            elapsedMs: { type: 'integer', minimum: 0, description: 'since the deploy started on its worker' },
+            message: { type: 'string', description: 'the event as one line' },
+            line: { const: false, description: 'present: a terminal shows no line for this event (a host finished a step)' },
+          },
+        },
+        DeployResult: {
+          type: 'object',
+          required: ['summary', 'clusters'],
+          properties: {
+            summary: { type: 'string', description: 'the table a terminal shows' },
+            release: { type: 'string' },
+            clusters: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['cluster', 'status', 'release', 'hosts', 'seconds'],
+                properties: {
+                  cluster: { type: 'string' },
+                  status: { type: 'string', enum: ['live', 'failed', 'rolled-back', 'skipped'] },
+                  release: { type: 'string' },
+                  serving: { type: 'string', description: 'the release the cluster serves after this deploy' },
+                  hosts: { type: 'integer' },
+                  url: { type: 'string' },
+                  seconds: { type: 'number' },
+                  error: { type: 'string' },
+                  transferred: { type: 'object', additionalProperties: { type: ['integer', 'null'] }, description: 'files sent to each web host (null: not counted)' },
+                },
+              },
+            },
+          },
         },
         ConfigValue: {
           type: 'object',

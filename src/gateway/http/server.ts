@@ -13,6 +13,8 @@ import { appExists } from '../../push/repos.js';
 import { Slots } from '../../core/slots.js';
 import { RateLimit } from '../../core/rate.js';
 import type { CommandOutcome, Dispatcher, Prepared } from '../../dispatch/dispatch.js';
+import type { EventSink } from '../../dispatch/command.js';
+import { eventLine } from '../../core/deploy-event.js';
 import type { LiveUsers } from '../../config/live-users.js';
 import { lineWriter, writable } from '../../lib/lines.js';
 import { tokenExpired, type ApiToken } from '../../state/api-tokens.js';
@@ -227,9 +229,12 @@ type Runnable = Extract<Prepared, { ok: true }>['run'];
 
 /**
  * Runs the commands, their output sent as it comes, one JSON object per
- * line, then the exit status; with `sse` (the client accepts
- * text/event-stream), the same objects as Server-Sent Events, one `data:`
- * line each (JSON has no raw newline), for a browser's EventSource.
+ * line: `{stdout}` and `{stderr}` lines, a deploy's events as `{event}`
+ * (with the `stdout` line a terminal shows for it, if any), the result as
+ * `{result}` (a deploy's per-cluster outcome), then the exit status; with
+ * `sse` (the client accepts text/event-stream), the same objects as
+ * Server-Sent Events, one `data:` line each (JSON has no raw newline), for
+ * a browser's EventSource.
  */
 async function stream(options: ApiServerOptions, commands: Runnable[], res: ServerResponse, sse: boolean): Promise<void> {
   res.writeHead(200, { 'Content-Type': sse ? 'text/event-stream; charset=utf-8' : 'application/x-ndjson; charset=utf-8', 'Cache-Control': 'no-store' });
@@ -237,19 +242,31 @@ async function stream(options: ApiServerOptions, commands: Runnable[], res: Serv
   const gone = new AbortController();
   res.on('close', () => gone.abort());
   // A slow client slows the command down (logs -f pauses its hosts) instead of the gateway buffering without end.
-  const line = async (object: unknown): Promise<void> => {
+  const write = async (object: unknown): Promise<void> => {
     if (gone.signal.aborted || res.write(sse ? `data: ${JSON.stringify(object)}\n\n` : `${JSON.stringify(object)}\n`)) return;
     await new Promise<void>((resolve) => {
       res.once('drain', resolve);
       gone.signal.addEventListener('abort', () => resolve(), { once: true });
     });
   };
+  // One queue for the command's output and its events, so that they arrive in the order they were said.
+  let sent = Promise.resolve();
+  const line = (object: unknown): Promise<void> => (sent = sent.then(() => write(object)));
+  const events: EventSink = {
+    line: (text) => void line({ stdout: text }),
+    event: (event) => {
+      const text = eventLine(event);
+      void line(text === undefined ? { event } : { stdout: text, event });
+    },
+  };
   let outcome: CommandOutcome = { exitCode: 0 };
   for (const run of commands) {
     const stdout = lineWriter((text) => line({ stdout: text }));
     const stderr = lineWriter((text) => line({ stderr: text }));
-    outcome = await run({ stdout, stderr, cwd: options.config.gateway.stateDir }, { live: { output: stdout, signal: gone.signal } });
+    const ran = await run({ stdout, stderr, cwd: options.config.gateway.stateDir }, { live: { output: stdout, signal: gone.signal }, events });
     await Promise.all([finish(stdout), finish(stderr)]);
+    if (ran.result !== undefined && typeof ran.result === 'object') await line({ result: ran.result });
+    outcome = ran;
     if (outcome.exitCode !== 0 || gone.signal.aborted) break;
   }
   await line({ exit: outcome.exitCode, ...(outcome.refused ? { refused: outcome.refused } : {}), ...(outcome.code ? { code: outcome.code } : {}) });

@@ -317,7 +317,8 @@ describe('the HTTP API', () => {
     return { status: response.status, json, text };
   }
   /** A stream's JSON lines. */
-  const events = (text: string) => text.trim().split('\n').map((l) => JSON.parse(l) as { stdout?: string; stderr?: string; exit?: number });
+  type StreamObject = { stdout?: string; stderr?: string; exit?: number; result?: unknown; event?: { phase: string; status: string; cluster?: string; host?: string; release?: string; elapsedMs: number; line?: false } };
+  const events = (text: string) => text.trim().split('\n').map((l) => JSON.parse(l) as StreamObject);
 
   beforeAll(async () => {
     for (const who of ['admin', 'bob']) {
@@ -361,11 +362,42 @@ describe('the HTTP API', () => {
     expect((await call('admin', 'GET', '/v1/apps/hello/config/diff?a=cluster-a')).status).toBe(400);
     expect(await call('admin', 'GET', '/v1/doctor?cluster=cluster-a')).toMatchObject({ status: 200, json: { ok: true } });
 
-    const deploy = await call('admin', 'POST', '/v1/apps/hello/deploy', {});
-    expect(deploy.status).toBe(200);
-    const lines = events(deploy.text);
+    // The deploy as Server-Sent Events: its lines, its structured events in order, then its result on each cluster.
+    const deploy = await fetch(`${api}/v1/apps/hello/deploy`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${tokens.admin}`, 'Content-Type': 'application/json', Accept: 'text/event-stream' },
+      body: '{}',
+      signal: AbortSignal.timeout(180_000),
+    });
+    expect([deploy.status, deploy.headers.get('content-type')]).toEqual([200, 'text/event-stream; charset=utf-8']);
+    const sse = (await deploy.text()).split('\n\n').filter(Boolean);
+    expect(sse.every((chunk) => /^data: [^\n]+$/.test(chunk))).toBe(true);
+    const lines = sse.map((chunk) => JSON.parse(chunk.slice('data: '.length)) as StreamObject);
     expect(lines.some((l) => /cluster-a: preparing 2 hosts/.test(l.stdout ?? ''))).toBe(true);
     expect(lines.at(-1)).toEqual({ exit: 0 });
+    const result = lines.at(-2)!.result as { summary: string; release: string; clusters: { cluster: string; status: string; serving: string }[] };
+    expect(result.clusters.map((c) => [c.cluster, c.status, c.serving])).toEqual([['cluster-a', 'live', result.release], ['cluster-b', 'live', result.release]]);
+    // Each object as the OpenAPI document describes it, the result as a DeployResult.
+    const { components } = JSON.parse(JSON.stringify(openApiDocument())) as { components: object };
+    const ajv = new Ajv2020({ strict: false, validateFormats: false });
+    const asDocumented = (schema: string) => ajv.compile({ $ref: `#/components/schemas/${schema}`, components });
+    const validLine = asDocumented('StreamLine');
+    expect(lines.filter((l) => !validLine(l))).toEqual([]);
+    expect(asDocumented('DeployResult')(result)).toBe(true);
+    const deployEvents = lines.flatMap((l) => (l.event ? [l.event] : []));
+    // Every line the terminal shows is an event's, but the command's own first one and the summary table; each host's end of a step is an event without a line.
+    const summary = result.summary.trimEnd().split('\n');
+    expect(lines.filter((l) => l.stdout !== undefined && !l.event).map((l) => l.stdout)).toEqual([expect.stringMatching(/^deploy \d+: hello \(production\) at [0-9a-f]{12}$/), ...summary]);
+    expect(lines.filter((l) => l.event?.line === false && l.stdout !== undefined)).toEqual([]);
+    expect(deployEvents.map((e) => e.elapsedMs)).toEqual(deployEvents.map((e) => e.elapsedMs).sort((a, b) => a - b));
+    expect(deployEvents.filter((e) => e.cluster).every((e) => e.release === result.release)).toBe(true);
+    for (const [cluster, prefix] of [['cluster-a', 'a'], ['cluster-b', 'b']] as const) {
+      const mine = deployEvents.filter((e) => e.cluster === cluster);
+      const at = (phase: string, status: string, host?: string) => mine.findIndex((e) => e.phase === phase && e.status === status && e.host === host);
+      const steps = [at('send', 'started'), at('prepare', 'started'), at('check', 'done', `${prefix}-web-1`), at('switch', 'started'), at('activate', 'done', `${prefix}-web-2`), at('verify', 'done', `${prefix}-web-1`), at('verify', 'done')];
+      expect(steps.every((i) => i >= 0)).toBe(true);
+      expect(steps).toEqual([...steps].sort((a, b) => a - b));
+    }
     expect((await curl(`${edge('cluster-b')}/greeting.php?api`, 'hello.example.net')).body).toBe(`${value}\n`);
 
     const rollback = await call('admin', 'POST', '/v1/apps/hello/rollback', { cluster: 'cluster-b' });
