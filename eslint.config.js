@@ -38,7 +38,7 @@ export default tseslint.config(
     files: ['src/gateway/http/dashboard/assets/**/*.js'],
     languageOptions: {
       sourceType: 'module',
-      globals: { document: 'readonly', window: 'readonly', fetch: 'readonly', Node: 'readonly', TextDecoderStream: 'readonly' },
+      globals: { document: 'readonly', window: 'readonly', fetch: 'readonly', Node: 'readonly', TextDecoderStream: 'readonly', EventSource: 'readonly' },
     },
   },
   {

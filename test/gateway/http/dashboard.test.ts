@@ -106,7 +106,7 @@ beforeAll(async () => {
   base = server.api!;
   for (const app of [APP, SECRET_APP]) expect((await ssh('admin', 'apps:create', app)).exitCode).toBe(0);
 
-  // One push to both clusters, with an env value that is markup, then one more deploy: r1 and r2 live on both.
+  // One push to both clusters, with an env value that is markup.
   const repo = await newRepo(join(work, 'shop'), APP, 'admin');
   const manifest = join(repo, 'magrathea.yml');
   await writeFile(manifest, (await readFile(manifest, 'utf8')).replace('  APP_ENV: production\n', `  APP_ENV: production\n  NOTE: '${HOSTILE}'\n`));
@@ -114,9 +114,7 @@ beforeAll(async () => {
   const push = await git(repo, 'admin', 'push', 'magrathea', 'master');
   expect(push.stderr).toMatch(/remote: cluster-b\s+live\s+r1/);
   expect(push.exitCode).toBe(0);
-  const deploy = await ssh('admin', 'deploy', APP);
-  expect(deploy.exitCode).toBe(0);
-  expect(await liveReleases()).toEqual({ 'production@cluster-a': 'r2', 'production@cluster-b': 'r2' });
+  expect(await liveReleases()).toEqual({ 'production@cluster-a': 'r1', 'production@cluster-b': 'r1' });
 
   // Traffic through both edges (3 and 2 requests, and one 404), counted.
   for (let i = 0; i < 3; i++) expect((await curl(`${edge('cluster-a')}/?n=${i}`, `${APP}.example.com`)).status).toBe(200);
@@ -189,13 +187,19 @@ describe('the dashboard', () => {
     await context.close();
   });
 
-  it("shows an app: both clusters live, releases, charts whose points are usage --json's, config vars masked, markup as text; a cluster rolled back with its button", async () => {
+  it("shows an app: both clusters live, releases, charts whose points are usage --json's, config vars masked, markup as text; a deploy followed to its end; a cluster rolled back with its button", async () => {
     const { context, page } = await loggedIn(tokens.admin!);
     await openApp(page, APP);
+    /** The action whose output starts with `title` ended, with exit 0. */
+    const finished = (title: string) =>
+      page.waitForFunction(([t]) => {
+        const output = (globalThis as unknown as { document: { getElementById(id: string): { textContent: string | null; dataset: Record<string, string> } } }).document.getElementById('action-output');
+        return output.textContent!.startsWith(t!) && output.dataset.exit !== '' && output.dataset.exit !== undefined;
+      }, [title], { timeout: 180_000 }).then(async () => expect(await page.getAttribute('#action-output', 'data-exit')).toBe('0'));
     const live = () => page.$$eval('#live tbody tr', (rows) => rows.map((r) => [r.getAttribute('data-cluster'), r.querySelector('.release')!.textContent]));
     expect(await live()).toEqual([
-      ['cluster-a', 'r2'],
-      ['cluster-b', 'r2'],
+      ['cluster-a', 'r1'],
+      ['cluster-b', 'r1'],
     ]);
 
     // The charts (of the last 24 hours, by default) draw usage --json's hours: each point of each cluster's series is that hour's count.
@@ -229,6 +233,23 @@ describe('the dashboard', () => {
     expect(values).toContain(HOSTILE);
     expect(await page.evaluate(() => (globalThis as unknown as { __xss?: number }).__xss)).toBeUndefined();
     expect(await page.$$('table.effective img')).toEqual([]);
+    // A deploy from its button, followed to its end as the gateway streams it: r2 on both clusters.
+    await page.click('#deploy');
+    await finished('deploy');
+    expect(await page.textContent('#action-output')).toMatch(/^cluster-a: switching \d+ hosts to r2$[\s\S]*^cluster-b: switching \d+ hosts to r2$[\s\S]*^cluster-b +live +r2 [\s\S]*^done$/m);
+    expect(await liveReleases()).toEqual({ 'production@cluster-a': 'r2', 'production@cluster-b': 'r2' });
+    await page.waitForFunction(`document.querySelector('#live tr[data-cluster="cluster-b"] .release')?.textContent === 'r2'`);
+
+    // Back to r1 on cluster-b, with the button of r1's row; the CLI sees it.
+    expect(await page.$$eval('#releases tr[data-release="r1"] button', (buttons) => buttons.map((b) => b.getAttribute('data-cluster')))).toEqual(['cluster-a', 'cluster-b']);
+    await page.click('#releases tr[data-release="r1"] button[data-cluster="cluster-b"]');
+    await finished('rollback');
+    expect(await liveReleases()).toEqual({ 'production@cluster-a': 'r2', 'production@cluster-b': 'r1' });
+    await page.waitForFunction(`document.querySelector('#live tr[data-cluster="cluster-b"] .release')?.textContent === 'r1'`);
+    expect(await live()).toEqual([
+      ['cluster-a', 'r2'],
+      ['cluster-b', 'r1'],
+    ]);
     await screenshot(page, 'app');
     if (process.env.MAGRATHEA_SCREENSHOT) {
       await mkdir(dirname(resolve(process.env.MAGRATHEA_SCREENSHOT)), { recursive: true });
@@ -242,16 +263,6 @@ describe('the dashboard', () => {
     expect(week[0]!.length).toBe(7 * 24 + 1);
     expect(week.slice(1).flat().reduce((a, b) => a + b, 0)).toBe(usage.clusters.reduce((n, c) => n + c.requests, 0));
 
-    // Back to r1 on cluster-b only, with the button of r1's row; the CLI sees it.
-    await page.click('#releases tr[data-release="r1"] button[data-cluster="cluster-b"]');
-    await page.waitForSelector('#action-output[data-exit="0"]', { timeout: 180_000 });
-    expect(await liveReleases()).toEqual({ 'production@cluster-a': 'r2', 'production@cluster-b': 'r1' });
-    await page.waitForFunction(`document.querySelector('#live tr[data-cluster="cluster-b"] .release')?.textContent === 'r1'`);
-    expect(await live()).toEqual([
-      ['cluster-a', 'r2'],
-      ['cluster-b', 'r1'],
-    ]);
-    await screenshot(page, 'app-rolled-back');
     await context.close();
   }, 240_000);
 
@@ -265,6 +276,18 @@ describe('the dashboard', () => {
     const revealed = await raw('GET', `/dashboard/api/v1/apps/${APP}/config?cluster=cluster-a&reveal=1`, { Cookie: `${cookie.name}=${cookie.value}` });
     expect(revealed.status).toBe(400);
     expect(revealed.body).not.toContain('s3cret-value');
+    await context.close();
+  });
+
+  it("shows the app's last log lines from its web hosts, streamed", async () => {
+    const { context, page } = await loggedIn(tokens.admin!);
+    await openApp(page, APP);
+    await page.click('#logs-last');
+    await page.waitForSelector('#logs[data-exit="0"]', { timeout: 60_000 });
+    const logs = (await page.textContent('#logs'))!;
+    expect(logs).toMatch(/^cluster-a\/a-web-[12] .*"GET \/\?n=0 HTTP\/1\.1" 200 /m);
+    expect(logs).toMatch(/^cluster-b\/b-web-[12] .*"GET \/\?n=1 HTTP\/1\.1" 200 /m);
+    expect(logs).toMatch(/^cluster-a\/a-web-[12] .*"GET \/nothing-here HTTP\/1\.1" 404 /m);
     await context.close();
   });
 
@@ -287,7 +310,8 @@ describe('the dashboard', () => {
   it('hostile requests: no cookie, a forged cookie, a POST without the CSRF token, a cross-site POST; nothing is rolled back', async () => {
     const before = await liveReleases();
     const rollback = `/dashboard/api/v1/apps/${APP}/rollback`;
-    const body = JSON.stringify({ cluster: 'cluster-a', release: 'r1' });
+    // Were it taken, r2 would go back live on cluster-b (at r1 since the rollback above).
+    const body = JSON.stringify({ cluster: 'cluster-b', release: 'r2' });
     const json = { 'Content-Type': 'application/json' };
     // No cookie: the pages send to the login, the API answers 401.
     expect(await raw('GET', '/dashboard/', {})).toMatchObject({ status: 303, headers: { location: '/dashboard/login' } });

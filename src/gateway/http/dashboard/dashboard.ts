@@ -27,11 +27,11 @@ export interface DashboardContext {
   checkApp(auth: DashboardAuth, from: string, app: string): { status: number; error: string } | undefined;
 }
 
-/** The API routes the dashboard's pages call, through their session: what they show, and the rollback. Never `reveal`. */
+/** The API routes the dashboard's pages call, through their session: what they show (logs as Server-Sent Events), a deploy and a rollback. Never `reveal`. */
 const API_ALLOWED: [method: string, path: RegExp][] = [
   ['GET', /^\/v1\/apps$/],
-  ['GET', /^\/v1\/apps\/[a-z][a-z0-9-]{0,39}(\/(releases|usage|config))?$/],
-  ['POST', /^\/v1\/apps\/[a-z][a-z0-9-]{0,39}\/rollback$/],
+  ['GET', /^\/v1\/apps\/[a-z][a-z0-9-]{0,39}(\/(releases|usage|config|logs))?$/],
+  ['POST', /^\/v1\/apps\/[a-z][a-z0-9-]{0,39}\/(rollback|deploy)$/],
 ];
 
 const API_PREFIX = `${DASHBOARD_PATH}/api`;

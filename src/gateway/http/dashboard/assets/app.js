@@ -55,16 +55,26 @@ async function showInfo() {
   return instances;
 }
 
-async function rollback(env, cluster, release) {
+function rollback(env, cluster, release) {
   if (!window.confirm(`Put ${release} back live on ${cluster} (${env})?`)) return;
+  return act(`rollback ${app}@${cluster} ${release}`, `${base}/rollback`, { cluster, release, env });
+}
+
+function deploy() {
+  if (!window.confirm(`Deploy ${app} again, to every cluster of its environment?`)) return;
+  return act(`deploy ${app}`, `${base}/deploy`, {});
+}
+
+/** A deploy or a rollback, its output shown as the gateway streams it, then the page's releases again. */
+async function act(title, path, body) {
   const output = document.getElementById('action-output');
-  const buttons = [...document.querySelectorAll('#releases button')];
+  const buttons = [...document.querySelectorAll('#releases button, #deploy')];
   for (const b of buttons) b.disabled = true;
   output.hidden = false;
   output.dataset.exit = '';
-  output.textContent = `rollback ${app}@${cluster} ${release}\n`;
+  output.textContent = `${title}\n`;
   try {
-    const exit = await apiStream(`${base}/rollback`, { cluster, release, env }, (line) => {
+    const exit = await apiStream(path, body, (line) => {
       if (line.stdout !== undefined) output.append(`${line.stdout}\n`);
       if (line.stderr !== undefined) output.append(`${line.stderr}\n`);
     });
@@ -75,8 +85,9 @@ async function rollback(env, cluster, release) {
     output.dataset.exit = 'refused';
   }
   await showInfo().catch((e) => showError(e.message));
-  for (const b of document.querySelectorAll('#releases button')) b.disabled = false;
+  for (const b of document.querySelectorAll('#releases button, #deploy')) b.disabled = false;
 }
+document.getElementById('deploy').addEventListener('click', deploy);
 
 const PALETTE = ['#2f6fde', '#e8710a', '#18794e', '#b3261e', '#7c4dff', '#00838f', '#6d4c41', '#c2185b'];
 
@@ -164,6 +175,46 @@ async function showConfig(instances) {
     effective.append(el('details', {}, el('summary', {}, `Effective configuration on ${cluster}`), table));
   }
 }
+
+/** The app's logs from its web hosts, as the API streams them (Server-Sent Events): the last lines, or those and what follows until Stop. */
+let following;
+const MAX_LOG_LINES = 1000;
+function showLogs(follow) {
+  following?.close();
+  const pre = document.getElementById('logs');
+  const stop = document.getElementById('logs-stop');
+  pre.hidden = false;
+  pre.textContent = '';
+  pre.dataset.exit = '';
+  stop.hidden = !follow;
+  const source = new EventSource(`/dashboard/api${base}/logs?n=50${follow ? '&follow=1' : ''}`);
+  following = source;
+  source.onmessage = (event) => {
+    const line = JSON.parse(event.data);
+    if (line.stdout !== undefined || line.stderr !== undefined) {
+      pre.append(`${line.stdout ?? line.stderr}\n`);
+      while (pre.childNodes.length > MAX_LOG_LINES) pre.firstChild.remove();
+      pre.scrollTop = pre.scrollHeight;
+    }
+    if (line.exit !== undefined) {
+      // The stream ended: without close(), EventSource would ask again.
+      source.close();
+      pre.dataset.exit = String(line.exit);
+      stop.hidden = true;
+    }
+  };
+  source.onerror = () => {
+    source.close();
+    if (pre.dataset.exit === '') pre.dataset.exit = 'error';
+    stop.hidden = true;
+  };
+}
+document.getElementById('logs-last').addEventListener('click', () => showLogs(false));
+document.getElementById('logs-follow').addEventListener('click', () => showLogs(true));
+document.getElementById('logs-stop').addEventListener('click', () => {
+  following?.close();
+  document.getElementById('logs-stop').hidden = true;
+});
 
 document.getElementById('since').addEventListener('change', () => {
   document.body.dataset.ready = 'false';
