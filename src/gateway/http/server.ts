@@ -20,7 +20,7 @@ import { routeRequest } from './routes.js';
 import { gitRefusal, gitRequest, serveGit } from './git.js';
 import { OPENAPI_PATH, openApiDocument } from './openapi.js';
 import type { HookServer } from '../../push/hook-server.js';
-import { isDashboardPath, serveDashboard, type DashboardContext } from './dashboard/dashboard.js';
+import { isDashboardPath, LOGINS_PER_MINUTE, serveDashboard, type DashboardContext } from './dashboard/dashboard.js';
 import { DashboardSessions } from './dashboard/sessions.js';
 
 export interface ApiServerOptions {
@@ -54,8 +54,6 @@ interface Shared {
   rates: RateLimit;
   /** Streams open now, ended when their user leaves users.yml. */
   open: Set<{ user: string; res: ServerResponse }>;
-  /** The dashboard's view of this server: its sessions, and the API it calls as the session's token. */
-  dashboard: DashboardContext;
 }
 
 export interface ApiServer {
@@ -76,17 +74,17 @@ const MAX_BODY = 256 * 1024;
  */
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const limits = options.config.gateway.limits;
-  const shared = {
+  const shared: Shared = {
     users: options.users,
     streams: new Slots(limits.http.streamsPerToken),
     rates: new RateLimit(limits.http.requestsPerMinute),
     open: new Set(),
-  } as Omit<Shared, 'dashboard'> as Shared;
-  shared.dashboard = dashboardContext(options, shared);
+  };
+  const dashboard = dashboardContext(options, shared);
   const log = options.log ?? (() => undefined);
   // Timeouts are checked every second (Node's default: every 30 s, which would let a slow body hold its socket that much longer).
   const server = createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
-    void serve(options, shared, req, res).catch((e: Error) => {
+    void serve(options, shared, dashboard, req, res).catch((e: Error) => {
       if (!res.headersSent) send(res, 500, { error: `unexpected error: ${e.message}` });
       else res.end();
     });
@@ -158,12 +156,12 @@ function rawAnswer(status: number, reason: string, error: string): string {
   return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 
-async function serve(options: ApiServerOptions, shared: Shared, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serve(options: ApiServerOptions, shared: Shared, dashboard: DashboardContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://api.invalid');
   const source = /^\/v1\/sources\/([a-z][a-z0-9-]{0,39})\/([^/]+)$/.exec(url.pathname);
   if (source && req.method === 'GET') return serveSource(options, source[1]!, source[2]!, req, res);
   if (url.pathname === OPENAPI_PATH && req.method === 'GET') return send(res, 200, openApiDocument());
-  if (isDashboardPath(url.pathname)) return serveDashboard(shared.dashboard, req, res, url);
+  if (isDashboardPath(url.pathname)) return serveDashboard(dashboard, req, res, url);
   const from = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
   const what = `api: ${req.method} ${url.pathname}`;
   const record = (user: string, command: string, exitCode: number, refused?: string) =>
@@ -351,6 +349,7 @@ function dashboardContext(options: ApiServerOptions, shared: Shared): DashboardC
     void options.dispatcher.record({ user, command, exitCode: refused ? 1 : 0, at: new Date().toISOString(), from, ...(refused ? { refused } : {}) });
   return {
     sessions: new DashboardSessions(),
+    logins: new RateLimit(LOGINS_PER_MINUTE),
     authenticate: (token) => authenticate(options, shared, token),
     record,
     api: async (auth, from, req, res, url) => {

@@ -361,4 +361,18 @@ describe('the dashboard', () => {
     expect(page.url()).toBe(`${base}/dashboard/login`);
     await context.close();
   });
+
+  // Last: it spends this address's logins for a while.
+  it('limits logins per client address, before looking at the token', async () => {
+    const form = { 'Content-Type': 'application/x-www-form-urlencoded', Origin: base };
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) statuses.push((await raw('POST', '/dashboard/login', form, `token=mg_${'D'.repeat(43)}`)).status);
+    // Refused for the token while the address has logins left (the suite's own took some), then for the address.
+    expect(statuses.join(' ')).toMatch(/^(401 )*(429 )*429$/);
+    // Even the right token waits.
+    const refused = await raw('POST', '/dashboard/login', form, `token=${tokens.admin}`);
+    expect(refused.status).toBe(429);
+    expect(refused.headers['retry-after']).toMatch(/^\d+$/);
+    expect(refused.headers['set-cookie']).toBeUndefined();
+  });
 });

@@ -17,6 +17,8 @@ export interface DashboardAuth {
 /** What the dashboard uses of the API server it is part of (server.ts builds it). */
 export interface DashboardContext {
   sessions: DashboardSessions;
+  /** Login attempts per client address (LOGINS_PER_MINUTE). */
+  logins: RateLimit;
   /** The token checked exactly as the API checks a bearer token (unknown, revoked, expired, its user gone); null: none given. */
   authenticate(token: string | null): Promise<DashboardAuth | { refused: string; error: string; user?: string }>;
   /** An entry of the audit log (logins, refusals). */
@@ -39,9 +41,8 @@ const APP_PAGE = /^\/dashboard\/apps\/([a-z][a-z0-9-]{0,39})$/;
 const ASSET = /^\/dashboard\/assets\/((?:vendor\/)?[A-Za-z0-9-]+(?:\.[a-z0-9]+)*\.(js|css))$/;
 const ASSETS_DIR = fileURLToPath(new URL('./assets/', import.meta.url));
 const TYPES: Record<string, string> = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' };
-/** Failed logins per client address and minute, before it waits. */
-const LOGINS_PER_MINUTE = 10;
-const logins = new RateLimit(LOGINS_PER_MINUTE);
+/** Login attempts per client address and minute, before it waits: a token cannot be guessed faster. */
+export const LOGINS_PER_MINUTE = 10;
 
 /** Whether the dashboard answers this path: `/`, `/dashboard` and under it. Everything else (the API under /v1, git) is not its. */
 export function isDashboardPath(pathname: string): boolean {
@@ -131,14 +132,18 @@ async function findSession(ctx: DashboardContext, req: IncomingMessage, res: Ser
 async function login(ctx: DashboardContext, req: IncomingMessage, res: ServerResponse, from: string): Promise<void> {
   // A login from another site's page would log the browser in as someone else (login CSRF).
   if (!sameOrigin(req)) return sendHtml(res, 403, loginPage('refused: this login does not come from the login page of this gateway'));
+  // Counted before the token is looked at: over the limit, nothing is checked.
   const address = req.socket.remoteAddress ?? '-';
+  const wait = ctx.logins.take(address, Date.now());
+  if (wait > 0) {
+    ctx.record('-', 'dashboard: login', from, 'dashboard-logins-per-minute');
+    return sendHtml(res, 429, loginPage(`more than ${LOGINS_PER_MINUTE} logins from ${address} in a minute; retry in ${wait} s`), { 'Retry-After': String(wait) });
+  }
   const form = await readForm(req);
   const token = form?.get('token')?.trim() ?? '';
   const auth = await ctx.authenticate(token === '' ? null : token);
   if ('refused' in auth) {
     ctx.record(auth.user ?? '-', 'dashboard: login', from, auth.refused);
-    const wait = logins.take(address, Date.now());
-    if (wait > 0) return sendHtml(res, 429, loginPage(`too many failed logins from ${address}; retry in ${wait} s`), { 'Retry-After': String(wait) });
     return sendHtml(res, 401, loginPage(token === '' ? 'a token is needed' : auth.error));
   }
   const previous = ctx.sessions.find(readCookie(req, SESSION_COOKIE));
