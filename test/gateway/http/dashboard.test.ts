@@ -38,6 +38,8 @@ let browser: Browser | undefined;
 let base: string;
 const keys: Record<string, string> = {};
 const tokens: Record<string, string> = {};
+/** What the pages logged as errors (a Content-Security-Policy violation, a failed module), by page URL. */
+const pageErrors: string[] = [];
 const { ssh, git, newRepo } = gatewayClient(() => port, keys, () => join(work, 'known_hosts'));
 const edge = (cluster: string) => lab.edges.find((e) => e.cluster === cluster)!.url;
 
@@ -52,6 +54,10 @@ async function loggedIn(secret: string): Promise<{ context: BrowserContext; page
   const context = await browser!.newContext({ viewport: { width: 1200, height: 900 } });
   const page = await context.newPage();
   page.on('dialog', (dialog) => void dialog.accept());
+  page.on('console', (message) => {
+    if (message.type() === 'error') pageErrors.push(`${page.url()}: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => pageErrors.push(`${page.url()}: ${error.message}`));
   await page.goto(`${base}/dashboard/login`);
   await page.fill('#token', secret);
   await Promise.all([page.waitForURL(`${base}/dashboard/`), page.click('button[type=submit]')]);
@@ -262,6 +268,8 @@ describe('the dashboard', () => {
     const week = await page.evaluate(() => (globalThis as unknown as { magrathea: { charts: Record<string, { data: number[][] }> } }).magrathea.charts.requests!.data);
     expect(week[0]!.length).toBe(7 * 24 + 1);
     expect(week.slice(1).flat().reduce((a, b) => a + b, 0)).toBe(usage.clusters.reduce((n, c) => n + c.requests, 0));
+    // Nothing on the way was refused by the Content-Security-Policy, nor failed in a module.
+    expect(pageErrors).toEqual([]);
 
     await context.close();
   }, 240_000);

@@ -36,6 +36,8 @@ function page(options: PageOptions): string {
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     ...(options.csrf ? [`<meta name="csrf-token" content="${escapeHtml(options.csrf)}">`] : []),
     `<title>${escapeHtml(options.title)} · Magrathea</title>`,
+    // No icon: else the browser asks /favicon.ico, which is the API's (401) and not the dashboard's.
+    '<link rel="icon" href="data:,">',
     ...(options.styles ?? []).map((s) => `<link rel="stylesheet" href="${ASSETS}/${s}">`),
     `<link rel="stylesheet" href="${ASSETS}/dashboard.css">`,
     ...(options.scripts ?? []).map((s) => `<script type="module" src="${ASSETS}/${s}"></script>`),
