@@ -137,8 +137,12 @@ beforeAll(async () => {
   browser = await chromium.connect(browserServer.wsEndpoint());
 }, 300_000);
 
-// Chromium, the gateway and the gateway's Redis, each stopped by PID, failed or not.
+// The apps taken off the shared lab's hosts and edges; Chromium, the gateway and the gateway's Redis, each stopped by PID, failed or not.
 afterAll(async () => {
+  for (const app of [APP, SECRET_APP]) {
+    const destroyed = server ? await ssh('admin', 'apps:destroy', app, '--confirm', app).catch((e: Error) => ({ exitCode: -1, stderr: e.message })) : undefined;
+    if (destroyed && destroyed.exitCode !== 0) process.stderr.write(`apps:destroy ${app}: exit ${destroyed.exitCode}: ${destroyed.stderr}\n`);
+  }
   const pid = browserServer?.process().pid;
   await browser?.close().catch(() => undefined);
   await browserServer?.close().catch(() => undefined);
@@ -152,7 +156,7 @@ afterAll(async () => {
   await server?.stop();
   if (state) await stopPrivateRedis(state);
   if (work) await rm(work, { recursive: true, force: true });
-}, 60_000);
+}, 180_000);
 
 describe('the dashboard', () => {
   it('refuses a wrong token and an expired one, on the login page', async () => {
