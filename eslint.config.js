@@ -34,6 +34,14 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard's ES modules run in the browser.
+    files: ['src/gateway/http/dashboard/assets/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: { document: 'readonly', window: 'readonly', fetch: 'readonly', Node: 'readonly', TextDecoderStream: 'readonly', EventSource: 'readonly' },
+    },
+  },
+  {
     // The one place that spawns processes.
     files: ['src/adapters/exec.ts'],
     rules: { 'no-restricted-imports': 'off' },

@@ -17,6 +17,8 @@ packages=(
   mariadb-server-core mariadb-client
   # The ISPConfig panel the tests use as a partner (its remote API throws every error as a SoapFault).
   php8.2-soap
+  # The browser of the dashboard's tests, driven by playwright-core (which never downloads a browser of its own here).
+  chromium
 )
 
 find_missing() {

@@ -122,6 +122,7 @@ Try next, in another terminal:
   ${sshCmd} magrathea usage ${APP}    (traffic and disk, counted every ${gateway.config.gateway.accounting.intervalSeconds} s)
   curl -H 'Host: ${APP}.example.com' ${status.edges[0]!.url}/
   curl -N -H 'Authorization: Bearer ${token}' '${apiUrl}/v1/apps/${APP}/logs?follow=1'
+  open ${apiUrl}/ in a browser on this machine: the dashboard, logged in with the token above
   ssh -F ${status.ssh.config} a-web-1 ls /var/www/magrathea/${APP}/production/releases
 The gateway, the HTTP API, a deploy worker and the accounting job run in this process. Ctrl-C stops them and the lab.`);
       if (!parsed.flags.has('no-wait')) await stopSignal();

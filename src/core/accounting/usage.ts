@@ -98,6 +98,14 @@ export interface InstanceUsage extends TrafficTotals {
   database?: { host: string; bytes: number; at: string };
 }
 
+/** One hour of one instance's traffic, as counted at its cluster's edge. */
+export interface HourUsage extends TrafficTotals {
+  /** ISO time of the hour's start (UTC). */
+  hour: string;
+  env: string;
+  cluster: string;
+}
+
 export interface UsageReport {
   app: string;
   /** ISO times of the first hour counted and of the end of the last. */
@@ -105,6 +113,8 @@ export interface UsageReport {
   until: string;
   /** Every instance with traffic or disk, by environment then cluster. */
   instances: InstanceUsage[];
+  /** Each hour with traffic, by hour, environment, then cluster (an hour left out had none): what the dashboard's charts draw. */
+  hours: HourUsage[];
   /** Per cluster, every environment together. */
   clusters: (TrafficTotals & { cluster: string; diskPerHost: number })[];
   total: TrafficTotals & { diskPerHost: number };
@@ -125,10 +135,15 @@ export function buildUsage(input: UsageInput): UsageReport {
     if (!found) instances.set(key, (found = { env, cluster, ...zero(), disk: {}, diskPerHost: 0 }));
     return found;
   };
+  const hours: HourUsage[] = [];
   for (const stored of input.hours) {
     if (stored.hour < input.from || stored.hour > input.to) continue;
-    for (const [cluster, totals] of hourTotals(stored.fields)) add(instance(stored.env, cluster), totals);
+    for (const [cluster, totals] of hourTotals(stored.fields)) {
+      add(instance(stored.env, cluster), totals);
+      hours.push({ hour: new Date(stored.hour * 3600_000).toISOString(), env: stored.env, cluster, ...totals });
+    }
   }
+  hours.sort((a, b) => a.hour.localeCompare(b.hour) || a.env.localeCompare(b.env) || a.cluster.localeCompare(b.cluster));
   // Disk per host, every environment of the app together: what the quota is about.
   const perHost = new Map<string, number>();
   for (const { cluster, host, fields } of input.disks) {
@@ -177,6 +192,7 @@ export function buildUsage(input: UsageInput): UsageReport {
     since: new Date(input.from * 3600_000).toISOString(),
     until: new Date((input.to + 1) * 3600_000).toISOString(),
     instances: sorted,
+    hours,
     clusters: [...clusters.values()].sort((a, b) => a.cluster.localeCompare(b.cluster)),
     total,
     month: { since: monthStart(new Date(input.to * 3600_000)).toISOString(), traffic: monthTraffic },

@@ -72,7 +72,7 @@ export function openApiDocument(): Schema {
         delete: answer('destroys an app everywhere (admins)', 'apps:destroy APP --confirm APP', output, { parameters: [query('confirm', "the app's name again", { type: 'string' })] }),
       },
       '/v1/apps/{app}/releases': { parameters: [appParameter], get: answer('the releases of an environment, newest first', 'releases APP', { type: 'array', items: ref('Release') }, { parameters: [env] }) },
-      '/v1/apps/{app}/usage': { parameters: [appParameter], get: answer('disk and traffic per cluster', 'usage APP', { type: 'object' }, { parameters: [query('since', 'how far back: 7d, 24h (default 7d)')] }) },
+      '/v1/apps/{app}/usage': { parameters: [appParameter], get: answer('disk and traffic per cluster, and each hour with traffic (hours)', 'usage APP', { type: 'object', required: ['app', 'hours', 'clusters'], properties: { app: { type: 'string' }, hours: { type: 'array', items: { type: 'object', required: ['hour', 'env', 'cluster', 'requests', 'bytesIn', 'bytesOut', 'status'] } }, clusters: { type: 'array' } } }, { parameters: [query('since', 'how far back: 7d, 24h (default 7d)')] }) },
       '/v1/apps/{app}/config': {
         parameters: [appParameter],
         get: answer(

@@ -22,6 +22,8 @@ import { routeRequest } from './routes.js';
 import { gitRefusal, gitRequest, serveGit } from './git.js';
 import { OPENAPI_PATH, openApiDocument } from './openapi.js';
 import type { HookServer } from '../../push/hook-server.js';
+import { isDashboardPath, LOGINS_PER_MINUTE, serveDashboard, type DashboardContext } from './dashboard/dashboard.js';
+import { DashboardSessions } from './dashboard/sessions.js';
 
 export interface ApiServerOptions {
   config: GatewayConfig;
@@ -80,10 +82,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     rates: new RateLimit(limits.http.requestsPerMinute),
     open: new Set(),
   };
+  const dashboard = dashboardContext(options, shared);
   const log = options.log ?? (() => undefined);
   // Timeouts are checked every second (Node's default: every 30 s, which would let a slow body hold its socket that much longer).
   const server = createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
-    void serve(options, shared, req, res).catch((e: Error) => {
+    void serve(options, shared, dashboard, req, res).catch((e: Error) => {
       if (!res.headersSent) send(res, 500, { error: `unexpected error: ${e.message}` });
       else res.end();
     });
@@ -155,11 +158,12 @@ function rawAnswer(status: number, reason: string, error: string): string {
   return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 
-async function serve(options: ApiServerOptions, shared: Shared, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serve(options: ApiServerOptions, shared: Shared, dashboard: DashboardContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://api.invalid');
   const source = /^\/v1\/sources\/([a-z][a-z0-9-]{0,39})\/([^/]+)$/.exec(url.pathname);
   if (source && req.method === 'GET') return serveSource(options, source[1]!, source[2]!, req, res);
   if (url.pathname === OPENAPI_PATH && req.method === 'GET') return send(res, 200, openApiDocument());
+  if (isDashboardPath(url.pathname)) return serveDashboard(dashboard, req, res, url);
   const from = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
   const what = `api: ${req.method} ${url.pathname}`;
   const record = (user: string, command: string, exitCode: number, refused?: string) =>
@@ -171,18 +175,31 @@ async function serve(options: ApiServerOptions, shared: Shared, req: IncomingMes
     if (!(git && refused === 'no-token')) record(user, auditText(what), 1, refused);
     return git ? gitRefusal(res, status, `magrathea: ${error}`) : send(res, status, { error, ...extra });
   };
-  const auth = await authenticate(options, shared, req);
+  const auth = await authenticate(options, shared, presentedToken(req.headers.authorization));
   if ('refused' in auth) {
     if (!git) res.setHeader('WWW-Authenticate', 'Bearer realm="magrathea"');
     return refuse(auth.user ?? '-', auth.refused, 401, git ? `${auth.error}; over HTTP, git sends the token as the password` : auth.error);
   }
   const caller: Caller = { ...auth, from };
-  const wait = shared.rates.take(caller.token.id, Date.now());
-  if (wait > 0) {
-    res.setHeader('Retry-After', String(wait));
-    return refuse(caller.user.name, 'limits.http.requests_per_minute', 429, `token ${caller.token.id} sent more than ${shared.rates.perMinute} requests in a minute (limits.http.requests_per_minute: ${shared.rates.perMinute}); retry in ${wait} s`);
-  }
+  if (!takeRate(shared, caller, res, refuse)) return;
   if (git) return serveGit({ stateDir: options.config.gateway.stateDir, configDir: options.configDir, ...(options.hooks ? { hooks: options.hooks } : {}), record }, caller, git, req, res);
+  return serveRoute(options, shared, caller, req, res, url, refuse);
+}
+
+type Refuse = (user: string, refused: string, status: number, error: string) => void;
+
+/** Takes one request from the token's budget; false when it is spent (answered 429, with Retry-After). */
+function takeRate(shared: Shared, caller: Caller, res: ServerResponse, refuse: Refuse): boolean {
+  const wait = shared.rates.take(caller.token.id, Date.now());
+  if (wait === 0) return true;
+  res.setHeader('Retry-After', String(wait));
+  refuse(caller.user.name, 'limits.http.requests_per_minute', 429, `token ${caller.token.id} sent more than ${shared.rates.perMinute} requests in a minute (limits.http.requests_per_minute: ${shared.rates.perMinute}); retry in ${wait} s`);
+  return false;
+}
+
+/** A request of the API (a route of routes.ts) from an authenticated caller: the commands it names, run as the caller. */
+async function serveRoute(options: ApiServerOptions, shared: Shared, caller: Caller, req: IncomingMessage, res: ServerResponse, url: URL, refuse: Refuse): Promise<void> {
+  const from = caller.from;
   const user = caller.user;
   let body: unknown;
   try {
@@ -294,11 +311,14 @@ async function serveSource(options: ApiServerOptions, app: string, name: string,
   else res.destroy();
 }
 
-/** The token's user, as users.yml says now; or why not, for the 401 and the audit log. */
-async function authenticate(options: ApiServerOptions, shared: Shared, req: IncomingMessage): Promise<{ user: UserConfig; token: ApiToken } | { refused: string; error: string; user?: string }> {
-  const header = req.headers.authorization;
-  if (header === undefined) return { refused: 'no-token', error: 'a valid token is needed: Authorization: Bearer <token> (ssh magrathea tokens:create)' };
-  const given = presentedToken(header);
+/**
+ * The token's user, as users.yml says now; or why not, for the 401 and the
+ * audit log. `given`: the token as presented (undefined: none was, or it
+ * could not be read). The dashboard's login and each of its requests check
+ * a token here too.
+ */
+async function authenticate(options: ApiServerOptions, shared: Shared, given: string | undefined | null): Promise<{ user: UserConfig; token: ApiToken } | { refused: string; error: string; user?: string }> {
+  if (given === null) return { refused: 'no-token', error: 'a valid token is needed: Authorization: Bearer <token> (ssh magrathea tokens:create)' };
   const token = given ? await options.resolveToken(given) : undefined;
   if (!token) return { refused: 'unknown-token', error: 'this token is not valid (revoked, or never made): ssh magrathea tokens:create makes one' };
   if (tokenExpired(token, new Date())) return { refused: 'expired-token', user: token.user, error: `token ${token.id} expired at ${token.expiresAt}: ssh magrathea tokens:create makes a new one` };
@@ -308,8 +328,9 @@ async function authenticate(options: ApiServerOptions, shared: Shared, req: Inco
   return { user, token };
 }
 
-/** The token of `Authorization: Bearer TOKEN`, or of Basic with the token as the password (git over HTTP; the user name is not read). */
-function presentedToken(header: string): string | undefined {
+/** The token of `Authorization: Bearer TOKEN`, or of Basic with the token as the password (git over HTTP; the user name is not read); null without the header. */
+function presentedToken(header: string | undefined): string | undefined | null {
+  if (header === undefined) return null;
   const bearer = /^Bearer ([\x21-\x7e]{1,200})$/.exec(header);
   if (bearer) return bearer[1];
   const basic = /^Basic ([A-Za-z0-9+/=]{1,400})$/.exec(header);
@@ -333,6 +354,38 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   } catch (e) {
     throw Object.assign(new Error(`request body: ${(e as Error).message}`), { status: 400 });
   }
+}
+
+/**
+ * What the dashboard may use of this server: tokens checked as the API
+ * checks them, the API's own routes run as a session's token (with its
+ * rate limit), and whether a caller may open an app's page.
+ */
+function dashboardContext(options: ApiServerOptions, shared: Shared): DashboardContext {
+  const record = (user: string, command: string, from: string, refused?: string) =>
+    void options.dispatcher.record({ user, command, exitCode: refused ? 1 : 0, at: new Date().toISOString(), from, ...(refused ? { refused } : {}) });
+  return {
+    sessions: new DashboardSessions(),
+    logins: new RateLimit(LOGINS_PER_MINUTE),
+    authenticate: (token) => authenticate(options, shared, token),
+    record,
+    api: async (auth, from, req, res, url) => {
+      const caller: Caller = { ...auth, from };
+      const refuse: Refuse = (user, refused, status, error) => {
+        record(user, auditText(`dashboard: ${req.method} ${url.pathname}`), from, refused);
+        send(res, status, { error });
+      };
+      if (!takeRate(shared, caller, res, refuse)) return;
+      return serveRoute(options, shared, caller, req, res, url, refuse);
+    },
+    checkApp: (auth, from, app) => {
+      // The check apps:info would make (the user's apps, the token's scopes), then whether the app exists: as the API answers GET /v1/apps/APP.
+      const prepared = options.dispatcher.prepare(auth.user, ['apps:info', app, '--json'], { from, ...(auth.token.scopes ? { scopes: auth.token.scopes } : {}) });
+      if (!prepared.ok) return { status: httpStatus(prepared.outcome), error: prepared.message };
+      if (!appExists(options.config.gateway.stateDir, app)) return { status: 404, error: `no app ${app}` };
+      return undefined;
+    },
+  };
 }
 
 /** HTTP status of a command that did not succeed. */
