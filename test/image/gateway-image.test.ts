@@ -83,10 +83,12 @@ beforeAll(async () => {
   made.push(BASE);
   const started = Date.now();
   // --format docker: OCI images carry no HEALTHCHECK. --layers=false: no intermediate images left behind.
-  const build = await run(LOW[0]!, [...LOW.slice(1), 'podman', 'build', ...RUNTIME, '--format', 'docker', '--layers=false', '--build-arg', `BASE=${BASE}`, '-t', IMAGE, '.'], { reject: false, timeout: 30 * 60_000 });
+  // --pull=never: a base missing from the local storage fails the build instead of asking a registry.
+  const build = await run(LOW[0]!, [...LOW.slice(1), 'podman', 'build', ...RUNTIME, '--pull=never', '--format', 'docker', '--layers=false', '--build-arg', `BASE=${BASE}`, '-t', IMAGE, '.'], { reject: false, timeout: 30 * 60_000 });
   if (build.exitCode !== 0) throw new Error(`podman build failed (${build.exitCode}): ${build.stdout.slice(-3000)}\n${build.stderr.slice(-3000)}`);
   made.push(IMAGE);
-  console.log(`image built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  const size = Number((await podman(['image', 'inspect', '--format', '{{.Size}}', IMAGE])).stdout.trim());
+  console.log(`image built in ${((Date.now() - started) / 1000).toFixed(0)} s, ${(size / 1e6).toFixed(0)} MB`);
 
   const created = await podman(['run', '-d', ...RUNTIME, '--name', NAME, '-p', `127.0.0.1:${sshPort}:2222`, '-p', `127.0.0.1:${httpPort}:5000`, '-v', `${config}:/etc/magrathea:ro`, IMAGE]);
   if (created.exitCode !== 0) throw new Error(`podman run failed: ${created.stderr}`);
