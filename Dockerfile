@@ -49,8 +49,8 @@ RUN set -eux; \
 # The gateway's own user. Builds (an app's `build:` commands or composer.json)
 # need root and namespaces: see README; everything else runs as this user.
 ARG MAGRATHEA_UID=10000
-RUN groupadd --system --gid "$MAGRATHEA_UID" magrathea \
- && useradd --system --uid "$MAGRATHEA_UID" --gid magrathea --home-dir /home/magrathea --create-home --shell /bin/sh magrathea \
+RUN groupadd --gid "$MAGRATHEA_UID" magrathea \
+ && useradd --uid "$MAGRATHEA_UID" --gid magrathea --home-dir /home/magrathea --create-home --shell /bin/sh magrathea \
  && install -d -o magrathea -g magrathea -m 700 /var/lib/magrathea \
  && install -d -m 755 /etc/magrathea
 
