@@ -40,6 +40,8 @@ let key: string;
 let sshPort: number;
 let httpPort: number;
 let container: string | undefined;
+/** Set before `podman run`: a run that fails after creating the container leaves it behind, known by this name only. */
+let named = false;
 const made: string[] = [];
 
 const podman = (args: readonly string[], timeout = 120_000): Promise<RunResult> => run('podman', args, { reject: false, timeout });
@@ -90,6 +92,7 @@ beforeAll(async () => {
   const size = Number((await podman(['image', 'inspect', '--format', '{{.Size}}', IMAGE])).stdout.trim());
   console.log(`image built in ${((Date.now() - started) / 1000).toFixed(0)} s, ${(size / 1e6).toFixed(0)} MB`);
 
+  named = true;
   const created = await podman(['run', '-d', ...RUNTIME, '--name', NAME, '-p', `127.0.0.1:${sshPort}:2222`, '-p', `127.0.0.1:${httpPort}:5000`, '-v', `${config}:/etc/magrathea:ro`, IMAGE]);
   if (created.exitCode !== 0) throw new Error(`podman run failed: ${created.stderr}`);
   container = created.stdout.trim();
@@ -98,7 +101,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // By id, one at a time, each whatever happened to the others; -v: the state volume too.
-  if (container) await podman(['rm', '--force', '--volumes', '--time', '10', container]);
+  if (container ?? named) await podman(['rm', '--force', '--ignore', '--volumes', '--time', '10', container ?? NAME]);
   for (const image of made.reverse()) await podman(['rmi', '--force', image]);
   if (work) await rm(work, { recursive: true, force: true });
 }, 5 * 60_000);
