@@ -9,7 +9,8 @@ export default {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   // Pure tests beside their code (also run alone by `npm run test:unit`: jest.unit.config.js), the others under test/.
   testMatch: ['<rootDir>/src/**/*.test.ts', '<rootDir>/scripts/**/*.test.mjs', '<rootDir>/test/**/*.test.ts'],
-  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  // test/image builds the gateway's container image (minutes): `npm run test:image` only (jest.image.config.js).
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '<rootDir>/test/image/'],
   testTimeout: 60_000,
   // Two suites at a time, also on a 2-core machine (jest would run one): the lab suites spend much of their
   // time waiting on SSH round trips and daemons, and they are written to share the lab (test/helpers/lab.ts).
