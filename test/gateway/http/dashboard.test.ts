@@ -233,6 +233,10 @@ describe('the dashboard', () => {
       expect(point('bytes', `${h.cluster} out`, h.hour)).toBe(h.bytesOut);
     }
     for (const c of usage.clusters) expect(drawn.requests!.series.find((s) => s.label === c.cluster)!.values!.reduce((a, b) => a + b, 0)).toBe(c.requests);
+    // Disk per web host: usage --json's, as the accounting run measured it.
+    const disk = (usage as unknown as { instances: { disk: Record<string, { bytes: number }> }[] }).instances.flatMap((i) => Object.entries(i.disk).map(([host, d]) => [host, String(d.bytes)]));
+    expect(disk.map(([host]) => host).sort()).toEqual(['a-web-1', 'a-web-2', 'b-web-1', 'b-web-2']);
+    expect(await page.$$eval('#disk tbody tr', (rows) => rows.map((r) => [r.getAttribute('data-host'), r.getAttribute('data-bytes')]))).toEqual(disk);
     const notFound = usage.hours.reduce((n, h) => n + (h.status['4xx'] ?? 0), 0);
     expect(notFound).toBeGreaterThanOrEqual(1);
     expect(drawn.status!.series.find((s) => s.label === '4xx')!.values!.reduce((a, b) => a + b, 0)).toBe(notFound);

@@ -65,7 +65,7 @@ describe('git push magrathea master', () => {
     expect(push.stderr).toMatch(/remote: cluster-b\s+live\s+r1/);
     expect((await curl(edge('cluster-a'), 'hello.example.com')).body).toMatch(/^Hello from cluster-a/);
     expect((await curl(edge('cluster-b'), 'hello.example.net')).body).toMatch(/^Hallo from cluster-b/);
-  });
+  }, 180_000);
 
   it('rejects an invalid manifest with file:line:col, and the branch does not move', async () => {
     const repo = join(work, 'hello');

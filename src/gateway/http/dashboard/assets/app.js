@@ -144,7 +144,7 @@ async function showUsage() {
       : disks.map((d) => {
           const bar = el('div', { className: 'bar' });
           bar.style.width = `${Math.round((d.bytes / most) * 100)}%`;
-          return el('tr', { 'data-host': d.host }, el('td', {}, d.cluster), el('td', {}, d.host), el('td', {}, d.env), el('td', { className: 'num' }, formatBytes(d.bytes)), el('td', { className: 'barcell' }, bar));
+          return el('tr', { 'data-host': d.host, 'data-bytes': String(d.bytes) }, el('td', {}, d.cluster), el('td', {}, d.host), el('td', {}, d.env), el('td', { className: 'num' }, formatBytes(d.bytes)), el('td', { className: 'barcell' }, bar));
         }),
   );
 }
