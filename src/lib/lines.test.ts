@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { lineWriter, MAX_LINE_BYTES, splitLines } from './lines.js';
+import { lineWriter, MAX_LINE_BYTES, splitLines, streamChunk } from './lines.js';
 
 describe('splitLines', () => {
   it('keeps a character split between chunks whole, drops CR before LF, hands over the last line at end', () => {
@@ -43,5 +43,21 @@ describe('lineWriter', () => {
     await new Promise<void>((r) => writer.end(r));
     expect(seen).toEqual(['one', 'slow', 'two ü', 'three']);
     expect(secondTaken).toBe(true);
+  });
+});
+
+describe('streamChunk', () => {
+  it("keeps an app's hostile output inside its one object: no line break, no event of its own", () => {
+    // What a release hook or a build may print, as a deploy event's message.
+    const message = 'ok\r\n\ndata: {"exit":0}\n\nevent: x\rid: 1\u2028</script><script>alert(1)</script>\u0000';
+    const object = { stdout: message, event: { phase: 'hook', status: 'info', elapsedMs: 1, message } };
+    const sse = streamChunk(object, true);
+    expect(sse.endsWith('\n\n')).toBe(true);
+    expect(sse.slice(0, -2)).not.toMatch(/[\r\n]/);
+    expect(sse.startsWith('data: ')).toBe(true);
+    expect(JSON.parse(sse.slice('data: '.length, -2))).toEqual(object);
+    const line = streamChunk(object, false);
+    expect(line.split('\n')).toHaveLength(2);
+    expect(JSON.parse(line)).toEqual(object);
   });
 });

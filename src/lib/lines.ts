@@ -68,3 +68,13 @@ export function lineWriter(emit: (line: string) => Promise<void>): Writable {
     },
   });
 }
+
+/**
+ * One object of a streamed answer, as the client reads it: a JSON line, or
+ * with `sse` one Server-Sent Event (a `data:` line). JSON has no raw line
+ * break, so no text inside the object (a release hook's output, say) can
+ * end the event or make one of its own.
+ */
+export function streamChunk(object: unknown, sse: boolean): string {
+  return sse ? `data: ${JSON.stringify(object)}\n\n` : `${JSON.stringify(object)}\n`;
+}

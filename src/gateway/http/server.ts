@@ -16,7 +16,7 @@ import type { CommandOutcome, Dispatcher, Prepared } from '../../dispatch/dispat
 import type { EventSink } from '../../dispatch/command.js';
 import { eventLine } from '../../core/deploy-event.js';
 import type { LiveUsers } from '../../config/live-users.js';
-import { lineWriter, writable } from '../../lib/lines.js';
+import { lineWriter, streamChunk, writable } from '../../lib/lines.js';
 import { tokenExpired, type ApiToken } from '../../state/api-tokens.js';
 import { routeRequest } from './routes.js';
 import { gitRefusal, gitRequest, serveGit } from './git.js';
@@ -260,7 +260,7 @@ async function stream(options: ApiServerOptions, commands: Runnable[], res: Serv
   res.on('close', () => gone.abort());
   // A slow client slows the command down (logs -f pauses its hosts) instead of the gateway buffering without end.
   const write = async (object: unknown): Promise<void> => {
-    if (gone.signal.aborted || res.write(sse ? `data: ${JSON.stringify(object)}\n\n` : `${JSON.stringify(object)}\n`)) return;
+    if (gone.signal.aborted || res.write(streamChunk(object, sse))) return;
     await new Promise<void>((resolve) => {
       res.once('drain', resolve);
       gone.signal.addEventListener('abort', () => resolve(), { once: true });
