@@ -32,6 +32,15 @@ export interface ReleaseFacts {
   usesSessions: boolean;
 }
 
+/**
+ * Whether the advice would speak of the app's PHP sessions on this cluster
+ * (several web hosts and no session store): only then is the release scanned
+ * for them, which costs a read of each of its PHP files.
+ */
+export function sessionsMatterOn(cluster: ClusterConfig): boolean {
+  return cluster.hosts.filter((h) => h.roles.includes('web')).length > 1 && cluster.sessions === undefined;
+}
+
 /** The release paths the advice looks at: the health path's candidates, and a committed `.env`. */
 export function releasePathsToCheck(instance: InstanceConfig): string[] {
   return [...healthCandidates(instance), '.env'];
@@ -58,7 +67,7 @@ export function adviseInstance(instance: InstanceConfig, cluster: ClusterConfig,
       });
     }
   }
-  if (web > 1 && facts.usesSessions && cluster.sessions === undefined) {
+  if (facts.usesSessions && sessionsMatterOn(cluster)) {
     advice.push({
       level: 'advice',
       text: `${cluster.name} has ${web} web hosts and no session store declared: PHP sessions are files on the host that started them, each browser is pinned to that host by a cookie, and loses its session when that host is down or taken out`,

@@ -5,7 +5,7 @@ import type { ProgressLog } from '../core/deploy-event.js';
 import { findEnvironment, resolveInstance } from '../core/manifest/resolve.js';
 import type { ConfigVars, InstanceConfig, Manifest } from '../core/manifest/types.js';
 import type { Problem } from '../core/source.js';
-import { adviseHookFailure, adviseInstance, formatAdvice } from '../core/advice.js';
+import { adviseHookFailure, adviseInstance, formatAdvice, sessionsMatterOn } from '../core/advice.js';
 import { deployCluster } from './deploy-cluster.js';
 import { readReleaseFacts, readRequiredExtensions } from './release-facts.js';
 import type { ClusterOutcome, DeployOutcome, DeployState } from './types.js';
@@ -61,7 +61,7 @@ export async function deploy(input: DeployInput, deps: DeployDeps): Promise<Depl
   }
 
   // Advice first, once per line: the same shared dir on two clusters without storage is two lines, the same health path one.
-  const facts = await readReleaseFacts(input.source, instances);
+  const facts = await readReleaseFacts(input.source, instances, instances.some((i) => sessionsMatterOn(deps.config.clusters[i.cluster]!)));
   const advice = new Set(instances.flatMap((instance, i) => adviseInstance(instance, deps.config.clusters[instance.cluster]!, facts[i]!).map(formatAdvice)));
   for (const line of advice) deps.log(line, { phase: 'prepare', status: 'warning' });
   const extensions = await readRequiredExtensions(input.source);
