@@ -149,7 +149,7 @@ async function parallelSpeedup(threads: number): Promise<number> {
   return (one * threads) / (await timed(threads));
 }
 
-/** The process adapter, loaded by the bench only: `--sum`, which is timed, starts without it (execa's modules take 0.2 s to load here). */
+/** The process adapter, loaded by the bench only: `--sum`, which is timed, starts without it (so that nothing but the summing is measured). */
 let run: typeof import('../src/adapters/exec.js').run;
 
 /** mawk and goaccess are Debian packages; installed when missing. */

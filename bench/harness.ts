@@ -43,7 +43,7 @@ export async function runBench({ budgetMs, hardLimitMs }: BenchLimits, main: (cl
     (cleaning ??= (async () => {
       for (const step of steps.reverse()) await step().catch((e: unknown) => console.error(`bench: cleanup: ${(e as Error).message}`));
     })());
-  // `on`, not `once`: execa's exit hook re-sends the signal when it finds no other listener, which would kill the bench before its lab is down.
+  // `on`, not `once`: a second signal while cleaning up must not find Node's default, which would kill the bench before its lab is down.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
       if (cleaning) return;

@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFile, open, readFile, stat } from 'node:fs/promises';
-import { execa, type ResultPromise } from 'execa';
 import { MagratheaError } from '../core/errors.js';
 
 /**
@@ -74,6 +73,28 @@ interface Ended {
   why: string;
 }
 
+/** The children of this process not started detached: killed when it exits, as a shell's jobs are. */
+const attached = new Set<ChildProcess>();
+
+/**
+ * Follows a child until it ends. A process that exits (a gateway stopped
+ * in the middle of a push or a deploy) takes them with it: git-receive-pack
+ * and its hooks, ssh commands, rsync. Detached children (daemons) stay.
+ */
+function attach<T extends ChildProcess>(child: T): T {
+  if (attached.size === 0 && process.listeners('exit').every((l) => l !== killAttached)) process.on('exit', killAttached);
+  attached.add(child);
+  child.once('exit', () => attached.delete(child));
+  child.once('error', () => {
+    if (child.pid === undefined) attached.delete(child);
+  });
+  return child;
+}
+
+function killAttached(): void {
+  for (const child of attached) child.kill('SIGTERM');
+}
+
 function childEnv(options: Pick<RunOptions, 'env' | 'extendEnv'>): NodeJS.ProcessEnv {
   const env = (options.extendEnv ?? true) ? { ...process.env, ...options.env } : { ...options.env };
   for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
@@ -82,7 +103,7 @@ function childEnv(options: Pick<RunOptions, 'env' | 'extendEnv'>): NodeJS.Proces
 
 function collect(file: string, args: readonly string[], options: RunOptions): Promise<Ended> {
   return new Promise((resolve) => {
-    const child = spawn(file, args, { cwd: options.cwd, env: childEnv(options), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = attach(spawn(file, args, { cwd: options.cwd, env: childEnv(options), stdio: ['pipe', 'pipe', 'pipe'] }));
     const output = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
     const sizes = { stdout: 0, stderr: 0 };
     let why = '';
@@ -131,17 +152,27 @@ function collect(file: string, args: readonly string[], options: RunOptions): Pr
   });
 }
 
-/** A long-running child (daemons of the lab, `ssh` sessions); the caller owns its lifetime. */
-export function start(file: string, args: readonly string[], options: RunOptions & { detached?: boolean; stdio?: 'ignore' | 'pipe' } = {}): ResultPromise {
-  return execa(file, args, {
-    cwd: options.cwd,
-    env: options.env,
-    extendEnv: options.extendEnv ?? true,
-    detached: options.detached ?? false,
-    stdio: options.stdio ?? 'pipe',
-    reject: false,
-    buffer: false,
+/** How a started child ended: its exit code, or the signal that killed it (then no exit code). */
+export interface Exit {
+  exitCode?: number;
+  signal?: NodeJS.Signals;
+}
+
+/** A started child: the process (its pid, streams, kill) and a promise of its end, which never rejects. */
+export type Started = ChildProcess & Promise<Exit>;
+
+/** A long-running child (daemons of the lab, `ssh` sessions, git's server side); the caller owns its lifetime. */
+export function start(file: string, args: readonly string[], options: RunOptions & { detached?: boolean; stdio?: 'ignore' | 'pipe' } = {}): Started {
+  const child = spawn(file, args, { cwd: options.cwd, env: childEnv(options), detached: options.detached ?? false, stdio: options.stdio ?? 'pipe' });
+  if (!options.detached) attach(child);
+  const ended = new Promise<Exit>((resolve) => {
+    child.on('error', () => {
+      // Never started (ENOENT, EACCES): no 'exit' comes.
+      if (child.pid === undefined) resolve({});
+    });
+    child.on('close', (code, signal) => resolve(code === null ? { ...(signal ? { signal } : {}) } : { exitCode: code }));
   });
+  return Object.assign(child, { then: ended.then.bind(ended), catch: ended.catch.bind(ended), finally: ended.finally.bind(ended), [Symbol.toStringTag]: 'Promise' }) as unknown as Started;
 }
 
 export interface DaemonOptions {
@@ -178,7 +209,7 @@ async function launch(file: string, args: readonly string[], options: DaemonOpti
   const log = await open(options.log, 'a');
   try {
     return await new Promise((resolve) => {
-      const child = spawn(file, args, { env: childEnv(options), stdio: ['ignore', log.fd, log.fd] });
+      const child = attach(spawn(file, args, { env: childEnv(options), stdio: ['ignore', log.fd, log.fd] }));
       let why = '';
       const timeout = options.timeout ?? 30_000;
       const timer = setTimeout(() => {

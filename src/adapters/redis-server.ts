@@ -3,7 +3,7 @@ import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MagratheaError } from '../core/errors.js';
-import { start, tail } from './exec.js';
+import { start, tail, type Exit } from './exec.js';
 
 /**
  * The private redis-server a gateway runs when no REDIS_URL is given: one
@@ -81,8 +81,8 @@ async function startServer(paths: PrivateRedisPaths, timeoutMs: number): Promise
   let output = '';
   child.stdout?.on('data', (d: Buffer) => { output += d.toString(); });
   child.stderr?.on('data', (d: Buffer) => { output += d.toString(); });
-  let exited: { exitCode?: number; signal?: string; failed: boolean } | undefined;
-  const exit = child.then((r) => { exited = { exitCode: r.exitCode, signal: r.signal, failed: r.failed }; });
+  let exited: Exit | undefined;
+  const exit = child.then((r) => { exited = r; });
 
   const deadline = Date.now() + timeoutMs;
   // Answering is not enough: the server of a process that won a race for the lock answers too,

@@ -1,8 +1,7 @@
 /**
  * Resolves at the first SIGINT or SIGTERM, with its name. The listeners stay
- * installed until the process ends: with none left, Node's default (and
- * execa's signal-exit, which re-raises) would kill the process in the middle
- * of the cleanup this promise starts. A second signal while cleaning up is
+ * installed until the process ends: with none left, Node's default would
+ * kill the process in the middle of the cleanup this promise starts. A second signal while cleaning up is
  * ignored; SIGKILL remains for the impatient.
  */
 export function stopSignal(): Promise<NodeJS.Signals> {

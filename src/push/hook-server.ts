@@ -52,12 +52,14 @@ export async function startHookServer(gateway: GatewayContext, log: (line: strin
 
   const pushes = new Map<string, Registered>();
   const sockets = new Set<Socket>();
+  // Aborted by close(): the hooks still running stop following their deploys, so that a stopping gateway ends.
+  const stopping = new AbortController();
   // Half-open: the hook ends its side once its input is sent, and reads the answer after.
   const server = createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
-    void serveHook(socket, pushes, gateway).catch((e: Error) => {
+    void serveHook(socket, pushes, gateway, stopping.signal).catch((e: Error) => {
       log(`git hooks: ${e.message}`);
       socket.destroy();
     });
@@ -80,6 +82,7 @@ export async function startHookServer(gateway: GatewayContext, log: (line: strin
     },
     async close() {
       const closed = new Promise<void>((done) => server.close(() => done()));
+      stopping.abort(new Error('the gateway stopped'));
       for (const socket of sockets) socket.destroy();
       await closed;
       await rm(path, { force: true });
@@ -88,7 +91,7 @@ export async function startHookServer(gateway: GatewayContext, log: (line: strin
 }
 
 /** One hook's connection: its request and input, the hook run, its lines and exit code back. */
-async function serveHook(socket: Socket, pushes: ReadonlyMap<string, Registered>, gateway: GatewayContext): Promise<void> {
+async function serveHook(socket: Socket, pushes: ReadonlyMap<string, Registered>, gateway: GatewayContext, signal: AbortSignal): Promise<void> {
   const reply = (r: HookReply) => {
     if (!socket.destroyed) socket.write(replyLine(r));
   };
@@ -108,7 +111,7 @@ async function serveHook(socket: Socket, pushes: ReadonlyMap<string, Registered>
   const stray = quarantineOutside(registered.gitDir, env);
   if (stray) return refuse(`${stray} is not in the app's repository`);
 
-  const push = hookPush({ ...registered, receivePackPid: request.receivePackPid, env, say: (line) => reply({ say: line }) });
+  const push = hookPush({ ...registered, receivePackPid: request.receivePackPid, env, say: (line) => reply({ say: line }), signal });
   let exit: number;
   try {
     exit = await runHook(gateway, request.hook as HookName, push, input);

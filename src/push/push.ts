@@ -10,4 +10,6 @@ export interface Push {
   /** Added to git's environment: the quarantine git-receive-pack gave its hook (the pushed objects are there until it is accepted). */
   gitEnv: Readonly<Record<string, string>>;
   say(line: string): void;
+  /** Aborted when the gateway stops during the push: the hook stops following its deploy and rejects the push. */
+  signal?: AbortSignal;
 }

@@ -83,7 +83,7 @@ export async function preReceive(gateway: GatewayContext, push: Push, updates: r
         push.say(`${branch}: review instance ${push.app} (${environment.name}) of environment ${environment.review.environment}`);
       }
       const request = { app: push.app, env: environment.name, commit: newRev, ref, gitDir: push.gitDir, requestedBy: push.pusher, clusters, gitEnv: push.gitEnv };
-      const result = await submitDeploy(gateway, request, { say: push.say }).catch((e: Error) => {
+      const result = await submitDeploy(gateway, request, { say: push.say, ...(push.signal ? { signal: push.signal } : {}) }).catch((e: Error) => {
         throw new Rejection(e.message);
       });
       push.say(result.summary.trimEnd());
@@ -117,7 +117,7 @@ const HOOK_ENV = new RegExp(`^(GIT_PUSH_OPTION_COUNT|GIT_PUSH_OPTION_\\d+|${QUAR
  * the git-receive-pack both hooks are children of, and from the hook's
  * environment (HOOK_ENV only) the push options and the quarantine.
  */
-export function hookPush(fields: { app: string; gitDir: string; pusher: string; receivePackPid: number; env: Readonly<Record<string, string | undefined>>; say(line: string): void }): Push {
+export function hookPush(fields: { app: string; gitDir: string; pusher: string; receivePackPid: number; env: Readonly<Record<string, string | undefined>>; say(line: string): void; signal?: AbortSignal }): Push {
   const { env } = fields;
   const count = Math.min(Number(env.GIT_PUSH_OPTION_COUNT ?? 0) || 0, 100);
   const gitEnv = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => HOOK_ENV.test(e[0]) && e[1] !== undefined));
@@ -129,6 +129,7 @@ export function hookPush(fields: { app: string; gitDir: string; pusher: string; 
     options: Array.from({ length: count }, (_, i) => env[`GIT_PUSH_OPTION_${i}`] ?? ''),
     gitEnv,
     say: fields.say,
+    ...(fields.signal ? { signal: fields.signal } : {}),
   };
 }
 

@@ -27,6 +27,8 @@ export interface SubmitOptions {
   onEvent?: (event: DeployEvent) => void;
   /** With no worker connected to the queue, run one in this process for the time of the job (a command; a push waits for the gateway's). */
   configDir?: string;
+  /** Stops following (a push whose gateway stops): a deploy still waiting for a worker is taken off the queue, since its source goes with this call. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -52,8 +54,14 @@ export async function submitDeploy(gateway: GatewayContext, request: DeployReque
       ...(request.clusters && request.clusters.length > 0 ? { clusters: request.clusters } : {}),
     });
     options.say(`deploy ${jobId}: ${request.app} (${request.env}) at ${request.commit.slice(0, 12)}`);
-    const follow = options.onEvent ? { onEvent: options.onEvent } : {};
-    return options.configDir === undefined ? await gateway.queue.followDeploy(jobId, options.say, follow) : await followWithWorker(gateway, jobId, options.configDir, options.say, follow);
+    const follow = { ...(options.onEvent ? { onEvent: options.onEvent } : {}), ...(options.signal ? { signal: options.signal } : {}) };
+    try {
+      return options.configDir === undefined ? await gateway.queue.followDeploy(jobId, options.say, follow) : await followWithWorker(gateway, jobId, options.configDir, options.say, follow);
+    } catch (e) {
+      // A job a worker already holds cannot be removed (it runs on, and fails without its source).
+      if (options.signal?.aborted) await (await gateway.queue.queue.getJob(jobId))?.remove().catch(() => undefined);
+      throw e;
+    }
   } finally {
     await rm(tree, { recursive: true, force: true });
   }

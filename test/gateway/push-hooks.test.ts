@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { run, start } from '../../src/adapters/exec.js';
 import { stopPrivateRedis } from '../../src/adapters/redis-server.js';
+import { openDeployQueue } from '../../src/deployer/queue.js';
+import { openRedis } from '../../src/state/redis.js';
 import { freePort } from '../helpers/free-port.js';
 import { gatewayClient, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { waitFor } from '../helpers/wait.js';
@@ -114,6 +116,15 @@ describe('the hooks of a push through the gateway', () => {
     expect(said).toMatch(/the gateway stopped during the push: push rejected/);
     expect(said).toMatch(/! \[remote rejected\] master -> master \(pre-receive hook declined\)/);
     groups.delete(push.pid!);
+    // The deploy it queued waited for a worker: taken off the queue with the push (its source is gone), never run later.
+    const redis = await openRedis({ stateDir: state, env: {} });
+    try {
+      const queue = await openDeployQueue({ redis });
+      expect(await queue.queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized')).toEqual({ waiting: 0, delayed: 0, active: 0, prioritized: 0 });
+      await queue.close();
+    } finally {
+      await redis.stop();
+    }
     await waitFor('no hook or git-receive-pack left', async () => (await processesWith(HOOK)).length === 0 && (await processesWith('git-receive-pack')).every((pid) => pid !== receivePack), 10_000);
   }, 120_000);
 });
