@@ -392,7 +392,7 @@ function dashboardContext(options: ApiServerOptions, shared: Shared): DashboardC
 function httpStatus(outcome: CommandOutcome): number {
   switch (outcome.refused) {
     case 'usage':
-      return outcome.code === 'no-app' ? 404 : 400;
+      return outcome.code === 'no-app' || outcome.code === 'no-deploy' ? 404 : 400;
     case 'failed':
       return outcome.code === 'limit' ? 429 : 422;
     case 'forbidden':
