@@ -9,6 +9,9 @@ import type { DeployJobData, DeployResult } from './job-types.js';
 export const PENDING_STATES = ['waiting-children', 'prioritized', 'delayed', 'waiting', 'active'] as const;
 export type PendingState = (typeof PENDING_STATES)[number];
 
+/** BullMQ's ids of the deploy queue: its counter, nothing else (no custom ids are given). */
+export const JOB_ID = /^[1-9][0-9]{0,15}$/;
+
 /** One deploy job as `deploys APP` lists it. */
 export interface DeployJobSummary {
   /** BullMQ's job id: what `deploys:follow APP JOB` takes. */

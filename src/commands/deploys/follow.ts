@@ -1,12 +1,9 @@
 import { defineCommand, EVERYWHERE } from '../../dispatch/command.js';
-import { NoDeployError, UsageError } from '../../core/errors.js';
-import { findAppDeploy, summarizeDeployJob } from '../../deployer/deploy-jobs.js';
+import { summarizeDeployJob } from '../../deployer/deploy-jobs.js';
+import { readAppDeploy } from './deploys.js';
 import type { DeployResult } from '../../deployer/job-types.js';
 import { deployOutput } from '../releases/deploy-output.js';
 import { existingApp } from '../targets.js';
-
-/** BullMQ's ids of the deploy queue: its counter, nothing else (no custom ids are given). */
-const JOB_ID = /^[1-9][0-9]{0,15}$/;
 
 /**
  * `deploys:follow APP JOB`: one deploy or rollback of the app, whoever
@@ -28,10 +25,8 @@ export default defineCommand<DeployResult>({
   async run(args, ctx) {
     const app = await existingApp(ctx, 'deploys:follow', args.positionals[0]!);
     const id = args.positionals[1]!;
-    if (!JOB_ID.test(id)) throw new UsageError(`deploys:follow: JOB: ${JSON.stringify(id.slice(0, 40))} is not a deploy job id (a number, as deploys ${app} lists them)`);
     const gateway = await ctx.gateway();
-    const job = await findAppDeploy(gateway.queue.queue, app, id);
-    if (!job) throw new NoDeployError(app, id);
+    const job = await readAppDeploy(gateway.queue.queue, 'deploys:follow: JOB', app, id);
     const summary = summarizeDeployJob(job, await job.getState());
     const output = deployOutput(ctx);
     const what = summary.kind === 'deploy' ? `at ${summary.commit.slice(0, 12)} (${summary.ref.replace(/^refs\/heads\//, '')})` : `to ${summary.release}`;

@@ -7,7 +7,8 @@ describe('the routes of deploys', () => {
   it('lists an app\'s deploys, follows one streamed, and shows its databases without ever revealing', () => {
     expect(get('/v1/apps/shop/deploys')).toEqual({ commands: [['deploys', 'shop', '--json']], json: true, stream: false, app: 'shop' });
     expect(get('/v1/apps/shop/deploys?env=staging')).toEqual({ commands: [['deploys', 'shop', '--env', 'staging', '--json']], json: true, stream: false, app: 'shop' });
-    expect(get('/v1/apps/shop/deploys/42')).toEqual({ commands: [['deploys:follow', 'shop', '42']], json: false, stream: true, app: 'shop' });
+    // The job is checked to be the app's before the stream starts, so that a refusal has its status (404).
+    expect(get('/v1/apps/shop/deploys/42')).toEqual({ commands: [['deploys:follow', 'shop', '42']], check: [['deploys', 'shop', '--job', '42', '--json']], json: false, stream: true, app: 'shop' });
     expect(get('/v1/apps/shop/db?reveal=1')).toEqual({ commands: [['db:info', 'shop', '--json']], json: true, stream: false, app: 'shop' });
   });
 

@@ -14,6 +14,8 @@ export interface Route {
   json: boolean;
   /** Answered as a stream of JSON lines instead (deploys, rollbacks, logs, /v1/run). */
   stream: boolean;
+  /** Commands run first, unstreamed, their output dropped: a refusal or failure of theirs is answered with its status before any stream starts (a job of another app: 404). */
+  check?: string[][];
   /** The app of the path (`/v1/apps/APP/...`): a 404 when the gateway has no such app. */
   app?: string;
 }
@@ -82,8 +84,8 @@ const ROUTES: [method: string, path: string, handler: Handler][] = [
       ),
   ],
   ['GET', '/v1/apps/{app}/deploys', (p, q) => one(['deploys', p.app!, ...opt(q, 'env'), '--json'])],
-  // The job id reaches the command as given (decoded): it says what is wrong with one that is not an id.
-  ['GET', '/v1/apps/{app}/deploys/{id}', (p) => streamed(['deploys:follow', p.app!, p.id!])],
+  // The job id reaches the commands as given (decoded): they say what is wrong with one that is not an id; checked before the stream, for its status.
+  ['GET', '/v1/apps/{app}/deploys/{id}', (p) => ({ ...streamed(['deploys:follow', p.app!, p.id!]), check: [['deploys', p.app!, '--job', p.id!, '--json']] })],
   // Never with --reveal: the passwords are for ssh magrathea db:info --reveal.
   ['GET', '/v1/apps/{app}/db', (p, q) => one(['db:info', p.app!, ...opt(q, 'env'), '--json'])],
   [
