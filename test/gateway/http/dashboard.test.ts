@@ -95,6 +95,9 @@ async function liveReleases(): Promise<Record<string, string>> {
   return (JSON.parse(info.stdout) as { live: Record<string, string> }).live;
 }
 
+/** The page's document, as functions run in the page see it (a function, never a string: the Content-Security-Policy would not evaluate one). */
+type InPage = { document: { getElementById(id: string): { textContent: string | null } } };
+
 /** The deploy view's outcome per cluster: [cluster, status, serving]. */
 function resultRows(page: Page): Promise<string[][]> {
   return page.$$eval('#deploy-view .deploy-result tbody tr', (rows) => rows.map((r) => [r.getAttribute('data-cluster')!, r.getAttribute('data-status')!, r.getAttribute('data-serving')!]));
@@ -365,7 +368,7 @@ describe('the dashboard', () => {
       expect(statuses.filter((status) => status !== 'done' && status !== 'warning')).toEqual([]);
       expect(await page.textContent('#deploy-view .deploy-lines')).toMatch(/^cluster-a: switching \d+ hosts to r3$[\s\S]*^cluster-b: switching \d+ hosts to r3$[\s\S]*^done$/m);
       // The page's own tables follow: r3 live on both clusters.
-      await page.waitForFunction(`['cluster-a', 'cluster-b'].every((c) => document.querySelector('#live tr[data-cluster="' + c + '"] .release')?.textContent === 'r3')`);
+      for (const cluster of ['cluster-a', 'cluster-b']) await page.waitForSelector(`#live tr[data-cluster="${cluster}"] .release:text-is("r3")`);
       await screenshot(page, 'deploy-followed');
 
       // Ended: no longer listed; followed again (the command line, the API), it is shown again from its record.
@@ -453,14 +456,14 @@ describe('the dashboard', () => {
     await openApp(page, APP);
     await page.click('#logs-follow');
     // Following began: the hosts' last lines are in.
-    await page.waitForFunction(`/"GET \\/\\?n=0 HTTP/.test(document.getElementById('logs').textContent)`, undefined, { timeout: 60_000 });
+    await page.waitForFunction(() => /"GET \/\?n=0 HTTP/.test((globalThis as unknown as InPage).document.getElementById('logs').textContent ?? ''), undefined, { timeout: 60_000 });
     const marker = `followed-${Date.now()}`;
     expect(await page.textContent('#logs')).not.toContain(marker);
     // Asked again until seen (at most 10 times): each web host's tail starts on its own, a moment apart.
     let seen = false;
     for (let i = 0; i < 10 && !seen; i++) {
       expect((await curl(`${edge('cluster-a')}/?live=${marker}-${i}`, `${APP}.example.com`)).status).toBe(200);
-      seen = await page.waitForFunction(`document.getElementById('logs').textContent.includes(${JSON.stringify(marker)})`, undefined, { timeout: 3_000 }).then(() => true, () => false);
+      seen = await page.waitForFunction((m) => ((globalThis as unknown as InPage).document.getElementById('logs').textContent ?? '').includes(m), marker, { timeout: 3_000 }).then(() => true, () => false);
     }
     expect(seen).toBe(true);
     expect(await page.textContent('#logs')).toMatch(new RegExp(`^cluster-a/a-web-[12] .*"GET /\\?live=${marker}-\\d+ HTTP/1\\.1" 200 `, 'm'));

@@ -158,7 +158,7 @@ export class DeployView {
 
   showTitle() {
     const state = { running: 'running', done: 'done', failed: 'failed', lost: 'reconnecting' }[this.root.dataset.state] ?? '';
-    this.title.textContent = `${this.heading}${this.release ? ` · ${this.release}` : ''} · ${state}`;
+    this.title.textContent = `${this.heading}${this.release && !this.heading.includes(this.release) ? ` · ${this.release}` : ''} · ${state}`;
   }
 
   /** One cluster's table: a row for the cluster, one per host; a column per phase it went through, in their order. */
