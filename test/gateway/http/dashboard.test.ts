@@ -290,6 +290,7 @@ describe('the dashboard', () => {
     expect(await page.textContent('#deploy-view .deploy-lines')).toMatch(/^cluster-a: switching \d+ hosts to r2$[\s\S]*^cluster-b: switching \d+ hosts to r2$[\s\S]*^done$/m);
     // Its job's id, from its first line; each cluster's outcome.
     expect(await page.getAttribute('#deploy-view', 'data-job')).toMatch(/^[0-9]+$/);
+    expect(await page.getAttribute('#deploy-view', 'data-kind')).toBe('deploy');
     expect(await resultRows(page)).toEqual([
       ['cluster-a', 'live', 'r2'],
       ['cluster-b', 'live', 'r2'],
@@ -301,6 +302,8 @@ describe('the dashboard', () => {
     expect(await page.$$eval('#releases tr[data-release="r1"] button', (buttons) => buttons.map((b) => b.getAttribute('data-cluster')))).toEqual(['cluster-a', 'cluster-b']);
     await page.click('#releases tr[data-release="r1"] button[data-cluster="cluster-b"]');
     await finished('rollback');
+    expect(await page.getAttribute('#deploy-view', 'data-kind')).toBe('rollback');
+    expect(await resultRows(page)).toEqual([['cluster-b', 'live', 'r1']]);
     expect(await liveReleases()).toEqual({ 'production@cluster-a': 'r2', 'production@cluster-b': 'r1' });
     await page.waitForFunction(`document.querySelector('#live tr[data-cluster="cluster-b"] .release')?.textContent === 'r1'`);
     expect(await live()).toEqual([

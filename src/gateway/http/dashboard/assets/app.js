@@ -58,12 +58,12 @@ async function showInfo() {
 
 function rollback(env, cluster, release) {
   if (!window.confirm(`Put ${release} back live on ${cluster} (${env})?`)) return;
-  return act(`rollback ${app}@${cluster} to ${release}`, `${base}/rollback`, { cluster, release, env });
+  return act('rollback', `rollback ${app}@${cluster} to ${release}`, `${base}/rollback`, { cluster, release, env });
 }
 
 function deploy() {
   if (!window.confirm(`Deploy ${app} again, to every cluster of its environment?`)) return;
-  return act(`deploy ${app}`, `${base}/deploy`, {});
+  return act('deploy', `deploy ${app}`, `${base}/deploy`, {});
 }
 
 /**
@@ -81,13 +81,13 @@ let busy = false;
 let followed;
 const POLL_MS = 3000;
 
-async function act(title, path, body) {
+async function act(kind, title, path, body) {
   busy = true;
   followed?.close();
   followed = undefined;
   const buttons = () => [...document.querySelectorAll('#releases button, #deploy')];
   for (const b of buttons()) b.disabled = true;
-  view.start(title);
+  view.start(title, undefined, kind);
   try {
     await apiStream(path, body, (object) => view.take(object));
   } catch (e) {
@@ -103,8 +103,7 @@ document.getElementById('deploy').addEventListener('click', deploy);
 
 function follow(job) {
   const release = job.kind === 'deploy' ? `${job.ref.replace(/^refs\/heads\//, '')} at ${job.commit.slice(0, 12)}` : job.release;
-  view.start(`${job.kind} ${job.id} of ${app} (${job.env}): ${release}, by ${job.requestedBy}`, job.id);
-  view.root.dataset.kind = job.kind;
+  view.start(`${job.kind} ${job.id} of ${app} (${job.env}): ${release}, by ${job.requestedBy}`, job.id, job.kind);
   const source = new EventSource(`/dashboard/api${base}/deploys/${encodeURIComponent(job.id)}`);
   followed = source;
   source.onmessage = (message) => {

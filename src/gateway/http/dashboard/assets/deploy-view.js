@@ -19,13 +19,14 @@ export class DeployView {
     this.lines = root.querySelector('.deploy-lines');
   }
 
-  /** A new deploy in the view: `job` its id when known (a deploy of the page's own button learns it from its first line). */
-  start(title, job) {
+  /** A new deploy in the view: `job` its id when known (a deploy of the page's own button learns it from its first line), `kind` deploy or rollback. */
+  start(title, job, kind) {
     this.clusters = new Map();
     this.release = undefined;
     this.heading = title;
     this.root.hidden = false;
     this.root.dataset.job = job ?? '';
+    this.root.dataset.kind = kind ?? '';
     this.root.dataset.state = 'running';
     this.root.dataset.exit = '';
     this.lines.textContent = '';
