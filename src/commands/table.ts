@@ -41,6 +41,8 @@ import validate from './manifest/validate.js';
 import { postReceiveHook, preReceiveHook } from './push/hooks.js';
 import deploy from './releases/deploy.js';
 import deployRepo from './releases/deploy-repo.js';
+import deploys from './deploys/deploys.js';
+import deploysFollow from './deploys/follow.js';
 import releases from './releases/releases.js';
 import rollback from './releases/rollback.js';
 import tokensCreate from './tokens/create.js';
@@ -75,6 +77,8 @@ export const COMMANDS: readonly Command[] = [
   deployRepo,
   releases,
   rollback,
+  deploys,
+  deploysFollow,
   logs,
   shell,
   instancesRemove,

@@ -42,6 +42,14 @@ export class NoAppError extends UsageError {
   }
 }
 
+/** A deploy job that is not one of the app's (none with that id, or another app's: the same answer); the HTTP API answers 404. */
+export class NoDeployError extends UsageError {
+  constructor(app: string, jobId: string) {
+    super(`no deploy job ${jobId} of app ${app} ("deploys ${app}" lists those queued or running)`, 'no-deploy');
+    this.name = 'NoDeployError';
+  }
+}
+
 /** A command that failed with a result still worth showing (status --check: the report, then why it failed). */
 export class CommandFailure extends MagratheaError {
   constructor(

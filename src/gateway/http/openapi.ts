@@ -47,6 +47,11 @@ function stream(summary: string, runs: string, extra: Schema = {}): Schema {
   };
 }
 
+/** The operation with its own 404 (its path names more than an app). */
+function withNotFound(operation: Schema, description: string): Schema {
+  return { ...operation, responses: { ...(operation.responses as Schema), '404': { description, content: json(ref('Error')) } } };
+}
+
 const body = (schema: Schema, required = true) => ({ required, content: json(schema) });
 const output = ref('Output');
 
@@ -96,6 +101,26 @@ export function openApiDocument(): Schema {
       '/v1/apps/{app}/rollback': {
         parameters: [appParameter],
         post: { ...stream('puts a release back (default: the one before)', 'rollback APP[@CLUSTER] [RELEASE]'), requestBody: body({ type: 'object', properties: { cluster: { type: 'string' }, release: { type: 'string' }, env: { type: 'string' } } }, false) },
+      },
+      '/v1/apps/{app}/deploys': {
+        parameters: [appParameter],
+        get: answer("the app's deploys and rollbacks queued or running, oldest first, whoever started them (a push, the command line, the API)", 'deploys APP', { type: 'array', items: ref('DeployJob') }, { parameters: [env] }),
+      },
+      '/v1/apps/{app}/deploys/{id}': {
+        parameters: [appParameter, { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: 'a deploy job id, as GET /v1/apps/{app}/deploys lists them (a number); anything else answers 400' }],
+        get: withNotFound(
+          stream('follows one deploy or rollback of the app, from its first event to its end (one that ended is shown again from its record, kept a week); the exit is its outcome', 'deploys:follow APP JOB'),
+          "no such app, or no deploy job of that id among the app's (another app's job is answered so too)",
+        ),
+      },
+      '/v1/apps/{app}/db': {
+        parameters: [appParameter],
+        get: answer(
+          "the app's database on each cluster of its environment: db host, address, name, user and size; the password always masked (ssh magrathea db:info APP --reveal shows it); an app without a database answers 422",
+          'db:info APP',
+          { type: 'object', required: ['app', 'env', 'databases'], properties: { app: { type: 'string' }, env: { type: 'string' }, databases: { type: 'array', items: ref('DatabaseInfo') } } },
+          { parameters: [env] },
+        ),
       },
       '/v1/apps/{app}/logs': {
         parameters: [appParameter],
@@ -168,6 +193,42 @@ export function openApiDocument(): Schema {
                 },
               },
             },
+          },
+        },
+        DeployJob: {
+          type: 'object',
+          required: ['id', 'app', 'env', 'kind', 'ref', 'commit', 'requestedBy', 'state', 'since', 'attemptsMade'],
+          additionalProperties: false,
+          properties: {
+            id: { type: 'string', description: 'what GET /v1/apps/{app}/deploys/{id} follows' },
+            app: { type: 'string' },
+            env: { type: 'string' },
+            kind: { type: 'string', enum: ['deploy', 'rollback', 'reapply'], description: 'reapply: doctor --fix shipping a release again' },
+            ref: { type: 'string' },
+            commit: { type: 'string' },
+            release: { type: 'string', description: "a rollback's (or reapply's) release; a deploy's release id comes with its events" },
+            clusters: { type: 'array', items: { type: 'string' }, description: 'only these clusters; absent: all of the environment' },
+            requestedBy: { type: 'string' },
+            state: { type: 'string', description: "BullMQ's: active (running), waiting, delayed (a retry's wait), prioritized, waiting-children" },
+            since: { type: 'string', format: 'date-time', description: 'queued at' },
+            startedAt: { type: 'string', format: 'date-time', description: 'taken by a worker at' },
+            attemptsMade: { type: 'integer', minimum: 0 },
+          },
+        },
+        DatabaseInfo: {
+          type: 'object',
+          required: ['cluster', 'host', 'address', 'port', 'name', 'user', 'password', 'rotated', 'exists', 'bytes'],
+          properties: {
+            cluster: { type: 'string' },
+            host: { type: 'string', description: "the db host's name in clusters.yml" },
+            address: { type: 'string' },
+            port: { type: 'integer' },
+            name: { type: 'string' },
+            user: { type: 'string' },
+            password: { const: '********', description: 'always masked here' },
+            rotated: { type: 'boolean', description: 'db:rotate made a new password that the next deploy sets' },
+            exists: { type: 'boolean', description: 'false until a deploy made it' },
+            bytes: { type: 'integer', minimum: 0, description: 'data and indexes (information_schema)' },
           },
         },
         ConfigValue: {

@@ -14,6 +14,8 @@ export interface Route {
   json: boolean;
   /** Answered as a stream of JSON lines instead (deploys, rollbacks, logs, /v1/run). */
   stream: boolean;
+  /** Commands run first, unstreamed, their output dropped: a refusal or failure of theirs is answered with its status before any stream starts (a job of another app: 404). */
+  check?: string[][];
   /** The app of the path (`/v1/apps/APP/...`): a 404 when the gateway has no such app. */
   app?: string;
 }
@@ -81,6 +83,11 @@ const ROUTES: [method: string, path: string, handler: Handler][] = [
         ]),
       ),
   ],
+  ['GET', '/v1/apps/{app}/deploys', (p, q) => one(['deploys', p.app!, ...opt(q, 'env'), '--json'])],
+  // The job id reaches the commands as given (decoded): they say what is wrong with one that is not an id; checked before the stream, for its status.
+  ['GET', '/v1/apps/{app}/deploys/{id}', (p) => ({ ...streamed(['deploys:follow', p.app!, p.id!]), check: [['deploys', p.app!, '--job', p.id!, '--json']] })],
+  // Never with --reveal: the passwords are for ssh magrathea db:info --reveal.
+  ['GET', '/v1/apps/{app}/db', (p, q) => one(['db:info', p.app!, ...opt(q, 'env'), '--json'])],
   [
     'GET',
     '/v1/apps/{app}/logs',
@@ -98,11 +105,11 @@ const ROUTES: [method: string, path: string, handler: Handler][] = [
 export const API_OPERATIONS: readonly { method: string; path: string }[] = ROUTES.map(([method, path]) => ({ method, path }));
 
 const patterns = new Map<string, RegExp>();
-/** `/v1/apps/{app}/releases` as the RegExp that matches it, an app's name in place of `{app}`. */
+/** `/v1/apps/{app}/releases` as the RegExp that matches it: an app's name in place of `{app}`, one path segment (checked by its command) in place of `{id}`. */
 function pathPattern(template: string): RegExp {
   let pattern = patterns.get(template);
   if (!pattern) {
-    pattern = new RegExp(`^${template.replaceAll('{app}', '([a-z][a-z0-9-]{0,39})')}$`);
+    pattern = new RegExp(`^${template.replaceAll('{app}', '([a-z][a-z0-9-]{0,39})').replaceAll('{id}', '([^/]{1,200})')}$`);
     patterns.set(template, pattern);
   }
   return pattern;
@@ -117,7 +124,12 @@ export function routeRequest(method: string, url: URL, body: unknown): RouteResu
     if (!match) continue;
     pathMatched = true;
     if (m !== method) continue;
-    const params = Object.fromEntries(names.map((n, i) => [n, match[i + 1]!]));
+    let params: Params;
+    try {
+      params = Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(match[i + 1]!)]));
+    } catch {
+      return { status: 400, error: `${url.pathname}: a path segment is not valid percent-encoding` };
+    }
     try {
       const result = handler(params, url.searchParams, body);
       return 'commands' in result && params.app !== undefined ? { ...result, app: params.app } : result;

@@ -210,13 +210,20 @@ async function serveRoute(options: ApiServerOptions, shared: Shared, caller: Cal
   const route = routeRequest(req.method ?? 'GET', url, body);
   if ('status' in route) return send(res, route.status, { error: route.error });
   // Access first, as over SSH (a user learns nothing of apps they may not see), then the app, then the run.
+  const checks: Runnable[] = [];
   const commands: Runnable[] = [];
-  for (const argv of route.commands) {
+  for (const [argv, into] of [...(route.check ?? []).map((a) => [a, checks] as const), ...route.commands.map((a) => [a, commands] as const)]) {
     const prepared = options.dispatcher.prepare(user, argv, { from, ...(caller.token.scopes ? { scopes: caller.token.scopes } : {}) });
     if (!prepared.ok) return send(res, httpStatus(prepared.outcome), { error: prepared.message, exit: prepared.outcome.exitCode });
-    commands.push(prepared.run);
+    into.push(prepared.run);
   }
   if (route.app !== undefined && !appExists(options.config.gateway.stateDir, route.app)) return send(res, 404, { error: `no app ${route.app}` });
+  // What must hold before a stream starts (the job is the app's): a failure answers its own status.
+  for (const run of checks) {
+    const stderr: Buffer[] = [];
+    const ran = await run({ stdout: writable(() => undefined), stderr: writable((d) => stderr.push(d)), cwd: options.config.gateway.stateDir }, { from, print: false });
+    if (ran.exitCode !== 0) return send(res, httpStatus(ran), { error: Buffer.concat(stderr).toString('utf8').trim() || `exit ${ran.exitCode}`, exit: ran.exitCode, ...(ran.code ? { code: ran.code } : {}) });
+  }
   if (route.stream) {
     const release = shared.streams.take(caller.token.id);
     if (!release) return refuse(user.name, 'limits.http.streams_per_token', 429, `token ${caller.token.id} has ${shared.streams.max} streams open already (limits.http.streams_per_token: ${shared.streams.max}); end one first`);
@@ -392,7 +399,7 @@ function dashboardContext(options: ApiServerOptions, shared: Shared): DashboardC
 function httpStatus(outcome: CommandOutcome): number {
   switch (outcome.refused) {
     case 'usage':
-      return outcome.code === 'no-app' ? 404 : 400;
+      return outcome.code === 'no-app' || outcome.code === 'no-deploy' ? 404 : 400;
     case 'failed':
       return outcome.code === 'limit' ? 429 : 422;
     case 'forbidden':

@@ -581,6 +581,9 @@ describe('the HTTP API', () => {
           : [JSON.parse(text) as unknown];
       return bodies.flatMap((b) => (validate(b) ? [] : [`${method} ${template} ${status}: ${ajv.errorsText(validate.errors)} in ${JSON.stringify(b).slice(0, 200)}`]));
     };
+    // A deploy job of hello (its last release's), followed again from its record.
+    const job = ((await call('admin', 'GET', '/v1/apps/hello/releases')).json as { jobId?: string }[]).find((r) => r.jobId)?.jobId;
+    expect(job).toMatch(/^[0-9]+$/);
     const calls: [method: string, template: string, path: string, body?: unknown, accept?: string][] = [
       ['GET', '/v1/apps', '/v1/apps'],
       ['POST', '/v1/apps', '/v1/apps', { name: 'contract' }],
@@ -596,6 +599,13 @@ describe('the HTTP API', () => {
       ['POST', '/v1/apps/{app}/deploy', '/v1/apps/hello/deploy', { ref: 'no-such-ref' }],
       ['POST', '/v1/apps/{app}/rollback', '/v1/apps/hello/rollback', { release: 'r999' }],
       ['GET', '/v1/apps/{app}/logs', '/v1/apps/hello/logs?n=1&cluster=cluster-a'],
+      ['GET', '/v1/apps/{app}/deploys', '/v1/apps/hello/deploys'],
+      ['GET', '/v1/apps/{app}/deploys/{id}', `/v1/apps/hello/deploys/${job}`],
+      ['GET', '/v1/apps/{app}/deploys/{id}', `/v1/apps/hello/deploys/${job}`, undefined, 'text/event-stream'],
+      ['GET', '/v1/apps/{app}/deploys/{id}', '/v1/apps/hello/deploys/999999'],
+      ['GET', '/v1/apps/{app}/deploys/{id}', '/v1/apps/hello/deploys/1%3Bid'],
+      // hello has no database: the command fails (422).
+      ['GET', '/v1/apps/{app}/db', '/v1/apps/hello/db'],
       ['GET', '/v1/apps/{app}/releases', '/v1/apps/no-such-app/releases'],
       ['GET', '/v1/audit', '/v1/audit?n=3'],
       ['GET', '/v1/tokens', '/v1/tokens'],

@@ -29,10 +29,12 @@ export interface DashboardContext {
   checkApp(auth: DashboardAuth, from: string, app: string): { status: number; error: string } | undefined;
 }
 
-/** The API routes the dashboard's pages call, through their session: what they show (logs as Server-Sent Events), a deploy and a rollback. Never `reveal`. */
+/** The API routes the dashboard's pages call, through their session: what they show (logs and a deploy followed as Server-Sent Events), a deploy and a rollback. Never `reveal`. */
 const API_ALLOWED: [method: string, path: RegExp][] = [
   ['GET', /^\/v1\/apps$/],
-  ['GET', /^\/v1\/apps\/[a-z][a-z0-9-]{0,39}(\/(releases|usage|config|logs))?$/],
+  ['GET', /^\/v1\/apps\/[a-z][a-z0-9-]{0,39}(\/(releases|usage|config|logs|deploys|db))?$/],
+  // One deploy followed (Server-Sent Events); the API says what is wrong with an id that is not one.
+  ['GET', /^\/v1\/apps\/[a-z][a-z0-9-]{0,39}\/deploys\/[^/]{1,200}$/],
   ['POST', /^\/v1\/apps\/[a-z][a-z0-9-]{0,39}\/(rollback|deploy)$/],
 ];
 

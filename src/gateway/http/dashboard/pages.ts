@@ -81,14 +81,19 @@ export function appPage(user: string, csrf: string, app: string): string {
       `<h1 id="app" data-app="${name}">${name}</h1>` +
       '<p class="error" id="error" hidden></p>' +
       '<section><h2>Live</h2><table id="live"><thead><tr><th>environment</th><th>cluster</th><th>release</th><th>commit</th><th>since</th></tr></thead><tbody></tbody></table></section>' +
-      '<section><h2>Releases</h2><p><button type="button" id="deploy">Deploy again</button> <span class="note">the head of the default branch, to every cluster of its environment</span></p><table id="releases"><thead><tr><th>environment</th><th>release</th><th>status</th><th>commit</th><th>created</th><th>by</th><th>live on</th><th>roll back</th></tr></thead><tbody></tbody></table>' +
-      '<pre id="action-output" hidden></pre></section>' +
+      '<section><h2>Deploys</h2><p><button type="button" id="deploy">Deploy again</button> <span class="note">the head of the default branch, to every cluster of its environment; a deploy or rollback started anywhere else (a push, the command line) shows here too</span></p>' +
+      '<table id="deploys"><thead><tr><th>job</th><th>kind</th><th>environment</th><th>release or ref</th><th>by</th><th>state</th><th>since</th></tr></thead><tbody></tbody></table>' +
+      '<div id="deploy-view" class="deploy-view" hidden><h3 class="deploy-title"></h3><div class="deploy-phases"></div>' +
+      '<table class="deploy-result" hidden><thead><tr><th>cluster</th><th>outcome</th><th>release</th><th>serving</th><th>seconds</th><th>error</th></tr></thead><tbody></tbody></table>' +
+      '<pre class="deploy-lines"></pre></div></section>' +
+      '<section><h2>Releases</h2><table id="releases"><thead><tr><th>environment</th><th>release</th><th>status</th><th>commit</th><th>created</th><th>by</th><th>live on</th><th>roll back</th></tr></thead><tbody></tbody></table></section>' +
       '<section><h2>Usage <small id="usage-window"></small></h2>' +
       '<p><label for="since">Over the last</label> <select id="since"><option value="24h" selected>24 hours</option><option value="7d">7 days</option><option value="30d">30 days</option></select></p>' +
       '<div class="charts"><figure><figcaption>Requests per hour, per cluster</figcaption><div id="chart-requests"></div></figure>' +
       '<figure><figcaption>Bytes per hour, per cluster</figcaption><div id="chart-bytes"></div></figure>' +
       '<figure><figcaption>Status classes per hour, every cluster</figcaption><div id="chart-status"></div></figure></div>' +
-      '<h3>Disk per host</h3><table id="disk"><thead><tr><th>cluster</th><th>host</th><th>environment</th><th>bytes</th><th></th></tr></thead><tbody></tbody></table></section>' +
+      '<h3>Disk per host</h3><table id="disk"><thead><tr><th>cluster</th><th>host</th><th>environment</th><th>bytes</th><th></th></tr></thead><tbody></tbody></table>' +
+      '<h3>Database per cluster</h3><table id="databases"><thead><tr><th>cluster</th><th>db host</th><th>database</th><th>size</th><th></th></tr></thead><tbody></tbody></table></section>' +
       '<section><h2>Logs</h2><p><button type="button" id="logs-last">Last 50 lines</button> <button type="button" id="logs-follow">Follow</button> <button type="button" id="logs-stop" hidden>Stop</button></p>' +
       '<pre id="logs" hidden></pre></section>' +
       '<section><h2>Config vars</h2><p class="note">Values are masked: <code>ssh magrathea config:show APP --reveal</code> shows them.</p>' +

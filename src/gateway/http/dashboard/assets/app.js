@@ -1,6 +1,7 @@
-// An app's page: what is live where, its releases with a rollback per cluster, its usage charts, its config vars (masked).
+// An app's page: what is live where, its deploys followed live, its releases with a rollback per cluster, its usage charts, its databases' sizes, its config vars (masked).
 import uPlot from './vendor/uPlot.esm.js';
 import { api, apiStream, el, formatBytes, showError } from './common.js';
+import { DeployView } from './deploy-view.js';
 
 const app = document.getElementById('app').dataset.app;
 const base = `/v1/apps/${encodeURIComponent(app)}`;
@@ -57,37 +58,111 @@ async function showInfo() {
 
 function rollback(env, cluster, release) {
   if (!window.confirm(`Put ${release} back live on ${cluster} (${env})?`)) return;
-  return act(`rollback ${app}@${cluster} ${release}`, `${base}/rollback`, { cluster, release, env });
+  return act('rollback', `rollback ${app}@${cluster} to ${release}`, `${base}/rollback`, { cluster, release, env });
 }
 
 function deploy() {
   if (!window.confirm(`Deploy ${app} again, to every cluster of its environment?`)) return;
-  return act(`deploy ${app}`, `${base}/deploy`, {});
+  return act('deploy', `deploy ${app}`, `${base}/deploy`, {});
 }
 
-/** A deploy or a rollback, its output shown as the gateway streams it, then the page's releases again. */
-async function act(title, path, body) {
-  const output = document.getElementById('action-output');
-  const buttons = [...document.querySelectorAll('#releases button, #deploy')];
-  for (const b of buttons) b.disabled = true;
-  output.hidden = false;
-  output.dataset.exit = '';
-  output.textContent = `${title}\n`;
+/**
+ * The deploys of the app, whoever started them (a push, the command line,
+ * another page): the list of those queued or running, asked every few
+ * seconds while the page is in view, and the one running (else the next)
+ * followed in the view from its first event. The page's own deploy or
+ * rollback (its buttons) is shown in the same view, from its own stream.
+ */
+const view = new DeployView(document.getElementById('deploy-view'));
+/** Jobs whose end the view showed: not followed again. */
+const ended = new Set();
+/** The page's own action, or the job followed now. */
+let busy = false;
+let followed;
+const POLL_MS = 3000;
+
+async function act(kind, title, path, body) {
+  busy = true;
+  followed?.close();
+  followed = undefined;
+  const buttons = () => [...document.querySelectorAll('#releases button, #deploy')];
+  for (const b of buttons()) b.disabled = true;
+  view.start(title, undefined, kind);
   try {
-    const exit = await apiStream(path, body, (line) => {
-      if (line.stdout !== undefined) output.append(`${line.stdout}\n`);
-      if (line.stderr !== undefined) output.append(`${line.stderr}\n`);
-    });
-    output.append(exit === 0 ? 'done\n' : `failed (exit ${exit})\n`);
-    output.dataset.exit = String(exit);
+    await apiStream(path, body, (object) => view.take(object));
   } catch (e) {
-    output.append(`refused: ${e.message}\n`);
-    output.dataset.exit = 'refused';
+    view.refused(e.message);
   }
+  if (view.job) ended.add(view.job);
   await showInfo().catch((e) => showError(e.message));
-  for (const b of document.querySelectorAll('#releases button, #deploy')) b.disabled = false;
+  for (const b of buttons()) b.disabled = false;
+  busy = false;
+  void pollDeploys();
 }
 document.getElementById('deploy').addEventListener('click', deploy);
+
+function follow(job) {
+  const release = job.kind === 'deploy' ? `${job.ref.replace(/^refs\/heads\//, '')} at ${job.commit.slice(0, 12)}` : job.release;
+  view.start(`${job.kind} ${job.id} of ${app} (${job.env}): ${release}, by ${job.requestedBy}`, job.id, job.kind);
+  const source = new EventSource(`/dashboard/api${base}/deploys/${encodeURIComponent(job.id)}`);
+  followed = source;
+  source.onmessage = (message) => {
+    const object = JSON.parse(message.data);
+    // Its first line says what the view's title says already.
+    if (object.stdout !== undefined && object.event === undefined && /^(deploy|rollback|reapply) [0-9]+: /.test(object.stdout)) return;
+    view.take(object);
+    if (object.exit !== undefined) {
+      // The stream ended: without close(), EventSource would ask again.
+      source.close();
+      followed = undefined;
+      ended.add(job.id);
+      showInfo().catch((e) => showError(e.message));
+      void pollDeploys();
+    }
+  };
+  source.onerror = () => {
+    source.close();
+    if (followed === source) followed = undefined;
+    view.lost('the stream ended');
+  };
+}
+
+let polling = false;
+async function pollDeploys() {
+  if (polling || document.visibilityState === 'hidden') return;
+  polling = true;
+  try {
+    const jobs = await api(`${base}/deploys`);
+    fill(
+      document.getElementById('deploys'),
+      jobs.length === 0
+        ? [el('tr', {}, el('td', { colspan: 7, className: 'note' }, 'No deploy queued or running.'))]
+        : jobs.map((j) =>
+            el(
+              'tr',
+              { 'data-job': j.id, 'data-state': j.state },
+              el('td', { className: 'mono' }, j.id),
+              el('td', {}, j.kind),
+              el('td', {}, j.env),
+              el('td', { className: 'mono' }, j.release ?? `${j.ref.replace(/^refs\/heads\//, '')} ${j.commit.slice(0, 12)}`),
+              el('td', {}, j.requestedBy),
+              el('td', {}, j.state === 'active' ? 'running' : j.state),
+              el('td', {}, when(j.startedAt ?? j.since)),
+            ),
+          ),
+    );
+    if (!busy && !followed) {
+      const next = jobs.find((j) => j.state === 'active' && !ended.has(j.id)) ?? jobs.find((j) => !ended.has(j.id));
+      if (next) follow(next);
+    }
+  } catch (e) {
+    showError(e.message);
+  } finally {
+    polling = false;
+  }
+}
+window.setInterval(() => void pollDeploys(), POLL_MS);
+document.addEventListener('visibilitychange', () => void pollDeploys());
 
 const PALETTE = ['#2f6fde', '#e8710a', '#18794e', '#b3261e', '#7c4dff', '#00838f', '#6d4c41', '#c2185b'];
 
@@ -146,6 +221,35 @@ async function showUsage() {
           bar.style.width = `${Math.round((d.bytes / most) * 100)}%`;
           return el('tr', { 'data-host': d.host, 'data-bytes': String(d.bytes) }, el('td', {}, d.cluster), el('td', {}, d.host), el('td', {}, d.env), el('td', { className: 'num' }, formatBytes(d.bytes)), el('td', { className: 'barcell' }, bar));
         }),
+  );
+}
+
+/** Each cluster's database of the app, as db:info measures it (never its password: the API masks it, the page does not show it). */
+async function showDatabases() {
+  const table = document.getElementById('databases');
+  let info;
+  try {
+    info = await api(`${base}/db`);
+  } catch (e) {
+    fill(table, [el('tr', {}, el('td', { colspan: 5, className: 'note' }, e.message))]);
+    return;
+  }
+  const most = Math.max(1, ...info.databases.map((d) => d.bytes));
+  fill(
+    table,
+    info.databases.map((d) => {
+      const bar = el('div', { className: 'bar' });
+      bar.style.width = `${Math.round((d.bytes / most) * 100)}%`;
+      return el(
+        'tr',
+        { 'data-cluster': d.cluster, 'data-bytes': String(d.bytes), 'data-exists': String(d.exists) },
+        el('td', {}, d.cluster),
+        el('td', {}, d.host),
+        el('td', { className: 'mono' }, d.name),
+        el('td', { className: 'num' }, d.exists ? formatBytes(d.bytes) : 'not made yet'),
+        el('td', { className: 'barcell' }, bar),
+      );
+    }),
   );
 }
 
@@ -225,7 +329,7 @@ document.getElementById('since').addEventListener('change', () => {
 
 try {
   const instances = await showInfo();
-  await Promise.all([showUsage(), showConfig(instances)]);
+  await Promise.all([showUsage(), showDatabases(), showConfig(instances), pollDeploys()]);
 } catch (e) {
   showError(e.message);
 }
