@@ -165,6 +165,9 @@ export type Started = ChildProcess & Promise<Exit>;
 export function start(file: string, args: readonly string[], options: RunOptions & { detached?: boolean; stdio?: 'ignore' | 'pipe' } = {}): Started {
   const child = spawn(file, args, { cwd: options.cwd, env: childEnv(options), detached: options.detached ?? false, stdio: options.stdio ?? 'pipe' });
   if (!options.detached) attach(child);
+  // A child that exits while its input is still written to (git refusing a pack too large) fails that write
+  // with EPIPE: the caller learns of it from the exit, and an unhandled stream error would end this process.
+  child.stdin?.on('error', () => undefined);
   const ended = new Promise<Exit>((resolve) => {
     child.on('error', () => {
       // Never started (ENOENT, EACCES): no 'exit' comes.
