@@ -15,7 +15,7 @@ import { LAB_PORTS, LAB_STORAGE, type LabPlan } from './plan.js';
 export const LAB_COMMANDS: ClusterCommands = {
   apache: { check: ['apache2ctl', '-t'], reload: ['apache2ctl', 'graceful'] },
   fpm: {
-    check: ['php-fpm{php}', '-t'],
+    check: ['php-fpm{php}', '-n', '-t'],
     reload: ['start-stop-daemon', '--stop', '--signal', 'USR2', '--quiet', '--pidfile', '/run/php/php{php}-fpm.pid', '--exec', '/usr/sbin/php-fpm{php}'],
   },
   varnish: { check: ['varnishd', '-C', '-n', '{tmp}', '-f', '{file}'], admin: ['varnishadm'] },
