@@ -31,7 +31,10 @@ export function renderPool(cluster: ClusterConfig, host: HostConfig, instance: I
     `listen.mode = 0660`,
     `pm = ondemand`,
     `pm.max_children = 10`,
-    `pm.process_idle_timeout = 10s`,
+    // Not FPM's 10 s: a request that reaches the pool while its last idle worker is being stopped for idleness waits,
+    // unaccepted, until another connection comes (php-src issue 11765, seen here as a page hanging after a deploy);
+    // a minute of idleness before that makes it rarer, for the memory of an idle worker kept 50 s longer.
+    `pm.process_idle_timeout = 60s`,
     `pm.max_requests = 1000`,
     `catch_workers_output = yes`,
     `php_admin_flag[log_errors] = on`,
