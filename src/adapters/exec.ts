@@ -82,7 +82,6 @@ const attached = new Set<ChildProcess>();
  * and its hooks, ssh commands, rsync. Detached children (daemons) stay.
  */
 function attach<T extends ChildProcess>(child: T): T {
-  if (attached.size === 0 && process.listeners('exit').every((l) => l !== killAttached)) process.on('exit', killAttached);
   attached.add(child);
   child.once('exit', () => attached.delete(child));
   child.once('error', () => {
@@ -94,6 +93,7 @@ function attach<T extends ChildProcess>(child: T): T {
 function killAttached(): void {
   for (const child of attached) child.kill('SIGTERM');
 }
+process.on('exit', killAttached);
 
 function childEnv(options: Pick<RunOptions, 'env' | 'extendEnv'>): NodeJS.ProcessEnv {
   const env = (options.extendEnv ?? true) ? { ...process.env, ...options.env } : { ...options.env };

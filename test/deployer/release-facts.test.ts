@@ -69,5 +69,9 @@ describe('readReleaseFacts', () => {
     await put('elsewhere', 'RewriteRule ^ index.php [L]\n');
     await symlink('../elsewhere', join(tree, 'public/.htaccess'));
     expect((await readReleaseFacts(tree, [instance()]))[0]!.frontController).toBe(false);
+    // A fifo in its place is opened without waiting for a writer, and not read.
+    await rm(join(tree, 'public/.htaccess'));
+    await run('mkfifo', [join(tree, 'public/.htaccess')]);
+    expect((await readReleaseFacts(tree, [instance()]))[0]!.frontController).toBe(false);
   });
 });
